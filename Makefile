@@ -1,0 +1,28 @@
+# `make demo` and `make test` set everything up on a fresh machine (a virtualenv in .venv).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test serve lint bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+demo: $(BIN)/.installed
+	$(BIN)/python -m bot demo
+
+serve: $(BIN)/.installed
+	$(BIN)/python -m bot
+
+test: $(BIN)/.installed
+	$(BIN)/python -m pytest -q
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check bot tests
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV)

@@ -1,0 +1,108 @@
+"""Command line: serve (the default), `demo` (offline demo), `simulator` (Einstein simulator)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+
+from bot.errors import BotError, ConfigError
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bot",
+        description="Retrain Bot: retrain Einstein Language models from Slack.",
+    )
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("serve", help="serve Slack (the default): HTTP on $PORT, or Socket Mode")
+    demo = sub.add_parser("demo", help="the whole flow offline, on the embedded simulator")
+    demo.add_argument(
+        "text",
+        nargs="?",
+        default=None,
+        help='command text, e.g. "7JXCXTRXTMNLJCEF2DR5CJ46QU split=0.7 feedback=true"',
+    )
+    demo.add_argument(
+        "--outcome",
+        choices=["SUCCEEDED", "FAILED"],
+        default="SUCCEEDED",
+        help="how the simulated training ends",
+    )
+    sim = sub.add_parser("simulator", help="serve the Einstein simulator standalone")
+    sim.add_argument("--port", type=int, default=8788)
+    sim.add_argument("--host", default="127.0.0.1")
+    sim.add_argument(
+        "--time-scale",
+        type=float,
+        default=1.0,
+        help="simulated seconds per real second (e.g. 30 for fast trainings)",
+    )
+    sim.add_argument(
+        "--public-key",
+        default=None,
+        help="PEM file of the account's public key, to accept its JWTs",
+    )
+    sim.add_argument("--account-id", default=None, help="account ID the public key belongs to")
+    return parser
+
+
+def _configure_logging() -> None:
+    level = os.environ.get("LOG_LEVEL", "INFO").upper()
+    logging.basicConfig(
+        level=level if level in logging.getLevelNamesMapping() else "INFO",
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    _configure_logging()
+    try:
+        if args.command == "demo":
+            from bot.demo import run_demo
+
+            return int(asyncio.run(run_demo(text=args.text, outcome=args.outcome)))
+        if args.command == "simulator":
+            from bot.einstein.simulator import run_simulator
+
+            public_key = None
+            if args.public_key:
+                with open(args.public_key, encoding="utf-8") as handle:
+                    public_key = handle.read()
+            asyncio.run(
+                run_simulator(
+                    host=args.host,
+                    port=args.port,
+                    time_scale=args.time_scale,
+                    public_key_pem=public_key,
+                    account_id=args.account_id,
+                )
+            )
+            return 0
+        from bot.server import serve
+        from bot.settings import load_settings
+
+        settings = load_settings()
+        settings.require_serving()
+        asyncio.run(serve(settings))
+        return 0
+    except ConfigError as exc:
+        print(f"retrain-bot: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except BotError as exc:
+        print(f"retrain-bot: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"retrain-bot: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

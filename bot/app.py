@@ -1,0 +1,144 @@
+"""Wiring: build every part from settings. No globals; tests build as many bots as they like."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization import AuthorizeResult
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.einstein.auth import JwtTokenSource, StaticTokenSource, TokenSource
+from bot.einstein.client import EinsteinClient
+from bot.handlers import Handlers, register_handlers
+from bot.notify import Notifier
+from bot.poller import Follower
+from bot.settings import Settings
+from bot.store import JobStore, SqlJobStore
+
+__all__ = ["Bot", "create_bot"]
+
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+
+
+@dataclass
+class Bot:
+    """Everything one bot process runs, with its start and stop."""
+
+    settings: Settings
+    bolt: AsyncApp
+    store: JobStore
+    follower: Follower
+    notifier: Notifier
+    einstein: EinsteinClient
+    session: aiohttp.ClientSession
+    ready: bool = field(default=False)
+
+    async def start(self) -> None:
+        """Open the store and resume the jobs an earlier process left unfinished."""
+        await self.store.open()
+        await self.follower.resume()
+        self.ready = True
+
+    async def stop(self) -> None:
+        self.ready = False
+        await self.follower.stop()
+        await self.store.close()
+        await self.session.close()
+
+    def web_app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post(EVENTS_PATH, self._events)
+        app.router.add_get("/healthz", self._health)
+        return app
+
+    async def _events(self, request: web.Request) -> web.Response:
+        bolt_response = await self.bolt.async_dispatch(await to_bolt_request(request))
+        return await to_aiohttp_response(bolt_response)
+
+    async def _health(self, _request: web.Request) -> web.Response:
+        body: dict[str, Any] = {"ready": self.ready, "jobs_followed": self.follower.running}
+        return web.json_response(body, status=200 if self.ready else 503)
+
+
+def _token_source(settings: Settings, session: aiohttp.ClientSession) -> TokenSource:
+    if settings.einstein_access_token is not None:
+        return StaticTokenSource(settings.einstein_access_token.get_secret_value().strip())
+    pem = settings.private_key_pem()
+    assert pem is not None
+    assert settings.einstein_account_id is not None
+    return JwtTokenSource(
+        base_url=settings.einstein_api_url,
+        account_id=settings.einstein_account_id.strip(),
+        private_key_pem=pem,
+        session=session,
+    )
+
+
+def create_bot(settings: Settings) -> Bot:
+    """Build a bot from settings; `Bot.start()` opens its connections."""
+    settings.require_serving()
+    assert settings.slack_bot_token is not None
+    session = aiohttp.ClientSession()
+    slack = AsyncWebClient(
+        token=settings.slack_bot_token.get_secret_value().strip(),
+        base_url=settings.slack_api_url,
+        session=session,
+    )
+    einstein = EinsteinClient(
+        base_url=settings.einstein_api_url, tokens=_token_source(settings, session), session=session
+    )
+    store = SqlJobStore(settings.database_url)
+    notifier = Notifier(client=slack, session=session)
+    follower = Follower(
+        store=store,
+        einstein=einstein,
+        notifier=notifier,
+        poll_interval=settings.retrain_poll_interval,
+    )
+    bot_token = settings.slack_bot_token.get_secret_value().strip()
+
+    async def authorize(enterprise_id: str | None, team_id: str | None) -> AuthorizeResult:
+        # Single workspace, known token: Bolt's default would call auth.test on the first
+        # command, putting a Slack round trip inside the 3-second ack.
+        return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, bot_token=bot_token)
+
+    bolt = AsyncApp(
+        client=slack,
+        authorize=authorize,
+        signing_secret=(
+            settings.slack_signing_secret.get_secret_value().strip()
+            if settings.slack_signing_secret
+            else None
+        ),
+        # The listener only parses and acks, so answering after it returns is fastest: it
+        # skips Bolt's 10 ms ack polling; slow work runs in the follower's tasks.
+        process_before_response=True,
+        request_verification_enabled=not settings.socket_mode,
+        logger=logging.getLogger("bot.bolt"),
+    )
+    register_handlers(
+        bolt,
+        Handlers(
+            store=store,
+            follower=follower,
+            notifier=notifier,
+            retrain_channel=settings.retrain_channel,
+        ),
+    )
+    return Bot(
+        settings=settings,
+        bolt=bolt,
+        store=store,
+        follower=follower,
+        notifier=notifier,
+        einstein=einstein,
+        session=session,
+    )

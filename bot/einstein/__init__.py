@@ -1,0 +1,1 @@
+"""Einstein Language API: wire models, token minting, the client and a local simulator."""

@@ -1,0 +1,210 @@
+"""Slack listeners: ack at once, parse, hand the slow work to a background task.
+
+Slack gives a slash command 3 seconds. The app runs Bolt with `process_before_response=True`
+so the HTTP answer leaves as soon as the listener returns, and the listener only parses and
+acks: anything touching Einstein, the database or Slack's Web API happens in a task after it.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.response import BoltResponse
+
+from bot.blocks import Message, format_duration, look
+from bot.errors import BotError, UsageError
+from bot.grammar import (
+    USAGE,
+    Cancel,
+    Help,
+    History,
+    ListJobs,
+    Retrain,
+    Status,
+    parse_command,
+    render_help,
+)
+from bot.jobs import CANCELLED, Job, utcnow
+from bot.notify import Notifier
+from bot.poller import Follower
+from bot.store import JobStore
+
+__all__ = ["COMMAND", "register_handlers"]
+
+log = logging.getLogger(__name__)
+
+COMMAND = "/retrain"
+
+
+class Handlers:
+    """The listeners, with the services they hand work to."""
+
+    def __init__(
+        self,
+        *,
+        store: JobStore,
+        follower: Follower,
+        notifier: Notifier,
+        retrain_channel: str | None,
+    ) -> None:
+        self._store = store
+        self._follower = follower
+        self._notifier = notifier
+        self._retrain_channel = retrain_channel
+
+    async def on_command(self, ack: AsyncAck, command: dict[str, Any]) -> None:
+        text = str(command.get("text") or "")
+        try:
+            parsed = parse_command(text)
+        except UsageError as exc:
+            await ack(text=f":warning: {exc}\n{USAGE}\nType `{COMMAND} help` for examples.")
+            return
+        match parsed:
+            case Help():
+                await ack(text=render_help())
+            case Retrain(model_id=model_id, options=options):
+                job = self._new_job(command, model_id=model_id, options=options)
+                await ack(
+                    text=f":outbox_tray: Submitting the retrain of `{model_id}` "
+                    f"({options.describe()})…"
+                )
+                self._follower.spawn(self._accept(job), name=f"accept-{job.id}")
+            case _:
+                await ack()
+                self._follower.spawn(
+                    self._answer(parsed, command), name=f"answer-{secrets.token_hex(4)}"
+                )
+
+    def _new_job(self, command: dict[str, Any], **fields: Any) -> Job:
+        origin = str(command["channel_id"])
+        return Job(
+            id=secrets.token_hex(8),
+            requester=str(command["user_id"]),
+            channel=self._retrain_channel or origin,
+            origin_channel=origin,
+            team_id=command.get("team_id"),
+            response_url=command.get("response_url"),
+            created_at=utcnow(),
+            **fields,
+        )
+
+    async def _accept(self, job: Job) -> None:
+        """Store the job, unless the model is already followed, then let the follower run it."""
+        existing = await self._store.active_for_model(job.model_id)
+        if existing is not None:
+            where = await self._where(existing)
+            await self._tell(
+                job,
+                f":information_source: A retrain of `{job.model_id}` is already "
+                f"being followed{where}, so nothing new was started.",
+            )
+            return
+        await self._store.add(job)
+        self._follower.follow(job)
+
+    async def _answer(self, parsed: object, command: dict[str, Any]) -> None:
+        reply = await self._reply_for(parsed, command)
+        await self._notifier.tell(
+            response_url=command.get("response_url"),
+            channel=str(command["channel_id"]),
+            user=str(command["user_id"]),
+            message=reply,
+        )
+
+    async def _reply_for(self, parsed: object, command: dict[str, Any]) -> Message | str:
+        match parsed:
+            case Status(model_id=model_id):
+                job = await self._latest(model_id)
+                if job is None:
+                    return f"No retrain of `{model_id}` has been followed here."
+                return f"{_job_line(job)}{await self._where(job)}"
+            case ListJobs():
+                jobs = [j for j in await self._store.unfinished() if not j.is_final]
+                if not jobs:
+                    return "No trainings are being followed right now."
+                lines = [f"• {_job_line(j)}{await self._where(j)}" for j in jobs]
+                return "*Trainings being followed*\n" + "\n".join(lines)
+            case Cancel(model_id=model_id):
+                return await self._cancel(model_id, user=str(command["user_id"]))
+            case History(model_id=model_id):
+                jobs = [
+                    j
+                    for j in await self._store.recent(limit=50)
+                    if model_id is None or j.model_id == model_id
+                ][:10]
+                if not jobs:
+                    return "No trainings recorded yet."
+                lines = [f"• {_job_line(j)} · <@{j.requester}>{await self._where(j)}" for j in jobs]
+                return "*Recent trainings*\n" + "\n".join(lines)
+        raise BotError(f"no answer for {parsed!r}")
+
+    async def _latest(self, model_id: str) -> Job | None:
+        active = await self._store.active_for_model(model_id)
+        if active is not None:
+            return active
+        return next(
+            (j for j in await self._store.recent(limit=100) if j.model_id == model_id), None
+        )
+
+    async def _cancel(self, model_id: str, *, user: str) -> str:
+        job = await self._store.active_for_model(model_id)
+        if job is None:
+            return f"No retrain of `{model_id}` is being followed, so there is nothing to stop."
+        self._follower.cancel(job.id)
+        job = job.with_changes(
+            status=CANCELLED,
+            finished_at=utcnow(),
+            updated_at=utcnow(),
+            failure_msg=f"stopped by <@{user}>",
+        )
+        await self._store.save(job)
+        self._follower.follow(job)  # posts the cancellation in the thread and marks the card
+        return (
+            f"Stopped following the retrain of `{model_id}`. Einstein has no cancel call, "
+            "so the training itself may still run to its end."
+        )
+
+    async def _where(self, job: Job) -> str:
+        if job.parent_ts is None:
+            return ""
+        link = await self._notifier.permalink(job.channel, job.parent_ts)
+        return f" (<{link}|thread>)" if link else f" (in <#{job.channel}>)"
+
+    async def _tell(self, job: Job, text: str) -> None:
+        await self._notifier.tell(
+            response_url=job.response_url,
+            channel=job.origin_channel,
+            user=job.requester,
+            message=text,
+        )
+
+
+def _job_line(job: Job) -> str:
+    symbol, name = look(job.status)
+    line = f"{symbol} `{job.model_id}` {name}"
+    if job.status == "RUNNING":
+        line += f" {job.progress * 100:.0f}%"
+    if job.status == "QUEUED" and job.queue_position is not None:
+        line += f" (position {job.queue_position})"
+    if job.result is not None and job.result.test_accuracy is not None:
+        line += f" · accuracy {job.result.test_accuracy * 100:.1f}%"
+    line += f" · started {format_duration((utcnow() - job.created_at).total_seconds())} ago"
+    return line
+
+
+def register_handlers(app: AsyncApp, handlers: Handlers) -> None:
+    app.command(COMMAND)(handlers.on_command)
+
+    @app.error
+    async def on_error(error: Exception) -> BoltResponse:
+        # One place turns surprises into a plain message; the id ties it to the log line.
+        error_id = secrets.token_hex(4)
+        log.error("unhandled error %s: %s", error_id, error.__class__.__name__, exc_info=error)
+        return BoltResponse(
+            status=200,
+            body=f":warning: Something went wrong on the bot's side (error id `{error_id}`). "
+            "Nothing was started; please try again.",
+        )

@@ -1,0 +1,181 @@
+"""A followed training as a value, and the pure rules of what changes and what to say.
+
+A `Job` is frozen; `observe` takes the job and Einstein's latest training object and returns the
+new job. Which thread replies are due is derived from the job alone (`due_replies`), so after a
+restart the same rules decide what is still owed to the thread, and a reply recorded in
+`reported` is never owed again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.einstein.models import FAILED_STATUSES, Metrics, Training
+from bot.grammar import RetrainOptions
+
+__all__ = [
+    "ACTIVE_STATUSES",
+    "FINAL_STATUSES",
+    "Job",
+    "Result",
+    "due_replies",
+    "observe",
+    "summarize_result",
+]
+
+# Statuses of our own around Einstein's QUEUED/RUNNING/SUCCEEDED/FAILED/KILLED/FAILED_WITH_RETRIES.
+SUBMITTING = "SUBMITTING"  # stored; Einstein has not yet confirmed the retrain
+REJECTED = "REJECTED"  # Einstein refused the retrain; nothing was posted in the channel
+LOST = "LOST"  # Einstein no longer knows the training
+CANCELLED = "CANCELLED"  # people stopped following it
+
+ACTIVE_STATUSES = frozenset({SUBMITTING, "QUEUED", "RUNNING"})
+FINAL_STATUSES = frozenset({"SUCCEEDED", REJECTED, LOST, CANCELLED}) | FAILED_STATUSES
+# Statuses that earn a thread reply; a skipped one (QUEUED→SUCCEEDED between polls) is not owed.
+_MILESTONES = ("QUEUED", "RUNNING")
+_THREAD_FINALS = frozenset({"SUCCEEDED", LOST, CANCELLED}) | FAILED_STATUSES
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class LabelScore:
+    label: str
+    f1: float
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """What the success reply reports, kept in the store so a restart can still say it."""
+
+    test_accuracy: float | None = None
+    macro_f1: float | None = None
+    weakest: tuple[LabelScore, ...] = ()
+    labels: int | None = None
+    examples: int | None = None
+    train_split_size: int | None = None
+    test_split_size: int | None = None
+    epochs_done: int | None = None
+    epochs: int | None = None
+    early_stopping: bool | None = None
+    training_time: str | None = None
+    metrics_error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Result:
+        data = dict(data)
+        data["weakest"] = tuple(LabelScore(**item) for item in data.get("weakest", ()))
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One retrain the bot accepted and follows until its end."""
+
+    id: str
+    model_id: str
+    options: RetrainOptions
+    requester: str
+    channel: str  # where the card and thread live
+    origin_channel: str  # where the command was typed
+    created_at: datetime
+    team_id: str | None = None
+    response_url: str | None = None
+    status: str = SUBMITTING
+    progress: float = 0.0
+    queue_position: int | None = None
+    epochs: int | None = None
+    epochs_done: int | None = None
+    failure_msg: str | None = None
+    parent_ts: str | None = None
+    reported: frozenset[str] = field(default_factory=frozenset)
+    running_since: datetime | None = None
+    finished_at: datetime | None = None
+    updated_at: datetime | None = None
+    result: Result | None = None
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+    @property
+    def is_failed(self) -> bool:
+        return self.status in FAILED_STATUSES or self.status == LOST
+
+    def with_changes(self, **changes: Any) -> Job:
+        return dataclasses.replace(self, **changes)
+
+
+def observe(job: Job, training: Training, *, now: datetime) -> Job:
+    """The job after Einstein reported `training`; unchanged fields keep their values."""
+    status = training.status
+    if status not in {"QUEUED", "RUNNING", "SUCCEEDED"} and status not in FAILED_STATUSES:
+        # Unknown values are treated as still running, never as success.
+        status = "RUNNING" if job.status != SUBMITTING else "QUEUED"
+    progress = 1.0 if status == "SUCCEEDED" else max(0.0, min(1.0, training.progress))
+    running_since = job.running_since
+    if status == "RUNNING" and running_since is None:
+        running_since = now
+    return job.with_changes(
+        status=status,
+        progress=progress,
+        queue_position=training.queue_position if status == "QUEUED" else None,
+        epochs=training.epochs or job.epochs,
+        epochs_done=training.epochs_done if training.epochs_done is not None else job.epochs_done,
+        failure_msg=training.failure_msg or job.failure_msg,
+        running_since=running_since,
+        finished_at=now
+        if status in FINAL_STATUSES and job.finished_at is None
+        else job.finished_at,
+        updated_at=now,
+    )
+
+
+def due_replies(job: Job) -> tuple[str, ...]:
+    """Thread replies the job still owes, in posting order; empty until the card exists."""
+    if job.parent_ts is None:
+        return ()
+    if job.status in _THREAD_FINALS:
+        return () if job.status in job.reported else (job.status,)
+    if job.status in _MILESTONES and job.status not in job.reported:
+        return (job.status,)
+    return ()
+
+
+def summarize_result(
+    training: Training, metrics: Metrics | None, *, metrics_error: str | None = None
+) -> Result:
+    """Condense the final training object and the model's metrics into the success report."""
+    stats = training.train_stats
+    data = metrics.metrics_data if metrics else None
+    weakest: tuple[LabelScore, ...] = ()
+    if data is not None:
+        scores = sorted(data.label_f1().items(), key=lambda item: (item[1], item[0]))
+        weakest = tuple(LabelScore(label, f1) for label, f1 in scores[:3])
+    return Result(
+        test_accuracy=data.test_accuracy if data else None,
+        macro_f1=data.effective_macro_f1 if data else None,
+        weakest=weakest,
+        labels=stats.labels if stats else None,
+        examples=stats.examples if stats else None,
+        train_split_size=stats.train_split_size if stats else None,
+        test_split_size=stats.test_split_size if stats else None,
+        epochs_done=training.epochs_done,
+        epochs=training.epochs,
+        early_stopping=(
+            training.early_stopping
+            if training.early_stopping is not None
+            else (stats.early_stopping if stats else None)
+        ),
+        training_time=(stats.training_time or stats.total_time) if stats else None,
+        metrics_error=metrics_error,
+    )

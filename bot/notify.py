@@ -1,0 +1,141 @@
+"""The notifier: the one place that posts or edits Slack messages.
+
+Every channel post carries Slack message metadata naming the job and the state it announces,
+so a post can be recognised later (for example after a crash between posting and recording).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import aiohttp
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.blocks import Message, render_card, render_reply
+from bot.errors import BotError
+from bot.jobs import Job, utcnow
+
+__all__ = ["METADATA_EVENT", "Notifier", "SlackError"]
+
+log = logging.getLogger(__name__)
+
+METADATA_EVENT = "retrain_job_state"
+
+
+class SlackError(BotError):
+    """A Slack call failed; `code` is Slack's error code or the HTTP status."""
+
+    def __init__(self, message: str, *, code: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _metadata(job: Job, state: str) -> dict[str, Any]:
+    return {
+        "event_type": METADATA_EVENT,
+        "event_payload": {"job_id": job.id, "model_id": job.model_id, "state": state},
+    }
+
+
+class Notifier:
+    """Posts the card, edits it, replies in its thread and speaks privately to people."""
+
+    def __init__(self, *, client: AsyncWebClient, session: aiohttp.ClientSession) -> None:
+        self._client = client
+        self._session = session
+
+    async def post_card(self, job: Job) -> str:
+        """Post the parent message; returns its ts."""
+        message = render_card(job, now=utcnow())
+        response = await self._call(
+            "chat_postMessage",
+            channel=job.channel,
+            text=message.text,
+            blocks=message.blocks,
+            metadata=_metadata(job, "CARD"),
+            unfurl_links=False,
+        )
+        return str(response["ts"])
+
+    async def update_card(self, job: Job) -> None:
+        assert job.parent_ts is not None
+        message = render_card(job, now=utcnow())
+        await self._call(
+            "chat_update",
+            channel=job.channel,
+            ts=job.parent_ts,
+            text=message.text,
+            blocks=message.blocks,
+            metadata=_metadata(job, "CARD"),
+        )
+
+    async def post_reply(self, job: Job, status: str) -> str:
+        """Reply in the job's thread; failures are broadcast so the channel sees them."""
+        assert job.parent_ts is not None
+        message = render_reply(job, status)
+        response = await self._call(
+            "chat_postMessage",
+            channel=job.channel,
+            thread_ts=job.parent_ts,
+            text=message.text,
+            blocks=message.blocks,
+            metadata=_metadata(job, status),
+            reply_broadcast=job.is_failed and status == job.status,
+            unfurl_links=False,
+        )
+        return str(response["ts"])
+
+    async def permalink(self, channel: str, ts: str) -> str | None:
+        try:
+            response = await self._call("chat_getPermalink", channel=channel, message_ts=ts)
+        except SlackError:
+            return None
+        link = response.get("permalink")
+        return str(link) if link else None
+
+    async def tell(
+        self, *, response_url: str | None, channel: str, user: str, message: Message | str
+    ) -> None:
+        """Say something only `user` sees: through the command's response_url, else ephemeral."""
+        if isinstance(message, str):
+            message = Message(text=message, blocks=[])
+        payload: dict[str, Any] = {"response_type": "ephemeral", "text": message.text}
+        if message.blocks:
+            payload["blocks"] = message.blocks
+        if response_url and await self._respond(response_url, payload):
+            return
+        try:
+            await self._call(
+                "chat_postEphemeral",
+                channel=channel,
+                user=user,
+                text=message.text,
+                blocks=message.blocks or None,
+            )
+        except SlackError as exc:
+            log.warning("could not tell %s privately: %s", user, exc.code)
+
+    async def _respond(self, url: str, payload: dict[str, Any]) -> bool:
+        try:
+            async with self._session.post(
+                url, json=payload, timeout=aiohttp.ClientTimeout(total=10)
+            ) as response:
+                if response.status == 200:
+                    return True
+                log.warning("response_url answered HTTP %s", response.status)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("response_url failed: %s", exc.__class__.__name__)
+        return False
+
+    async def _call(self, method: str, **kwargs: Any) -> Any:
+        try:
+            return await getattr(self._client, method)(**kwargs)
+        except SlackApiError as exc:
+            code = str(exc.response.get("error") or exc.response.status_code)
+            raise SlackError(f"Slack {method} failed: {code}", code=code) from None
+        except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
+            raise SlackError(
+                f"Slack {method} failed: {exc.__class__.__name__}", code="connection"
+            ) from None

@@ -1,0 +1,144 @@
+"""Settings from the environment (and a `.env` file), validated once at start-up.
+
+Every secret is a `SecretStr`; errors name the variable, never its value.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.errors import ConfigError
+
+__all__ = ["Settings", "load_settings"]
+
+_DEFAULT_EINSTEIN_URL = "https://api.einstein.ai/"
+
+
+class Settings(BaseSettings):
+    """The bot's configuration; field names map to the upper-case environment variables."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
+    )
+
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api/"
+
+    einstein_api_url: str = Field(
+        default=_DEFAULT_EINSTEIN_URL,
+        validation_alias=AliasChoices("EINSTEIN_API_URL", "EINSTEIN_VISION_URL"),
+    )
+    einstein_account_id: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("EINSTEIN_ACCOUNT_ID", "EINSTEIN_VISION_ACCOUNT_ID"),
+    )
+    einstein_private_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("EINSTEIN_PRIVATE_KEY", "EINSTEIN_VISION_PRIVATE_KEY"),
+    )
+    einstein_private_key_file: Path | None = None
+    einstein_access_token: SecretStr | None = None
+
+    database_url: str = "sqlite:///retrain-bot.sqlite3"
+    retrain_channel: str | None = None
+    retrain_poll_interval: float = Field(default=10.0, gt=0, le=3600)
+    port: int = Field(default=3000, ge=1, le=65535)
+
+    @field_validator("slack_api_url", "einstein_api_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        value = value.strip()
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        # Both APIs are addressed as base + path; a missing slash would glue them together.
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator("retrain_channel")
+    @classmethod
+    def _channel_id(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        if not value.isalnum() or value[0] not in "CGD":
+            raise ValueError("must be a channel ID such as C0123ABCD (not a #name)")
+        return value
+
+    @field_validator(
+        "slack_bot_token",
+        "slack_app_token",
+        "slack_signing_secret",
+        "einstein_access_token",
+        "einstein_private_key",
+        mode="before",
+    )
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    def private_key_pem(self) -> str | None:
+        """The RSA key PEM, from the variable or the file; Heroku may store it with literal \\n."""
+        if self.einstein_private_key is not None:
+            return self.einstein_private_key.get_secret_value().replace("\\n", "\n").strip() + "\n"
+        if self.einstein_private_key_file is not None:
+            try:
+                return self.einstein_private_key_file.read_text(encoding="utf-8")
+            except OSError as exc:
+                raise ConfigError(
+                    f"EINSTEIN_PRIVATE_KEY_FILE: cannot read {self.einstein_private_key_file}"
+                    f" ({exc.strerror or exc.__class__.__name__})"
+                ) from None
+        return None
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.slack_app_token is not None
+
+    def require_serving(self) -> None:
+        """Check what `python -m bot` needs to serve Slack; raise ConfigError naming the gap."""
+        token = _secret(self.slack_bot_token)
+        if token is None:
+            raise ConfigError("SLACK_BOT_TOKEN is not set (the bot token, xoxb-...)")
+        if not token.startswith("xoxb-"):
+            raise ConfigError("SLACK_BOT_TOKEN must be a bot token starting with xoxb-")
+        app_token = _secret(self.slack_app_token)
+        if app_token is not None and not app_token.startswith("xapp-"):
+            raise ConfigError("SLACK_APP_TOKEN must be an app-level token starting with xapp-")
+        if app_token is None and self.slack_signing_secret is None:
+            raise ConfigError(
+                "SLACK_SIGNING_SECRET is not set (needed in HTTP mode; set SLACK_APP_TOKEN "
+                "to use Socket Mode instead)"
+            )
+        self.require_einstein()
+
+    def require_einstein(self) -> None:
+        if self.einstein_access_token is not None:
+            return
+        if not self.einstein_account_id:
+            raise ConfigError(
+                "EINSTEIN_ACCOUNT_ID is not set (or set EINSTEIN_ACCESS_TOKEN to use a ready token)"
+            )
+        if self.private_key_pem() is None:
+            raise ConfigError(
+                "EINSTEIN_PRIVATE_KEY is not set (the RSA key PEM; or EINSTEIN_PRIVATE_KEY_FILE)"
+            )
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value().strip() if value is not None else None
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings, turning pydantic's report into one line without any input value."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors(include_input=False, include_url=False)[0]
+        name = str(first["loc"][0]).upper() if first["loc"] else "configuration"
+        message = first["msg"].removeprefix("Value error, ")
+        raise ConfigError(f"{name}: {message}") from None

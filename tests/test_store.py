@@ -1,0 +1,100 @@
+"""The job store, the same tests against SQLite and the real PostgreSQL server."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.errors import ConfigError
+from bot.grammar import RetrainOptions
+from bot.jobs import Job, LabelScore, Result
+from bot.store import SqlJobStore, async_database_url
+
+
+def _job(job_id: str = "j1", **changes: object) -> Job:
+    job = Job(
+        id=job_id,
+        model_id="7JXCXTRXTMNLJCEF2DR5CJ46QU",
+        options=RetrainOptions(train_split_ratio=0.7, with_feedback=True),
+        requester="U1",
+        channel="C1",
+        origin_channel="C1",
+        created_at=datetime(2026, 1, 1, 12, 0, tzinfo=UTC),
+        response_url="http://127.0.0.1/commands/x",
+    )
+    return job.with_changes(**changes)
+
+
+async def test_round_trip_keeps_every_field(store: SqlJobStore) -> None:
+    """A job saved and read back is equal to the original, options and result included."""
+    job = _job(
+        status="SUCCEEDED",
+        progress=1.0,
+        epochs=100,
+        epochs_done=40,
+        parent_ts="1700000000.000100",
+        reported=frozenset({"QUEUED", "SUCCEEDED"}),
+        running_since=datetime(2026, 1, 1, 12, 1, tzinfo=UTC),
+        finished_at=datetime(2026, 1, 1, 12, 5, tzinfo=UTC),
+        result=Result(test_accuracy=0.9, macro_f1=0.8, weakest=(LabelScore("a", 0.5),)),
+    )
+    await store.add(job)
+    assert await store.get("j1") == job
+
+
+async def test_unfinished_lists_active_and_owed_jobs(store: SqlJobStore) -> None:
+    """Active jobs and final jobs whose final reply is not recorded are unfinished; others not."""
+    await store.add(_job("active", status="RUNNING", parent_ts="1.1"))
+    await store.add(_job("owed", status="FAILED", parent_ts="1.2", reported=frozenset({"QUEUED"})))
+    await store.add(
+        _job("owed-retries", status="FAILED_WITH_RETRIES", parent_ts="1.4",
+             reported=frozenset({"FAILED"}))
+    )
+    await store.add(
+        _job("done", status="SUCCEEDED", parent_ts="1.3", reported=frozenset({"SUCCEEDED"}))
+    )
+    await store.add(_job("rejected", status="REJECTED"))
+    ids = {job.id for job in await store.unfinished()}
+    assert ids == {"active", "owed", "owed-retries"}
+
+
+async def test_save_updates_in_place(store: SqlJobStore) -> None:
+    """save() replaces the stored fields of the same job."""
+    await store.add(_job())
+    await store.save(_job(status="RUNNING", progress=0.5))
+    stored = await store.get("j1")
+    assert stored is not None
+    assert (stored.status, stored.progress) == ("RUNNING", 0.5)
+
+
+async def test_active_for_model_and_recent(store: SqlJobStore) -> None:
+    """active_for_model finds only a running job of that model; recent lists newest first."""
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    await store.add(_job("old", status="SUCCEEDED", created_at=start))
+    await store.add(_job("new", status="QUEUED", created_at=start + timedelta(hours=1)))
+    active = await store.active_for_model("7JXCXTRXTMNLJCEF2DR5CJ46QU")
+    assert active is not None
+    assert active.id == "new"
+    assert await store.active_for_model("OTHER") is None
+    assert [j.id for j in await store.recent(limit=5)] == ["new", "old"]
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("sqlite:///x.db", "sqlite+aiosqlite:///x.db"),
+        ("postgres://u@h/db", "postgresql+asyncpg://u@h/db"),
+        ("postgresql://u@h/db", "postgresql+asyncpg://u@h/db"),
+    ],
+)
+def test_database_url_forms(url: str, expected: str) -> None:
+    """DATABASE_URL's SQLite, PostgreSQL and Heroku forms map to asyncio drivers."""
+    assert async_database_url(url) == expected
+
+
+@pytest.mark.parametrize("url", ["mysql://h/db", "not a url"])
+def test_database_url_refused(url: str) -> None:
+    """Unsupported DATABASE_URLs stop start-up with a message naming the variable."""
+    with pytest.raises(ConfigError, match="DATABASE_URL"):
+        async_database_url(url)
