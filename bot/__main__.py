@@ -102,6 +102,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # a last guard: people see one line, the log keeps the details
+        logging.getLogger("bot").debug("unexpected error", exc_info=True)
+        print(f"retrain-bot: unexpected error: {exc.__class__.__name__}: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

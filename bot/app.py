@@ -82,7 +82,7 @@ def _token_source(settings: Settings, session: aiohttp.ClientSession) -> TokenSo
     )
 
 
-def create_bot(settings: Settings) -> Bot:
+def create_bot(settings: Settings, *, card_interval: float = 5.0) -> Bot:
     """Build a bot from settings; `Bot.start()` opens its connections."""
     settings.require_serving()
     assert settings.slack_bot_token is not None
@@ -102,6 +102,7 @@ def create_bot(settings: Settings) -> Bot:
         einstein=einstein,
         notifier=notifier,
         poll_interval=settings.retrain_poll_interval,
+        card_interval=card_interval,
     )
     bot_token = settings.slack_bot_token.get_secret_value().strip()
 
@@ -111,7 +112,8 @@ def create_bot(settings: Settings) -> Bot:
         return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, bot_token=bot_token)
 
     bolt = AsyncApp(
-        client=slack,
+        # Without a token: Bolt gives each request a client carrying `authorize`'s token.
+        client=AsyncWebClient(base_url=settings.slack_api_url, session=session),
         authorize=authorize,
         signing_secret=(
             settings.slack_signing_secret.get_secret_value().strip()

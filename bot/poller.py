@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
@@ -59,6 +60,7 @@ class Follower:
         einstein: EinsteinClient,
         notifier: Notifier,
         poll_interval: float,
+        card_interval: float = 5.0,
         now: Callable[[], datetime] = utcnow,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -66,10 +68,12 @@ class Follower:
         self._einstein = einstein
         self._notifier = notifier
         self._interval = poll_interval
+        self._card_interval = card_interval
         self._now = now
         self._sleep = sleep
         self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._card_shown: dict[str, tuple[object, ...]] = {}
+        # What each card last showed and when, to throttle progress-only edits.
+        self._card_shown: dict[str, tuple[tuple[object, ...], float]] = {}
 
     @property
     def running(self) -> int:
@@ -226,10 +230,10 @@ class Follower:
                 job = job.with_changes(parent_ts=ts)
                 await self._save(job)
                 await self._link_elsewhere(job)
-                self._card_shown[job.id] = _card_state(job)
-            elif job.parent_ts is not None and self._card_shown.get(job.id) != _card_state(job):
+                self._card_shown[job.id] = (_card_state(job), time.monotonic())
+            elif job.parent_ts is not None and self._card_due(job):
                 await self._notifier.update_card(job)
-                self._card_shown[job.id] = _card_state(job)
+                self._card_shown[job.id] = (_card_state(job), time.monotonic())
             for status in due_replies(job):
                 await self._notifier.post_reply(job, status)
                 job = job.with_changes(reported=job.reported | {status})
@@ -238,6 +242,16 @@ class Follower:
             # The derived state still owes the post; the next cycle tries again.
             log.warning("Slack update for job %s failed: %s", job.id, exc.code)
         return job
+
+    def _card_due(self, job: Job) -> bool:
+        """Edit at once when the status changes; progress alone waits for the card interval."""
+        shown = self._card_shown.get(job.id)
+        if shown is None:
+            return True
+        state, at = shown
+        if state == _card_state(job):
+            return False
+        return state[0] != job.status or time.monotonic() - at >= self._card_interval
 
     async def _link_elsewhere(self, job: Job) -> None:
         if job.channel == job.origin_channel or job.parent_ts is None:

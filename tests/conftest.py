@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 import pytest
 import sqlalchemy as sa
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from bot.app import Bot, create_bot
+from bot.einstein.simulator import EinsteinSimulator
+from bot.fakeslack import FakeSlack, SentRequest, send_slash_command
+from bot.fakeslack import Message as SlackMessage
+from bot.jobs import Job, due_replies
+from bot.server import start_http
+from bot.settings import Settings
 from bot.store import SqlJobStore
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -57,3 +70,112 @@ async def store(database_url: str) -> AsyncIterator[SqlJobStore]:
         yield store
     finally:
         await store.close()
+
+
+# -- the served bot between the Einstein simulator and the fake Slack ------------------------
+
+SIGNING_SECRET = "test-signing-secret-0123456789abcdef"
+ACCOUNT = "bot@example.com"
+CHANNEL = "C0001"
+USER = "U0REQUEST1"
+
+
+@dataclass
+class Stack:
+    """A real bot served on a loopback port, with its real peers on loopback ports."""
+
+    simulator: EinsteinSimulator
+    slack: FakeSlack
+    bot: Bot
+    url: str
+    session: aiohttp.ClientSession
+
+    async def command(self, text: str, *, user: str = USER, channel: str = CHANNEL,
+                      **extra: Any) -> tuple[SentRequest, str]:
+        """Send a signed /retrain like Slack; returns the answer and the response_url used."""
+        response_url = self.slack.response_url()
+        answer = await send_slash_command(self.session, self.url, signing_secret=SIGNING_SECRET,
+                                          text=text, user_id=user, channel_id=channel,
+                                          response_url=response_url, **extra)
+        return answer, response_url
+
+    def private(self, response_url: str) -> list[str]:
+        return [post.text or "" for post in self.slack.responses.get(response_url, [])]
+
+    async def wait_private(self, response_url: str, *, timeout: float = 5.0) -> str:
+        posts = await self.slack.wait_for(lambda: self.private(response_url), timeout=timeout,
+                                          what="a private answer")
+        return posts[-1]
+
+    def cards(self, channel: str = CHANNEL) -> list[SlackMessage]:
+        return [m for m in self.slack.messages(channel) if m.thread_ts is None]
+
+    def replies(self, channel: str = CHANNEL) -> list[SlackMessage]:
+        return [m for m in self.slack.messages(channel) if m.thread_ts is not None]
+
+    async def wait_final(self, *, count: int = 1, timeout: float = 15.0) -> list[Job]:
+        async def done() -> list[Job]:
+            jobs = await self.bot.store.recent(limit=100)
+            final = [j for j in jobs if j.is_final and not due_replies(j)]
+            return final if len(final) >= count else []
+
+        deadline = asyncio.get_running_loop().time() + timeout
+        while asyncio.get_running_loop().time() < deadline:
+            jobs = await done()
+            if jobs:
+                return jobs
+            await asyncio.sleep(0.02)
+        raise TimeoutError(f"fewer than {count} job(s) finished in {timeout} s")
+
+
+def rsa_key_pair() -> tuple[str, str]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption()).decode()
+    public = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                           serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    return private, public
+
+
+@pytest.fixture(scope="session")
+def key_pair() -> tuple[str, str]:
+    return rsa_key_pair()
+
+
+@pytest.fixture
+def simulator() -> EinsteinSimulator:
+    """Trainings of 30+150 simulated seconds take under a second at this scale."""
+    return EinsteinSimulator(time_scale=300.0, queue_seconds=30.0, run_seconds=150.0)
+
+
+@pytest.fixture
+async def stack(
+    simulator: EinsteinSimulator, key_pair: tuple[str, str], sqlite_url: str
+) -> AsyncIterator[Stack]:
+    private_pem, public_pem = key_pair
+    simulator.add_account(ACCOUNT, public_pem)
+    einstein_url = await simulator.start()
+    slack = FakeSlack()
+    await slack.start()
+    settings = Settings(
+        slack_bot_token="xoxb-test-token",
+        slack_signing_secret=SIGNING_SECRET,
+        slack_api_url=slack.api_url,
+        einstein_api_url=einstein_url,
+        einstein_account_id=ACCOUNT,
+        einstein_private_key=private_pem,
+        database_url=sqlite_url,
+        retrain_poll_interval=0.05,
+        _env_file=None,
+    )
+    bot = create_bot(settings)
+    await bot.start()
+    runner = await start_http(bot, host="127.0.0.1", port=0)
+    port = runner.addresses[0][1]
+    async with aiohttp.ClientSession() as session:
+        yield Stack(simulator=simulator, slack=slack, bot=bot,
+                    url=f"http://127.0.0.1:{port}/slack/events", session=session)
+    await runner.cleanup()
+    await bot.stop()
+    await slack.stop()
+    await simulator.stop()

@@ -1,0 +1,152 @@
+"""End to end: signed slash commands at the served bot, Einstein simulator and fake Slack.
+
+Assertions are on what Slack and Einstein actually received.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from bot.fakeslack import sign_slack_request, slash_command_body
+from tests.conftest import CHANNEL, SIGNING_SECRET, USER, Stack
+
+MODEL = "7JXCXTRXTMNLJCEF2DR5CJ46QU"
+
+
+def _texts(stack: Stack) -> list[str]:
+    return [m.text for m in stack.replies()]
+
+
+async def test_ack_is_private_and_fast(stack: Stack) -> None:
+    """Slack gets HTTP 200 at once; only the requester sees that the retrain is submitted."""
+    stack.simulator.add_model(MODEL)
+    answer, _ = await stack.command(f"{MODEL} split=0.7 feedback=true")
+    assert answer.status == 200
+    assert answer.elapsed < 1.0
+    assert "Submitting the retrain" in answer.body
+    assert MODEL in answer.body
+    assert "in_channel" not in answer.body
+    await stack.wait_final()
+
+
+async def test_retrain_call_is_multipart_with_train_params(stack: Stack) -> None:
+    """Einstein receives one multipart retrain with modelId, trainParams JSON and a bearer token."""
+    stack.simulator.add_model(MODEL)
+    await stack.command(f"{MODEL} split=0.7 feedback=true epochs=50")
+    await stack.wait_final()
+    calls = stack.simulator.calls("retrain")
+    assert len(calls) == 1
+    call = calls[0]
+    assert call.content_type == "multipart/form-data"
+    assert call.form is not None
+    assert call.form["modelId"] == MODEL
+    assert json.loads(call.form["trainParams"]) == {"trainSplitRatio": 0.7, "withFeedback": True}
+    assert call.form["epochs"] == "50"
+    assert call.headers["Authorization"].startswith("Bearer ")
+    assert call.status == 200
+
+
+async def test_success_thread(stack: Stack) -> None:
+    """A succeeded training: one card kept current and one reply per state, the last with metrics."""
+    stack.simulator.add_model(MODEL)
+    await stack.command(f"{MODEL} split=0.7 feedback=true")
+    [job] = await stack.wait_final()
+    assert job.status == "SUCCEEDED"
+    [card] = stack.cards()
+    assert MODEL in card.text
+    assert f"<@{USER}>" in card.text
+    assert "Succeeded" in card.text
+    first = json.dumps(card.versions[0].blocks)
+    assert "Queued" in first
+    assert "position" in first
+    assert "split=0.7 feedback=true" in first
+    assert len(card.versions) >= 3, "the card is edited in place as the training moves"
+    assert stack.slack.calls_to("chat.update")
+    replies = stack.replies()
+    assert all(r.thread_ts == card.ts for r in replies)
+    assert len(replies) == 3, _texts(stack)
+    queued, running, succeeded = replies
+    assert "queued" in queued.text
+    assert "started" in running.text
+    final = succeeded.text + json.dumps(succeeded.versions[-1].blocks)
+    assert f"<@{USER}>" in final
+    assert "succeeded" in final
+    for words in ("Test accuracy", "macro F1", "Weakest labels", "Epochs", "Split",
+                  "Training time"):
+        assert words in final
+    assert "%" in final
+    assert not succeeded.reply_broadcast
+
+
+async def test_failed_thread_is_broadcast(stack: Stack) -> None:
+    """A failed training: the reply quotes Einstein's reason, mentions and is broadcast."""
+    stack.simulator.add_model(MODEL)
+    stack.simulator.script(MODEL, outcome="FAILED", failure_msg="needs 100 examples per label")
+    await stack.command(MODEL)
+    [job] = await stack.wait_final()
+    assert job.status == "FAILED"
+    [card] = stack.cards()
+    assert "Failed" in card.text
+    final = stack.replies()[-1]
+    assert final.reply_broadcast
+    assert f"<@{USER}>" in final.text
+    assert "needs 100 examples per label" in final.text
+
+
+async def test_refusal_is_private(stack: Stack) -> None:
+    """Einstein's 4xx (dataset already training) reaches the requester privately; the channel
+    sees nothing."""
+    dataset = stack.simulator.add_dataset()
+    stack.simulator.add_model(MODEL, dataset_id=dataset)
+    stack.simulator.script(None, stall=True)
+    stack.simulator.add_model(dataset_id=dataset, trained=False)  # keeps the dataset busy
+    _, response_url = await stack.command(MODEL)
+    text = await stack.wait_private(response_url)
+    assert "did not start" in text
+    assert "being trained" in text.lower() or "training" in text.lower()
+    assert stack.cards() == []
+    assert [c.status for c in stack.simulator.calls("retrain")] == [400]
+
+
+async def test_bad_input_makes_no_call(stack: Stack) -> None:
+    """Malformed commands get a specific private error with the usage line and no API call."""
+    for text, expected in [(f"{MODEL} splt=0.5", "Did you mean `split`"),
+                           (f"{MODEL} split=2", "split"),
+                           ("../etc", "model ID")]:
+        answer, _ = await stack.command(text)
+        assert answer.status == 200
+        assert expected in answer.body
+        assert "Usage" in answer.body
+    assert stack.simulator.calls("retrain") == []
+    assert stack.cards() == []
+
+
+async def test_help(stack: Stack) -> None:
+    """`/retrain help` and a bare `/retrain` show private usage with examples."""
+    for text in ("help", ""):
+        answer, _ = await stack.command(text)
+        assert answer.status == 200
+        assert "split" in answer.body
+        assert "feedback" in answer.body
+
+
+async def test_bad_signature_and_stale_timestamp(stack: Stack) -> None:
+    """Requests with a wrong signature or a timestamp older than 5 minutes get 401."""
+    body = slash_command_body(text=MODEL, user_id=USER, channel_id=CHANNEL,
+                              response_url=stack.slack.response_url())
+    now = int(time.time())
+    wrong = sign_slack_request(signing_secret="not-the-secret", body=body, timestamp=now)
+    stale = sign_slack_request(signing_secret=SIGNING_SECRET, body=body, timestamp=now - 301)
+    for headers in (wrong, stale):
+        async with stack.session.post(stack.url, data=body, headers={
+            **headers, "Content-Type": "application/x-www-form-urlencoded"}) as response:
+            assert response.status == 401
+    assert stack.simulator.calls("retrain") == []
+
+
+async def test_healthz(stack: Stack) -> None:
+    """/healthz answers 200 once the bot is ready."""
+    async with stack.session.get(stack.url.replace("/slack/events", "/healthz")) as response:
+        assert response.status == 200
+        assert (await response.json())["ready"] is True
