@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.einstein.auth import load_private_key
 from bot.errors import ConfigError
 
 __all__ = ["Settings", "load_settings"]
@@ -123,10 +124,12 @@ class Settings(BaseSettings):
             raise ConfigError(
                 "EINSTEIN_ACCOUNT_ID is not set (or set EINSTEIN_ACCESS_TOKEN to use a ready token)"
             )
-        if self.private_key_pem() is None:
+        pem = self.private_key_pem()
+        if pem is None:
             raise ConfigError(
                 "EINSTEIN_PRIVATE_KEY is not set (the RSA key PEM; or EINSTEIN_PRIVATE_KEY_FILE)"
             )
+        load_private_key(pem)  # a broken key stops start-up, not the first retrain
 
 
 def _secret(value: SecretStr | None) -> str | None:

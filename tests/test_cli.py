@@ -1,0 +1,78 @@
+"""The command line: configuration errors are one readable line, without secrets."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.errors import ConfigError
+from bot.settings import load_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "bot", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60, env={"PATH": os.environ.get("PATH", ""), **env},
+                          check=False)
+
+
+@pytest.mark.parametrize(
+    ("env", "names"),
+    [
+        ({"SLACK_SIGNING_SECRET": "s3cr3t-value"}, "SLACK_BOT_TOKEN"),
+        ({"SLACK_BOT_TOKEN": "xoxp-s3cr3t-value", "SLACK_SIGNING_SECRET": "x"}, "SLACK_BOT_TOKEN"),
+        ({"SLACK_BOT_TOKEN": "xoxb-s3cr3t-value"}, "SLACK_SIGNING_SECRET"),
+        ({"SLACK_BOT_TOKEN": "xoxb-s3cr3t-value", "SLACK_SIGNING_SECRET": "s3cr3t-value"},
+         "EINSTEIN_ACCOUNT_ID"),
+        ({"SLACK_BOT_TOKEN": "xoxb-s3cr3t-value", "SLACK_SIGNING_SECRET": "x",
+          "EINSTEIN_ACCOUNT_ID": "a", "EINSTEIN_PRIVATE_KEY": "s3cr3t-value"},
+         "EINSTEIN_PRIVATE_KEY"),
+        ({"SLACK_BOT_TOKEN": "xoxb-s3cr3t-value", "SLACK_SIGNING_SECRET": "x",
+          "EINSTEIN_ACCESS_TOKEN": "s3cr3t-value", "RETRAIN_POLL_INTERVAL": "soon"},
+         "RETRAIN_POLL_INTERVAL"),
+        ({"SLACK_BOT_TOKEN": "xoxb-s3cr3t-value", "SLACK_SIGNING_SECRET": "x",
+          "EINSTEIN_ACCESS_TOKEN": "s3cr3t-value", "PORT": "99999"}, "PORT"),
+        ({"SLACK_BOT_TOKEN": "xoxb-s3cr3t-value", "SLACK_SIGNING_SECRET": "x",
+          "EINSTEIN_ACCESS_TOKEN": "s3cr3t-value", "RETRAIN_CHANNEL": "#general"},
+         "RETRAIN_CHANNEL"),
+    ],
+)
+def test_bad_configuration_is_one_line(env: dict[str, str], names: str, tmp_path: Path) -> None:
+    """Start-up stops with exit 2 and one line naming the variable, never its value."""
+    result = _run({**env, "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"}, "serve")
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert names in lines[0]
+    assert "s3cr3t" not in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr
+
+
+def test_heroku_addon_names_are_read() -> None:
+    """The Einstein add-on's EINSTEIN_VISION_* variables configure the client too."""
+    os.environ.update({"EINSTEIN_VISION_URL": "https://vision.example/",
+                       "EINSTEIN_VISION_ACCOUNT_ID": "acct@example.com"})
+    try:
+        settings = load_settings(_env_file=None)
+    finally:
+        del os.environ["EINSTEIN_VISION_URL"], os.environ["EINSTEIN_VISION_ACCOUNT_ID"]
+    assert settings.einstein_api_url == "https://vision.example/"
+    assert settings.einstein_account_id == "acct@example.com"
+
+
+def test_private_key_with_escaped_newlines() -> None:
+    """A PEM stored with literal \\n (as some config UIs do) is read back as a PEM."""
+    settings = load_settings(einstein_private_key="-----BEGIN KEY-----\\nabc\\n-----END KEY-----",
+                             _env_file=None)
+    assert settings.private_key_pem() == "-----BEGIN KEY-----\nabc\n-----END KEY-----\n"
+
+
+def test_invalid_url_names_variable() -> None:
+    """A malformed URL is refused naming the variable."""
+    with pytest.raises(ConfigError, match="SLACK_API_URL"):
+        load_settings(slack_api_url="slack.com/api", _env_file=None)
