@@ -1,0 +1,250 @@
+"""Requests as Slack sends them to the bot: signed slash commands and interactivity payloads.
+
+Tests and benchmarks use these to hit the bot's real HTTP endpoint, so the signature check, the
+form parsing and Slack's 3-second deadline are all exercised.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+
+__all__ = [
+    "SLACK_TIMEOUT",
+    "SentRequest",
+    "block_actions_payload",
+    "interactivity_body",
+    "send_interaction",
+    "send_slash_command",
+    "sign_slack_request",
+    "slash_command_body",
+    "view_submission_payload",
+]
+
+# Slack gives up on a slash command or interaction after 3 s and shows the user an error.
+SLACK_TIMEOUT = 3.0
+
+
+@dataclass(frozen=True)
+class SentRequest:
+    """The bot's answer to a request sent the way Slack sends it."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: str
+    elapsed: float
+
+    def json(self) -> Any:
+        """The body parsed as JSON (``ValueError`` if it is not)."""
+        return json.loads(self.body)
+
+
+def sign_slack_request(*, signing_secret: str, body: bytes, timestamp: int) -> dict[str, str]:
+    """The two headers Slack signs every request with (v0 HMAC-SHA256 of ``v0:{ts}:{body}``)."""
+    base = f"v0:{timestamp}:".encode() + body
+    digest = hmac.new(signing_secret.encode(), base, hashlib.sha256).hexdigest()
+    return {"X-Slack-Request-Timestamp": str(timestamp), "X-Slack-Signature": f"v0={digest}"}
+
+
+def slash_command_body(
+    *,
+    command: str = "/retrain",
+    text: str,
+    user_id: str,
+    channel_id: str,
+    team_id: str = "T0001",
+    response_url: str,
+    trigger_id: str | None = None,
+    user_name: str = "tester",
+    channel_name: str = "general",
+    api_app_id: str = "A0001",
+    team_domain: str = "fake",
+    token: str = "fake-verification-token",  # noqa: S107 - Slack's deprecated, unchecked field
+) -> bytes:
+    """A slash-command form body with Slack's fields in Slack's order."""
+    fields = {
+        "token": token,
+        "team_id": team_id,
+        "team_domain": team_domain,
+        "channel_id": channel_id,
+        "channel_name": channel_name,
+        "user_id": user_id,
+        "user_name": user_name,
+        "command": command,
+        "text": text,
+        "response_url": response_url,
+        "trigger_id": trigger_id or new_trigger_id(),
+        "api_app_id": api_app_id,
+    }
+    return urlencode(fields).encode()
+
+
+def interactivity_body(payload: Mapping[str, Any]) -> bytes:
+    """An interactivity form body: one ``payload`` field holding the JSON."""
+    return urlencode({"payload": json.dumps(payload, separators=(",", ":"))}).encode()
+
+
+async def send_slash_command(
+    session: aiohttp.ClientSession,
+    url: str,
+    *,
+    signing_secret: str,
+    text: str,
+    user_id: str,
+    channel_id: str,
+    response_url: str,
+    timestamp: int | None = None,
+    timeout: float = SLACK_TIMEOUT,  # noqa: ASYNC109 - Slack's own deadline, part of the contract
+    **extra: str,
+) -> SentRequest:
+    """POST a signed ``/retrain`` (or ``command=...``) to the bot, as Slack would.
+
+    ``extra`` goes to ``slash_command_body``. Raises ``TimeoutError`` past ``timeout``, which is
+    when Slack would show the user ``operation_timeout``.
+    """
+    body = slash_command_body(
+        text=text, user_id=user_id, channel_id=channel_id, response_url=response_url, **extra
+    )
+    return await _post_signed(
+        session, url, body, signing_secret=signing_secret, timestamp=timestamp, timeout=timeout
+    )
+
+
+async def send_interaction(
+    session: aiohttp.ClientSession,
+    url: str,
+    *,
+    signing_secret: str,
+    payload: Mapping[str, Any],
+    timestamp: int | None = None,
+    timeout: float = SLACK_TIMEOUT,  # noqa: ASYNC109 - Slack's own deadline, part of the contract
+) -> SentRequest:
+    """POST a signed interactivity payload (button click, modal submission) to the bot."""
+    body = interactivity_body(payload)
+    return await _post_signed(
+        session, url, body, signing_secret=signing_secret, timestamp=timestamp, timeout=timeout
+    )
+
+
+def block_actions_payload(
+    *,
+    action_id: str,
+    user_id: str,
+    channel_id: str,
+    message_ts: str,
+    response_url: str,
+    value: str | None = None,
+    block_id: str = "actions",
+    text: str = "Button",
+    team_id: str = "T0001",
+    api_app_id: str = "A0001",
+    trigger_id: str | None = None,
+) -> dict[str, Any]:
+    """A ``block_actions`` payload for a button click on a channel message."""
+    action: dict[str, Any] = {
+        "type": "button",
+        "action_id": action_id,
+        "block_id": block_id,
+        "text": {"type": "plain_text", "text": text},
+        "action_ts": f"{time.time():.6f}",
+    }
+    if value is not None:
+        action["value"] = value
+    return {
+        "type": "block_actions",
+        **_envelope(user_id=user_id, team_id=team_id, api_app_id=api_app_id, trigger_id=trigger_id),
+        "container": {
+            "type": "message",
+            "message_ts": message_ts,
+            "channel_id": channel_id,
+            "is_ephemeral": False,
+        },
+        "channel": {"id": channel_id, "name": "general"},
+        "message": {"type": "message", "ts": message_ts, "text": ""},
+        "state": {"values": {}},
+        "response_url": response_url,
+        "actions": [action],
+    }
+
+
+def view_submission_payload(
+    *,
+    callback_id: str,
+    user_id: str,
+    values: Mapping[str, Mapping[str, Any]],
+    private_metadata: str = "",
+    view_id: str = "V0000000001",
+    team_id: str = "T0001",
+    api_app_id: str = "A0001",
+    trigger_id: str | None = None,
+) -> dict[str, Any]:
+    """A ``view_submission`` payload; ``values`` is ``{block_id: {action_id: {...}}}``."""
+    return {
+        "type": "view_submission",
+        **_envelope(user_id=user_id, team_id=team_id, api_app_id=api_app_id, trigger_id=trigger_id),
+        "view": {
+            "id": view_id,
+            "team_id": team_id,
+            "type": "modal",
+            "callback_id": callback_id,
+            "private_metadata": private_metadata,
+            "state": {"values": {k: dict(v) for k, v in values.items()}},
+            "hash": "1700000000.00000001",
+        },
+        "response_urls": [],
+    }
+
+
+def new_trigger_id() -> str:
+    """A trigger id in Slack's ``<digits>.<digits>.<hex>`` shape."""
+    return f"1700000000.4242.{secrets.token_hex(16)}"
+
+
+def _envelope(
+    *, user_id: str, team_id: str, api_app_id: str, trigger_id: str | None
+) -> dict[str, Any]:
+    return {
+        "user": {"id": user_id, "username": "tester", "name": "tester", "team_id": team_id},
+        "team": {"id": team_id, "domain": "fake"},
+        "api_app_id": api_app_id,
+        "token": "fake-verification-token",
+        "trigger_id": trigger_id or new_trigger_id(),
+        "is_enterprise_install": False,
+        "enterprise": None,
+    }
+
+
+async def _post_signed(
+    session: aiohttp.ClientSession,
+    url: str,
+    body: bytes,
+    *,
+    signing_secret: str,
+    timestamp: int | None,
+    timeout: float,  # noqa: ASYNC109 - passed to aiohttp, which enforces it
+) -> SentRequest:
+    stamp = int(time.time()) if timestamp is None else timestamp
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        **sign_slack_request(signing_secret=signing_secret, body=body, timestamp=stamp),
+    }
+    started = time.perf_counter()
+    async with session.post(
+        url, data=body, headers=headers, timeout=aiohttp.ClientTimeout(total=timeout)
+    ) as response:
+        text = await response.text()
+        return SentRequest(
+            status=response.status,
+            headers=response.headers.copy(),
+            body=text,
+            elapsed=time.perf_counter() - started,
+        )

@@ -1,0 +1,193 @@
+"""Acknowledgement latency of `/retrain`: Retrain Bot against a minimal Bolt app.
+
+Both are served over HTTP on loopback in their own processes, and both get the same signed
+slash-command requests from this process: N one at a time, then N with 50 in flight. The
+minimal app is what Bolt's docs show: `AsyncApp` with a listener that only calls `ack()`.
+Retrain Bot gets real peers (the Einstein simulator and the fake Slack, in this process), so
+each command also starts a real job in the background while the acks are measured.
+
+    python scripts/bench_ack.py [--requests 300] [--concurrency 50] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bot.einstein.simulator import EinsteinSimulator  # noqa: E402
+from bot.fakeslack import FakeSlack, send_slash_command  # noqa: E402
+
+SECRET = secrets.token_hex(16)
+CHANNEL = "C0001"
+
+MINIMAL_APP = """
+import sys
+from aiohttp import web
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+app = AsyncApp(client=AsyncWebClient(token="xoxb-bench", base_url=sys.argv[3]),
+               signing_secret=sys.argv[2])
+
+@app.command("/retrain")
+async def retrain(ack):
+    await ack()
+
+web_app = app.web_app(path="/slack/events")
+web_app.router.add_get("/healthz", lambda request: web.Response(text="ok"))
+web.run_app(web_app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _model_id(n: int) -> str:
+    """26 characters of Einstein's A-Z2-7 alphabet, distinct for each n."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+    digits = ""
+    while True:
+        n, rest = divmod(n, 32)
+        digits = alphabet[rest] + digits
+        if n == 0:
+            break
+    return "BENCH" + digits.rjust(21, "A")
+
+
+def _percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def _ready(session: aiohttp.ClientSession, port: int) -> None:
+    for _ in range(400):
+        try:
+            async with session.get(f"http://127.0.0.1:{port}/healthz") as response:
+                if response.status == 200:
+                    return
+        except aiohttp.ClientError:
+            pass
+        await asyncio.sleep(0.05)
+    raise RuntimeError(f"server on port {port} did not start")
+
+
+async def _measure(session: aiohttp.ClientSession, url: str, slack: FakeSlack, *,
+                   requests: int, concurrency: int, first_model: int) -> list[float]:
+    gate = asyncio.Semaphore(concurrency)
+    latencies: list[float] = []
+
+    async def one(n: int) -> None:
+        async with gate:
+            answer = await send_slash_command(
+                session, url, signing_secret=SECRET, text=f"{_model_id(first_model + n)} split=0.7",
+                user_id="U0BENCH", channel_id=CHANNEL, response_url=slack.response_url())
+            if answer.status != 200:
+                raise RuntimeError(f"HTTP {answer.status}: {answer.body[:200]}")
+            latencies.append(answer.elapsed * 1000)
+
+    await asyncio.gather(*(one(n) for n in range(requests)))
+    return latencies
+
+
+async def _bench_server(name: str, argv: list[str], env: dict[str, str], port: int,
+                        slack: FakeSlack, args: argparse.Namespace, first_model: int
+                        ) -> dict[str, dict[str, float]]:
+    process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/slack/events"
+    results: dict[str, dict[str, float]] = {}
+    try:
+        connector = aiohttp.TCPConnector(limit=args.concurrency)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            await _ready(session, port)
+            # Warm-up: first-request costs (imports, connection set-up) are not the steady state.
+            await _measure(session, url, slack, requests=20, concurrency=1,
+                           first_model=first_model)
+            model = first_model + 20
+            for label, concurrency in (("sequential", 1), (f"{args.concurrency} at a time",
+                                                           args.concurrency)):
+                latencies = await _measure(session, url, slack, requests=args.requests,
+                                           concurrency=concurrency, first_model=model)
+                model += args.requests
+                results[label] = {
+                    "p50_ms": statistics.median(latencies),
+                    "p99_ms": _percentile(latencies, 0.99),
+                    "max_ms": max(latencies),
+                }
+                print(f"{name:>14} {label:>14}: p50 {results[label]['p50_ms']:7.2f} ms  "
+                      f"p99 {results[label]['p99_ms']:7.2f} ms", flush=True)
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+    return results
+
+
+async def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--json", type=Path, default=None, help="write the numbers here too")
+    args = parser.parse_args()
+
+    simulator = EinsteinSimulator(time_scale=1.0)
+    total = 20 + 2 * args.requests
+    for n in range(total):
+        simulator.add_model(_model_id(n))
+    einstein_url = await simulator.start()
+    slack = FakeSlack()
+    await slack.start()
+    base_env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "EINSTEIN_"))}
+    try:
+        with tempfile.TemporaryDirectory() as workdir:
+            bot_port, minimal_port = _free_port(), _free_port()
+            bot_env = base_env | {
+                "SLACK_BOT_TOKEN": "xoxb-bench", "SLACK_SIGNING_SECRET": SECRET,
+                "SLACK_API_URL": slack.api_url, "EINSTEIN_API_URL": einstein_url,
+                "EINSTEIN_ACCESS_TOKEN": simulator.issue_token(),
+                "DATABASE_URL": f"sqlite:///{Path(workdir) / 'bench.sqlite3'}",
+                "PORT": str(bot_port), "LOG_LEVEL": "WARNING", "RETRAIN_POLL_INTERVAL": "10",
+            }
+            bot = await _bench_server("retrain-bot", [sys.executable, "-m", "bot"], bot_env,
+                                      bot_port, slack, args, first_model=0)
+            minimal = await _bench_server(
+                "minimal Bolt",
+                [sys.executable, "-c", MINIMAL_APP, str(minimal_port), SECRET, slack.api_url],
+                base_env, minimal_port, slack, args, first_model=0)
+    finally:
+        await slack.stop()
+        await simulator.stop()
+
+    concurrent = f"{args.concurrency} at a time"
+    p50_ratio = bot["sequential"]["p50_ms"] / minimal["sequential"]["p50_ms"]
+    p99_ratio = bot[concurrent]["p99_ms"] / minimal[concurrent]["p99_ms"]
+    print(f"\none at a time: retrain-bot p50 / minimal p50 = {p50_ratio:.2f} (target <= 0.5)")
+    print(f"{concurrent}: retrain-bot p99 / minimal p99 = {p99_ratio:.2f} (target <= 1.2)")
+    if args.json:
+        args.json.write_text(json.dumps({"retrain_bot": bot, "minimal_bolt": minimal,
+                                         "p50_ratio_sequential": p50_ratio,
+                                         "p99_ratio_concurrent": p99_ratio,
+                                         "requests": args.requests}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
