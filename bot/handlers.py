@@ -63,8 +63,8 @@ class Handlers:
             await ack(text=f":warning: {exc}\n{USAGE}\nType `{COMMAND} help` for examples.")
             return
         match parsed:
-            case Help():
-                await ack(text=render_help())
+            case Help(topic=topic):
+                await ack(text=render_help(topic=topic))
             case Retrain(model_id=model_id, options=options):
                 job = self._new_job(command, model_id=model_id, options=options)
                 await ack(
