@@ -68,6 +68,13 @@ class Bot:
         return web.json_response(body, status=200 if self.ready else 503)
 
 
+def _bolt_logger() -> logging.Logger:
+    logger = logging.getLogger("bot.bolt")
+    if not any(isinstance(f, _QuietBoltWiring) for f in logger.filters):
+        logger.addFilter(_QuietBoltWiring())
+    return logger
+
+
 def _token_source(settings: Settings, session: aiohttp.ClientSession) -> TokenSource:
     if settings.einstein_access_token is not None:
         return StaticTokenSource(settings.einstein_access_token.get_secret_value().strip())
@@ -80,6 +87,15 @@ def _token_source(settings: Settings, session: aiohttp.ClientSession) -> TokenSo
         private_key_pem=pem,
         session=session,
     )
+
+
+class _QuietBoltWiring(logging.Filter):
+    """Bolt warns that a token is unused when `client` and `authorize` are given on purpose."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "will be unused" not in record.getMessage() and (
+            "will be ignored" not in record.getMessage()
+        )
 
 
 def create_bot(settings: Settings, *, card_interval: float = 5.0) -> Bot:
@@ -124,7 +140,7 @@ def create_bot(settings: Settings, *, card_interval: float = 5.0) -> Bot:
         # skips Bolt's 10 ms ack polling; slow work runs in the follower's tasks.
         process_before_response=True,
         request_verification_enabled=not settings.socket_mode,
-        logger=logging.getLogger("bot.bolt"),
+        logger=_bolt_logger(),
     )
     register_handlers(
         bolt,

@@ -40,10 +40,14 @@ TIMEOUT = 50.0
 
 def _key_pair() -> tuple[str, str]:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption()).decode()
-    public = key.public_key().public_bytes(serialization.Encoding.PEM,
-                                           serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
     return private, public
 
 
@@ -91,8 +95,13 @@ async def run_demo(*, text: str | None = None, outcome: str = "SUCCEEDED") -> in
         runner = await start_http(bot, host="127.0.0.1", port=0)
         port = runner.addresses[0][1]
         try:
-            return await _drive(bot_url=f"http://127.0.0.1:{port}/slack/events", text=text,
-                                signing_secret=signing_secret, slack=slack, bot=bot)
+            return await _drive(
+                bot_url=f"http://127.0.0.1:{port}/slack/events",
+                text=text,
+                signing_secret=signing_secret,
+                slack=slack,
+                bot=bot,
+            )
         finally:
             await runner.cleanup()
             await bot.stop()
@@ -100,18 +109,26 @@ async def run_demo(*, text: str | None = None, outcome: str = "SUCCEEDED") -> in
             await simulator.stop()
 
 
-async def _drive(*, bot_url: str, text: str, signing_secret: str, slack: FakeSlack,
-                 bot: Bot) -> int:
+async def _drive(
+    *, bot_url: str, text: str, signing_secret: str, slack: FakeSlack, bot: Bot
+) -> int:
     _say("Retrain Bot offline demo: Einstein simulator and a fake Slack on loopback ports.\n")
     _say(f"<@{DEMO_USER}> in #ml-models types:  /retrain {text}\n")
     async with aiohttp.ClientSession() as session:
         started = time.perf_counter()
         answer = await send_slash_command(
-            session, bot_url, signing_secret=signing_secret, text=text, user_id=DEMO_USER,
-            channel_id=DEMO_CHANNEL, response_url=slack.response_url(),
+            session,
+            bot_url,
+            signing_secret=signing_secret,
+            text=text,
+            user_id=DEMO_USER,
+            channel_id=DEMO_CHANNEL,
+            response_url=slack.response_url(),
         )
-        _say(f"Slack got HTTP {answer.status} in {answer.elapsed * 1000:.1f} ms; "
-             f"private answer to <@{DEMO_USER}>:\n    {answer.body.strip() or '(empty)'}\n")
+        _say(
+            f"Slack got HTTP {answer.status} in {answer.elapsed * 1000:.1f} ms; "
+            f"private answer to <@{DEMO_USER}>:\n    {answer.body.strip() or '(empty)'}\n"
+        )
         if _model_for(text) is None:
             return 0
         deadline = started + TIMEOUT
@@ -120,8 +137,10 @@ async def _drive(*, bot_url: str, text: str, signing_secret: str, slack: FakeSla
             jobs = await bot.store.recent(limit=1)
             if jobs and jobs[0].is_final and not bot.follower.running:
                 job = jobs[0]
-                _say(f"\nDone in {time.perf_counter() - started:.1f} s: the training "
-                     f"{job.status.lower()}.")
+                _say(
+                    f"\nDone in {time.perf_counter() - started:.1f} s: the training "
+                    f"{job.status.lower()}."
+                )
                 return 0 if job.status in {"SUCCEEDED", "FAILED"} else 1
     _say("The demo did not finish in time.")
     return 1

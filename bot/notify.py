@@ -39,6 +39,15 @@ def _metadata(job: Job, state: str) -> dict[str, Any]:
     }
 
 
+def _job_state(message: dict[str, Any], job: Job) -> str | None:
+    metadata = message.get("metadata") or {}
+    payload = metadata.get("event_payload") or {}
+    if metadata.get("event_type") != METADATA_EVENT or payload.get("job_id") != job.id:
+        return None
+    state = payload.get("state")
+    return str(state) if state else None
+
+
 class Notifier:
     """Posts the card, edits it, replies in its thread and speaks privately to people."""
 
@@ -86,6 +95,53 @@ class Notifier:
             unfurl_links=False,
         )
         return str(response["ts"])
+
+    async def posted_states(self, job: Job) -> frozenset[str]:
+        """The states this job's thread already announces, read back from message metadata.
+
+        Needs the `channels:history` scope (`groups:history` in private channels).
+        """
+        assert job.parent_ts is not None
+        states: set[str] = set()
+        cursor: str | None = None
+        while True:
+            response = await self._call(
+                "conversations_replies",
+                channel=job.channel,
+                ts=job.parent_ts,
+                include_all_metadata=True,
+                limit=200,
+                cursor=cursor,
+            )
+            for message in response.get("messages") or []:
+                state = _job_state(message, job)
+                if state is not None and state != "CARD":
+                    states.add(state)
+            cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
+            if cursor is None:
+                return frozenset(states)
+
+    async def find_card(self, job: Job) -> str | None:
+        """The ts of this job's card if it was posted, searching from the job's creation."""
+        oldest = job.created_at.timestamp() - 60
+        cursor: str | None = None
+        while True:
+            response = await self._call(
+                "conversations_history",
+                channel=job.channel,
+                oldest=f"{oldest:.6f}",
+                include_all_metadata=True,
+                limit=200,
+                cursor=cursor,
+            )
+            messages = response.get("messages") or []
+            for message in messages:
+                if _job_state(message, job) == "CARD":
+                    return str(message["ts"])
+            cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
+            too_old = any(float(m.get("ts", 0)) < oldest for m in messages)
+            if cursor is None or too_old:
+                return None
 
     async def permalink(self, channel: str, ts: str) -> str | None:
         try:

@@ -48,6 +48,16 @@ log = logging.getLogger(__name__)
 _CLOCK_SKEW = timedelta(seconds=60)
 _SUBMIT_ATTEMPTS = 5
 _METRICS_ATTEMPTS = 3
+# Errors that reading the thread back will not outgrow; the bot goes on without it.
+_PERMANENT_READ_ERRORS = frozenset(
+    {
+        "missing_scope",
+        "not_in_channel",
+        "channel_not_found",
+        "thread_not_found",
+        "not_allowed_token_type",
+    }
+)
 
 
 class Follower:
@@ -91,9 +101,10 @@ class Follower:
         if not task.cancelled() and task.exception() is not None:
             log.error("job %s stopped on an unexpected error", name, exc_info=task.exception())
 
-    def follow(self, job: Job) -> None:
+    def follow(self, job: Job, *, resumed: bool = False) -> None:
+        """Follow `job` to its end; `resumed` jobs first reconcile with what Slack shows."""
         if job.id not in self._tasks:
-            self.spawn(self._run(job), name=job.id)
+            self.spawn(self._run(job, resumed=resumed), name=job.id)
 
     def cancel(self, job_id: str) -> None:
         task = self._tasks.get(job_id)
@@ -105,7 +116,7 @@ class Follower:
         """Follow every job a previous process left unfinished; returns how many."""
         jobs = await self._store.unfinished()
         for job in jobs:
-            self.follow(job)
+            self.follow(job, resumed=True)
         if jobs:
             log.info("resuming %d unfinished job(s)", len(jobs))
         return len(jobs)
@@ -121,17 +132,48 @@ class Follower:
         while self._tasks:
             await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
 
-    async def _run(self, job: Job) -> None:
+    async def _run(self, job: Job, *, resumed: bool) -> None:
         if job.status == SUBMITTING:
             job = await self._submit(job)
+        reconciled = not resumed
         while job.status != REJECTED:
-            job = await self._sync_slack(job)
+            if not reconciled:
+                job, reconciled = await self._reconcile(job)
+            if reconciled:
+                job = await self._sync_slack(job)
             if job.is_final and not due_replies(job) and job.parent_ts is not None:
                 self._card_shown.pop(job.id, None)
                 return
             await self._sleep(self._poll_delay(job))
             if not job.is_final:
                 job = await self._poll(job)
+
+    async def _reconcile(self, job: Job) -> tuple[Job, bool]:
+        """After a restart: adopt posts the last process made but did not live to record.
+
+        A crash between a Slack post and the store write would otherwise repeat that post.
+        Returns the job and whether it is safe to post now.
+        """
+        try:
+            if job.parent_ts is None and job.status not in (SUBMITTING, REJECTED):
+                ts = await self._notifier.find_card(job)
+                if ts is not None:
+                    job = job.with_changes(parent_ts=ts)
+            if job.parent_ts is not None:
+                posted = await self._notifier.posted_states(job)
+                job = job.with_changes(reported=job.reported | posted)
+        except SlackError as exc:
+            if exc.code not in _PERMANENT_READ_ERRORS:
+                log.warning("cannot read job %s back from Slack yet (%s)", job.id, exc.code)
+                return job, False
+            log.warning(
+                "cannot read job %s back from Slack (%s; the bot needs the "
+                "channels:history scope); a reply may repeat after this restart",
+                job.id,
+                exc.code,
+            )
+        await self._save(job)
+        return job, True
 
     def _poll_delay(self, job: Job) -> float:
         # Jitter spreads jobs started together over the interval, so they never poll in step.

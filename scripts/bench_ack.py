@@ -21,7 +21,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -30,8 +29,8 @@ import aiohttp
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.einstein.simulator import EinsteinSimulator  # noqa: E402
-from bot.fakeslack import FakeSlack, send_slash_command  # noqa: E402
+from bot.einstein.simulator import EinsteinSimulator
+from bot.fakeslack import FakeSlack, send_slash_command
 
 SECRET = secrets.token_hex(16)
 CHANNEL = "C0001"
@@ -90,16 +89,29 @@ async def _ready(session: aiohttp.ClientSession, port: int) -> None:
     raise RuntimeError(f"server on port {port} did not start")
 
 
-async def _measure(session: aiohttp.ClientSession, url: str, slack: FakeSlack, *,
-                   requests: int, concurrency: int, first_model: int) -> list[float]:
+async def _measure(
+    session: aiohttp.ClientSession,
+    url: str,
+    slack: FakeSlack,
+    *,
+    requests: int,
+    concurrency: int,
+    first_model: int,
+) -> list[float]:
     gate = asyncio.Semaphore(concurrency)
     latencies: list[float] = []
 
     async def one(n: int) -> None:
         async with gate:
             answer = await send_slash_command(
-                session, url, signing_secret=SECRET, text=f"{_model_id(first_model + n)} split=0.7",
-                user_id="U0BENCH", channel_id=CHANNEL, response_url=slack.response_url())
+                session,
+                url,
+                signing_secret=SECRET,
+                text=f"{_model_id(first_model + n)} split=0.7",
+                user_id="U0BENCH",
+                channel_id=CHANNEL,
+                response_url=slack.response_url(),
+            )
             if answer.status != 200:
                 raise RuntimeError(f"HTTP {answer.status}: {answer.body[:200]}")
             latencies.append(answer.elapsed * 1000)
@@ -108,11 +120,18 @@ async def _measure(session: aiohttp.ClientSession, url: str, slack: FakeSlack, *
     return latencies
 
 
-async def _bench_server(name: str, argv: list[str], env: dict[str, str], port: int,
-                        slack: FakeSlack, args: argparse.Namespace, first_model: int
-                        ) -> dict[str, dict[str, float]]:
-    process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+async def _bench_server(
+    name: str,
+    argv: list[str],
+    env: dict[str, str],
+    port: int,
+    slack: FakeSlack,
+    args: argparse.Namespace,
+    first_model: int,
+) -> dict[str, dict[str, float]]:
+    process = subprocess.Popen(
+        argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     url = f"http://127.0.0.1:{port}/slack/events"
     results: dict[str, dict[str, float]] = {}
     try:
@@ -120,21 +139,31 @@ async def _bench_server(name: str, argv: list[str], env: dict[str, str], port: i
         async with aiohttp.ClientSession(connector=connector) as session:
             await _ready(session, port)
             # Warm-up: first-request costs (imports, connection set-up) are not the steady state.
-            await _measure(session, url, slack, requests=20, concurrency=1,
-                           first_model=first_model)
+            await _measure(session, url, slack, requests=20, concurrency=1, first_model=first_model)
             model = first_model + 20
-            for label, concurrency in (("sequential", 1), (f"{args.concurrency} at a time",
-                                                           args.concurrency)):
-                latencies = await _measure(session, url, slack, requests=args.requests,
-                                           concurrency=concurrency, first_model=model)
+            for label, concurrency in (
+                ("sequential", 1),
+                (f"{args.concurrency} at a time", args.concurrency),
+            ):
+                latencies = await _measure(
+                    session,
+                    url,
+                    slack,
+                    requests=args.requests,
+                    concurrency=concurrency,
+                    first_model=model,
+                )
                 model += args.requests
                 results[label] = {
                     "p50_ms": statistics.median(latencies),
                     "p99_ms": _percentile(latencies, 0.99),
                     "max_ms": max(latencies),
                 }
-                print(f"{name:>14} {label:>14}: p50 {results[label]['p50_ms']:7.2f} ms  "
-                      f"p99 {results[label]['p99_ms']:7.2f} ms", flush=True)
+                print(
+                    f"{name:>14} {label:>14}: p50 {results[label]['p50_ms']:7.2f} ms  "
+                    f"p99 {results[label]['p99_ms']:7.2f} ms",
+                    flush=True,
+                )
     finally:
         process.terminate()
         process.wait(timeout=20)
@@ -160,18 +189,34 @@ async def main() -> int:
         with tempfile.TemporaryDirectory() as workdir:
             bot_port, minimal_port = _free_port(), _free_port()
             bot_env = base_env | {
-                "SLACK_BOT_TOKEN": "xoxb-bench", "SLACK_SIGNING_SECRET": SECRET,
-                "SLACK_API_URL": slack.api_url, "EINSTEIN_API_URL": einstein_url,
+                "SLACK_BOT_TOKEN": "xoxb-bench",
+                "SLACK_SIGNING_SECRET": SECRET,
+                "SLACK_API_URL": slack.api_url,
+                "EINSTEIN_API_URL": einstein_url,
                 "EINSTEIN_ACCESS_TOKEN": simulator.issue_token(),
                 "DATABASE_URL": f"sqlite:///{Path(workdir) / 'bench.sqlite3'}",
-                "PORT": str(bot_port), "LOG_LEVEL": "WARNING", "RETRAIN_POLL_INTERVAL": "10",
+                "PORT": str(bot_port),
+                "LOG_LEVEL": "WARNING",
+                "RETRAIN_POLL_INTERVAL": "10",
             }
-            bot = await _bench_server("retrain-bot", [sys.executable, "-m", "bot"], bot_env,
-                                      bot_port, slack, args, first_model=0)
+            bot = await _bench_server(
+                "retrain-bot",
+                [sys.executable, "-m", "bot"],
+                bot_env,
+                bot_port,
+                slack,
+                args,
+                first_model=0,
+            )
             minimal = await _bench_server(
                 "minimal Bolt",
                 [sys.executable, "-c", MINIMAL_APP, str(minimal_port), SECRET, slack.api_url],
-                base_env, minimal_port, slack, args, first_model=0)
+                base_env,
+                minimal_port,
+                slack,
+                args,
+                first_model=0,
+            )
     finally:
         await slack.stop()
         await simulator.stop()
@@ -182,10 +227,18 @@ async def main() -> int:
     print(f"\none at a time: retrain-bot p50 / minimal p50 = {p50_ratio:.2f} (target <= 0.5)")
     print(f"{concurrent}: retrain-bot p99 / minimal p99 = {p99_ratio:.2f} (target <= 1.2)")
     if args.json:
-        args.json.write_text(json.dumps({"retrain_bot": bot, "minimal_bolt": minimal,
-                                         "p50_ratio_sequential": p50_ratio,
-                                         "p99_ratio_concurrent": p99_ratio,
-                                         "requests": args.requests}, indent=2))
+        args.json.write_text(
+            json.dumps(
+                {
+                    "retrain_bot": bot,
+                    "minimal_bolt": minimal,
+                    "p50_ratio_sequential": p50_ratio,
+                    "p99_ratio_concurrent": p99_ratio,
+                    "requests": args.requests,
+                },
+                indent=2,
+            )
+        )
     return 0
 
 

@@ -90,21 +90,30 @@ class Stack:
     url: str
     session: aiohttp.ClientSession
 
-    async def command(self, text: str, *, user: str = USER, channel: str = CHANNEL,
-                      **extra: Any) -> tuple[SentRequest, str]:
+    async def command(
+        self, text: str, *, user: str = USER, channel: str = CHANNEL, **extra: Any
+    ) -> tuple[SentRequest, str]:
         """Send a signed /retrain like Slack; returns the answer and the response_url used."""
         response_url = self.slack.response_url()
-        answer = await send_slash_command(self.session, self.url, signing_secret=SIGNING_SECRET,
-                                          text=text, user_id=user, channel_id=channel,
-                                          response_url=response_url, **extra)
+        answer = await send_slash_command(
+            self.session,
+            self.url,
+            signing_secret=SIGNING_SECRET,
+            text=text,
+            user_id=user,
+            channel_id=channel,
+            response_url=response_url,
+            **extra,
+        )
         return answer, response_url
 
     def private(self, response_url: str) -> list[str]:
         return [post.text or "" for post in self.slack.responses.get(response_url, [])]
 
     async def wait_private(self, response_url: str, *, timeout: float = 5.0) -> str:
-        posts = await self.slack.wait_for(lambda: self.private(response_url), timeout=timeout,
-                                          what="a private answer")
+        posts = await self.slack.wait_for(
+            lambda: self.private(response_url), timeout=timeout, what="a private answer"
+        )
         return posts[-1]
 
     def cards(self, channel: str = CHANNEL) -> list[SlackMessage]:
@@ -130,10 +139,14 @@ class Stack:
 
 def rsa_key_pair() -> tuple[str, str]:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption()).decode()
-    public = key.public_key().public_bytes(serialization.Encoding.PEM,
-                                           serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
     return private, public
 
 
@@ -173,8 +186,13 @@ async def stack(
     runner = await start_http(bot, host="127.0.0.1", port=0)
     port = runner.addresses[0][1]
     async with aiohttp.ClientSession() as session:
-        yield Stack(simulator=simulator, slack=slack, bot=bot,
-                    url=f"http://127.0.0.1:{port}/slack/events", session=session)
+        yield Stack(
+            simulator=simulator,
+            slack=slack,
+            bot=bot,
+            url=f"http://127.0.0.1:{port}/slack/events",
+            session=session,
+        )
     await runner.cleanup()
     await bot.stop()
     await slack.stop()

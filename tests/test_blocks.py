@@ -16,10 +16,16 @@ NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
 
 def _job(**changes: object) -> Job:
-    job = Job(id="j", model_id="7JXCXTRXTMNLJCEF2DR5CJ46QU",
-              options=RetrainOptions(train_split_ratio=0.7, with_feedback=True),
-              requester="U1", channel="C1", origin_channel="C1", created_at=NOW,
-              parent_ts="1.1")
+    job = Job(
+        id="j",
+        model_id="7JXCXTRXTMNLJCEF2DR5CJ46QU",
+        options=RetrainOptions(train_split_ratio=0.7, with_feedback=True),
+        requester="U1",
+        channel="C1",
+        origin_channel="C1",
+        created_at=NOW,
+        parent_ts="1.1",
+    )
     return job.with_changes(**changes)
 
 
@@ -40,11 +46,20 @@ def _all_text(message: Message) -> str:
 STATES: list[dict[str, Any]] = [
     {"status": "SUBMITTING"},
     {"status": "QUEUED", "queue_position": 4},
-    {"status": "RUNNING", "progress": 0.42, "epochs": 100, "epochs_done": 42,
-     "running_since": NOW - timedelta(minutes=3)},
-    {"status": "SUCCEEDED", "progress": 1.0, "finished_at": NOW,
-     "running_since": NOW - timedelta(minutes=5), "result": Result(test_accuracy=0.91,
-                                                                      macro_f1=0.88)},
+    {
+        "status": "RUNNING",
+        "progress": 0.42,
+        "epochs": 100,
+        "epochs_done": 42,
+        "running_since": NOW - timedelta(minutes=3),
+    },
+    {
+        "status": "SUCCEEDED",
+        "progress": 1.0,
+        "finished_at": NOW,
+        "running_since": NOW - timedelta(minutes=5),
+        "result": Result(test_accuracy=0.91, macro_f1=0.88),
+    },
     {"status": "FAILED", "failure_msg": "x" * 10_000},
     {"status": "LOST"},
     {"status": "CANCELLED"},
@@ -71,8 +86,9 @@ def test_card_shows_queue_position_and_progress() -> None:
     assert "3m 00s" in running
 
 
-@pytest.mark.parametrize("status", ["QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "LOST",
-                                    "CANCELLED", "KILLED"])
+@pytest.mark.parametrize(
+    "status", ["QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "LOST", "CANCELLED", "KILLED"]
+)
 def test_reply_in_every_state(status: str) -> None:
     """Every thread reply stays within limits, even with a 10,000-character failure message."""
     _within_limits(render_reply(_job(status=status, failure_msg="y" * 10_000), status))
@@ -80,19 +96,36 @@ def test_reply_in_every_state(status: str) -> None:
 
 def test_success_reply_summarizes_metrics() -> None:
     """The success reply mentions the requester and shows metrics as percentages."""
-    result = Result(test_accuracy=0.9123, macro_f1=0.88, weakest=(LabelScore("billing", 0.51),),
-                    epochs_done=40, epochs=100, early_stopping=True, train_split_size=118,
-                    test_split_size=32, training_time="00:02:25:646")
+    result = Result(
+        test_accuracy=0.9123,
+        macro_f1=0.88,
+        weakest=(LabelScore("billing", 0.51),),
+        epochs_done=40,
+        epochs=100,
+        early_stopping=True,
+        train_split_size=118,
+        test_split_size=32,
+        training_time="00:02:25:646",
+    )
     text = _all_text(render_reply(_job(status="SUCCEEDED", result=result), "SUCCEEDED"))
-    for expected in ("<@U1>", "91.2%", "88.0%", "billing (51.0%)", "40 of 100",
-                     "stopped early", "118 training / 32 test", "2m 25s"):
+    for expected in (
+        "<@U1>",
+        "91.2%",
+        "88.0%",
+        "billing (51.0%)",
+        "40 of 100",
+        "stopped early",
+        "118 training / 32 test",
+        "2m 25s",
+    ):
         assert expected in text
 
 
 def test_failure_reply_carries_reason() -> None:
     """The failure reply mentions the requester and quotes Einstein's reason."""
-    text = _all_text(render_reply(_job(status="FAILED", failure_msg="needs 100 examples"),
-                                  "FAILED"))
+    text = _all_text(
+        render_reply(_job(status="FAILED", failure_msg="needs 100 examples"), "FAILED")
+    )
     assert "<@U1>" in text
     assert "needs 100 examples" in text
 

@@ -16,9 +16,15 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "bot", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=60, env={"PATH": os.environ.get("PATH", ""), **env},
-                          check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": os.environ.get("PATH", ""), **env},
+        check=False,
+    )
 
 
 @pytest.mark.parametrize(
@@ -27,19 +33,46 @@ def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
         ({"SLACK_SIGNING_SECRET": "s3cr3t-value"}, "SLACK_BOT_TOKEN"),
         ({"SLACK_BOT_TOKEN": "xoxp-s3cr3t-value", "SLACK_SIGNING_SECRET": "x"}, "SLACK_BOT_TOKEN"),
         ({"SLACK_BOT_TOKEN": "xoxb-s3cr3t-value"}, "SLACK_SIGNING_SECRET"),
-        ({"SLACK_BOT_TOKEN": "xoxb-s3cr3t-value", "SLACK_SIGNING_SECRET": "s3cr3t-value"},
-         "EINSTEIN_ACCOUNT_ID"),
-        ({"SLACK_BOT_TOKEN": "xoxb-s3cr3t-value", "SLACK_SIGNING_SECRET": "x",
-          "EINSTEIN_ACCOUNT_ID": "a", "EINSTEIN_PRIVATE_KEY": "s3cr3t-value"},
-         "EINSTEIN_PRIVATE_KEY"),
-        ({"SLACK_BOT_TOKEN": "xoxb-s3cr3t-value", "SLACK_SIGNING_SECRET": "x",
-          "EINSTEIN_ACCESS_TOKEN": "s3cr3t-value", "RETRAIN_POLL_INTERVAL": "soon"},
-         "RETRAIN_POLL_INTERVAL"),
-        ({"SLACK_BOT_TOKEN": "xoxb-s3cr3t-value", "SLACK_SIGNING_SECRET": "x",
-          "EINSTEIN_ACCESS_TOKEN": "s3cr3t-value", "PORT": "99999"}, "PORT"),
-        ({"SLACK_BOT_TOKEN": "xoxb-s3cr3t-value", "SLACK_SIGNING_SECRET": "x",
-          "EINSTEIN_ACCESS_TOKEN": "s3cr3t-value", "RETRAIN_CHANNEL": "#general"},
-         "RETRAIN_CHANNEL"),
+        (
+            {"SLACK_BOT_TOKEN": "xoxb-s3cr3t-value", "SLACK_SIGNING_SECRET": "s3cr3t-value"},
+            "EINSTEIN_ACCOUNT_ID",
+        ),
+        (
+            {
+                "SLACK_BOT_TOKEN": "xoxb-s3cr3t-value",
+                "SLACK_SIGNING_SECRET": "x",
+                "EINSTEIN_ACCOUNT_ID": "a",
+                "EINSTEIN_PRIVATE_KEY": "s3cr3t-value",
+            },
+            "EINSTEIN_PRIVATE_KEY",
+        ),
+        (
+            {
+                "SLACK_BOT_TOKEN": "xoxb-s3cr3t-value",
+                "SLACK_SIGNING_SECRET": "x",
+                "EINSTEIN_ACCESS_TOKEN": "s3cr3t-value",
+                "RETRAIN_POLL_INTERVAL": "soon",
+            },
+            "RETRAIN_POLL_INTERVAL",
+        ),
+        (
+            {
+                "SLACK_BOT_TOKEN": "xoxb-s3cr3t-value",
+                "SLACK_SIGNING_SECRET": "x",
+                "EINSTEIN_ACCESS_TOKEN": "s3cr3t-value",
+                "PORT": "99999",
+            },
+            "PORT",
+        ),
+        (
+            {
+                "SLACK_BOT_TOKEN": "xoxb-s3cr3t-value",
+                "SLACK_SIGNING_SECRET": "x",
+                "EINSTEIN_ACCESS_TOKEN": "s3cr3t-value",
+                "RETRAIN_CHANNEL": "#general",
+            },
+            "RETRAIN_CHANNEL",
+        ),
     ],
 )
 def test_bad_configuration_is_one_line(env: dict[str, str], names: str, tmp_path: Path) -> None:
@@ -55,8 +88,12 @@ def test_bad_configuration_is_one_line(env: dict[str, str], names: str, tmp_path
 
 def test_heroku_addon_names_are_read() -> None:
     """The Einstein add-on's EINSTEIN_VISION_* variables configure the client too."""
-    os.environ.update({"EINSTEIN_VISION_URL": "https://vision.example/",
-                       "EINSTEIN_VISION_ACCOUNT_ID": "acct@example.com"})
+    os.environ.update(
+        {
+            "EINSTEIN_VISION_URL": "https://vision.example/",
+            "EINSTEIN_VISION_ACCOUNT_ID": "acct@example.com",
+        }
+    )
     try:
         settings = load_settings(_env_file=None)
     finally:
@@ -67,8 +104,9 @@ def test_heroku_addon_names_are_read() -> None:
 
 def test_private_key_with_escaped_newlines() -> None:
     """A PEM stored with literal \\n (as some config UIs do) is read back as a PEM."""
-    settings = load_settings(einstein_private_key="-----BEGIN KEY-----\\nabc\\n-----END KEY-----",
-                             _env_file=None)
+    settings = load_settings(
+        einstein_private_key="-----BEGIN KEY-----\\nabc\\n-----END KEY-----", _env_file=None
+    )
     assert settings.private_key_pem() == "-----BEGIN KEY-----\nabc\n-----END KEY-----\n"
 
 

@@ -48,7 +48,7 @@ async def test_retrain_call_is_multipart_with_train_params(stack: Stack) -> None
 
 
 async def test_success_thread(stack: Stack) -> None:
-    """A succeeded training: one card kept current and one reply per state, the last with metrics."""
+    """Success: one card kept current, one reply per state, the last one with metrics."""
     stack.simulator.add_model(MODEL)
     await stack.command(f"{MODEL} split=0.7 feedback=true")
     [job] = await stack.wait_final()
@@ -72,8 +72,14 @@ async def test_success_thread(stack: Stack) -> None:
     final = succeeded.text + json.dumps(succeeded.versions[-1].blocks)
     assert f"<@{USER}>" in final
     assert "succeeded" in final
-    for words in ("Test accuracy", "macro F1", "Weakest labels", "Epochs", "Split",
-                  "Training time"):
+    for words in (
+        "Test accuracy",
+        "macro F1",
+        "Weakest labels",
+        "Epochs",
+        "Split",
+        "Training time",
+    ):
         assert words in final
     assert "%" in final
     assert not succeeded.reply_broadcast
@@ -111,9 +117,11 @@ async def test_refusal_is_private(stack: Stack) -> None:
 
 async def test_bad_input_makes_no_call(stack: Stack) -> None:
     """Malformed commands get a specific private error with the usage line and no API call."""
-    for text, expected in [(f"{MODEL} splt=0.5", "Did you mean `split`"),
-                           (f"{MODEL} split=2", "split"),
-                           ("../etc", "model ID")]:
+    for text, expected in [
+        (f"{MODEL} splt=0.5", "Did you mean `split`"),
+        (f"{MODEL} split=2", "split"),
+        ("../etc", "model ID"),
+    ]:
         answer, _ = await stack.command(text)
         assert answer.status == 200
         assert expected in answer.body
@@ -133,14 +141,18 @@ async def test_help(stack: Stack) -> None:
 
 async def test_bad_signature_and_stale_timestamp(stack: Stack) -> None:
     """Requests with a wrong signature or a timestamp older than 5 minutes get 401."""
-    body = slash_command_body(text=MODEL, user_id=USER, channel_id=CHANNEL,
-                              response_url=stack.slack.response_url())
+    body = slash_command_body(
+        text=MODEL, user_id=USER, channel_id=CHANNEL, response_url=stack.slack.response_url()
+    )
     now = int(time.time())
     wrong = sign_slack_request(signing_secret="not-the-secret", body=body, timestamp=now)
     stale = sign_slack_request(signing_secret=SIGNING_SECRET, body=body, timestamp=now - 301)
     for headers in (wrong, stale):
-        async with stack.session.post(stack.url, data=body, headers={
-            **headers, "Content-Type": "application/x-www-form-urlencoded"}) as response:
+        async with stack.session.post(
+            stack.url,
+            data=body,
+            headers={**headers, "Content-Type": "application/x-www-form-urlencoded"},
+        ) as response:
             assert response.status == 401
     assert stack.simulator.calls("retrain") == []
 

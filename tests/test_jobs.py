@@ -14,8 +14,15 @@ NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
 
 def _job(**changes: object) -> Job:
-    job = Job(id="j", model_id="M1", options=RetrainOptions(), requester="U1", channel="C1",
-              origin_channel="C1", created_at=NOW)
+    job = Job(
+        id="j",
+        model_id="M1",
+        options=RetrainOptions(),
+        requester="U1",
+        channel="C1",
+        origin_channel="C1",
+        created_at=NOW,
+    )
     return job.with_changes(**changes)
 
 
@@ -31,9 +38,17 @@ def test_queued_records_queue_position() -> None:
 
 def test_running_clears_queue_and_starts_clock() -> None:
     """RUNNING drops the queue position, records progress and when training started."""
-    job = observe(_job(status="QUEUED", queue_position=2),
-                  _training("RUNNING", progress=0.42, epochs=100), now=NOW)
-    assert (job.status, job.queue_position, job.progress, job.epochs) == ("RUNNING", None, 0.42, 100)
+    job = observe(
+        _job(status="QUEUED", queue_position=2),
+        _training("RUNNING", progress=0.42, epochs=100),
+        now=NOW,
+    )
+    assert (job.status, job.queue_position, job.progress, job.epochs) == (
+        "RUNNING",
+        None,
+        0.42,
+        100,
+    )
     assert job.running_since == NOW
     later = observe(job, _training("RUNNING", progress=0.5), now=NOW + timedelta(minutes=1))
     assert later.running_since == NOW
@@ -80,11 +95,27 @@ def test_no_reply_before_the_card_exists() -> None:
 
 def test_summarize_result_picks_weakest_labels() -> None:
     """The success summary has accuracy, macro F1, the three weakest labels and split sizes."""
-    training = _training("SUCCEEDED", epochs=100, trainStats={
-        "lastEpochDone": 40, "earlyStopping": True, "trainSplitSize": 80, "testSplitSize": 20,
-        "trainingTime": "00:02:25:646"})
-    metrics = Metrics.model_validate({"id": "M1", "metricsData": {
-        "labels": ["a", "b", "c", "d"], "f1": [0.9, 0.5, 0.7, 0.6], "testAccuracy": 0.8}})
+    training = _training(
+        "SUCCEEDED",
+        epochs=100,
+        trainStats={
+            "lastEpochDone": 40,
+            "earlyStopping": True,
+            "trainSplitSize": 80,
+            "testSplitSize": 20,
+            "trainingTime": "00:02:25:646",
+        },
+    )
+    metrics = Metrics.model_validate(
+        {
+            "id": "M1",
+            "metricsData": {
+                "labels": ["a", "b", "c", "d"],
+                "f1": [0.9, 0.5, 0.7, 0.6],
+                "testAccuracy": 0.8,
+            },
+        }
+    )
     result = summarize_result(training, metrics)
     assert [s.label for s in result.weakest] == ["b", "d", "c"]
     assert result.macro_f1 == pytest.approx(0.675)

@@ -30,17 +30,28 @@ def test_manifest_is_valid() -> None:
 
 async def test_every_manifest_command_has_a_handler(sqlite_url: str) -> None:
     """Each slash command the manifest declares is answered by a listener (not Bolt's 404)."""
-    settings = Settings(slack_bot_token="xoxb-x", slack_signing_secret="secret",
-                        einstein_access_token="t", database_url=sqlite_url, _env_file=None)
+    settings = Settings(
+        slack_bot_token="xoxb-x",
+        slack_signing_secret="secret",
+        einstein_access_token="t",
+        database_url=sqlite_url,
+        _env_file=None,
+    )
     bot = create_bot(settings)
     features = _manifest()["features"]
     assert isinstance(features, dict)
     try:
         for command in features["slash_commands"]:
-            body = slash_command_body(command=command["command"], text="help", user_id="U1",
-                                      channel_id="C1", response_url="http://127.0.0.1:9/r")
-            headers = sign_slack_request(signing_secret="secret", body=body,
-                                         timestamp=int(time.time()))
+            body = slash_command_body(
+                command=command["command"],
+                text="help",
+                user_id="U1",
+                channel_id="C1",
+                response_url="http://127.0.0.1:9/r",
+            )
+            headers = sign_slack_request(
+                signing_secret="secret", body=body, timestamp=int(time.time())
+            )
             request = AsyncBoltRequest(
                 body=body.decode(),
                 headers={k.lower(): [v] for k, v in headers.items()}

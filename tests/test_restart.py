@@ -32,8 +32,9 @@ def _free_port() -> int:
 @contextmanager
 def bot_process(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
     with log.open("ab") as out:
-        process = subprocess.Popen([sys.executable, "-m", "bot"], cwd=ROOT, env=env,
-                                   stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
     try:
         yield process
     finally:
@@ -69,9 +70,7 @@ async def peers(key_pair: tuple[str, str]) -> AsyncIterator[tuple[EinsteinSimula
         await simulator.stop()
 
 
-async def test_sigkill_mid_training_then_restart(
-    tmp_path: Path, key_pair: tuple[str, str]
-) -> None:
+async def test_sigkill_mid_training_then_restart(tmp_path: Path, key_pair: tuple[str, str]) -> None:
     """SIGKILL while RUNNING; the next process posts the terminal reply exactly once."""
     async with peers(key_pair) as (simulator, slack), aiohttp.ClientSession() as session:
         port = _free_port()
@@ -91,12 +90,20 @@ async def test_sigkill_mid_training_then_restart(
         with bot_process(env, log) as first:
             await _ready(session, port)
             answer = await send_slash_command(
-                session, f"http://127.0.0.1:{port}/slack/events", signing_secret=SIGNING_SECRET,
-                text=MODEL, user_id=USER, channel_id=CHANNEL, response_url=slack.response_url())
+                session,
+                f"http://127.0.0.1:{port}/slack/events",
+                signing_secret=SIGNING_SECRET,
+                text=MODEL,
+                user_id=USER,
+                channel_id=CHANNEL,
+                response_url=slack.response_url(),
+            )
             assert answer.status == 200
             await slack.wait_for(
                 lambda: any("started" in m.text for m in slack.messages(CHANNEL)),
-                timeout=10, what="the RUNNING reply")
+                timeout=10,
+                what="the RUNNING reply",
+            )
             first.send_signal(signal.SIGKILL)
             first.wait(timeout=10)
         replies_before = [m for m in slack.messages(CHANNEL) if m.thread_ts]
@@ -104,15 +111,18 @@ async def test_sigkill_mid_training_then_restart(
             await _ready(session, port)
             await slack.wait_for(
                 lambda: any("succeeded" in m.text for m in slack.messages(CHANNEL)),
-                timeout=15, what="the SUCCEEDED reply")
+                timeout=15,
+                what="the SUCCEEDED reply",
+            )
             await asyncio.sleep(0.3)  # room for a duplicate to show up, if there were one
         messages = slack.messages(CHANNEL)
         cards = [m for m in messages if m.thread_ts is None]
         replies = [m for m in messages if m.thread_ts is not None]
         assert len(cards) == 1
         assert "Succeeded" in cards[0].text
-        kinds = Counter(m.versions[0].metadata.event_payload["state"] for m in replies
-                        if m.versions[0].metadata)
+        kinds = Counter(
+            m.versions[0].metadata.event_payload["state"] for m in replies if m.versions[0].metadata
+        )
         assert kinds == Counter({"QUEUED": 1, "RUNNING": 1, "SUCCEEDED": 1}), log.read_text()
         assert len(replies) > len(replies_before)
         assert len(simulator.calls("retrain")) == 1

@@ -48,8 +48,12 @@ async def test_unfinished_lists_active_and_owed_jobs(store: SqlJobStore) -> None
     await store.add(_job("active", status="RUNNING", parent_ts="1.1"))
     await store.add(_job("owed", status="FAILED", parent_ts="1.2", reported=frozenset({"QUEUED"})))
     await store.add(
-        _job("owed-retries", status="FAILED_WITH_RETRIES", parent_ts="1.4",
-             reported=frozenset({"FAILED"}))
+        _job(
+            "owed-retries",
+            status="FAILED_WITH_RETRIES",
+            parent_ts="1.4",
+            reported=frozenset({"FAILED"}),
+        )
     )
     await store.add(
         _job("done", status="SUCCEEDED", parent_ts="1.3", reported=frozenset({"SUCCEEDED"}))
