@@ -17,7 +17,7 @@ from bot.einstein.auth import JwtTokenSource, StaticTokenSource, TokenSource
 from bot.einstein.client import EinsteinClient
 from bot.handlers import Handlers, register_handlers
 from bot.notify import Notifier
-from bot.poller import Follower
+from bot.poller import Follower, Timing
 from bot.settings import Settings
 from bot.store import JobStore, SqlJobStore
 
@@ -44,7 +44,7 @@ class Bot:
     async def start(self) -> None:
         """Open the store and resume the jobs an earlier process left unfinished."""
         await self.store.open()
-        await self.follower.resume()
+        await self.follower.start()
         self.ready = True
 
     async def stop(self) -> None:
@@ -98,7 +98,19 @@ class _QuietBoltWiring(logging.Filter):
         )
 
 
-def create_bot(settings: Settings, *, card_interval: float = 5.0) -> Bot:
+def timing_from(settings: Settings, **overrides: float) -> Timing:
+    """The follower's timing from settings; tests and the demo override single values."""
+    values: dict[str, float] = {
+        "poll_interval": settings.retrain_poll_interval,
+        "lease_seconds": settings.retrain_lease_seconds,
+        "claim_interval": min(5.0, settings.retrain_lease_seconds / 4),
+        "stall_after": settings.retrain_stall_after,
+        "unreachable_after": settings.retrain_unreachable_after,
+    }
+    return Timing(**(values | overrides))
+
+
+def create_bot(settings: Settings, **timing: float) -> Bot:
     """Build a bot from settings; `Bot.start()` opens its connections."""
     settings.require_serving()
     assert settings.slack_bot_token is not None
@@ -117,8 +129,7 @@ def create_bot(settings: Settings, *, card_interval: float = 5.0) -> Bot:
         store=store,
         einstein=einstein,
         notifier=notifier,
-        poll_interval=settings.retrain_poll_interval,
-        card_interval=card_interval,
+        timing=timing_from(settings, **timing),
     )
     bot_token = settings.slack_bot_token.get_secret_value().strip()
 

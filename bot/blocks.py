@@ -7,10 +7,20 @@ characters per section text, 150 per header, 4,000 for the notification `text`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from bot.jobs import CANCELLED, LOST, REJECTED, SUBMITTING, Job, Result
+from bot.jobs import (
+    CANCELLED,
+    LOST,
+    RECOVERED,
+    REJECTED,
+    STALLED,
+    SUBMITTING,
+    UNREACHABLE,
+    Job,
+    Result,
+)
 
 __all__ = [
     "Message",
@@ -146,8 +156,37 @@ def render_card(job: Job, *, now: datetime) -> Message:
     return Message(text=truncate(text, MAX_TEXT), blocks=blocks)
 
 
-def render_reply(job: Job, status: str) -> Message:
-    """The thread reply announcing that `job` reached `status`."""
+def _alert(job: Job, kind: str, *, now: datetime) -> Message:
+    if kind == STALLED:
+        since = job.last_progress_at or now
+        text = (
+            f"<@{job.requester}> :hourglass: No progress for "
+            f"{format_duration((now - since).total_seconds())}: Einstein still reports the "
+            f"training as running at {job.progress * 100:.0f}%. The bot keeps watching."
+        )
+    elif kind == UNREACHABLE:
+        since = job.last_contact_at or now
+        error = f" (last error: {truncate(job.last_error, 300)})" if job.last_error else ""
+        text = (
+            f"<@{job.requester}> :warning: Einstein has not answered for "
+            f"{format_duration((now - since).total_seconds())}{error}. The bot keeps "
+            "trying and will post here when it hears back."
+        )
+    else:
+        symbol, name = look(job.status)
+        text = (
+            f"<@{job.requester}> :white_check_mark: Back to normal: Einstein answers and "
+            f"the training is {symbol} {name.lower()}"
+        )
+        text += f" at {job.progress * 100:.0f}%." if job.status == "RUNNING" else "."
+    return Message(text=truncate(text, MAX_TEXT), blocks=[_section(text)])
+
+
+def render_reply(job: Job, status: str, *, now: datetime | None = None) -> Message:
+    """The thread reply announcing that `job` reached `status` (or an alert key)."""
+    kind = status.partition("#")[0]
+    if kind in (STALLED, UNREACHABLE, RECOVERED):
+        return _alert(job, kind, now=now or datetime.now(UTC))
     symbol, name = look(status)
     if status == "QUEUED":
         where = f" at position {job.queue_position}" if job.queue_position is not None else ""

@@ -27,10 +27,10 @@ from bot.grammar import (
     parse_command,
     render_help,
 )
-from bot.jobs import CANCELLED, Job, utcnow
+from bot.jobs import Job, utcnow
 from bot.notify import Notifier
 from bot.poller import Follower
-from bot.store import JobStore
+from bot.store import DuplicateJob, JobStore
 
 __all__ = ["COMMAND", "register_handlers"]
 
@@ -93,17 +93,16 @@ class Handlers:
 
     async def _accept(self, job: Job) -> None:
         """Store the job, unless the model is already followed, then let the follower run it."""
-        existing = await self._store.active_for_model(job.model_id)
-        if existing is not None:
-            where = await self._where(existing)
+        try:
+            await self._follower.start_job(job)
+        except DuplicateJob:
+            existing = await self._store.active_for_model(job.model_id)
+            where = await self._where(existing) if existing else ""
             await self._tell(
                 job,
                 f":information_source: A retrain of `{job.model_id}` is already "
                 f"being followed{where}, so nothing new was started.",
             )
-            return
-        await self._store.add(job)
-        self._follower.follow(job)
 
     async def _answer(self, parsed: object, command: dict[str, Any]) -> None:
         reply = await self._reply_for(parsed, command)
@@ -153,15 +152,7 @@ class Handlers:
         job = await self._store.active_for_model(model_id)
         if job is None:
             return f"No retrain of `{model_id}` is being followed, so there is nothing to stop."
-        self._follower.cancel(job.id)
-        job = job.with_changes(
-            status=CANCELLED,
-            finished_at=utcnow(),
-            updated_at=utcnow(),
-            failure_msg=f"stopped by <@{user}>",
-        )
-        await self._store.save(job)
-        self._follower.follow(job)  # posts the cancellation in the thread and marks the card
+        await self._follower.stop_following(job, by=user)
         return (
             f"Stopped following the retrain of `{model_id}`. Einstein has no cancel call, "
             "so the training itself may still run to its end."

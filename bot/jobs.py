@@ -21,6 +21,8 @@ __all__ = [
     "FINAL_STATUSES",
     "Job",
     "Result",
+    "alert_key",
+    "assess",
     "due_replies",
     "observe",
     "summarize_result",
@@ -102,6 +104,13 @@ class Job:
     finished_at: datetime | None = None
     updated_at: datetime | None = None
     result: Result | None = None
+    # For "no silent jobs": when Einstein last answered, when the training last moved, and the
+    # current alert (STALLED or UNREACHABLE) with a sequence number that keys its announcement.
+    last_contact_at: datetime | None = None
+    last_progress_at: datetime | None = None
+    last_error: str | None = None
+    condition: str | None = None
+    condition_seq: int = 0
 
     @property
     def is_final(self) -> bool:
@@ -125,7 +134,11 @@ def observe(job: Job, training: Training, *, now: datetime) -> Job:
     running_since = job.running_since
     if status == "RUNNING" and running_since is None:
         running_since = now
+    moved = status != job.status or progress != job.progress or job.last_progress_at is None
     return job.with_changes(
+        last_contact_at=now,
+        last_progress_at=now if moved else job.last_progress_at,
+        last_error=None,
         status=status,
         progress=progress,
         queue_position=training.queue_position if status == "QUEUED" else None,
@@ -140,15 +153,55 @@ def observe(job: Job, training: Training, *, now: datetime) -> Job:
     )
 
 
+STALLED = "STALLED"
+UNREACHABLE = "UNREACHABLE"
+RECOVERED = "RECOVERED"
+
+
+def alert_key(job: Job) -> str | None:
+    """The reply key of the job's current alert or recovery, e.g. `STALLED#1`."""
+    if job.condition_seq == 0:
+        return None
+    return f"{job.condition or RECOVERED}#{job.condition_seq}"
+
+
+def assess(job: Job, *, now: datetime, stall_after: float, unreachable_after: float) -> Job:
+    """Set the job's alert: Einstein silent too long, or a running training not moving.
+
+    An alert that clears before it was announced is withdrawn instead of followed by a
+    recovery nobody needs.
+    """
+    condition: str | None = None
+    if job.is_final:
+        condition = None
+    elif job.last_contact_at and (now - job.last_contact_at).total_seconds() > unreachable_after:
+        condition = UNREACHABLE
+    elif (
+        job.status == "RUNNING"
+        and job.last_progress_at
+        and (now - job.last_progress_at).total_seconds() > stall_after
+    ):
+        condition = STALLED
+    if condition == job.condition:
+        return job
+    if condition is None and alert_key(job) not in job.reported:
+        return job.with_changes(condition=None, condition_seq=max(0, job.condition_seq - 1))
+    return job.with_changes(condition=condition, condition_seq=job.condition_seq + 1)
+
+
 def due_replies(job: Job) -> tuple[str, ...]:
     """Thread replies the job still owes, in posting order; empty until the card exists."""
     if job.parent_ts is None:
         return ()
     if job.status in _THREAD_FINALS:
         return () if job.status in job.reported else (job.status,)
+    due: list[str] = []
     if job.status in _MILESTONES and job.status not in job.reported:
-        return (job.status,)
-    return ()
+        due.append(job.status)
+    key = alert_key(job)
+    if key is not None and key not in job.reported:
+        due.append(key)
+    return tuple(due)
 
 
 def summarize_result(

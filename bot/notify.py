@@ -7,6 +7,7 @@ so a post can be recognised later (for example after a crash between posting and
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 import aiohttp
@@ -80,10 +81,10 @@ class Notifier:
             metadata=_metadata(job, "CARD"),
         )
 
-    async def post_reply(self, job: Job, status: str) -> str:
+    async def post_reply(self, job: Job, status: str, *, now: datetime | None = None) -> str:
         """Reply in the job's thread; failures are broadcast so the channel sees them."""
         assert job.parent_ts is not None
-        message = render_reply(job, status)
+        message = render_reply(job, status, now=now)
         response = await self._call(
             "chat_postMessage",
             channel=job.channel,

@@ -11,8 +11,10 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from bot.blocks import look
 from bot.einstein.client import EinsteinClient
@@ -26,20 +28,22 @@ from bot.errors import (
     StoreError,
 )
 from bot.jobs import (
+    CANCELLED,
     LOST,
     REJECTED,
     SUBMITTING,
     Job,
     Result,
+    assess,
     due_replies,
     observe,
     summarize_result,
     utcnow,
 )
 from bot.notify import Notifier, SlackError
-from bot.store import JobStore
+from bot.store import JobStore, LeaseLost
 
-__all__ = ["Follower"]
+__all__ = ["Follower", "Timing"]
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +64,26 @@ _PERMANENT_READ_ERRORS = frozenset(
 )
 
 
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """How often the follower polls, edits and renews; tests shrink these."""
+
+    poll_interval: float = 10.0
+    card_interval: float = 5.0
+    lease_seconds: float = 30.0
+    claim_interval: float = 5.0
+    stall_after: float = 1800.0
+    unreachable_after: float = 600.0
+    max_backoff: float = 300.0
+
+    @property
+    def takeover_bound(self) -> float:
+        """At most this long after an instance dies, another one follows its jobs."""
+        return self.lease_seconds + self.claim_interval * 1.2
+
+
 class Follower:
-    """Owns every job task of this process."""
+    """Owns every job task of this process and the leases that entitle it to them."""
 
     def __init__(
         self,
@@ -69,84 +91,183 @@ class Follower:
         store: JobStore,
         einstein: EinsteinClient,
         notifier: Notifier,
-        poll_interval: float,
-        card_interval: float = 5.0,
+        timing: Timing,
+        max_jobs: int = 10_000,
         now: Callable[[], datetime] = utcnow,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._store = store
         self._einstein = einstein
         self._notifier = notifier
-        self._interval = poll_interval
-        self._card_interval = card_interval
+        self._timing = timing
+        self._max_jobs = max_jobs
         self._now = now
         self._sleep = sleep
-        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._jobs: dict[str, asyncio.Task[None]] = {}
+        self._chores: set[asyncio.Task[None]] = set()
+        # When each held lease runs out (monotonic); nothing is posted on a lease about to end.
+        self._held_until: dict[str, float] = {}
+        self._busy: set[str] = set()
+        self._draining = False
+        self._lease_task: asyncio.Task[None] | None = None
         # What each card last showed and when, to throttle progress-only edits.
         self._card_shown: dict[str, tuple[tuple[object, ...], float]] = {}
 
     @property
     def running(self) -> int:
-        return len(self._tasks)
+        return len(self._jobs)
 
-    def spawn(self, coro: Awaitable[None], *, name: str) -> None:
-        """Run `coro` as a tracked task: asyncio keeps only weak references to tasks."""
+    @property
+    def timing(self) -> Timing:
+        return self._timing
+
+    def spawn(self, coro: Coroutine[Any, Any, None], *, name: str) -> None:
+        """Run a short chore as a tracked task: asyncio keeps only weak references to tasks."""
         task = asyncio.ensure_future(coro)
-        self._tasks[name] = task
-        task.add_done_callback(lambda t: self._done(name, t))
+        self._chores.add(task)
+        task.add_done_callback(self._chore_done)
 
-    def _done(self, name: str, task: asyncio.Task[None]) -> None:
-        if self._tasks.get(name) is task:
-            del self._tasks[name]
+    def _chore_done(self, task: asyncio.Task[None]) -> None:
+        self._chores.discard(task)
         if not task.cancelled() and task.exception() is not None:
-            log.error("job %s stopped on an unexpected error", name, exc_info=task.exception())
+            log.error("background task failed", exc_info=task.exception())
+
+    def _job_done(self, job_id: str, task: asyncio.Task[None]) -> None:
+        if self._jobs.get(job_id) is task:
+            del self._jobs[job_id]
+            self._card_shown.pop(job_id, None)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("job %s stopped on an unexpected error", job_id, exc_info=task.exception())
 
     def follow(self, job: Job, *, resumed: bool = False) -> None:
         """Follow `job` to its end; `resumed` jobs first reconcile with what Slack shows."""
-        if job.id not in self._tasks:
-            self.spawn(self._run(job, resumed=resumed), name=job.id)
+        if job.id in self._jobs or self._draining:
+            return
+        task = asyncio.ensure_future(self._run(job, resumed=resumed))
+        self._jobs[job.id] = task
+        task.add_done_callback(lambda t: self._job_done(job.id, t))
 
-    def cancel(self, job_id: str) -> None:
-        task = self._tasks.get(job_id)
+    async def start_job(self, job: Job) -> None:
+        """Store a new job leased to this process and follow it (DuplicateJob if followed)."""
+        await self._store.add(job, lease_seconds=self._timing.lease_seconds)
+        self._held_until[job.id] = time.monotonic() + self._timing.lease_seconds
+        self.follow(job)
+
+    async def stop_following(self, job: Job, *, by: str) -> Job:
+        """Cancel: Einstein has no cancel call, so the bot stops following and says so."""
+        task = self._jobs.pop(job.id, None)
         if task is not None:
             task.cancel()
-            del self._tasks[job_id]
+        job = job.with_changes(
+            status=CANCELLED,
+            finished_at=self._now(),
+            updated_at=self._now(),
+            failure_msg=f"stopped by <@{by}>",
+        )
+        await self._store.take_over(job, lease_seconds=self._timing.lease_seconds)
+        self._held_until[job.id] = time.monotonic() + self._timing.lease_seconds
+        self.follow(job)  # marks the card and posts the cancellation in the thread
+        return job
 
-    async def resume(self) -> int:
-        """Follow every job a previous process left unfinished; returns how many."""
-        jobs = await self._store.unfinished()
+    async def start(self) -> int:
+        """Claim the unfinished jobs nobody follows, then keep claiming and renewing."""
+        claimed = await self._claim()
+        self._lease_task = asyncio.ensure_future(self._lease_loop())
+        return claimed
+
+    async def _claim(self) -> int:
+        room = self._max_jobs - len(self._jobs)
+        if room <= 0 or self._draining:
+            return 0
+        jobs = await self._store.claim(
+            limit=min(room, 500), lease_seconds=self._timing.lease_seconds
+        )
+        until = time.monotonic() + self._timing.lease_seconds
         for job in jobs:
+            self._held_until[job.id] = until
             self.follow(job, resumed=True)
         if jobs:
-            log.info("resuming %d unfinished job(s)", len(jobs))
+            log.info("following %d unfinished job(s) taken from the store", len(jobs))
         return len(jobs)
 
-    async def stop(self) -> None:
-        tasks = list(self._tasks.values())
+    async def _lease_loop(self) -> None:
+        while True:
+            await self._sleep(self._timing.claim_interval * random.uniform(0.8, 1.2))
+            try:
+                await self._renew()
+                await self._claim()
+            except StoreError as exc:
+                log.warning("lease upkeep failed: %s", exc)
+
+    async def _renew(self) -> None:
+        ids = list(self._jobs)
+        renewed_at = time.monotonic()
+        held = await self._store.renew(ids, lease_seconds=self._timing.lease_seconds)
+        for job_id in ids:
+            if job_id in held:
+                self._held_until[job_id] = renewed_at + self._timing.lease_seconds
+                continue
+            log.warning("job %s was taken over by another instance; letting it go", job_id)
+            self._held_until.pop(job_id, None)
+            task = self._jobs.pop(job_id, None)
+            if task is not None:
+                task.cancel()
+
+    def _may_post(self, job_id: str) -> bool:
+        # Post only with a lease that outlives the post by a margin, so a process that lost its
+        # lease while paused never posts beside the one that took the job over.
+        margin = min(10.0, self._timing.lease_seconds / 3)
+        return not self._draining and self._held_until.get(job_id, 0.0) - time.monotonic() > margin
+
+    async def stop(self, *, grace: float = 5.0) -> None:
+        """Stop taking work, let posts in flight finish, give the leases back."""
+        self._draining = True
+        if self._lease_task is not None:
+            self._lease_task.cancel()
+        deadline = time.monotonic() + grace
+        while self._busy and time.monotonic() < deadline:  # noqa: ASYNC110 - a bounded wait on a set
+            await asyncio.sleep(0.01)
+        tasks = [*self._jobs.values(), *self._chores]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if self._lease_task is not None:
+            await asyncio.gather(self._lease_task, return_exceptions=True)
+        try:
+            await self._store.release()
+        except StoreError as exc:
+            log.warning("could not release leases (they expire by themselves): %s", exc)
 
     async def wait_idle(self) -> None:
         """Wait until no job task runs (the demo and tests use it)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)
+        while self._jobs:
+            await asyncio.gather(*list(self._jobs.values()), return_exceptions=True)
 
     async def _run(self, job: Job, *, resumed: bool) -> None:
+        try:
+            await self._follow(job, resumed=resumed)
+        except LeaseLost:
+            log.info("job %s is followed by another instance now", job.id)
+
+    async def _follow(self, job: Job, *, resumed: bool) -> None:
         if job.status == SUBMITTING:
             job = await self._submit(job)
         reconciled = not resumed
+        errors = 0
+        if resumed and not job.is_final:
+            # Spread jobs resumed together over one interval so they never poll in step.
+            await self._sleep(random.uniform(0, self._timing.poll_interval))
         while job.status != REJECTED:
-            if not reconciled:
+            if not reconciled and self._may_post(job.id):
                 job, reconciled = await self._reconcile(job)
-            if reconciled:
+            if reconciled and self._may_post(job.id):
                 job = await self._sync_slack(job)
             if job.is_final and not due_replies(job) and job.parent_ts is not None:
-                self._card_shown.pop(job.id, None)
                 return
-            await self._sleep(self._poll_delay(job))
+            await self._sleep(self._poll_delay(job, errors=errors))
             if not job.is_final:
-                job = await self._poll(job)
+                job, ok = await self._poll(job)
+                errors = 0 if ok else errors + 1
 
     async def _reconcile(self, job: Job) -> tuple[Job, bool]:
         """After a restart: adopt posts the last process made but did not live to record.
@@ -175,10 +296,20 @@ class Follower:
         await self._save(job)
         return job, True
 
-    def _poll_delay(self, job: Job) -> float:
-        # Jitter spreads jobs started together over the interval, so they never poll in step.
-        base = self._interval if not job.is_final else min(self._interval, 5.0)
-        return base * random.uniform(0.9, 1.1)
+    def _poll_delay(self, job: Job, *, errors: int) -> float:
+        """Running: every interval. Queued: less often the further back in the queue.
+        Failing: exponential backoff. Always with jitter, so polls never fall in step."""
+        interval = self._timing.poll_interval
+        if job.is_final:  # only Slack posts are pending
+            base = min(interval, 5.0)
+        elif errors:
+            base = min(self._timing.max_backoff, interval * 2**errors)
+        elif job.status in (SUBMITTING, "QUEUED"):
+            position = job.queue_position or 1
+            base = interval * min(3.0, 1.0 + (position - 1) / 2)
+        else:
+            base = interval
+        return base * random.uniform(0.8, 1.2)
 
     async def _submit(self, job: Job) -> Job:
         for attempt in range(_SUBMIT_ATTEMPTS):
@@ -232,21 +363,35 @@ class Follower:
         )
         return job
 
-    async def _poll(self, job: Job) -> Job:
+    async def _poll(self, job: Job) -> tuple[Job, bool]:
+        """Ask Einstein once; returns the job and whether Einstein answered."""
+        now = self._now()
         try:
             training = await self._einstein.training_status(job.model_id)
         except EinsteinNotFound:
-            job = job.with_changes(status=LOST, finished_at=self._now(), updated_at=self._now())
+            job = job.with_changes(status=LOST, finished_at=now, updated_at=now)
             await self._save(job)
-            return job
+            return job, True
         except EinsteinError as exc:
             log.warning("status of %s unavailable: %s", job.model_id, exc.message)
-            return job
-        job = observe(job, training, now=self._now())
+            if job.last_contact_at is None:
+                job = job.with_changes(last_contact_at=now)
+            job = self._assess(job.with_changes(last_error=exc.message), now=now)
+            await self._save(job)
+            return job, False
+        job = self._assess(observe(job, training, now=now), now=now)
         if job.status == "SUCCEEDED" and job.result is None:
             job = job.with_changes(result=await self._result(training))
         await self._save(job)
-        return job
+        return job, True
+
+    def _assess(self, job: Job, *, now: datetime) -> Job:
+        return assess(
+            job,
+            now=now,
+            stall_after=self._timing.stall_after,
+            unreachable_after=self._timing.unreachable_after,
+        )
 
     async def _result(self, training: Training) -> Result:
         metrics: Metrics | None = None
@@ -258,7 +403,7 @@ class Follower:
             except (EinsteinNotFound, EinsteinUnavailable) as exc:
                 # Right after training the metrics call sometimes answers 404 for a while.
                 error = exc.message
-                await self._sleep(min(self._interval, 2.0) * (attempt + 1))
+                await self._sleep(min(self._timing.poll_interval, 2.0) * (attempt + 1))
             except EinsteinError as exc:
                 error = exc.message
                 break
@@ -266,6 +411,7 @@ class Follower:
 
     async def _sync_slack(self, job: Job) -> Job:
         """Bring Slack up to the job: the card exists and is current, owed replies are posted."""
+        self._busy.add(job.id)
         try:
             if job.parent_ts is None and job.status != REJECTED:
                 ts = await self._notifier.post_card(job)
@@ -277,12 +423,14 @@ class Follower:
                 await self._notifier.update_card(job)
                 self._card_shown[job.id] = (_card_state(job), time.monotonic())
             for status in due_replies(job):
-                await self._notifier.post_reply(job, status)
+                await self._notifier.post_reply(job, status, now=self._now())
                 job = job.with_changes(reported=job.reported | {status})
                 await self._save(job)
         except SlackError as exc:
             # The derived state still owes the post; the next cycle tries again.
             log.warning("Slack update for job %s failed: %s", job.id, exc.code)
+        finally:
+            self._busy.discard(job.id)
         return job
 
     def _card_due(self, job: Job) -> bool:
@@ -293,7 +441,7 @@ class Follower:
         state, at = shown
         if state == _card_state(job):
             return False
-        return state[0] != job.status or time.monotonic() - at >= self._card_interval
+        return state[0] != job.status or time.monotonic() - at >= self._timing.card_interval
 
     async def _link_elsewhere(self, job: Job) -> None:
         if job.channel == job.origin_channel or job.parent_ts is None:
@@ -311,6 +459,8 @@ class Follower:
     async def _save(self, job: Job) -> None:
         try:
             await self._store.save(job)
+        except LeaseLost:
+            raise
         except StoreError as exc:
             log.error("could not record job %s: %s", job.id, exc)
 

@@ -6,21 +6,25 @@ Core; `JobStore` is the protocol the rest of the bot depends on.
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import AsyncIterator
+import os
+import secrets
+import socket
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import sqlalchemy as sa
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from bot.errors import ConfigError, StoreError
 from bot.grammar import RetrainOptions
 from bot.jobs import ACTIVE_STATUSES, Job, Result
 
-__all__ = ["JobStore", "SqlJobStore", "async_database_url"]
+__all__ = ["DuplicateJob", "JobStore", "LeaseLost", "SqlJobStore", "async_database_url"]
 
 metadata = sa.MetaData()
 
@@ -48,14 +52,52 @@ jobs_table = sa.Table(
     sa.Column("running_since", sa.DateTime(timezone=True)),
     sa.Column("finished_at", sa.DateTime(timezone=True)),
     sa.Column("updated_at", sa.DateTime(timezone=True)),
+    sa.Column("last_contact_at", sa.DateTime(timezone=True)),
+    sa.Column("last_progress_at", sa.DateTime(timezone=True)),
+    sa.Column("last_error", sa.Text),
+    sa.Column("condition", sa.String(32)),
+    sa.Column("condition_seq", sa.Integer, nullable=False, default=0),
+    # The lease: which process follows the job, until when. A process that dies stops
+    # renewing, and another one takes the job over once the lease has expired.
+    sa.Column("lease_owner", sa.String(128)),
+    sa.Column("lease_expires", sa.DateTime(timezone=True)),
 )
+
+_ACTIVE = sorted(ACTIVE_STATUSES)
+# One followed training per model, enforced by the database so that two instances (or a
+# command delivered twice) cannot both start one.
+sa.Index(
+    "retrain_jobs_one_active_per_model",
+    jobs_table.c.model_id,
+    unique=True,
+    sqlite_where=jobs_table.c.status.in_(_ACTIVE),
+    postgresql_where=jobs_table.c.status.in_(_ACTIVE),
+)
+sa.Index("retrain_jobs_lease", jobs_table.c.lease_expires)
+
+# Any fixed number: every instance takes the same PostgreSQL advisory lock around start-up DDL.
+_SCHEMA_LOCK = 0x7265747261696E
+
+
+class DuplicateJob(StoreError):
+    """The model already has a followed training."""
+
+
+class LeaseLost(StoreError):
+    """Another process took the job over; this one must stop following it."""
 
 
 class JobStore(Protocol):
+    owner: str
+
     async def open(self) -> None: ...
     async def close(self) -> None: ...
-    async def add(self, job: Job) -> None: ...
+    async def add(self, job: Job, *, lease_seconds: float) -> None: ...
     async def save(self, job: Job) -> None: ...
+    async def claim(self, *, limit: int, lease_seconds: float) -> list[Job]: ...
+    async def renew(self, job_ids: Iterable[str], *, lease_seconds: float) -> set[str]: ...
+    async def release(self, job_ids: Iterable[str] | None = None) -> None: ...
+    async def take_over(self, job: Job, *, lease_seconds: float) -> None: ...
     async def get(self, job_id: str) -> Job | None: ...
     async def unfinished(self) -> list[Job]: ...
     async def active_for_model(self, model_id: str) -> Job | None: ...
@@ -81,17 +123,37 @@ def async_database_url(url: str) -> str:
 class SqlJobStore:
     """`JobStore` on SQLite or PostgreSQL."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, owner: str | None = None) -> None:
         self._url = async_database_url(url)
         self._engine: AsyncEngine | None = None
+        self.owner = owner or f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
 
     async def open(self) -> None:
         engine = create_async_engine(self._url, pool_pre_ping=True)
         if engine.dialect.name == "sqlite":
             sa.event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         self._engine = engine
-        async with self._begin() as conn:
-            await conn.run_sync(metadata.create_all)
+        await self._create_schema()
+
+    async def _create_schema(self) -> None:
+        """Create what is missing; safe when several instances start at once."""
+        for attempt in range(5):
+            try:
+                async with self._begin() as conn:
+                    if conn.dialect.name == "postgresql":
+                        await conn.execute(sa.text(f"SELECT pg_advisory_xact_lock({_SCHEMA_LOCK})"))
+                    await conn.run_sync(metadata.create_all)
+                return
+            except StoreError:
+                # SQLite has no advisory lock: a racing process may have created the table
+                # between the existence check and CREATE; looking again settles it.
+                if attempt == 4:
+                    raise
+                await asyncio.sleep(0.05 * (attempt + 1))
+
+    @property
+    def dialect(self) -> str:
+        return self._engine.dialect.name if self._engine else "unknown"
 
     async def close(self) -> None:
         if self._engine is not None:
@@ -108,12 +170,92 @@ class SqlJobStore:
         except SQLAlchemyError as exc:
             raise StoreError(f"job store failed: {exc.__class__.__name__}") from None
 
-    async def add(self, job: Job) -> None:
-        async with self._begin() as conn:
-            await conn.execute(jobs_table.insert().values(**_row(job)))
+    async def add(self, job: Job, *, lease_seconds: float) -> None:
+        """Insert a new job leased to this process; DuplicateJob if its model is followed."""
+        row = _row(job) | self._lease(lease_seconds)
+        if self._engine is None:
+            raise StoreError("the job store is not open")
+        try:
+            async with self._engine.begin() as conn:
+                await conn.execute(jobs_table.insert().values(**row))
+        except IntegrityError:
+            raise DuplicateJob(f"model {job.model_id} already has a followed training") from None
+        except SQLAlchemyError as exc:
+            raise StoreError(f"job store failed: {exc.__class__.__name__}") from None
 
     async def save(self, job: Job) -> None:
+        """Write the job, only while this process holds its lease (else LeaseLost)."""
         row = _row(job)
+        del row["id"]
+        query = (
+            jobs_table.update()
+            .where(jobs_table.c.id == job.id)
+            .where(jobs_table.c.lease_owner == self.owner)
+            .values(**row)
+        )
+        async with self._begin() as conn:
+            result = await conn.execute(query)
+        if result.rowcount == 0:
+            raise LeaseLost(f"job {job.id} is no longer leased to this process")
+
+    def _lease(self, seconds: float) -> dict[str, Any]:
+        return {"lease_owner": self.owner, "lease_expires": _now() + timedelta(seconds=seconds)}
+
+    async def claim(self, *, limit: int, lease_seconds: float) -> list[Job]:
+        """Lease up to `limit` unfinished jobs that nobody holds (or whose lease expired)."""
+        c = jobs_table.c
+        now = _now()
+        free = (
+            sa.select(c.id)
+            .where(c.status.in_(_ACTIVE) | _owes_final())
+            .where(sa.or_(c.lease_owner.is_(None), c.lease_expires < now))
+            .order_by(c.created_at)
+            .limit(limit)
+            # Other instances skip rows being claimed instead of waiting for them.
+            .with_for_update(skip_locked=True)
+        )
+        async with self._begin() as conn:
+            ids = [r[0] for r in (await conn.execute(free)).all()]
+            if not ids:
+                return []
+            await conn.execute(
+                jobs_table.update().where(c.id.in_(ids)).values(**self._lease(lease_seconds))
+            )
+            rows = (await conn.execute(jobs_table.select().where(c.id.in_(ids)))).all()
+        return [_job(r._mapping) for r in rows]
+
+    async def renew(self, job_ids: Iterable[str], *, lease_seconds: float) -> set[str]:
+        """Extend this process's leases; returns the ids it still holds."""
+        ids = list(job_ids)
+        if not ids:
+            return set()
+        c = jobs_table.c
+        async with self._begin() as conn:
+            await conn.execute(
+                jobs_table.update()
+                .where(c.id.in_(ids))
+                .where(c.lease_owner == self.owner)
+                .values(lease_expires=_now() + timedelta(seconds=lease_seconds))
+            )
+            held = (
+                await conn.execute(
+                    sa.select(c.id).where(c.id.in_(ids)).where(c.lease_owner == self.owner)
+                )
+            ).all()
+        return {r[0] for r in held}
+
+    async def release(self, job_ids: Iterable[str] | None = None) -> None:
+        """Give leases back (all of this process's by default) so another instance resumes."""
+        c = jobs_table.c
+        query = jobs_table.update().where(c.lease_owner == self.owner)
+        if job_ids is not None:
+            query = query.where(c.id.in_(list(job_ids)))
+        async with self._begin() as conn:
+            await conn.execute(query.values(lease_owner=None, lease_expires=None))
+
+    async def take_over(self, job: Job, *, lease_seconds: float) -> None:
+        """Write `job` and lease it to this process, whoever held it (used by cancel)."""
+        row = _row(job) | self._lease(lease_seconds)
         del row["id"]
         async with self._begin() as conn:
             await conn.execute(jobs_table.update().where(jobs_table.c.id == job.id).values(**row))
@@ -126,7 +268,7 @@ class SqlJobStore:
     async def unfinished(self) -> list[Job]:
         query = (
             jobs_table.select()
-            .where(jobs_table.c.status.in_(sorted(ACTIVE_STATUSES)) | _owes_final())
+            .where(jobs_table.c.status.in_(_ACTIVE) | _owes_final())
             .order_by(jobs_table.c.created_at)
         )
         async with self._begin() as conn:
@@ -137,7 +279,7 @@ class SqlJobStore:
         query = (
             jobs_table.select()
             .where(jobs_table.c.model_id == model_id)
-            .where(jobs_table.c.status.in_(sorted(ACTIVE_STATUSES)))
+            .where(jobs_table.c.status.in_(_ACTIVE))
             .order_by(jobs_table.c.created_at.desc())
             .limit(1)
         )
@@ -157,7 +299,7 @@ def _owes_final() -> sa.ColumnElement[bool]:
     c = jobs_table.c
     return sa.and_(
         c.parent_ts.is_not(None),
-        c.status.not_in(sorted(ACTIVE_STATUSES)),
+        c.status.not_in(_ACTIVE),
         sa.not_(sa.func.coalesce(c.reported, "").contains(sa.literal(",") + c.status + ",")),
     )
 
@@ -169,6 +311,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -201,6 +347,11 @@ def _row(job: Job) -> dict[str, Any]:
         "running_since": _utc(job.running_since),
         "finished_at": _utc(job.finished_at),
         "updated_at": _utc(job.updated_at),
+        "last_contact_at": _utc(job.last_contact_at),
+        "last_progress_at": _utc(job.last_progress_at),
+        "last_error": job.last_error,
+        "condition": job.condition,
+        "condition_seq": job.condition_seq,
     }
 
 
@@ -229,4 +380,9 @@ def _job(row: Any) -> Job:
         running_since=_utc(row["running_since"]),
         finished_at=_utc(row["finished_at"]),
         updated_at=_utc(row["updated_at"]),
+        last_contact_at=_utc(row["last_contact_at"]),
+        last_progress_at=_utc(row["last_progress_at"]),
+        last_error=row["last_error"],
+        condition=row["condition"],
+        condition_seq=row["condition_seq"] or 0,
     )

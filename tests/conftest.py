@@ -181,7 +181,7 @@ async def stack(
         retrain_poll_interval=0.05,
         _env_file=None,
     )
-    bot = create_bot(settings)
+    bot = create_bot(settings, claim_interval=0.05, card_interval=0.5)
     await bot.start()
     runner = await start_http(bot, host="127.0.0.1", port=0)
     port = runner.addresses[0][1]

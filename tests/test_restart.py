@@ -84,6 +84,7 @@ async def test_sigkill_mid_training_then_restart(tmp_path: Path, key_pair: tuple
             "EINSTEIN_PRIVATE_KEY": key_pair[0],
             "DATABASE_URL": f"sqlite:///{tmp_path / 'jobs.sqlite3'}",
             "RETRAIN_POLL_INTERVAL": "0.05",
+            "RETRAIN_LEASE_SECONDS": "5",  # the killed process holds its jobs this long
             "PORT": str(port),
         }
         log = tmp_path / "bot.log"
@@ -111,7 +112,7 @@ async def test_sigkill_mid_training_then_restart(tmp_path: Path, key_pair: tuple
             await _ready(session, port)
             await slack.wait_for(
                 lambda: any("succeeded" in m.text for m in slack.messages(CHANNEL)),
-                timeout=15,
+                timeout=25,
                 what="the SUCCEEDED reply",
             )
             await asyncio.sleep(0.3)  # room for a duplicate to show up, if there were one

@@ -26,8 +26,13 @@ async def _job_in_flight(stack: Stack) -> Job:
     )
     training = await stack.bot.einstein.retrain(MODEL, job.options)
     job = observe(job, training, now=utcnow())
-    await stack.bot.store.add(job)
+    await stack.bot.store.add(job, lease_seconds=30)
     return job
+
+
+async def _die(stack: Stack, job: Job) -> None:
+    """The process that held the job is gone: its lease is free for the next claim."""
+    await stack.bot.store.release([job.id])
 
 
 def _states(stack: Stack) -> Counter[str]:
@@ -45,7 +50,7 @@ async def test_reply_posted_but_not_recorded(stack: Stack) -> None:
     job = job.with_changes(parent_ts=ts)
     await stack.bot.notifier.post_reply(job, "QUEUED")  # the process died before recording it
     await stack.bot.store.save(job)
-    await stack.bot.follower.resume()
+    await _die(stack, job)
     await stack.wait_final()
     assert _states(stack) == Counter({"CARD": 1, "QUEUED": 1, "RUNNING": 1, "SUCCEEDED": 1})
 
@@ -54,7 +59,7 @@ async def test_card_posted_but_not_recorded(stack: Stack) -> None:
     """A card posted by a process that died before storing its ts is adopted, not reposted."""
     job = await _job_in_flight(stack)
     await stack.bot.notifier.post_card(job)  # the ts never reached the store
-    await stack.bot.follower.resume()
+    await _die(stack, job)
     [final] = await stack.wait_final()
     assert _states(stack)["CARD"] == 1
     assert final.parent_ts == stack.cards()[0].ts
@@ -67,7 +72,7 @@ async def test_without_history_scope_the_job_still_finishes(stack: Stack) -> Non
     ts = await stack.bot.notifier.post_card(job)
     await stack.bot.store.save(job.with_changes(parent_ts=ts))
     stack.slack.fail_next("conversations.replies", error="missing_scope")
-    await stack.bot.follower.resume()
+    await _die(stack, job)
     [final] = await stack.wait_final()
     assert final.status == "SUCCEEDED"
     assert _states(stack)["SUCCEEDED"] == 1
@@ -81,7 +86,7 @@ async def test_slack_down_at_resume_waits_before_posting(stack: Stack) -> None:
     await stack.bot.notifier.post_reply(job, "QUEUED")
     await stack.bot.store.save(job)
     stack.slack.fail_next("conversations.replies", status=503, times=3)
-    await stack.bot.follower.resume()
+    await _die(stack, job)
     await stack.wait_final()
     assert _states(stack)["QUEUED"] == 1
     assert len(stack.slack.calls_to("conversations.replies")) >= 4

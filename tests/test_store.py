@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from bot.errors import ConfigError
 from bot.grammar import RetrainOptions
 from bot.jobs import Job, LabelScore, Result
-from bot.store import SqlJobStore, async_database_url
+from bot.store import DuplicateJob, LeaseLost, SqlJobStore, async_database_url
 
 
 def _job(job_id: str = "j1", **changes: object) -> Job:
@@ -39,33 +40,42 @@ async def test_round_trip_keeps_every_field(store: SqlJobStore) -> None:
         finished_at=datetime(2026, 1, 1, 12, 5, tzinfo=UTC),
         result=Result(test_accuracy=0.9, macro_f1=0.8, weakest=(LabelScore("a", 0.5),)),
     )
-    await store.add(job)
+    await store.add(job, lease_seconds=30)
     assert await store.get("j1") == job
+    await store.save(job.with_changes(condition="STALLED", condition_seq=2, last_error="x"))
+    stored = await store.get("j1")
+    assert stored is not None
+    assert (stored.condition, stored.condition_seq, stored.last_error) == ("STALLED", 2, "x")
 
 
 async def test_unfinished_lists_active_and_owed_jobs(store: SqlJobStore) -> None:
     """Active jobs and final jobs whose final reply is not recorded are unfinished; others not."""
-    await store.add(_job("active", status="RUNNING", parent_ts="1.1"))
-    await store.add(_job("owed", status="FAILED", parent_ts="1.2", reported=frozenset({"QUEUED"})))
+    await store.add(_job("active", status="RUNNING", parent_ts="1.1"), lease_seconds=30)
+    await store.add(
+        _job("owed", status="FAILED", parent_ts="1.2", reported=frozenset({"QUEUED"})),
+        lease_seconds=30,
+    )
     await store.add(
         _job(
             "owed-retries",
             status="FAILED_WITH_RETRIES",
             parent_ts="1.4",
             reported=frozenset({"FAILED"}),
-        )
+        ),
+        lease_seconds=30,
     )
     await store.add(
-        _job("done", status="SUCCEEDED", parent_ts="1.3", reported=frozenset({"SUCCEEDED"}))
+        _job("done", status="SUCCEEDED", parent_ts="1.3", reported=frozenset({"SUCCEEDED"})),
+        lease_seconds=30,
     )
-    await store.add(_job("rejected", status="REJECTED"))
+    await store.add(_job("rejected", status="REJECTED"), lease_seconds=30)
     ids = {job.id for job in await store.unfinished()}
     assert ids == {"active", "owed", "owed-retries"}
 
 
 async def test_save_updates_in_place(store: SqlJobStore) -> None:
     """save() replaces the stored fields of the same job."""
-    await store.add(_job())
+    await store.add(_job(), lease_seconds=30)
     await store.save(_job(status="RUNNING", progress=0.5))
     stored = await store.get("j1")
     assert stored is not None
@@ -75,8 +85,10 @@ async def test_save_updates_in_place(store: SqlJobStore) -> None:
 async def test_active_for_model_and_recent(store: SqlJobStore) -> None:
     """active_for_model finds only a running job of that model; recent lists newest first."""
     start = datetime(2026, 1, 1, tzinfo=UTC)
-    await store.add(_job("old", status="SUCCEEDED", created_at=start))
-    await store.add(_job("new", status="QUEUED", created_at=start + timedelta(hours=1)))
+    await store.add(_job("old", status="SUCCEEDED", created_at=start), lease_seconds=30)
+    await store.add(
+        _job("new", status="QUEUED", created_at=start + timedelta(hours=1)), lease_seconds=30
+    )
     active = await store.active_for_model("7JXCXTRXTMNLJCEF2DR5CJ46QU")
     assert active is not None
     assert active.id == "new"
@@ -102,3 +114,65 @@ def test_database_url_refused(url: str) -> None:
     """Unsupported DATABASE_URLs stop start-up with a message naming the variable."""
     with pytest.raises(ConfigError, match="DATABASE_URL"):
         async_database_url(url)
+
+
+async def test_one_active_job_per_model(store: SqlJobStore) -> None:
+    """A second active job of the same model is refused by the database; a finished one is not."""
+    await store.add(_job("a", status="QUEUED"), lease_seconds=30)
+    with pytest.raises(DuplicateJob):
+        await store.add(_job("b", status="SUBMITTING"), lease_seconds=30)
+    await store.save(_job("a", status="SUCCEEDED"))
+    await store.add(_job("c", status="SUBMITTING"), lease_seconds=30)
+
+
+async def test_leases_between_two_instances(database_url: str) -> None:
+    """A leased job is not claimed by another instance until released or expired; the
+    instance that lost a lease can no longer write the job."""
+    first = SqlJobStore(database_url, owner="first")
+    second = SqlJobStore(database_url, owner="second")
+    await first.open()
+    await second.open()
+    try:
+        await first.add(_job("a", status="RUNNING"), lease_seconds=30)
+        await first.add(_job("b", status="QUEUED", model_id="OTHER"), lease_seconds=-1)
+        claimed = await second.claim(limit=10, lease_seconds=30)
+        assert [j.id for j in claimed] == ["b"], "only the expired lease is free"
+        with pytest.raises(LeaseLost):
+            await first.save(_job("b", status="RUNNING", model_id="OTHER"))
+        assert await first.renew(["a", "b"], lease_seconds=30) == {"a"}
+        await first.release()
+        assert [j.id for j in await second.claim(limit=10, lease_seconds=30)] == ["a"]
+        assert await second.claim(limit=10, lease_seconds=30) == []
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_take_over_fences_the_old_owner(database_url: str) -> None:
+    """take_over moves the lease to the caller; the old owner's next write fails."""
+    first = SqlJobStore(database_url, owner="first")
+    second = SqlJobStore(database_url, owner="second")
+    await first.open()
+    await second.open()
+    try:
+        await first.add(_job("a", status="RUNNING"), lease_seconds=30)
+        await second.take_over(_job("a", status="CANCELLED"), lease_seconds=30)
+        with pytest.raises(LeaseLost):
+            await first.save(_job("a", status="RUNNING"))
+        stored = await second.get("a")
+        assert stored is not None
+        assert stored.status == "CANCELLED"
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_schema_creation_races(database_url: str) -> None:
+    """Several instances opening the same empty database at once all succeed."""
+    stores = [SqlJobStore(database_url, owner=f"s{i}") for i in range(4)]
+    try:
+        await asyncio.gather(*(s.open() for s in stores))
+        await stores[0].add(_job(), lease_seconds=30)
+        assert await stores[3].get("j1") is not None
+    finally:
+        await asyncio.gather(*(s.close() for s in stores))
