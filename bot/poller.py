@@ -251,7 +251,7 @@ class Follower:
 
     async def _follow(self, job: Job, *, resumed: bool) -> None:
         if job.status == SUBMITTING:
-            job = await self._submit(job)
+            job = await self._submit(job, resumed=resumed)
         reconciled = not resumed
         errors = 0
         if resumed and not job.is_final:
@@ -311,9 +311,10 @@ class Follower:
             base = interval
         return base * random.uniform(0.8, 1.2)
 
-    async def _submit(self, job: Job) -> Job:
+    async def _submit(self, job: Job, *, resumed: bool) -> Job:
         for attempt in range(_SUBMIT_ATTEMPTS):
-            adopted = await self._adoptable(job) if attempt else None
+            # A resumed or retried submit may have reached Einstein before: look first.
+            adopted = await self._adoptable(job) if attempt or resumed else None
             try:
                 training = adopted or await self._einstein.retrain(job.model_id, job.options)
             except EinsteinRejected as exc:

@@ -52,7 +52,7 @@ class Settings(BaseSettings):
     port: int = Field(default=3000, ge=1, le=65535)
     retrain_stall_after: float = Field(default=1800.0, gt=0)
     retrain_unreachable_after: float = Field(default=600.0, gt=0)
-    retrain_lease_seconds: float = Field(default=30.0, ge=5, le=3600)
+    retrain_lease_seconds: float = Field(default=30.0, ge=1, le=3600)
 
     @field_validator("slack_api_url", "einstein_api_url")
     @classmethod

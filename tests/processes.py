@@ -1,0 +1,115 @@
+"""Real bot processes for restart, crash and multi-instance tests."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+
+from bot.fakeslack import SentRequest, send_slash_command
+from tests.conftest import CHANNEL, SIGNING_SECRET, USER
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def bot_env(*, slack_url: str, einstein_url: str, database_url: str, account: str,
+            private_key: str, **extra: str) -> dict[str, str]:
+    return {
+        "PATH": os.environ.get("PATH", ""),
+        "SLACK_BOT_TOKEN": "xoxb-test-token",
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": slack_url,
+        "EINSTEIN_API_URL": einstein_url,
+        "EINSTEIN_ACCOUNT_ID": account,
+        "EINSTEIN_PRIVATE_KEY": private_key,
+        "DATABASE_URL": database_url,
+        "RETRAIN_POLL_INTERVAL": "0.1",
+        # A killed process holds its jobs this long before another one takes them over.
+        "RETRAIN_LEASE_SECONDS": "5",
+        **extra,
+    }
+
+
+@dataclass
+class BotProcess:
+    """`python -m bot` on its own port; start, kill or stop it like an operator would."""
+
+    env: dict[str, str]
+    log: Path
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/slack/events"
+
+    async def start(self, session: aiohttp.ClientSession) -> None:
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "bot"], cwd=ROOT, env=self.env | {"PORT": str(self.port)},
+                stdout=out, stderr=subprocess.STDOUT,
+            )
+        for _ in range(400):
+            try:
+                async with session.get(f"http://127.0.0.1:{self.port}/healthz") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the bot exited: {self.log.read_text()[-2000:]}")
+            await asyncio.sleep(0.05)
+        raise TimeoutError("the bot did not become ready")
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def terminate(self) -> float:
+        """SIGTERM, as Heroku sends it; returns how long the process took to exit."""
+        assert self.process is not None
+        started = time.monotonic()
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(timeout=30)
+        return time.monotonic() - started
+
+    def close(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+    async def command(self, session: aiohttp.ClientSession, text: str, *,
+                      response_url: str) -> SentRequest:
+        return await send_slash_command(session, self.url, signing_secret=SIGNING_SECRET,
+                                        text=text, user_id=USER, channel_id=CHANNEL,
+                                        response_url=response_url)
+
+
+def model_ids(count: int, *, prefix: str = "MULTI") -> list[str]:
+    """Distinct model IDs in Einstein's 26-character A-Z2-7 alphabet."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+    ids = []
+    for n in range(count):
+        digits = ""
+        while True:
+            n, rest = divmod(n, 32)
+            digits = alphabet[rest] + digits
+            if n == 0:
+                break
+        ids.append(prefix + digits.rjust(26 - len(prefix), "A"))
+    return ids
