@@ -7,6 +7,7 @@ acks: anything touching Einstein, the database or Slack's Web API happens in a t
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from typing import Any
@@ -96,13 +97,23 @@ class Handlers:
         try:
             await self._follower.start_job(job)
         except DuplicateJob:
-            existing = await self._store.active_for_model(job.model_id)
+            existing = await self._card_of_existing(job.model_id)
             where = await self._where(existing) if existing else ""
             await self._tell(
                 job,
                 f":information_source: A retrain of `{job.model_id}` is already "
                 f"being followed{where}, so nothing new was started.",
             )
+
+    async def _card_of_existing(self, model_id: str) -> Job | None:
+        """The followed job of `model_id`, given a moment to post its card when it is new."""
+        existing = await self._store.active_for_model(model_id)
+        for _ in range(25):
+            if existing is None or existing.parent_ts is not None:
+                break
+            await asyncio.sleep(0.2)
+            existing = await self._store.active_for_model(model_id)
+        return existing
 
     async def _answer(self, parsed: object, command: dict[str, Any]) -> None:
         reply = await self._reply_for(parsed, command)
@@ -160,7 +171,7 @@ class Handlers:
 
     async def _where(self, job: Job) -> str:
         if job.parent_ts is None:
-            return ""
+            return f" (its thread is about to appear in <#{job.channel}>)"
         link = await self._notifier.permalink(job.channel, job.parent_ts)
         return f" (<{link}|thread>)" if link else f" (in <#{job.channel}>)"
 

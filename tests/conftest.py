@@ -163,8 +163,12 @@ def simulator() -> EinsteinSimulator:
 
 @pytest.fixture
 async def stack(
-    simulator: EinsteinSimulator, key_pair: tuple[str, str], sqlite_url: str
+    request: pytest.FixtureRequest,
+    simulator: EinsteinSimulator,
+    key_pair: tuple[str, str],
+    sqlite_url: str,
 ) -> AsyncIterator[Stack]:
+    """The served bot; `@pytest.mark.timing(stall_after=...)` shrinks the follower's timing."""
     private_pem, public_pem = key_pair
     simulator.add_account(ACCOUNT, public_pem)
     einstein_url = await simulator.start()
@@ -181,7 +185,9 @@ async def stack(
         retrain_poll_interval=0.05,
         _env_file=None,
     )
-    bot = create_bot(settings, claim_interval=0.05, card_interval=0.5)
+    marker = request.node.get_closest_marker("timing")
+    timing = {"claim_interval": 0.05, "card_interval": 0.5} | (marker.kwargs if marker else {})
+    bot = create_bot(settings, **timing)
     await bot.start()
     runner = await start_http(bot, host="127.0.0.1", port=0)
     port = runner.addresses[0][1]
