@@ -26,8 +26,15 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def bot_env(*, slack_url: str, einstein_url: str, database_url: str, account: str,
-            private_key: str, **extra: str) -> dict[str, str]:
+def bot_env(
+    *,
+    slack_url: str,
+    einstein_url: str,
+    database_url: str,
+    account: str,
+    private_key: str,
+    **extra: str,
+) -> dict[str, str]:
     return {
         "PATH": os.environ.get("PATH", ""),
         "SLACK_BOT_TOKEN": "xoxb-test-token",
@@ -60,8 +67,11 @@ class BotProcess:
     async def start(self, session: aiohttp.ClientSession) -> None:
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "bot"], cwd=ROOT, env=self.env | {"PORT": str(self.port)},
-                stdout=out, stderr=subprocess.STDOUT,
+                [sys.executable, "-m", "bot"],
+                cwd=ROOT,
+                env=self.env | {"PORT": str(self.port)},
+                stdout=out,
+                stderr=subprocess.STDOUT,
             )
         for _ in range(400):
             try:
@@ -93,11 +103,18 @@ class BotProcess:
             self.process.kill()
             self.process.wait(timeout=10)
 
-    async def command(self, session: aiohttp.ClientSession, text: str, *,
-                      response_url: str) -> SentRequest:
-        return await send_slash_command(session, self.url, signing_secret=SIGNING_SECRET,
-                                        text=text, user_id=USER, channel_id=CHANNEL,
-                                        response_url=response_url)
+    async def command(
+        self, session: aiohttp.ClientSession, text: str, *, response_url: str
+    ) -> SentRequest:
+        return await send_slash_command(
+            session,
+            self.url,
+            signing_secret=SIGNING_SECRET,
+            text=text,
+            user_id=USER,
+            channel_id=CHANNEL,
+            response_url=response_url,
+        )
 
 
 def model_ids(count: int, *, prefix: str = "MULTI") -> list[str]:

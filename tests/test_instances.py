@@ -35,8 +35,9 @@ async def database(kind: str, tmp_path: Path) -> AsyncIterator[str]:
 
 
 @asynccontextmanager
-async def world(key_pair: tuple[str, str], models: list[str]) -> AsyncIterator[
-        tuple[EinsteinSimulator, FakeSlack, aiohttp.ClientSession]]:
+async def world(
+    key_pair: tuple[str, str], models: list[str]
+) -> AsyncIterator[tuple[EinsteinSimulator, FakeSlack, aiohttp.ClientSession]]:
     """Einstein and Slack stand-ins; trainings take a few seconds of wall time."""
     simulator = EinsteinSimulator(time_scale=60.0, queue_seconds=30.0, run_seconds=150.0)
     simulator.add_account(ACCOUNT, key_pair[1])
@@ -83,8 +84,9 @@ def assert_exactly_once(slack: FakeSlack, models: list[str], simulator: Einstein
 
 
 async def _wait_finished(slack: FakeSlack, count: int, *, timeout: float) -> None:
-    await slack.wait_for(lambda: finished(slack, count), timeout=timeout,
-                         what=f"{count} finished threads")
+    await slack.wait_for(
+        lambda: finished(slack, count), timeout=timeout, what=f"{count} finished threads"
+    )
     await asyncio.sleep(0.5)  # room for a duplicate to show up, if there were one
 
 
@@ -96,14 +98,21 @@ async def test_instances_share_postgres_and_take_over(
     jobs; no message is duplicated."""
     models = model_ids(4 * instances, prefix=f"INST{instances}")
     async with postgres_database() as url, world(key_pair, models) as (simulator, slack, session):
-        env = bot_env(slack_url=slack.api_url, einstein_url=simulator.base_url, database_url=url,
-                      account=ACCOUNT, private_key=key_pair[0], RETRAIN_LEASE_SECONDS="2")
+        env = bot_env(
+            slack_url=slack.api_url,
+            einstein_url=simulator.base_url,
+            database_url=url,
+            account=ACCOUNT,
+            private_key=key_pair[0],
+            RETRAIN_LEASE_SECONDS="2",
+        )
         bots = [BotProcess(env, tmp_path / f"bot{i}.log") for i in range(instances)]
         try:
             await asyncio.gather(*(b.start(session) for b in bots))
             for n, model in enumerate(models):
-                answer = await bots[n % instances].command(session, model,
-                                                           response_url=slack.response_url())
+                answer = await bots[n % instances].command(
+                    session, model, response_url=slack.response_url()
+                )
                 assert answer.status == 200
             await asyncio.sleep(1.0)
             bots[0].kill()
@@ -122,10 +131,18 @@ async def test_sigkill_at_random_points(
     time: every job ends with exactly one terminal reply and no repeated state reply."""
     rng = random.Random(f"crash-{backend}")
     models = model_ids(8, prefix=f"CRASH{backend[:2].upper()}")
-    async with database(backend, tmp_path) as url, world(key_pair, models) as (
-            simulator, slack, session):
-        env = bot_env(slack_url=slack.api_url, einstein_url=simulator.base_url, database_url=url,
-                      account=ACCOUNT, private_key=key_pair[0], RETRAIN_LEASE_SECONDS="1")
+    async with (
+        database(backend, tmp_path) as url,
+        world(key_pair, models) as (simulator, slack, session),
+    ):
+        env = bot_env(
+            slack_url=slack.api_url,
+            einstein_url=simulator.base_url,
+            database_url=url,
+            account=ACCOUNT,
+            private_key=key_pair[0],
+            RETRAIN_LEASE_SECONDS="1",
+        )
         bot = BotProcess(env, tmp_path / "bot.log")
         try:
             await bot.start(session)
@@ -149,8 +166,14 @@ async def test_sigterm_exits_fast_and_leaves_jobs_resumable(
     next process finishes the jobs at once rather than after the lease would have run out."""
     models = model_ids(4, prefix="TERM")
     async with postgres_database() as url, world(key_pair, models) as (simulator, slack, session):
-        env = bot_env(slack_url=slack.api_url, einstein_url=simulator.base_url, database_url=url,
-                      account=ACCOUNT, private_key=key_pair[0], RETRAIN_LEASE_SECONDS="60")
+        env = bot_env(
+            slack_url=slack.api_url,
+            einstein_url=simulator.base_url,
+            database_url=url,
+            account=ACCOUNT,
+            private_key=key_pair[0],
+            RETRAIN_LEASE_SECONDS="60",
+        )
         first = BotProcess(env, tmp_path / "first.log")
         second = BotProcess(env, tmp_path / "second.log")
         try:

@@ -74,7 +74,7 @@ async def test_forgotten_training_ends_clearly(stack: Stack) -> None:
 async def test_same_command_twice_makes_one_job(stack: Stack) -> None:
     """A double submit starts one training; the second answer links the existing thread."""
     stack.simulator.add_model(MODEL)
-    (first, _), (second, url) = await asyncio.gather(
+    (first, _), (second, _) = await asyncio.gather(
         stack.command(f"{MODEL} split=0.7"), stack.command(f"{MODEL} split=0.7")
     )
     assert first.status == second.status == 200
