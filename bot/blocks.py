@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.ids import ActionId, BlockId
 from bot.jobs import (
     CANCELLED,
     LOST,
@@ -150,6 +151,9 @@ def render_card(job: Job, *, now: datetime) -> Message:
         {"type": "section", "fields": fields},
         _context(f"Updated {now:%Y-%m-%d %H:%M:%S} UTC · job `{job.id}`"),
     ]
+    buttons = _card_buttons(job)
+    if buttons:
+        blocks.append({"type": "actions", "block_id": BlockId.CARD_ACTIONS, "elements": buttons})
     text = f"Retrain of {job.model_id} requested by <@{job.requester}>: {name}"
     if job.status == "RUNNING":
         text += f" ({job.progress * 100:.0f}%)"
@@ -180,6 +184,60 @@ def _alert(job: Job, kind: str, *, now: datetime) -> Message:
         )
         text += f" at {job.progress * 100:.0f}%." if job.status == "RUNNING" else "."
     return Message(text=truncate(text, MAX_TEXT), blocks=[_section(text)])
+
+
+def _button(text: str, action: ActionId, job: Job, **extra: Any) -> Block:
+    return {
+        "type": "button",
+        "text": {"type": "plain_text", "text": text},
+        "action_id": action,
+        "value": job.id,
+        **extra,
+    }
+
+
+def _confirm(title: str, text: str, confirm: str) -> dict[str, Any]:
+    return {
+        "title": {"type": "plain_text", "text": title},
+        "text": {"type": "mrkdwn", "text": truncate(text, 300)},
+        "confirm": {"type": "plain_text", "text": confirm},
+        "deny": {"type": "plain_text", "text": "Cancel"},
+    }
+
+
+def _card_buttons(job: Job) -> list[Block]:
+    """Refresh and Stop while the training runs; Retrain again once it has ended."""
+    if job.status in (SUBMITTING, REJECTED):
+        return []
+    if not job.is_final:
+        return [
+            _button("Refresh", ActionId.REFRESH, job),
+            _button(
+                "Stop following",
+                ActionId.STOP_FOLLOWING,
+                job,
+                style="danger",
+                confirm=_confirm(
+                    "Stop following?",
+                    "Einstein has no cancel call: the "
+                    "training goes on, but this thread will stop reporting it.",
+                    "Stop following",
+                ),
+            ),
+        ]
+    return [
+        _button(
+            "Retrain again",
+            ActionId.RETRAIN_AGAIN,
+            job,
+            style="primary",
+            confirm=_confirm(
+                "Retrain again?",
+                f"Start a new retrain of `{job.model_id}` with {job.options.describe()}.",
+                "Retrain",
+            ),
+        ),
+    ]
 
 
 def render_reply(job: Job, status: str, *, now: datetime | None = None) -> Message:

@@ -112,6 +112,7 @@ class Follower:
         self._lease_task: asyncio.Task[None] | None = None
         # What each card last showed and when, to throttle progress-only edits.
         self._card_shown: dict[str, tuple[tuple[object, ...], float]] = {}
+        self._wake: dict[str, asyncio.Event] = {}
 
     @property
     def running(self) -> int:
@@ -136,6 +137,7 @@ class Follower:
         if self._jobs.get(job_id) is task:
             del self._jobs[job_id]
             self._card_shown.pop(job_id, None)
+            self._wake.pop(job_id, None)
         if not task.cancelled() and task.exception() is not None:
             log.error("job %s stopped on an unexpected error", job_id, exc_info=task.exception())
 
@@ -146,6 +148,27 @@ class Follower:
         task = asyncio.ensure_future(self._run(job, resumed=resumed))
         self._jobs[job.id] = task
         task.add_done_callback(lambda t: self._job_done(job.id, t))
+
+    def poke(self, job_id: str) -> bool:
+        """Poll the job now instead of at its next turn; False if another process follows it."""
+        event = self._wake.get(job_id)
+        if event is None:
+            return False
+        self._card_shown.pop(job_id, None)  # a refresh shows the card as it is now
+        event.set()
+        return True
+
+    async def _nap(self, job_id: str, seconds: float) -> None:
+        """Sleep until the next poll, or until someone asks for a refresh."""
+        event = self._wake.setdefault(job_id, asyncio.Event())
+        if self._sleep is not asyncio.sleep:  # an injected clock drives the tests
+            await self._sleep(seconds)
+            return
+        try:
+            await asyncio.wait_for(event.wait(), timeout=seconds)
+        except TimeoutError:
+            pass
+        event.clear()
 
     async def start_job(self, job: Job) -> None:
         """Store a new job leased to this process and follow it (DuplicateJob if followed)."""
@@ -264,7 +287,7 @@ class Follower:
                 job = await self._sync_slack(job)
             if job.is_final and not due_replies(job) and job.parent_ts is not None:
                 return
-            await self._sleep(self._poll_delay(job, errors=errors))
+            await self._nap(job.id, self._poll_delay(job, errors=errors))
             if not job.is_final:
                 job, ok = await self._poll(job)
                 errors = 0 if ok else errors + 1
