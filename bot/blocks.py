@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.compare import Comparison, render_comparison
 from bot.ids import ActionId, BlockId
 from bot.jobs import (
     CANCELLED,
@@ -97,6 +98,13 @@ def format_duration(seconds: float) -> str:
     return f"{secs}s"
 
 
+def estimate_left(progress: float, elapsed: float) -> float | None:
+    """Time left at the pace so far, once there is enough of it to mean something."""
+    if progress < 0.05 or progress >= 1.0 or elapsed < 10:
+        return None
+    return elapsed * (1.0 - progress) / progress
+
+
 def einstein_duration(value: str | None) -> str | None:
     """Einstein writes durations as HH:MM:SS:mmm."""
     if not value:
@@ -124,7 +132,11 @@ def _state_line(job: Job, *, now: datetime) -> str:
         parts.append(f"epoch {job.epochs_done} of {job.epochs}")
     if job.running_since is not None:
         end = job.finished_at or now
-        parts.append(f"{format_duration((end - job.running_since).total_seconds())} training")
+        elapsed = (end - job.running_since).total_seconds()
+        parts.append(f"{format_duration(elapsed)} training")
+        eta = estimate_left(job.progress, elapsed) if job.status == "RUNNING" else None
+        if eta is not None:
+            parts.append(f"about {format_duration(eta)} left")
     if job.status == "SUCCEEDED" and job.result is not None:
         parts.append(f"accuracy {_percent(job.result.test_accuracy)}")
         parts.append(f"macro F1 {_percent(job.result.macro_f1)}")
@@ -283,9 +295,13 @@ def _success(job: Job) -> Message:
     symbol, _ = look("SUCCEEDED")
     result = job.result or Result()
     head = f"<@{job.requester}> {symbol} Retrain of `{job.model_id}` succeeded."
-    lines = [
-        f"*Test accuracy* {_percent(result.test_accuracy)} · *macro F1* {_percent(result.macro_f1)}"
-    ]
+    if result.comparison is not None:
+        lines = render_comparison(Comparison.from_dict(result.comparison))
+    else:
+        lines = [
+            f"*Test accuracy* {_percent(result.test_accuracy)} · "
+            f"*macro F1* {_percent(result.macro_f1)}"
+        ]
     if result.weakest:
         weakest = ", ".join(f"{s.label} ({_percent(s.f1)})" for s in result.weakest)
         lines.append(f"*Weakest labels by F1*: {weakest}")

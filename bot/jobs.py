@@ -67,6 +67,8 @@ class Result:
     early_stopping: bool | None = None
     training_time: str | None = None
     metrics_error: str | None = None
+    # bot.compare.Comparison.to_dict() of the metrics before and after, when there were both.
+    comparison: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -111,6 +113,8 @@ class Job:
     last_error: str | None = None
     condition: str | None = None
     condition_seq: int = 0
+    # The model's metricsData (JSON) before the retrain, for the before/after comparison.
+    baseline: str | None = None
 
     @property
     def is_final(self) -> bool:
@@ -153,6 +157,7 @@ def observe(job: Job, training: Training, *, now: datetime) -> Job:
     )
 
 
+PICTURES = "PICTURES"  # the learning curve and confusion matrix, after the success reply
 STALLED = "STALLED"
 UNREACHABLE = "UNREACHABLE"
 RECOVERED = "RECOVERED"
@@ -194,7 +199,11 @@ def due_replies(job: Job) -> tuple[str, ...]:
     if job.parent_ts is None:
         return ()
     if job.status in _THREAD_FINALS:
-        return () if job.status in job.reported else (job.status,)
+        if job.status not in job.reported:
+            return (job.status,)
+        if job.status == "SUCCEEDED" and PICTURES not in job.reported:
+            return (PICTURES,)
+        return ()
     due: list[str] = []
     if job.status in _MILESTONES and job.status not in job.reported:
         due.append(job.status)
@@ -205,7 +214,11 @@ def due_replies(job: Job) -> tuple[str, ...]:
 
 
 def summarize_result(
-    training: Training, metrics: Metrics | None, *, metrics_error: str | None = None
+    training: Training,
+    metrics: Metrics | None,
+    *,
+    metrics_error: str | None = None,
+    comparison: dict[str, Any] | None = None,
 ) -> Result:
     """Condense the final training object and the model's metrics into the success report."""
     stats = training.train_stats
@@ -231,4 +244,5 @@ def summarize_result(
         ),
         training_time=(stats.training_time or stats.total_time) if stats else None,
         metrics_error=metrics_error,
+        comparison=comparison,
     )

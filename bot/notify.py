@@ -16,7 +16,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks import Message, render_card, render_reply
 from bot.errors import BotError
-from bot.jobs import Job, utcnow
+from bot.jobs import PICTURES, Job, utcnow
 
 __all__ = ["METADATA_EVENT", "Notifier", "SlackError"]
 
@@ -38,6 +38,10 @@ def _metadata(job: Job, state: str) -> dict[str, Any]:
         "event_type": METADATA_EVENT,
         "event_payload": {"job_id": job.id, "model_id": job.model_id, "state": state},
     }
+
+
+def picture_prefix(job: Job) -> str:
+    return f"retrain-{job.id}-"
 
 
 def _job_state(message: dict[str, Any], job: Job) -> str | None:
@@ -118,6 +122,10 @@ class Notifier:
                 state = _job_state(message, job)
                 if state is not None and state != "CARD":
                     states.add(state)
+                # Uploads carry no metadata; their file names carry the job ID instead.
+                names = [str(f.get("name", "")) for f in message.get("files") or []]
+                if any(name.startswith(picture_prefix(job)) for name in names):
+                    states.add(PICTURES)
             cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
             if cursor is None:
                 return frozenset(states)
@@ -143,6 +151,37 @@ class Notifier:
             too_old = any(float(m.get("ts", 0)) < oldest for m in messages)
             if cursor is None or too_old:
                 return None
+
+    async def upload_pictures(
+        self, job: Job, pictures: list[tuple[str, bytes, str]], *, comment: str
+    ) -> None:
+        """Upload PNGs (name suffix, bytes, title) into the job's thread in one message."""
+        assert job.parent_ts is not None
+        uploads = [
+            {
+                "filename": f"{picture_prefix(job)}{suffix}",
+                "file": data,
+                "title": title,
+                "alt_txt": title,
+            }
+            for suffix, data, title in pictures
+        ]
+        await self._call(
+            "files_upload_v2",
+            file_uploads=uploads,
+            channel=job.channel,
+            thread_ts=job.parent_ts,
+            initial_comment=comment,
+        )
+
+    async def join(self, channel: str) -> bool:
+        """Join a public channel (uploads need membership); False when not allowed."""
+        try:
+            await self._call("conversations_join", channel=channel)
+        except SlackError as exc:
+            log.warning("could not join %s: %s", channel, exc.code)
+            return False
+        return True
 
     async def permalink(self, channel: str, ts: str) -> str | None:
         try:

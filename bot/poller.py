@@ -18,7 +18,9 @@ from typing import Any
 
 from bot.blocks import look
 from bot.einstein.client import EinsteinClient
-from bot.einstein.models import Metrics, Training
+from bot.charts import confusion_matrix_png_async, learning_curve_png_async
+from bot.compare import compare_metrics
+from bot.einstein.models import Metrics, MetricsData, Training
 from bot.errors import (
     EinsteinAuthError,
     EinsteinError,
@@ -30,6 +32,7 @@ from bot.errors import (
 from bot.jobs import (
     CANCELLED,
     LOST,
+    PICTURES,
     REJECTED,
     SUBMITTING,
     Job,
@@ -334,7 +337,22 @@ class Follower:
             base = interval
         return base * random.uniform(0.8, 1.2)
 
+    async def _baseline(self, job: Job) -> Job:
+        """The model's metrics before the retrain, for the comparison once it succeeds."""
+        try:
+            metrics = await self._einstein.metrics(job.model_id)
+        except EinsteinNotFound:
+            return job  # never trained successfully: the reply shows the new metrics only
+        except EinsteinError as exc:
+            log.info("no baseline metrics for %s: %s", job.model_id, exc.message)
+            return job
+        job = job.with_changes(baseline=metrics.metrics_data.model_dump_json(by_alias=True))
+        await self._save(job)
+        return job
+
     async def _submit(self, job: Job, *, resumed: bool) -> Job:
+        if not resumed and job.baseline is None:
+            job = await self._baseline(job)
         for attempt in range(_SUBMIT_ATTEMPTS):
             # A resumed or retried submit may have reached Einstein before: look first.
             adopted = await self._adoptable(job) if attempt or resumed else None
@@ -405,7 +423,7 @@ class Follower:
             return job, False
         job = self._assess(observe(job, training, now=now), now=now)
         if job.status == "SUCCEEDED" and job.result is None:
-            job = job.with_changes(result=await self._result(training))
+            job = job.with_changes(result=await self._result(job, training))
         await self._save(job)
         return job, True
 
@@ -417,7 +435,7 @@ class Follower:
             unreachable_after=self._timing.unreachable_after,
         )
 
-    async def _result(self, training: Training) -> Result:
+    async def _result(self, job: Job, training: Training) -> Result:
         metrics: Metrics | None = None
         error: str | None = None
         for attempt in range(_METRICS_ATTEMPTS):
@@ -431,7 +449,13 @@ class Follower:
             except EinsteinError as exc:
                 error = exc.message
                 break
-        return summarize_result(training, metrics, metrics_error=None if metrics else error)
+        comparison = None
+        if metrics is not None:
+            before = MetricsData.model_validate_json(job.baseline) if job.baseline else None
+            comparison = compare_metrics(before, metrics.metrics_data).to_dict()
+        return summarize_result(
+            training, metrics, metrics_error=None if metrics else error, comparison=comparison
+        )
 
     async def _sync_slack(self, job: Job) -> Job:
         """Bring Slack up to the job: the card exists and is current, owed replies are posted."""
@@ -447,7 +471,10 @@ class Follower:
                 await self._notifier.update_card(job)
                 self._card_shown[job.id] = (_card_state(job), time.monotonic())
             for status in due_replies(job):
-                await self._notifier.post_reply(job, status, now=self._now())
+                if status == PICTURES:
+                    await self._post_pictures(job)
+                else:
+                    await self._notifier.post_reply(job, status, now=self._now())
                 job = job.with_changes(reported=job.reported | {status})
                 await self._save(job)
         except SlackError as exc:
@@ -456,6 +483,44 @@ class Follower:
         finally:
             self._busy.discard(job.id)
         return job
+
+    async def _post_pictures(self, job: Job) -> None:
+        """Learning curve and confusion matrix in the thread; a missing one is only logged."""
+        pictures: list[tuple[str, bytes, str]] = []
+        try:
+            points = await self._einstein.learning_curve(job.model_id)
+            png = await learning_curve_png_async(points, title=f"Learning curve · {job.model_id}")
+            pictures.append(("learning-curve.png", png, "Learning curve: accuracy and loss"))
+        except EinsteinError as exc:
+            log.warning("no learning curve for job %s: %s", job.id, exc.message)
+        try:
+            data = (await self._einstein.metrics(job.model_id)).metrics_data
+            matrix = await confusion_matrix_png_async(
+                data.labels, data.confusion_matrix, title=f"Confusion matrix · {job.model_id}"
+            )
+            if matrix is not None:
+                pictures.append(
+                    (
+                        "confusion-matrix.png",
+                        matrix,
+                        "Confusion matrix: expected (rows) vs predicted (columns)",
+                    )
+                )
+        except EinsteinError as exc:
+            log.warning("no confusion matrix for job %s: %s", job.id, exc.message)
+        if not pictures:
+            return
+        comment = "How the training went:"
+        try:
+            await self._notifier.upload_pictures(job, pictures, comment=comment)
+        except SlackError as exc:
+            # Files need channel membership, unlike chat:write.public posts.
+            if exc.code != "not_in_channel" or not await self._notifier.join(job.channel):
+                if exc.code in _PERMANENT_READ_ERRORS or exc.code == "not_in_channel":
+                    log.warning("pictures for job %s not posted: %s", job.id, exc.code)
+                    return
+                raise
+            await self._notifier.upload_pictures(job, pictures, comment=comment)
 
     def _card_due(self, job: Job) -> bool:
         """Edit at once when the status changes; progress alone waits for the card interval."""

@@ -57,6 +57,7 @@ jobs_table = sa.Table(
     sa.Column("last_error", sa.Text),
     sa.Column("condition", sa.String(32)),
     sa.Column("condition_seq", sa.Integer, nullable=False, default=0),
+    sa.Column("baseline", sa.Text),
     # The lease: which process follows the job, until when. A process that dies stops
     # renewing, and another one takes the job over once the lease has expired.
     sa.Column("lease_owner", sa.String(128)),
@@ -295,12 +296,17 @@ class SqlJobStore:
 
 
 def _owes_final() -> sa.ColumnElement[bool]:
-    """A final job whose card exists but whose final reply was not recorded is unfinished too."""
+    """A final job whose card exists but whose final reply (or, after a success, the pictures)
+    was not recorded is unfinished too."""
     c = jobs_table.c
+    reported = sa.func.coalesce(c.reported, "")
     return sa.and_(
         c.parent_ts.is_not(None),
         c.status.not_in(_ACTIVE),
-        sa.not_(sa.func.coalesce(c.reported, "").contains(sa.literal(",") + c.status + ",")),
+        sa.or_(
+            sa.not_(reported.contains(sa.literal(",") + c.status + ",")),
+            sa.and_(c.status == "SUCCEEDED", sa.not_(reported.contains(",PICTURES,"))),
+        ),
     )
 
 
@@ -352,6 +358,7 @@ def _row(job: Job) -> dict[str, Any]:
         "last_error": job.last_error,
         "condition": job.condition,
         "condition_seq": job.condition_seq,
+        "baseline": job.baseline,
     }
 
 
@@ -385,4 +392,5 @@ def _job(row: Any) -> Job:
         last_error=row["last_error"],
         condition=row["condition"],
         condition_seq=row["condition_seq"] or 0,
+        baseline=row["baseline"],
     )

@@ -65,11 +65,11 @@ async def test_success_thread(stack: Stack) -> None:
     assert stack.slack.calls_to("chat.update")
     replies = stack.replies()
     assert all(r.thread_ts == card.ts for r in replies)
-    assert len(replies) == 3, _texts(stack)
-    queued, running, succeeded = replies
+    assert len(replies) == 4, _texts(stack)
+    queued, running, succeeded, pictures = replies
     assert "queued" in queued.text
     assert "started" in running.text
-    final = succeeded.text + json.dumps(succeeded.versions[-1].blocks)
+    final = succeeded.text + json.dumps(succeeded.versions[-1].blocks, ensure_ascii=False)
     assert f"<@{USER}>" in final
     assert "succeeded" in final
     for words in (
@@ -82,7 +82,14 @@ async def test_success_thread(stack: Stack) -> None:
     ):
         assert words in final
     assert "%" in final
+    assert "→" in final, "accuracy before → after: the model had metrics before"
     assert not succeeded.reply_broadcast
+    files = {f.filename: f for f in stack.slack.files}
+    assert len(pictures.files) == 2
+    assert all(f.thread_ts == card.ts for f in files.values())
+    assert all(f.data.startswith(b"\x89PNG") for f in files.values())
+    assert {name.rsplit("-", 2)[-2] + "-" + name.rsplit("-", 2)[-1] for name in files} == {
+        "learning-curve.png", "confusion-matrix.png"}
 
 
 async def test_failed_thread_is_broadcast(stack: Stack) -> None:

@@ -65,12 +65,22 @@ async def test_unfinished_lists_active_and_owed_jobs(store: SqlJobStore) -> None
         lease_seconds=30,
     )
     await store.add(
-        _job("done", status="SUCCEEDED", parent_ts="1.3", reported=frozenset({"SUCCEEDED"})),
+        _job(
+            "done",
+            status="SUCCEEDED",
+            parent_ts="1.3",
+            reported=frozenset({"SUCCEEDED", "PICTURES"}),
+        ),
         lease_seconds=30,
     )
-    await store.add(_job("rejected", status="REJECTED"), lease_seconds=30)
+    await store.add(_job("rejected", status="REJECTED", model_id="M2"), lease_seconds=30)
+    await store.add(
+        _job("pictures", status="SUCCEEDED", parent_ts="1.5", reported=frozenset({"SUCCEEDED"}),
+             model_id="M3"),
+        lease_seconds=30,
+    )
     ids = {job.id for job in await store.unfinished()}
-    assert ids == {"active", "owed", "owed-retries"}
+    assert ids == {"active", "owed", "owed-retries", "pictures"}
 
 
 async def test_save_updates_in_place(store: SqlJobStore) -> None:

@@ -283,7 +283,14 @@ class WebApi:
                 {"name": n, "users": [me.user_id], "count": 1} for n in message.reactions
             ]
         if message.files:
-            payload["files"] = [{"id": file_id} for file_id in message.files]
+            # Slack returns whole file objects; the name and title are what readers look at.
+            known = {f.id: f for f in self._uploads.completed}
+            payload["files"] = [
+                {"id": file_id, "name": known[file_id].filename, "title": known[file_id].title}
+                if file_id in known
+                else {"id": file_id}
+                for file_id in message.files
+            ]
         return payload
 
     def _thread_fields(self, message: Message) -> dict[str, Any]:
