@@ -21,7 +21,14 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from bot.app import Bot, create_bot
 from bot.einstein.simulator import EinsteinSimulator
 from bot.errors import UsageError
-from bot.fakeslack import Channel, FakeSlack, render_event, send_slash_command
+from bot.fakeslack import (
+    Channel,
+    FakeSlack,
+    FileShared,
+    SlackEvent,
+    render_event,
+    send_slash_command,
+)
 from bot.grammar import Retrain, parse_command
 from bot.server import start_http
 from bot.settings import Settings
@@ -36,6 +43,7 @@ DEMO_USER = "U0DEMO0001"
 # Simulated seconds per real second: a training of a few simulated minutes takes seconds.
 TIME_SCALE = 40.0
 TIMEOUT = 50.0
+OUTPUT = Path("demo-output")
 
 
 def _key_pair() -> tuple[str, str]:
@@ -63,6 +71,16 @@ def _say(line: str) -> None:
     print(line, flush=True)
 
 
+def _show(event: SlackEvent) -> None:
+    """Print what Slack would show; save uploaded pictures where the reader can open them."""
+    _say(render_event(event))
+    if isinstance(event, FileShared):
+        OUTPUT.mkdir(exist_ok=True)
+        path = OUTPUT / event.file.filename
+        path.write_bytes(event.file.data)
+        _say(f"    (picture saved to {path})")
+
+
 async def run_demo(*, text: str | None = None, outcome: str = "SUCCEEDED") -> int:
     """Run one command through the real bot; 0 when the thread got its final reply."""
     text = DEMO_TEXT if text is None else text
@@ -75,7 +93,7 @@ async def run_demo(*, text: str | None = None, outcome: str = "SUCCEEDED") -> in
         simulator.script(model_id, outcome=outcome)
     slack = FakeSlack()
     slack.add_channel(Channel(id=DEMO_CHANNEL, name="ml-models"))
-    slack.on_event = lambda event: _say(render_event(event))
+    slack.on_event = _show
     signing_secret = secrets.token_hex(16)
     with tempfile.TemporaryDirectory(prefix="retrain-demo-") as workdir:
         einstein_url = await simulator.start()
