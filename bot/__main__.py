@@ -7,6 +7,7 @@ import asyncio
 import logging
 import os
 import sys
+from datetime import UTC, datetime
 
 from bot.errors import BotError, ConfigError
 
@@ -33,6 +34,15 @@ def _parser() -> argparse.ArgumentParser:
         default="SUCCEEDED",
         help="how the simulated training ends",
     )
+    audit = sub.add_parser("audit", help="export the audit trail (from DATABASE_URL)")
+    audit.add_argument(
+        "--since",
+        type=_since,
+        default=None,
+        help="only events at or after this date (YYYY-MM-DD) or time (ISO 8601)",
+    )
+    audit.add_argument("--model", default=None, help="only events about this model ID")
+    audit.add_argument("--format", choices=["csv", "jsonl"], default="csv")
     sim = sub.add_parser("simulator", help="serve the Einstein simulator standalone")
     sim.add_argument("--port", type=int, default=8788)
     sim.add_argument("--host", default="127.0.0.1")
@@ -51,6 +61,32 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _since(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a date (YYYY-MM-DD) or an ISO 8601 time"
+        ) from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+async def _export_audit(*, since: datetime | None, model: str | None, fmt: str) -> int:
+    from bot.audit import AuditLog, export_events
+    from bot.settings import load_settings
+    from bot.store import SqlJobStore
+
+    store = SqlJobStore(load_settings().database_url)
+    await store.open()
+    try:
+        events = await AuditLog(store).events(since=since, model_id=model)
+    finally:
+        await store.close()
+    for line in export_events(events, fmt=fmt):
+        sys.stdout.write(line)
+    return 0
+
+
 def _configure_logging() -> None:
     level = os.environ.get("LOG_LEVEL", "INFO").upper()
     logging.basicConfig(
@@ -67,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
             from bot.demo import run_demo
 
             return int(asyncio.run(run_demo(text=args.text, outcome=args.outcome)))
+        if args.command == "audit":
+            return asyncio.run(_export_audit(since=args.since, model=args.model, fmt=args.format))
         if args.command == "simulator":
             from bot.einstein.simulator import run_simulator
 

@@ -8,6 +8,7 @@ reply is recorded in `reported` right after it is posted, so a new process knows
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -17,9 +18,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.blocks import look
-from bot.einstein.client import EinsteinClient
 from bot.charts import confusion_matrix_png_async, learning_curve_png_async
 from bot.compare import compare_metrics
+from bot.einstein.client import EinsteinClient
 from bot.einstein.models import Metrics, MetricsData, Training
 from bot.errors import (
     EinsteinAuthError,
@@ -167,10 +168,8 @@ class Follower:
         if self._sleep is not asyncio.sleep:  # an injected clock drives the tests
             await self._sleep(seconds)
             return
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(event.wait(), timeout=seconds)
-        except TimeoutError:
-            pass
         event.clear()
 
     async def start_job(self, job: Job) -> None:

@@ -22,62 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from bot.errors import ConfigError, StoreError
 from bot.grammar import RetrainOptions
-from bot.jobs import ACTIVE_STATUSES, Job, Result
+from bot.jobs import Job, Result
+from bot.schema import ACTIVE, SCHEMA_LOCK, jobs_table, metadata
 
 __all__ = ["DuplicateJob", "JobStore", "LeaseLost", "SqlJobStore", "async_database_url"]
-
-metadata = sa.MetaData()
-
-jobs_table = sa.Table(
-    "retrain_jobs",
-    metadata,
-    sa.Column("id", sa.String(64), primary_key=True),
-    sa.Column("model_id", sa.String(64), nullable=False, index=True),
-    sa.Column("options", sa.Text, nullable=False),
-    sa.Column("requester", sa.String(32), nullable=False),
-    sa.Column("channel", sa.String(32), nullable=False),
-    sa.Column("origin_channel", sa.String(32), nullable=False),
-    sa.Column("team_id", sa.String(32)),
-    sa.Column("response_url", sa.Text),
-    sa.Column("status", sa.String(32), nullable=False, index=True),
-    sa.Column("progress", sa.Float, nullable=False, default=0.0),
-    sa.Column("queue_position", sa.Integer),
-    sa.Column("epochs", sa.Integer),
-    sa.Column("epochs_done", sa.Integer),
-    sa.Column("failure_msg", sa.Text),
-    sa.Column("parent_ts", sa.String(32)),
-    sa.Column("reported", sa.Text, nullable=False, default=""),
-    sa.Column("result", sa.Text),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("running_since", sa.DateTime(timezone=True)),
-    sa.Column("finished_at", sa.DateTime(timezone=True)),
-    sa.Column("updated_at", sa.DateTime(timezone=True)),
-    sa.Column("last_contact_at", sa.DateTime(timezone=True)),
-    sa.Column("last_progress_at", sa.DateTime(timezone=True)),
-    sa.Column("last_error", sa.Text),
-    sa.Column("condition", sa.String(32)),
-    sa.Column("condition_seq", sa.Integer, nullable=False, default=0),
-    sa.Column("baseline", sa.Text),
-    # The lease: which process follows the job, until when. A process that dies stops
-    # renewing, and another one takes the job over once the lease has expired.
-    sa.Column("lease_owner", sa.String(128)),
-    sa.Column("lease_expires", sa.DateTime(timezone=True)),
-)
-
-_ACTIVE = sorted(ACTIVE_STATUSES)
-# One followed training per model, enforced by the database so that two instances (or a
-# command delivered twice) cannot both start one.
-sa.Index(
-    "retrain_jobs_one_active_per_model",
-    jobs_table.c.model_id,
-    unique=True,
-    sqlite_where=jobs_table.c.status.in_(_ACTIVE),
-    postgresql_where=jobs_table.c.status.in_(_ACTIVE),
-)
-sa.Index("retrain_jobs_lease", jobs_table.c.lease_expires)
-
-# Any fixed number: every instance takes the same PostgreSQL advisory lock around start-up DDL.
-_SCHEMA_LOCK = 0x7265747261696E
 
 
 class DuplicateJob(StoreError):
@@ -102,6 +50,7 @@ class JobStore(Protocol):
     async def get(self, job_id: str) -> Job | None: ...
     async def unfinished(self) -> list[Job]: ...
     async def active_for_model(self, model_id: str) -> Job | None: ...
+    async def started_by(self, user: str, *, since: datetime) -> list[datetime]: ...
     async def recent(self, *, limit: int = 20) -> list[Job]: ...
 
 
@@ -142,7 +91,7 @@ class SqlJobStore:
             try:
                 async with self._begin() as conn:
                     if conn.dialect.name == "postgresql":
-                        await conn.execute(sa.text(f"SELECT pg_advisory_xact_lock({_SCHEMA_LOCK})"))
+                        await conn.execute(sa.text(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK})"))
                     await conn.run_sync(metadata.create_all)
                 return
             except StoreError:
@@ -151,6 +100,12 @@ class SqlJobStore:
                 if attempt == 4:
                     raise
                 await asyncio.sleep(0.05 * (attempt + 1))
+
+    @property
+    def engine(self) -> AsyncEngine:
+        if self._engine is None:
+            raise StoreError("the job store is not open")
+        return self._engine
 
     @property
     def dialect(self) -> str:
@@ -208,7 +163,7 @@ class SqlJobStore:
         now = _now()
         free = (
             sa.select(c.id)
-            .where(c.status.in_(_ACTIVE) | _owes_final())
+            .where(c.status.in_(ACTIVE) | _owes_final())
             .where(sa.or_(c.lease_owner.is_(None), c.lease_expires < now))
             .order_by(c.created_at)
             .limit(limit)
@@ -269,7 +224,7 @@ class SqlJobStore:
     async def unfinished(self) -> list[Job]:
         query = (
             jobs_table.select()
-            .where(jobs_table.c.status.in_(_ACTIVE) | _owes_final())
+            .where(jobs_table.c.status.in_(ACTIVE) | _owes_final())
             .order_by(jobs_table.c.created_at)
         )
         async with self._begin() as conn:
@@ -280,13 +235,25 @@ class SqlJobStore:
         query = (
             jobs_table.select()
             .where(jobs_table.c.model_id == model_id)
-            .where(jobs_table.c.status.in_(_ACTIVE))
+            .where(jobs_table.c.status.in_(ACTIVE))
             .order_by(jobs_table.c.created_at.desc())
             .limit(1)
         )
         async with self._begin() as conn:
             row = (await conn.execute(query)).first()
         return _job(row._mapping) if row else None
+
+    async def started_by(self, user: str, *, since: datetime) -> list[datetime]:
+        """When `user`'s jobs were created since `since` (for the per-user rate limit)."""
+        c = jobs_table.c
+        query = (
+            sa.select(c.created_at)
+            .where(c.requester == user)
+            .where(c.created_at >= since.astimezone(UTC))
+        )
+        async with self._begin() as conn:
+            rows = (await conn.execute(query)).all()
+        return [t for t in (_utc(r[0]) for r in rows) if t is not None]
 
     async def recent(self, *, limit: int = 20) -> list[Job]:
         query = jobs_table.select().order_by(jobs_table.c.created_at.desc()).limit(limit)
@@ -302,7 +269,7 @@ def _owes_final() -> sa.ColumnElement[bool]:
     reported = sa.func.coalesce(c.reported, "")
     return sa.and_(
         c.parent_ts.is_not(None),
-        c.status.not_in(_ACTIVE),
+        c.status.not_in(ACTIVE),
         sa.or_(
             sa.not_(reported.contains(sa.literal(",") + c.status + ",")),
             sa.and_(c.status == "SUCCEEDED", sa.not_(reported.contains(",PICTURES,"))),
