@@ -10,6 +10,8 @@ import sys
 from datetime import UTC, datetime
 
 from bot.errors import BotError, ConfigError
+from bot.logs import configure_logging
+from bot.settings import Settings, load_settings
 
 __all__ = ["main"]
 
@@ -73,7 +75,6 @@ def _since(text: str) -> datetime:
 
 async def _export_audit(*, since: datetime | None, model: str | None, fmt: str) -> int:
     from bot.audit import AuditLog, export_events
-    from bot.settings import load_settings
     from bot.store import SqlJobStore
 
     store = SqlJobStore(load_settings().database_url)
@@ -87,11 +88,23 @@ async def _export_audit(*, since: datetime | None, model: str | None, fmt: str) 
     return 0
 
 
-def _configure_logging() -> None:
-    level = os.environ.get("LOG_LEVEL", "INFO").upper()
-    logging.basicConfig(
-        level=level if level in logging.getLevelNamesMapping() else "INFO",
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+def _configure_logging(settings: Settings | None = None) -> None:
+    secrets: list[str | None] = []
+    if settings is not None:
+        secrets = [
+            s.get_secret_value() if s else None
+            for s in (
+                settings.slack_bot_token,
+                settings.slack_signing_secret,
+                settings.slack_app_token,
+                settings.einstein_access_token,
+                settings.einstein_private_key,
+            )
+        ]
+    configure_logging(
+        level=os.environ.get("LOG_LEVEL", "INFO"),
+        fmt=settings.log_format if settings else os.environ.get("LOG_FORMAT", "text"),
+        secrets=secrets,
     )
 
 
@@ -123,9 +136,9 @@ def main(argv: list[str] | None = None) -> int:
             )
             return 0
         from bot.server import serve
-        from bot.settings import load_settings
 
         settings = load_settings()
+        _configure_logging(settings)
         settings.require_serving()
         asyncio.run(serve(settings))
         return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +17,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.einstein.auth import JwtTokenSource, StaticTokenSource, TokenSource
 from bot.einstein.client import EinsteinClient
 from bot.handlers import Handlers, register_handlers
+from bot.interactions import Interactions, register_interactions
+from bot.logs import request_context
 from bot.notify import Notifier
 from bot.poller import Follower, Timing
 from bot.settings import Settings
@@ -60,6 +63,7 @@ class Bot:
         return app
 
     async def _events(self, request: web.Request) -> web.Response:
+        request_context.set(secrets.token_hex(4))
         bolt_response = await self.bolt.async_dispatch(await to_bolt_request(request))
         return await to_aiohttp_response(bolt_response)
 
@@ -153,13 +157,21 @@ def create_bot(settings: Settings, **timing: float) -> Bot:
         request_verification_enabled=not settings.socket_mode,
         logger=_bolt_logger(),
     )
-    register_handlers(
+    handlers = Handlers(
+        store=store,
+        follower=follower,
+        notifier=notifier,
+        retrain_channel=settings.retrain_channel,
+    )
+    register_handlers(bolt, handlers)
+    # Card buttons, the retrain form and the Home tab start retrains the way the command does.
+    register_interactions(
         bolt,
-        Handlers(
+        Interactions(
             store=store,
             follower=follower,
             notifier=notifier,
-            retrain_channel=settings.retrain_channel,
+            start_retrain=handlers.start_retrain,
         ),
     )
     return Bot(

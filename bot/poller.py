@@ -44,6 +44,7 @@ from bot.jobs import (
     summarize_result,
     utcnow,
 )
+from bot.logs import job_context
 from bot.notify import Notifier, SlackError
 from bot.store import JobStore, LeaseLost
 
@@ -269,6 +270,7 @@ class Follower:
             await asyncio.gather(*list(self._jobs.values()), return_exceptions=True)
 
     async def _run(self, job: Job, *, resumed: bool) -> None:
+        job_context.set(job.id)  # each task has its own context: log lines name their job
         try:
             await self._follow(job, resumed=resumed)
         except LeaseLost:

@@ -6,13 +6,14 @@ Every secret is a `SecretStr`; errors name the variable, never its value.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.einstein.auth import load_private_key
 from bot.errors import ConfigError
+from bot.policy import AccessPolicy
 
 __all__ = ["Settings", "load_settings"]
 
@@ -54,6 +55,15 @@ class Settings(BaseSettings):
     retrain_unreachable_after: float = Field(default=600.0, gt=0)
     retrain_lease_seconds: float = Field(default=30.0, ge=1, le=3600)
 
+    # Access control: raw comma-separated text, parsed by bot.policy (empty means open).
+    retrain_allowed_users: str | None = None
+    retrain_allowed_groups: str | None = None
+    retrain_allowed_channels: str | None = None
+    retrain_policy_file: Path | None = None
+    retrain_user_rate: str | None = None
+    retrain_approval_ttl: float = Field(default=3600.0, gt=0)
+    log_format: Literal["text", "json"] = "text"
+
     @field_validator("slack_api_url", "einstein_api_url")
     @classmethod
     def _base_url(cls, value: str) -> str:
@@ -84,6 +94,16 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
+
+    def access_policy(self) -> AccessPolicy:
+        """The access rules from RETRAIN_ALLOWED_*, RETRAIN_POLICY_FILE and RETRAIN_USER_RATE."""
+        return AccessPolicy.from_config(
+            allowed_users=self.retrain_allowed_users,
+            allowed_groups=self.retrain_allowed_groups,
+            allowed_channels=self.retrain_allowed_channels,
+            policy_file=self.retrain_policy_file,
+            user_rate=self.retrain_user_rate,
+        )
 
     def private_key_pem(self) -> str | None:
         """The RSA key PEM, from the variable or the file; Heroku may store it with literal \\n."""
