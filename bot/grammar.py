@@ -41,6 +41,7 @@ __all__ = [
     "RetrainOptions",
     "Status",
     "SubcommandSpec",
+    "check_model_id",
     "parse_command",
     "parse_options",
     "render_help",
@@ -446,6 +447,13 @@ def _check_model_id(word: str) -> str:
             f" got `{_show(word)}`."
         )
     return word
+
+
+def check_model_id(text: str) -> str:
+    """Check a model ID given outside the command text (a form field) by the same rules."""
+    word = text.strip()
+    _check_text(word, what="The model ID")
+    return _check_model_id(word)
 
 
 # --- /retrain <modelId> key=value ... ----------------------------------------------------------

@@ -10,10 +10,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_bolt.response import BoltResponse
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks import Message, format_duration, look
 from bot.errors import BotError, UsageError
@@ -24,6 +28,7 @@ from bot.grammar import (
     History,
     ListJobs,
     Retrain,
+    RetrainOptions,
     Status,
     parse_command,
     render_help,
@@ -32,12 +37,37 @@ from bot.jobs import Job, utcnow
 from bot.notify import Notifier
 from bot.poller import Follower
 from bot.store import DuplicateJob, JobStore
+from bot.views import retrain_form
 
-__all__ = ["COMMAND", "register_handlers"]
+__all__ = ["COMMAND", "Handlers", "Requester", "register_handlers", "submitting"]
 
 log = logging.getLogger(__name__)
 
 COMMAND = "/retrain"
+
+
+@dataclass(frozen=True, slots=True)
+class Requester:
+    """Who asks for a retrain, where, and how to answer them privately."""
+
+    user: str
+    channel: str  # where they asked: private answers go there
+    team_id: str | None = None
+    response_url: str | None = None  # a slash command's; forms and buttons have none
+
+    @classmethod
+    def of_command(cls, command: dict[str, Any]) -> Requester:
+        return cls(
+            user=str(command["user_id"]),
+            channel=str(command["channel_id"]),
+            team_id=command.get("team_id"),
+            response_url=command.get("response_url"),
+        )
+
+
+def submitting(model_id: str, options: RetrainOptions) -> str:
+    """The private confirmation of a retrain request, typed or from the form."""
+    return f":outbox_tray: Submitting the retrain of `{model_id}` ({options.describe()})…"
 
 
 class Handlers:
@@ -56,8 +86,18 @@ class Handlers:
         self._notifier = notifier
         self._retrain_channel = retrain_channel
 
-    async def on_command(self, ack: AsyncAck, command: dict[str, Any]) -> None:
+    async def on_command(
+        self, ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient
+    ) -> None:
         text = str(command.get("text") or "")
+        if not text.strip():
+            # A bare `/retrain` opens the form. Its trigger_id expires 3 s after the command,
+            # so the task opening it starts right after the ack.
+            await ack()
+            self._follower.spawn(
+                self._open_form(client, command), name=f"form-{secrets.token_hex(4)}"
+            )
+            return
         try:
             parsed = parse_command(text)
         except UsageError as exc:
@@ -67,30 +107,52 @@ class Handlers:
             case Help(topic=topic):
                 await ack(text=render_help(topic=topic))
             case Retrain(model_id=model_id, options=options):
-                job = self._new_job(command, model_id=model_id, options=options)
-                await ack(
-                    text=f":outbox_tray: Submitting the retrain of `{model_id}` "
-                    f"({options.describe()})…"
+                await ack(text=submitting(model_id, options))
+                self.start_retrain(
+                    model_id=model_id, options=options, by=Requester.of_command(command)
                 )
-                self._follower.spawn(self._accept(job), name=f"accept-{job.id}")
             case _:
                 await ack()
                 self._follower.spawn(
                     self._answer(parsed, command), name=f"answer-{secrets.token_hex(4)}"
                 )
 
-    def _new_job(self, command: dict[str, Any], **fields: Any) -> Job:
-        origin = str(command["channel_id"])
-        return Job(
+    def start_retrain(self, *, model_id: str, options: RetrainOptions, by: Requester) -> Job:
+        """Start a retrain the way every entry point does (command, form, Retrain again).
+
+        The job is stored and followed in a background task; if the model is already
+        followed, `by` is told privately where instead. The caller confirms the request.
+        """
+        job = Job(
             id=secrets.token_hex(8),
-            requester=str(command["user_id"]),
-            channel=self._retrain_channel or origin,
-            origin_channel=origin,
-            team_id=command.get("team_id"),
-            response_url=command.get("response_url"),
+            model_id=model_id,
+            options=options,
+            requester=by.user,
+            channel=self._retrain_channel or by.channel,
+            origin_channel=by.channel,
+            team_id=by.team_id,
+            response_url=by.response_url,
             created_at=utcnow(),
-            **fields,
         )
+        self._follower.spawn(self._accept(job), name=f"accept-{job.id}")
+        return job
+
+    async def _open_form(self, client: AsyncWebClient, command: dict[str, Any]) -> None:
+        """Open the retrain form; when Slack will not, show the help instead of nothing."""
+        try:
+            await client.views_open(
+                trigger_id=str(command.get("trigger_id") or ""),
+                view=retrain_form(channel=str(command["channel_id"])),
+            )
+        except (SlackApiError, SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
+            code = exc.response.get("error") if isinstance(exc, SlackApiError) else None
+            log.warning("could not open the retrain form: %s", code or exc.__class__.__name__)
+            await self._notifier.tell(
+                response_url=command.get("response_url"),
+                channel=str(command["channel_id"]),
+                user=str(command["user_id"]),
+                message=render_help(),
+            )
 
     async def _accept(self, job: Job) -> None:
         """Store the job, unless the model is already followed, then let the follower run it."""

@@ -17,6 +17,8 @@ class ActionId(StrEnum):
     REFRESH = "refresh"
     APPROVE = "approve_retrain"
     REJECT = "reject_retrain"
+    # Every input of the retrain form; its block ID (a `BlockId`) says which field it is.
+    FORM_FIELD = "form_field"
 
 
 class BlockId(StrEnum):

@@ -138,8 +138,8 @@ async def test_bad_input_makes_no_call(stack: Stack) -> None:
 
 
 async def test_help(stack: Stack) -> None:
-    """`/retrain help` and a bare `/retrain` show private usage with examples."""
-    for text in ("help", ""):
+    """`/retrain help` shows private usage with examples (a bare `/retrain` opens the form)."""
+    for text in ("help", "HELP"):
         answer, _ = await stack.command(text)
         assert answer.status == 200
         assert "split" in answer.body
