@@ -13,7 +13,11 @@ from typing import Any
 from bot.compare import Comparison, render_comparison
 from bot.ids import ActionId, BlockId
 from bot.jobs import (
+    APPROVED,
+    AWAITING_APPROVAL,
     CANCELLED,
+    DECLINED,
+    EXPIRED,
     LOST,
     RECOVERED,
     REJECTED,
@@ -51,6 +55,9 @@ _LOOK: dict[str, tuple[str, str]] = {
     LOST: (":warning:", "Lost"),
     CANCELLED: (":no_entry_sign:", "No longer followed"),
     REJECTED: (":no_entry:", "Refused by Einstein"),
+    AWAITING_APPROVAL: (":lock:", "Awaiting approval"),
+    DECLINED: (":no_entry:", "Declined"),
+    EXPIRED: (":hourglass:", "Approval expired"),
 }
 
 
@@ -126,6 +133,8 @@ def _state_line(job: Job, *, now: datetime) -> str:
     parts = [f"{symbol} *{name}*"]
     if job.status == "QUEUED" and job.queue_position is not None:
         parts.append(f"position {job.queue_position} in the queue")
+    if job.status == AWAITING_APPROVAL and job.approval_expires_at is not None:
+        parts.append(f"until {job.approval_expires_at:%H:%M} UTC")
     if job.status == "RUNNING":
         parts.append(f"`{progress_bar(job.progress)}` {job.progress * 100:.0f}%")
     if job.epochs_done is not None and job.epochs:
@@ -154,6 +163,9 @@ def render_card(job: Job, *, now: datetime) -> Message:
         {"type": "mrkdwn", "text": f"*Requested by*\n<@{job.requester}>"},
         {"type": "mrkdwn", "text": f"*Options*\n{job.options.describe()}"},
     ]
+    if job.approver is not None:
+        verb = "Declined by" if job.status == DECLINED else "Approved by"
+        fields.append({"type": "mrkdwn", "text": f"*{verb}*\n<@{job.approver}>"})
     blocks: list[Block] = [
         {
             "type": "header",
@@ -219,7 +231,22 @@ def _confirm(title: str, text: str, confirm: str) -> dict[str, Any]:
 
 def _card_buttons(job: Job) -> list[Block]:
     """Refresh and Stop while the training runs; Retrain again once it has ended."""
-    if job.status in (SUBMITTING, REJECTED):
+    if job.status == AWAITING_APPROVAL:
+        return [
+            _button(
+                "Approve",
+                ActionId.APPROVE,
+                job,
+                style="primary",
+                confirm=_confirm(
+                    "Approve this retrain?",
+                    f"Einstein will retrain `{job.model_id}` with {job.options.describe()}.",
+                    "Approve",
+                ),
+            ),
+            _button("Reject", ActionId.REJECT, job, style="danger"),
+        ]
+    if job.status in (SUBMITTING, REJECTED, DECLINED, EXPIRED):
         return []
     if not job.is_final:
         return [
@@ -268,6 +295,34 @@ def render_reply(job: Job, status: str, *, now: datetime | None = None) -> Messa
         return Message(text=text, blocks=[_section(text)])
     if status == "SUCCEEDED":
         return _success(job)
+    if status == AWAITING_APPROVAL:
+        until = (
+            f" Approval is possible until {job.approval_expires_at:%H:%M} UTC."
+            if job.approval_expires_at
+            else ""
+        )
+        note = f" {job.decision_note}" if job.decision_note else ""
+        text = (
+            f"{symbol} `{job.model_id}` is protected: a second person must approve this "
+            f"retrain before Einstein is called.{note}{until}"
+        )
+        return Message(text=truncate(text, MAX_TEXT), blocks=[_section(text)])
+    if status == APPROVED:
+        text = f":white_check_mark: <@{job.approver}> approved the retrain; submitting it."
+        return Message(text=text, blocks=[_section(text)])
+    if status == DECLINED:
+        reason = f": {truncate(job.decision_note, 1000)}" if job.decision_note else "."
+        text = (
+            f"<@{job.requester}> {symbol} <@{job.approver}> declined the retrain{reason} "
+            "Nothing was started."
+        )
+        return Message(text=truncate(text, MAX_TEXT), blocks=[_section(text)])
+    if status == EXPIRED:
+        text = (
+            f"<@{job.requester}> {symbol} Nobody approved the retrain in time, so nothing "
+            "was started. Type the command again to ask anew."
+        )
+        return Message(text=text, blocks=[_section(text)])
     if status == CANCELLED:
         text = (
             f"{symbol} Stopped following this training. Einstein has no cancel call, so the "

@@ -33,12 +33,18 @@ SUBMITTING = "SUBMITTING"  # stored; Einstein has not yet confirmed the retrain
 REJECTED = "REJECTED"  # Einstein refused the retrain; nothing was posted in the channel
 LOST = "LOST"  # Einstein no longer knows the training
 CANCELLED = "CANCELLED"  # people stopped following it
+AWAITING_APPROVAL = "AWAITING_APPROVAL"  # a protected model: a second person must approve
+DECLINED = "DECLINED"  # the approver said no
+EXPIRED = "EXPIRED"  # nobody approved in time
+APPROVED = "APPROVED"  # the reply key announcing the approval
 
-ACTIVE_STATUSES = frozenset({SUBMITTING, "QUEUED", "RUNNING"})
-FINAL_STATUSES = frozenset({"SUCCEEDED", REJECTED, LOST, CANCELLED}) | FAILED_STATUSES
+ACTIVE_STATUSES = frozenset({AWAITING_APPROVAL, SUBMITTING, "QUEUED", "RUNNING"})
+FINAL_STATUSES = (
+    frozenset({"SUCCEEDED", REJECTED, LOST, CANCELLED, DECLINED, EXPIRED}) | FAILED_STATUSES
+)
 # Statuses that earn a thread reply; a skipped one (QUEUED→SUCCEEDED between polls) is not owed.
-_MILESTONES = ("QUEUED", "RUNNING")
-_THREAD_FINALS = frozenset({"SUCCEEDED", LOST, CANCELLED}) | FAILED_STATUSES
+_MILESTONES = (AWAITING_APPROVAL, "QUEUED", "RUNNING")
+_THREAD_FINALS = frozenset({"SUCCEEDED", LOST, CANCELLED, DECLINED, EXPIRED}) | FAILED_STATUSES
 
 
 def utcnow() -> datetime:
@@ -115,6 +121,11 @@ class Job:
     condition_seq: int = 0
     # The model's metricsData (JSON) before the retrain, for the before/after comparison.
     baseline: str | None = None
+    # Protected models: who approved (or declined), until when approval may come, and a note:
+    # while awaiting, who may approve under which rule; once declined, the reason given.
+    approver: str | None = None
+    decision_note: str | None = None
+    approval_expires_at: datetime | None = None
 
     @property
     def is_final(self) -> bool:
@@ -205,6 +216,8 @@ def due_replies(job: Job) -> tuple[str, ...]:
             return (PICTURES,)
         return ()
     due: list[str] = []
+    if job.approver is not None and APPROVED not in job.reported:
+        due.append(APPROVED)
     if job.status in _MILESTONES and job.status not in job.reported:
         due.append(job.status)
     key = alert_key(job)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.audit import AuditEvent, AuditKind, AuditLog
 from bot.blocks import look
 from bot.charts import confusion_matrix_png_async, learning_curve_png_async
 from bot.compare import compare_metrics
@@ -31,7 +32,10 @@ from bot.errors import (
     StoreError,
 )
 from bot.jobs import (
+    AWAITING_APPROVAL,
     CANCELLED,
+    DECLINED,
+    EXPIRED,
     LOST,
     PICTURES,
     REJECTED,
@@ -97,6 +101,7 @@ class Follower:
         einstein: EinsteinClient,
         notifier: Notifier,
         timing: Timing,
+        audit: AuditLog | None = None,
         max_jobs: int = 10_000,
         now: Callable[[], datetime] = utcnow,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -105,6 +110,7 @@ class Follower:
         self._einstein = einstein
         self._notifier = notifier
         self._timing = timing
+        self._audit_log = audit
         self._max_jobs = max_jobs
         self._now = now
         self._sleep = sleep
@@ -179,21 +185,68 @@ class Follower:
         self._held_until[job.id] = time.monotonic() + self._timing.lease_seconds
         self.follow(job)
 
-    async def stop_following(self, job: Job, *, by: str) -> Job:
-        """Cancel: Einstein has no cancel call, so the bot stops following and says so."""
+    async def _take(self, job: Job) -> Job:
+        """Write a decision about `job` and follow it here, whichever process held it."""
         task = self._jobs.pop(job.id, None)
         if task is not None:
             task.cancel()
-        job = job.with_changes(
-            status=CANCELLED,
-            finished_at=self._now(),
-            updated_at=self._now(),
-            failure_msg=f"stopped by <@{by}>",
-        )
         await self._store.take_over(job, lease_seconds=self._timing.lease_seconds)
         self._held_until[job.id] = time.monotonic() + self._timing.lease_seconds
-        self.follow(job)  # marks the card and posts the cancellation in the thread
+        self.follow(job)  # updates the card and posts what the decision owes the thread
         return job
+
+    async def stop_following(self, job: Job, *, by: str) -> Job:
+        """Cancel: Einstein has no cancel call, so the bot stops following and says so."""
+        now = self._now()
+        note = f"stopped by <@{by}>"
+        job = job.with_changes(status=CANCELLED, finished_at=now, updated_at=now, failure_msg=note)
+        job = await self._take(job)
+        await self._audit(AuditKind.CANCELLED, job, actor=by)
+        return job
+
+    async def approve(self, job: Job, *, by: str) -> Job:
+        """A second person approved a protected model's retrain: submit it now."""
+        job = job.with_changes(status=SUBMITTING, approver=by, updated_at=self._now())
+        job = await self._take(job)
+        await self._audit(AuditKind.APPROVED, job, actor=by)
+        return job
+
+    async def decline(self, job: Job, *, by: str, reason: str | None) -> Job:
+        """The approver said no: nothing is submitted."""
+        now = self._now()
+        job = job.with_changes(
+            status=DECLINED, approver=by, decision_note=reason, finished_at=now, updated_at=now
+        )
+        job = await self._take(job)
+        await self._audit(AuditKind.APPROVAL_REJECTED, job, actor=by, outcome=reason)
+        return job
+
+    async def _audit(
+        self,
+        kind: AuditKind,
+        job: Job,
+        *,
+        actor: str | None = None,
+        outcome: str | None = None,
+        **detail: Any,
+    ) -> None:
+        """One line of the audit trail; a failing write is logged, never fatal to the job."""
+        if self._audit_log is None:
+            return
+        event = AuditEvent(
+            kind=kind,
+            actor=actor or job.requester,
+            channel=job.channel,
+            model_id=job.model_id,
+            job_id=job.id,
+            options=job.options.describe(),
+            outcome=outcome or job.status,
+            detail={k: v for k, v in detail.items() if v is not None},
+        )
+        try:
+            await self._audit_log.record(event)
+        except StoreError as exc:
+            log.error("audit trail write failed for job %s: %s", job.id, exc)
 
     async def start(self) -> int:
         """Claim the unfinished jobs nobody follows, then keep claiming and renewing."""
@@ -292,7 +345,9 @@ class Follower:
             if job.is_final and not due_replies(job) and job.parent_ts is not None:
                 return
             await self._nap(job.id, self._poll_delay(job, errors=errors))
-            if not job.is_final:
+            if job.status == AWAITING_APPROVAL:
+                job = await self._expire(job)
+            elif not job.is_final:
                 job, ok = await self._poll(job)
                 errors = 0 if ok else errors + 1
 
@@ -323,12 +378,29 @@ class Follower:
         await self._save(job)
         return job, True
 
+    async def _expire(self, job: Job) -> Job:
+        """An approval nobody gave in time ends the job; nothing was submitted."""
+        now = self._now()
+        if job.approval_expires_at is None or now < job.approval_expires_at:
+            return job
+        job = job.with_changes(status=EXPIRED, finished_at=now, updated_at=now)
+        await self._save(job)
+        await self._audit(AuditKind.APPROVAL_EXPIRED, job)
+        return job
+
     def _poll_delay(self, job: Job, *, errors: int) -> float:
         """Running: every interval. Queued: less often the further back in the queue.
         Failing: exponential backoff. Always with jitter, so polls never fall in step."""
         interval = self._timing.poll_interval
         if job.is_final:  # only Slack posts are pending
             base = min(interval, 5.0)
+        elif job.status == AWAITING_APPROVAL:  # only the expiry to watch
+            left = (
+                (job.approval_expires_at - self._now()).total_seconds()
+                if (job.approval_expires_at)
+                else interval
+            )
+            base = max(0.05, min(interval * 3, left))
         elif errors:
             base = min(self._timing.max_backoff, interval * 2**errors)
         elif job.status in (SUBMITTING, "QUEUED"):
@@ -377,6 +449,7 @@ class Follower:
                 continue
             job = observe(job, training, now=self._now())
             await self._save(job)
+            await self._audit(AuditKind.SUBMITTED, job, approver=job.approver)
             return job
         return await self._reject(
             job,
@@ -398,6 +471,7 @@ class Follower:
     async def _reject(self, job: Job, reason: str) -> Job:
         job = job.with_changes(status=REJECTED, failure_msg=reason, finished_at=self._now())
         await self._save(job)
+        await self._audit(AuditKind.REFUSED, job, outcome=reason)
         await self._notifier.tell(
             response_url=job.response_url,
             channel=job.origin_channel,
@@ -414,6 +488,7 @@ class Follower:
         except EinsteinNotFound:
             job = job.with_changes(status=LOST, finished_at=now, updated_at=now)
             await self._save(job)
+            await self._audit(AuditKind.OUTCOME, job)
             return job, True
         except EinsteinError as exc:
             log.warning("status of %s unavailable: %s", job.model_id, exc.message)
@@ -422,10 +497,19 @@ class Follower:
             job = self._assess(job.with_changes(last_error=exc.message), now=now)
             await self._save(job)
             return job, False
+        before = job.status
         job = self._assess(observe(job, training, now=now), now=now)
         if job.status == "SUCCEEDED" and job.result is None:
             job = job.with_changes(result=await self._result(job, training))
         await self._save(job)
+        if job.status != before:
+            await self._audit(
+                AuditKind.OUTCOME if job.is_final else AuditKind.STATE,
+                job,
+                failure=job.failure_msg,
+                accuracy=job.result.test_accuracy if job.result else None,
+                macro_f1=job.result.macro_f1 if job.result else None,
+            )
         return job, True
 
     def _assess(self, job: Job, *, now: datetime) -> Job:

@@ -46,6 +46,9 @@ jobs_table = sa.Table(
     sa.Column("condition", sa.String(32)),
     sa.Column("condition_seq", sa.Integer, nullable=False, default=0),
     sa.Column("baseline", sa.Text),
+    sa.Column("approver", sa.String(32)),
+    sa.Column("decision_note", sa.Text),
+    sa.Column("approval_expires_at", sa.DateTime(timezone=True)),
     # The lease: which process follows the job, until when. A process that dies stops
     # renewing, and another one takes the job over once the lease has expired.
     sa.Column("lease_owner", sa.String(128)),

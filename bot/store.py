@@ -326,6 +326,9 @@ def _row(job: Job) -> dict[str, Any]:
         "condition": job.condition,
         "condition_seq": job.condition_seq,
         "baseline": job.baseline,
+        "approver": job.approver,
+        "decision_note": job.decision_note,
+        "approval_expires_at": _utc(job.approval_expires_at),
     }
 
 
@@ -360,4 +363,7 @@ def _job(row: Any) -> Job:
         condition=row["condition"],
         condition_seq=row["condition_seq"] or 0,
         baseline=row["baseline"],
+        approver=row["approver"],
+        decision_note=row["decision_note"],
+        approval_expires_at=_utc(row["approval_expires_at"]),
     )

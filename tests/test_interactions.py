@@ -129,7 +129,8 @@ def quick(stack: Stack, model: str, times: int = 1) -> None:
 
 
 def running(job: Job) -> bool:
-    return job.status == "RUNNING" and job.parent_ts is not None
+    """Running, with the card and the RUNNING reply posted (nothing more is owed for now)."""
+    return job.status == "RUNNING" and job.parent_ts is not None and "RUNNING" in job.reported
 
 
 @asynccontextmanager
