@@ -135,11 +135,11 @@ def main(argv: list[str] | None = None) -> int:
                 )
             )
             return 0
-        from bot.server import serve
-
         settings = load_settings()
         _configure_logging(settings)
         settings.require_serving()
+        from bot.server import serve  # after the checks: a config error answers at once
+
         asyncio.run(serve(settings))
         return 0
     except ConfigError as exc:

@@ -19,7 +19,6 @@ from typing import Any
 
 from bot.audit import AuditEvent, AuditKind, AuditLog
 from bot.blocks import look
-from bot.charts import confusion_matrix_png_async, learning_curve_png_async
 from bot.compare import compare_metrics
 from bot.einstein.client import EinsteinClient
 from bot.einstein.models import Metrics, MetricsData, Training
@@ -571,6 +570,9 @@ class Follower:
 
     async def _post_pictures(self, job: Job) -> None:
         """Learning curve and confusion matrix in the thread; a missing one is only logged."""
+        # Imported here: matplotlib costs ~0.5 s and ~30 MB, paid only once a training succeeds.
+        from bot.charts import confusion_matrix_png_async, learning_curve_png_async
+
         pictures: list[tuple[str, bytes, str]] = []
         try:
             points = await self._einstein.learning_curve(job.model_id)
