@@ -14,6 +14,8 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.access import Gatekeeper
+from bot.audit import AuditLog
 from bot.einstein.auth import JwtTokenSource, StaticTokenSource, TokenSource
 from bot.einstein.client import EinsteinClient
 from bot.handlers import Handlers, register_handlers
@@ -118,6 +120,8 @@ def create_bot(settings: Settings, **timing: float) -> Bot:
     """Build a bot from settings; `Bot.start()` opens its connections."""
     settings.require_serving()
     assert settings.slack_bot_token is not None
+    policy = settings.access_policy()  # a broken policy file stops start-up here
+    log.log(logging.WARNING if policy.is_open else logging.INFO, "access: %s", policy.describe())
     session = aiohttp.ClientSession()
     slack = AsyncWebClient(
         token=settings.slack_bot_token.get_secret_value().strip(),
@@ -128,11 +132,14 @@ def create_bot(settings: Settings, **timing: float) -> Bot:
         base_url=settings.einstein_api_url, tokens=_token_source(settings, session), session=session
     )
     store = SqlJobStore(settings.database_url)
+    audit = AuditLog(store)
+    gate = Gatekeeper(policy=policy, store=store, slack=slack)
     notifier = Notifier(client=slack, session=session)
     follower = Follower(
         store=store,
         einstein=einstein,
         notifier=notifier,
+        audit=audit,
         timing=timing_from(settings, **timing),
     )
     bot_token = settings.slack_bot_token.get_secret_value().strip()
@@ -161,7 +168,10 @@ def create_bot(settings: Settings, **timing: float) -> Bot:
         store=store,
         follower=follower,
         notifier=notifier,
+        gate=gate,
+        audit=audit,
         retrain_channel=settings.retrain_channel,
+        approval_ttl=settings.retrain_approval_ttl,
     )
     register_handlers(bolt, handlers)
     # Card buttons, the retrain form and the Home tab start retrains the way the command does.
@@ -172,6 +182,7 @@ def create_bot(settings: Settings, **timing: float) -> Bot:
             follower=follower,
             notifier=notifier,
             start_retrain=handlers.start_retrain,
+            gate=gate,
         ),
     )
     return Bot(

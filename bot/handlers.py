@@ -11,6 +11,7 @@ import asyncio
 import logging
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
@@ -19,8 +20,10 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.access import Gatekeeper
+from bot.audit import AuditEvent, AuditKind, AuditLog
 from bot.blocks import Message, format_duration, look
-from bot.errors import BotError, UsageError
+from bot.errors import BotError, StoreError, UsageError
 from bot.grammar import (
     USAGE,
     Cancel,
@@ -33,8 +36,9 @@ from bot.grammar import (
     parse_command,
     render_help,
 )
-from bot.jobs import Job, utcnow
+from bot.jobs import AWAITING_APPROVAL, Job, utcnow
 from bot.notify import Notifier
+from bot.policy import Decision
 from bot.poller import Follower
 from bot.store import DuplicateJob, JobStore
 from bot.views import retrain_form
@@ -65,9 +69,27 @@ class Requester:
         )
 
 
-def submitting(model_id: str, options: RetrainOptions) -> str:
+def submitting(model_id: str, options: RetrainOptions, *, checking: bool = False) -> str:
     """The private confirmation of a retrain request, typed or from the form."""
-    return f":outbox_tray: Submitting the retrain of `{model_id}` ({options.describe()})…"
+    step = "Checking access and submitting" if checking else "Submitting"
+    return f":outbox_tray: {step} the retrain of `{model_id}` ({options.describe()})…"
+
+
+def refused(model_id: str, reason: str | None) -> str:
+    """A private, specific refusal; nothing was sent to Einstein."""
+    return (
+        f":no_entry: Sorry, the retrain of `{model_id}` was not started. "
+        f"{reason or 'The access rules do not allow it.'}"
+    )
+
+
+def _who_approves(decision: Decision) -> str:
+    rule = decision.rule
+    where = f" ({rule.where}, models matching `{rule.match}`)" if rule else ""
+    if decision.approvers:
+        people = ", ".join(f"<@{u}>" for u in sorted(decision.approvers))
+        return f"It can be approved by {people}{where}."
+    return f"Anyone allowed to retrain this model, other than the requester, can approve{where}."
 
 
 class Handlers:
@@ -79,12 +101,18 @@ class Handlers:
         store: JobStore,
         follower: Follower,
         notifier: Notifier,
+        gate: Gatekeeper,
+        audit: AuditLog,
         retrain_channel: str | None,
+        approval_ttl: float = 3600.0,
     ) -> None:
         self._store = store
         self._follower = follower
         self._notifier = notifier
+        self._gate = gate
+        self._audit = audit
         self._retrain_channel = retrain_channel
+        self._approval_ttl = approval_ttl
 
     async def on_command(
         self, ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient
@@ -107,17 +135,34 @@ class Handlers:
             case Help(topic=topic):
                 await ack(text=render_help(topic=topic))
             case Retrain(model_id=model_id, options=options):
-                await ack(text=submitting(model_id, options))
-                self.start_retrain(
-                    model_id=model_id, options=options, by=Requester.of_command(command)
+                by = Requester.of_command(command)
+                # Most rules decide without I/O: then the ack itself carries a refusal.
+                decision = self._gate.decide_now(
+                    user=by.user, channel=by.channel, model_id=model_id, options=options
                 )
+                if decision is not None and not decision.allowed:
+                    await ack(text=refused(model_id, decision.reason))
+                    self._follower.spawn(
+                        self._record_denial(model_id, options, by, decision.reason),
+                        name=f"denied-{secrets.token_hex(4)}",
+                    )
+                    return
+                await ack(text=submitting(model_id, options, checking=decision is None))
+                self.start_retrain(model_id=model_id, options=options, by=by, decided=decision)
             case _:
                 await ack()
                 self._follower.spawn(
                     self._answer(parsed, command), name=f"answer-{secrets.token_hex(4)}"
                 )
 
-    def start_retrain(self, *, model_id: str, options: RetrainOptions, by: Requester) -> Job:
+    def start_retrain(
+        self,
+        *,
+        model_id: str,
+        options: RetrainOptions,
+        by: Requester,
+        decided: Decision | None = None,
+    ) -> Job:
         """Start a retrain the way every entry point does (command, form, Retrain again).
 
         The job is stored and followed in a background task; if the model is already
@@ -134,7 +179,7 @@ class Handlers:
             response_url=by.response_url,
             created_at=utcnow(),
         )
-        self._follower.spawn(self._accept(job), name=f"accept-{job.id}")
+        self._follower.spawn(self._accept(job, decided), name=f"accept-{job.id}")
         return job
 
     async def _open_form(self, client: AsyncWebClient, command: dict[str, Any]) -> None:
@@ -154,8 +199,33 @@ class Handlers:
                 message=render_help(),
             )
 
-    async def _accept(self, job: Job) -> None:
-        """Store the job, unless the model is already followed, then let the follower run it."""
+    async def _accept(self, job: Job, decided: Decision | None) -> None:
+        """Check access, store the job (unless the model is already followed), follow it."""
+        decision = decided or await self._gate.check_retrain(
+            user=job.requester,
+            channel=job.origin_channel,
+            model_id=job.model_id,
+            options=job.options,
+        )
+        by = Requester(
+            user=job.requester,
+            channel=job.origin_channel,
+            team_id=job.team_id,
+            response_url=job.response_url,
+        )
+        if not decision.allowed:
+            await self._record_denial(job.model_id, job.options, by, decision.reason)
+            await self._tell(job, refused(job.model_id, decision.reason))
+            return
+        await self._record(
+            AuditKind.COMMAND, job.model_id, job.options, by, job_id=job.id, outcome="accepted"
+        )
+        if decision.needs_approval:
+            job = job.with_changes(
+                status=AWAITING_APPROVAL,
+                approval_expires_at=job.created_at + timedelta(seconds=self._approval_ttl),
+                decision_note=_who_approves(decision),
+            )
         try:
             await self._follower.start_job(job)
         except DuplicateJob:
@@ -166,6 +236,36 @@ class Handlers:
                 f":information_source: A retrain of `{job.model_id}` is already "
                 f"being followed{where}, so nothing new was started.",
             )
+
+    async def _record_denial(
+        self, model_id: str, options: RetrainOptions, by: Requester, reason: str | None
+    ) -> None:
+        await self._record(AuditKind.COMMAND, model_id, options, by, outcome="denied")
+        await self._record(AuditKind.DENIED, model_id, options, by, outcome=reason)
+
+    async def _record(
+        self,
+        kind: AuditKind,
+        model_id: str,
+        options: RetrainOptions,
+        by: Requester,
+        *,
+        job_id: str | None = None,
+        outcome: str | None = None,
+    ) -> None:
+        event = AuditEvent(
+            kind=kind,
+            actor=by.user,
+            channel=by.channel,
+            model_id=model_id,
+            job_id=job_id,
+            options=options.describe(),
+            outcome=outcome,
+        )
+        try:
+            await self._audit.record(event)
+        except StoreError as exc:
+            log.error("audit trail write failed: %s", exc)
 
     async def _card_of_existing(self, model_id: str) -> Job | None:
         """The followed job of `model_id`, given a moment to post its card when it is new."""

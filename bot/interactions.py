@@ -20,16 +20,25 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.blocks import format_duration
+from bot.access import Gatekeeper
+from bot.blocks import format_duration, look
 from bot.errors import StoreError
 from bot.grammar import RetrainOptions
 from bot.handlers import Requester, submitting
 from bot.ids import ActionId, CallbackId
-from bot.jobs import Job, utcnow
+from bot.jobs import AWAITING_APPROVAL, Job, utcnow
 from bot.notify import Notifier
 from bot.poller import Follower
 from bot.store import JobStore
-from bot.views import HOME_JOBS, FormErrors, HomeEntry, home_view, read_retrain_form
+from bot.views import (
+    HOME_JOBS,
+    FormErrors,
+    HomeEntry,
+    home_view,
+    read_reject_form,
+    read_retrain_form,
+    reject_form,
+)
 
 __all__ = [
     "Click",
@@ -93,13 +102,15 @@ class Interactions:
         follower: Follower,
         notifier: Notifier,
         start_retrain: StartRetrain,
-        may_stop: MayStop = requester_only,
+        gate: Gatekeeper | None = None,
+        may_stop: MayStop | None = None,
     ) -> None:
         self._store = store
         self._follower = follower
         self._notifier = notifier
         self._start_retrain = start_retrain
-        self._may_stop = may_stop
+        self._gate = gate
+        self._may_stop: MayStop = may_stop or (gate.may_stop if gate else requester_only)
 
     # -- buttons --------------------------------------------------------------------------
 
@@ -117,6 +128,81 @@ class Interactions:
         await ack()
         click = Click.of(body)
         self._follower.spawn(self._retrain_again(click), name=f"again-{click.job_id}")
+
+    async def on_approve(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        click = Click.of(body)
+        self._follower.spawn(self._approve(click), name=f"approve-{click.job_id}")
+
+    async def on_reject(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        click = Click.of(body)
+        # The trigger_id lives 3 seconds: the form asking for a reason opens right away.
+        self._follower.spawn(
+            self._ask_reason(click, client, str(body.get("trigger_id") or "")),
+            name=f"reject-{click.job_id}",
+        )
+
+    async def on_reason_submitted(
+        self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]
+    ) -> None:
+        await ack()
+        job_id, channel, reason = read_reject_form(view)
+        click = Click(
+            user=str((body.get("user") or {}).get("id") or ""),
+            channel=channel,
+            job_id=job_id[:_MAX_JOB_ID],
+        )
+        self._follower.spawn(self._decline(click, reason), name=f"decline-{job_id}")
+
+    async def _awaiting(self, click: Click) -> Job | None:
+        """The clicked job if it still waits for approval and `click.user` may decide it."""
+        job = await self._job(click)
+        if job is None:
+            return None
+        if job.status != AWAITING_APPROVAL:
+            _, state = look(job.status)
+            await self._tell(
+                click,
+                f"The retrain of `{job.model_id}` no longer waits for approval ({state.lower()}).",
+            )
+            return None
+        if job.approval_expires_at is not None and utcnow() >= job.approval_expires_at:
+            await self._tell(
+                click, f"The approval of `{job.model_id}` has expired; the requester can ask again."
+            )
+            return None
+        if self._gate is None:
+            return job
+        decision = await self._gate.check_approver(job, user=click.user)
+        if not decision.allowed:
+            await self._tell(click, f":no_entry: {decision.reason}")
+            return None
+        return job
+
+    async def _approve(self, click: Click) -> None:
+        job = await self._awaiting(click)
+        if job is not None:
+            await self._follower.approve(job, by=click.user)
+
+    async def _ask_reason(self, click: Click, client: AsyncWebClient, trigger_id: str) -> None:
+        job = await self._awaiting(click)
+        if job is None:
+            return
+        try:
+            await client.views_open(
+                trigger_id=trigger_id,
+                view=reject_form(job_id=job.id, channel=click.channel, model_id=job.model_id),
+            )
+        except (SlackApiError, SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
+            # No form, no reason: decline all the same, which is what the click asked for.
+            log.warning("could not open the reason form: %s", exc.__class__.__name__)
+            await self._follower.decline(job, by=click.user, reason=None)
+
+    async def _decline(self, click: Click, reason: str | None) -> None:
+        job = await self._awaiting(click)
+        if job is not None:
+            await self._follower.decline(job, by=click.user, reason=reason)
 
     async def _refresh(self, click: Click) -> None:
         job = await self._job(click)
@@ -146,7 +232,8 @@ class Interactions:
             await self._tell(
                 click,
                 f"Sorry, only <@{job.requester}>, who started this retrain of "
-                f"`{job.model_id}`, can stop following it. The thread keeps reporting it.",
+                f"`{job.model_id}`, or people allowed to retrain it can stop following it. "
+                "The thread keeps reporting it.",
             )
         else:
             # Marks the card and says in the thread that Einstein's training itself goes on.
@@ -263,5 +350,8 @@ def register_interactions(app: AsyncApp, interactions: Interactions) -> None:
     app.action(str(ActionId.REFRESH))(interactions.on_refresh)
     app.action(str(ActionId.STOP_FOLLOWING))(interactions.on_stop)
     app.action(str(ActionId.RETRAIN_AGAIN))(interactions.on_retrain_again)
+    app.action(str(ActionId.APPROVE))(interactions.on_approve)
+    app.action(str(ActionId.REJECT))(interactions.on_reject)
+    app.view(str(CallbackId.REJECT_MODAL))(interactions.on_reason_submitted)
     app.view(str(CallbackId.RETRAIN_MODAL))(interactions.on_form_submitted)
     app.event("app_home_opened")(interactions.on_home_opened)

@@ -287,3 +287,43 @@ def home_view(entries: Sequence[HomeEntry], *, now: datetime) -> dict[str, Any]:
         blocks.append(_section(f"*{title}*"))
         blocks.extend(_section(_home_line(e, now=now)) for e in group)
     return {"type": "home", "blocks": blocks[:MAX_VIEW_BLOCKS]}
+
+
+def reject_form(*, job_id: str, channel: str, model_id: str) -> dict[str, Any]:
+    """The modal asking an approver why they reject a retrain (the reason is optional)."""
+    return {
+        "type": "modal",
+        "callback_id": CallbackId.REJECT_MODAL,
+        "private_metadata": json.dumps({"job": job_id, "channel": channel}),
+        "title": _text("Reject the retrain"),
+        "submit": _text("Reject"),
+        "close": _text("Cancel"),
+        "blocks": [
+            _section(f"Reject the retrain of `{model_id}`? Nothing will be sent to Einstein."),
+            {
+                "type": "input",
+                "block_id": BlockId.REASON,
+                "optional": True,
+                "label": _text("Reason (shown in the thread)"),
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": ActionId.FORM_FIELD,
+                    "multiline": True,
+                    "max_length": 500,
+                },
+            },
+        ],
+    }
+
+
+def read_reject_form(view: Mapping[str, Any]) -> tuple[str, str, str | None]:
+    """(job ID, channel, reason or None) from a submitted reject form."""
+    try:
+        meta = json.loads(str(view.get("private_metadata") or "{}"))
+    except ValueError:
+        meta = {}
+    if not isinstance(meta, dict):
+        meta = {}
+    reason = _field_value((view.get("state") or {}).get("values") or {}, BlockId.REASON)
+    reason = " ".join(reason.split())[:500] if reason else ""
+    return str(meta.get("job") or ""), str(meta.get("channel") or ""), reason or None

@@ -124,6 +124,14 @@ class AccessPolicy:
         """Whether any decision can depend on group membership; if not, never ask Slack."""
         return bool(self.allowed_groups) or any(rule.allow_groups for rule in self.policy.rules)
 
+    def groups_for(self, model_id: str) -> frozenset[str]:
+        """The user groups whose membership can decide for this model."""
+        return self._people(self.rule_for(model_id)).groups
+
+    def admits(self, *, user: str, user_groups: frozenset[str], model_id: str) -> bool:
+        """Whether `user` is among the people allowed for the model (channel and options aside)."""
+        return self._people(self.rule_for(model_id)).admits(user, user_groups)
+
     def groups_needed(self, model_id: str, *, user: str | None = None) -> bool:
         """Whether deciding for `user` (or anyone) on this model needs their groups looked up.
 
