@@ -20,7 +20,7 @@ from typing import Any
 from bot.audit import AuditEvent, AuditKind, AuditLog
 from bot.blocks import look
 from bot.compare import compare_metrics
-from bot.einstein.client import EinsteinClient
+from bot.einstein.client import KNOWN_STATUSES, EinsteinClient
 from bot.einstein.models import Metrics, MetricsData, Training
 from bot.errors import (
     EinsteinAuthError,
@@ -497,6 +497,13 @@ class Follower:
             await self._save(job)
             return job, False
         before = job.status
+        if training.status not in KNOWN_STATUSES:
+            log.warning(
+                "Einstein reports status %r for %s, which the bot does not know; "
+                "treating it as still running",
+                training.status[:40],
+                job.model_id,
+            )
         job = self._assess(observe(job, training, now=now), now=now)
         if job.status == "SUCCEEDED" and job.result is None:
             job = job.with_changes(result=await self._result(job, training))

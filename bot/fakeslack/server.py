@@ -128,7 +128,7 @@ class FakeSlack:
             uploads=self._uploads,
             views=self._views,
             users=users,
-            usergroups=usergroups or {},
+            usergroups=usergroups if usergroups is not None else {},
             root_url=lambda: self.root_url,
         )
 
