@@ -221,6 +221,14 @@ class Handlers:
             AuditKind.COMMAND, job.model_id, job.options, by, job_id=job.id, outcome="accepted"
         )
         if decision.needs_approval:
+            await self._record(
+                AuditKind.APPROVAL_REQUESTED,
+                job.model_id,
+                job.options,
+                by,
+                job_id=job.id,
+                outcome=_who_approves(decision),
+            )
             job = job.with_changes(
                 status=AWAITING_APPROVAL,
                 approval_expires_at=job.created_at + timedelta(seconds=self._approval_ttl),

@@ -7,7 +7,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +89,7 @@ class Stack:
     bot: Bot
     url: str
     session: aiohttp.ClientSession
+    usergroups: dict[str, list[str]] = field(default_factory=dict)  # the fake's, mutable
 
     async def command(
         self, text: str, *, user: str = USER, channel: str = CHANNEL, **extra: Any
@@ -172,9 +173,12 @@ async def stack(
     private_pem, public_pem = key_pair
     simulator.add_account(ACCOUNT, public_pem)
     einstein_url = await simulator.start()
-    slack = FakeSlack()
+    usergroups: dict[str, list[str]] = {}
+    slack = FakeSlack(usergroups=usergroups)
     await slack.start()
+    configured = request.node.get_closest_marker("settings")
     settings = Settings(
+        **(configured.kwargs if configured else {}),
         slack_bot_token="xoxb-test-token",
         slack_signing_secret=SIGNING_SECRET,
         slack_api_url=slack.api_url,
@@ -193,6 +197,7 @@ async def stack(
     port = runner.addresses[0][1]
     async with aiohttp.ClientSession() as session:
         yield Stack(
+            usergroups=usergroups,
             simulator=simulator,
             slack=slack,
             bot=bot,
