@@ -18,13 +18,37 @@ T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 
 
 async def _fill(log: AuditLog) -> None:
-    await log.record(AuditEvent(kind=AuditKind.COMMAND, actor="U1", channel="C1", model_id="A",
-                                options="split=0.7", at=T0))
-    await log.record(AuditEvent(kind=AuditKind.DENIED, actor="U2", channel="C1", model_id="B",
-                                outcome="not on the allow list", at=T0 + timedelta(hours=1)))
-    await log.record(AuditEvent(kind=AuditKind.OUTCOME, actor="U1", model_id="A", job_id="j1",
-                                outcome="SUCCEEDED", detail={"accuracy": 0.91},
-                                at=T0 + timedelta(days=1)))
+    await log.record(
+        AuditEvent(
+            kind=AuditKind.COMMAND,
+            actor="U1",
+            channel="C1",
+            model_id="A",
+            options="split=0.7",
+            at=T0,
+        )
+    )
+    await log.record(
+        AuditEvent(
+            kind=AuditKind.DENIED,
+            actor="U2",
+            channel="C1",
+            model_id="B",
+            outcome="not on the allow list",
+            at=T0 + timedelta(hours=1),
+        )
+    )
+    await log.record(
+        AuditEvent(
+            kind=AuditKind.OUTCOME,
+            actor="U1",
+            model_id="A",
+            job_id="j1",
+            outcome="SUCCEEDED",
+            detail={"accuracy": 0.91},
+            at=T0 + timedelta(days=1),
+        )
+    )
 
 
 async def test_filters(store: SqlJobStore) -> None:
@@ -34,7 +58,9 @@ async def test_filters(store: SqlJobStore) -> None:
     assert [e.kind for e in await log.events()] == ["command", "denied", "outcome"]
     assert [e.kind for e in await log.events(model_id="A")] == ["command", "outcome"]
     assert [e.kind for e in await log.events(since=T0 + timedelta(minutes=30))] == [
-        "denied", "outcome"]
+        "denied",
+        "outcome",
+    ]
     assert [e.kind for e in await log.events(limit=2)] == ["denied", "outcome"]
     [outcome] = await log.events(kinds=[AuditKind.OUTCOME])
     assert outcome.detail == {"accuracy": 0.91}

@@ -89,7 +89,9 @@ async def test_success_thread(stack: Stack) -> None:
     assert all(f.thread_ts == card.ts for f in files.values())
     assert all(f.data.startswith(b"\x89PNG") for f in files.values())
     assert {name.rsplit("-", 2)[-2] + "-" + name.rsplit("-", 2)[-1] for name in files} == {
-        "learning-curve.png", "confusion-matrix.png"}
+        "learning-curve.png",
+        "confusion-matrix.png",
+    }
 
 
 async def test_failed_thread_is_broadcast(stack: Stack) -> None:

@@ -75,8 +75,13 @@ async def test_unfinished_lists_active_and_owed_jobs(store: SqlJobStore) -> None
     )
     await store.add(_job("rejected", status="REJECTED", model_id="M2"), lease_seconds=30)
     await store.add(
-        _job("pictures", status="SUCCEEDED", parent_ts="1.5", reported=frozenset({"SUCCEEDED"}),
-             model_id="M3"),
+        _job(
+            "pictures",
+            status="SUCCEEDED",
+            parent_ts="1.5",
+            reported=frozenset({"SUCCEEDED"}),
+            model_id="M3",
+        ),
         lease_seconds=30,
     )
     ids = {job.id for job in await store.unfinished()}
