@@ -22,6 +22,7 @@ from bot.handlers import Handlers, register_handlers
 from bot.interactions import Interactions, register_interactions
 from bot.logs import request_context
 from bot.notify import Notifier
+from bot.outbox import Outbox
 from bot.poller import Follower, Timing
 from bot.settings import Settings
 from bot.store import JobStore, SqlJobStore
@@ -42,6 +43,7 @@ class Bot:
     store: JobStore
     follower: Follower
     notifier: Notifier
+    outbox: Outbox
     einstein: EinsteinClient
     session: aiohttp.ClientSession
     ready: bool = field(default=False)
@@ -55,6 +57,7 @@ class Bot:
     async def stop(self) -> None:
         self.ready = False
         await self.follower.stop()
+        await self.outbox.close()
         await self.store.close()
         await self.session.close()
 
@@ -134,7 +137,8 @@ def create_bot(settings: Settings, **timing: float) -> Bot:
     store = SqlJobStore(settings.database_url)
     audit = AuditLog(store)
     gate = Gatekeeper(policy=policy, store=store, slack=slack)
-    notifier = Notifier(client=slack, session=session)
+    outbox = Outbox(client=slack, post_interval=settings.slack_post_interval)
+    notifier = Notifier(outbox=outbox, session=session)
     follower = Follower(
         store=store,
         einstein=einstein,
@@ -191,6 +195,7 @@ def create_bot(settings: Settings, **timing: float) -> Bot:
         store=store,
         follower=follower,
         notifier=notifier,
+        outbox=outbox,
         einstein=einstein,
         session=session,
     )

@@ -18,6 +18,7 @@ from bot.jobs import (
     CANCELLED,
     DECLINED,
     EXPIRED,
+    FAILURE_INLINE_LIMIT,
     LOST,
     RECOVERED,
     REJECTED,
@@ -341,7 +342,16 @@ def render_reply(job: Job, status: str, *, now: datetime | None = None) -> Messa
         text=truncate(f"{head} {reason}", MAX_TEXT),
         blocks=[
             _section(head),
-            _section("*Reason from Einstein*\n```" + truncate(reason, MAX_SECTION - 40) + "```"),
+            _section(
+                "*Reason from Einstein*\n```"
+                + truncate(reason, FAILURE_INLINE_LIMIT)
+                + "```"
+                + (
+                    "\n_The whole message is attached below._"
+                    if len(reason) > FAILURE_INLINE_LIMIT
+                    else ""
+                )
+            ),
         ],
     )
 

@@ -107,6 +107,7 @@ async def run_demo(*, text: str | None = None, outcome: str = "SUCCEEDED") -> in
             einstein_private_key=private_pem,
             database_url=f"sqlite:///{Path(workdir) / 'demo.sqlite3'}",
             retrain_poll_interval=0.25,
+            slack_post_interval=0.2,
         )
         bot = create_bot(settings, card_interval=1.0)
         await bot.start()

@@ -169,6 +169,9 @@ def observe(job: Job, training: Training, *, now: datetime) -> Job:
 
 
 PICTURES = "PICTURES"  # the learning curve and confusion matrix, after the success reply
+FAILURE_TEXT = "FAILURE_TEXT"  # a failure message too long for the reply, as a file
+# Longer failure messages are cut in the reply (Slack's section limit) and attached whole.
+FAILURE_INLINE_LIMIT = 2500
 STALLED = "STALLED"
 UNREACHABLE = "UNREACHABLE"
 RECOVERED = "RECOVERED"
@@ -214,6 +217,9 @@ def due_replies(job: Job) -> tuple[str, ...]:
             return (job.status,)
         if job.status == "SUCCEEDED" and PICTURES not in job.reported:
             return (PICTURES,)
+        too_long = len(job.failure_msg or "") > FAILURE_INLINE_LIMIT
+        if job.is_failed and too_long and FAILURE_TEXT not in job.reported:
+            return (FAILURE_TEXT,)
         return ()
     due: list[str] = []
     if job.approver is not None and APPROVED not in job.reported:

@@ -1,36 +1,34 @@
 """The notifier: the one place that posts or edits Slack messages.
 
+Every call goes through the outbox (`bot.outbox`), which paces posts per channel, coalesces
+card edits, honours Retry-After and retries transient failures; the notifier waits for an
+answer at most `wait_limit` seconds, so a job keeps polling Einstein through a Slack outage
+and tries again on its next cycle.
+
 Every channel post carries Slack message metadata naming the job and the state it announces,
 so a post can be recognised later (for example after a crash between posting and recording).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Coroutine
 from datetime import datetime
 from typing import Any
 
 import aiohttp
-from slack_sdk.errors import SlackApiError, SlackClientError
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks import Message, render_card, render_reply
-from bot.errors import BotError
-from bot.jobs import PICTURES, Job, utcnow
+from bot.errors import SlackError, SlackRefused
+from bot.jobs import FAILURE_TEXT, PICTURES, Job, utcnow
+from bot.outbox import Outbox
 
-__all__ = ["METADATA_EVENT", "Notifier", "SlackError"]
+__all__ = ["METADATA_EVENT", "Notifier", "SlackError", "SlackRefused"]
 
 log = logging.getLogger(__name__)
 
 METADATA_EVENT = "retrain_job_state"
-
-
-class SlackError(BotError):
-    """A Slack call failed; `code` is Slack's error code or the HTTP status."""
-
-    def __init__(self, message: str, *, code: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 def _metadata(job: Job, state: str) -> dict[str, Any]:
@@ -38,6 +36,9 @@ def _metadata(job: Job, state: str) -> dict[str, Any]:
         "event_type": METADATA_EVENT,
         "event_payload": {"job_id": job.id, "model_id": job.model_id, "state": state},
     }
+
+
+_FAILURE_FILE = "failure-message.txt"
 
 
 def picture_prefix(job: Job) -> str:
@@ -56,9 +57,12 @@ def _job_state(message: dict[str, Any], job: Job) -> str | None:
 class Notifier:
     """Posts the card, edits it, replies in its thread and speaks privately to people."""
 
-    def __init__(self, *, client: AsyncWebClient, session: aiohttp.ClientSession) -> None:
-        self._client = client
+    def __init__(
+        self, *, outbox: Outbox, session: aiohttp.ClientSession, wait_limit: float = 90.0
+    ) -> None:
+        self._outbox = outbox
         self._session = session
+        self._wait_limit = wait_limit
 
     async def post_card(self, job: Job) -> str:
         """Post the parent message; returns its ts."""
@@ -66,6 +70,7 @@ class Notifier:
         response = await self._call(
             "chat_postMessage",
             channel=job.channel,
+            job_id=job.id,
             text=message.text,
             blocks=message.blocks,
             metadata=_metadata(job, "CARD"),
@@ -76,13 +81,17 @@ class Notifier:
     async def update_card(self, job: Job) -> None:
         assert job.parent_ts is not None
         message = render_card(job, now=utcnow())
-        await self._call(
-            "chat_update",
-            channel=job.channel,
-            ts=job.parent_ts,
-            text=message.text,
-            blocks=message.blocks,
-            metadata=_metadata(job, "CARD"),
+        # Only the latest state of a card matters: pending edits of it are sent as one.
+        await self._wait(
+            self._outbox.edit(
+                channel=job.channel,
+                ts=job.parent_ts,
+                job_id=job.id,
+                text=message.text,
+                blocks=message.blocks,
+                metadata=_metadata(job, "CARD"),
+            ),
+            what="chat.update",
         )
 
     async def post_reply(self, job: Job, status: str, *, now: datetime | None = None) -> str:
@@ -92,6 +101,7 @@ class Notifier:
         response = await self._call(
             "chat_postMessage",
             channel=job.channel,
+            job_id=job.id,
             thread_ts=job.parent_ts,
             text=message.text,
             blocks=message.blocks,
@@ -113,6 +123,7 @@ class Notifier:
             response = await self._call(
                 "conversations_replies",
                 channel=job.channel,
+                job_id=job.id,
                 ts=job.parent_ts,
                 include_all_metadata=True,
                 limit=200,
@@ -123,9 +134,10 @@ class Notifier:
                 if state is not None and state != "CARD":
                     states.add(state)
                 # Uploads carry no metadata; their file names carry the job ID instead.
-                names = [str(f.get("name", "")) for f in message.get("files") or []]
-                if any(name.startswith(picture_prefix(job)) for name in names):
-                    states.add(PICTURES)
+                for file in message.get("files") or []:
+                    name = str(file.get("name", ""))
+                    if name.startswith(picture_prefix(job)):
+                        states.add(FAILURE_TEXT if name.endswith(_FAILURE_FILE) else PICTURES)
             cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
             if cursor is None:
                 return frozenset(states)
@@ -138,6 +150,7 @@ class Notifier:
             response = await self._call(
                 "conversations_history",
                 channel=job.channel,
+                job_id=job.id,
                 oldest=f"{oldest:.6f}",
                 include_all_metadata=True,
                 limit=200,
@@ -168,10 +181,25 @@ class Notifier:
         ]
         await self._call(
             "files_upload_v2",
-            file_uploads=uploads,
             channel=job.channel,
+            job_id=job.id,
+            file_uploads=uploads,
             thread_ts=job.parent_ts,
             initial_comment=comment,
+        )
+
+    async def upload_failure_text(self, job: Job) -> None:
+        """Einstein's whole failure message as a text file in the thread (the reply cuts it)."""
+        assert job.parent_ts is not None
+        await self._call(
+            "files_upload_v2",
+            channel=job.channel,
+            job_id=job.id,
+            filename=f"{picture_prefix(job)}{_FAILURE_FILE}",
+            content=job.failure_msg or "",
+            title="Einstein's failure message, in full",
+            snippet_type="text",
+            thread_ts=job.parent_ts,
         )
 
     async def join(self, channel: str) -> bool:
@@ -225,13 +253,18 @@ class Notifier:
             log.warning("response_url failed: %s", exc.__class__.__name__)
         return False
 
-    async def _call(self, method: str, **kwargs: Any) -> Any:
+    async def _call(
+        self, method: str, *, channel: str, job_id: str | None = None, **kwargs: Any
+    ) -> Any:
+        return await self._wait(
+            self._outbox.call(method, channel=channel, job_id=job_id, **kwargs), what=method
+        )
+
+    async def _wait(self, call: Coroutine[Any, Any, Any], *, what: str) -> Any:
+        """The outbox retries transient failures for as long as it takes; the caller waits
+        only so long, then gets a transient SlackError (an unsent call is withdrawn)."""
         try:
-            return await getattr(self._client, method)(**kwargs)
-        except SlackApiError as exc:
-            code = str(exc.response.get("error") or exc.response.status_code)
-            raise SlackError(f"Slack {method} failed: {code}", code=code) from None
-        except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
-            raise SlackError(
-                f"Slack {method} failed: {exc.__class__.__name__}", code="connection"
-            ) from None
+            async with asyncio.timeout(self._wait_limit):
+                return await call
+        except TimeoutError:
+            raise SlackError(f"Slack {what} did not go through in time", code="timeout") from None

@@ -35,6 +35,7 @@ from bot.jobs import (
     CANCELLED,
     DECLINED,
     EXPIRED,
+    FAILURE_TEXT,
     LOST,
     PICTURES,
     REJECTED,
@@ -48,7 +49,7 @@ from bot.jobs import (
     utcnow,
 )
 from bot.logs import job_context
-from bot.notify import Notifier, SlackError
+from bot.notify import Notifier, SlackError, SlackRefused
 from bot.store import JobStore, LeaseLost
 
 __all__ = ["Follower", "Timing"]
@@ -60,6 +61,25 @@ log = logging.getLogger(__name__)
 _CLOCK_SKEW = timedelta(seconds=60)
 _SUBMIT_ATTEMPTS = 5
 _METRICS_ATTEMPTS = 3
+# Refusals about the channel itself: nothing can be posted there until people act, so the job
+# is kept and Slack tried again later. Other refusals concern one message, which is dropped.
+_CHANNEL_PROBLEMS = frozenset(
+    {
+        "not_in_channel",
+        "channel_not_found",
+        "is_archived",
+        "invalid_auth",
+        "not_authed",
+        "account_inactive",
+        "token_revoked",
+        "missing_scope",
+        "restricted_action",
+        "team_access_not_granted",
+    }
+)
+_CARD_GONE = frozenset({"message_not_found", "cant_update_message", "edit_window_closed"})
+_SLACK_PAUSE = 300
+INVITE_ASKED = "INVITE_ASKED"  # the requester was told to invite the bot (once per job)
 # Errors that reading the thread back will not outgrow; the bot goes on without it.
 _PERMANENT_READ_ERRORS = frozenset(
     {
@@ -123,6 +143,8 @@ class Follower:
         # What each card last showed and when, to throttle progress-only edits.
         self._card_shown: dict[str, tuple[tuple[object, ...], float]] = {}
         self._wake: dict[str, asyncio.Event] = {}
+        self._card_frozen: set[str] = set()  # cards Slack will not let us edit any more
+        self._slack_paused: dict[str, float] = {}  # job -> monotonic time to try Slack again
 
     @property
     def running(self) -> int:
@@ -148,6 +170,8 @@ class Follower:
             del self._jobs[job_id]
             self._card_shown.pop(job_id, None)
             self._wake.pop(job_id, None)
+            self._card_frozen.discard(job_id)
+            self._slack_paused.pop(job_id, None)
         if not task.cancelled() and task.exception() is not None:
             log.error("job %s stopped on an unexpected error", job_id, exc_info=task.exception())
 
@@ -550,6 +574,8 @@ class Follower:
 
     async def _sync_slack(self, job: Job) -> Job:
         """Bring Slack up to the job: the card exists and is current, owed replies are posted."""
+        if time.monotonic() < self._slack_paused.get(job.id, 0.0):
+            return job
         self._busy.add(job.id)
         try:
             if job.parent_ts is None and job.status != REJECTED:
@@ -559,20 +585,71 @@ class Follower:
                 await self._link_elsewhere(job)
                 self._card_shown[job.id] = (_card_state(job), time.monotonic())
             elif job.parent_ts is not None and self._card_due(job):
-                await self._notifier.update_card(job)
+                try:
+                    await self._notifier.update_card(job)
+                except SlackRefused as exc:
+                    if exc.code not in _CARD_GONE:
+                        raise
+                    log.warning(
+                        "the card of job %s cannot be edited (%s); replies go on", job.id, exc.code
+                    )
+                    self._card_frozen.add(job.id)
                 self._card_shown[job.id] = (_card_state(job), time.monotonic())
             for status in due_replies(job):
-                if status == PICTURES:
-                    await self._post_pictures(job)
-                else:
-                    await self._notifier.post_reply(job, status, now=self._now())
+                try:
+                    await self._post(job, status)
+                except SlackRefused as exc:
+                    if exc.code in _CHANNEL_PROBLEMS:
+                        raise
+                    # This one message can never be posted; the rest of the thread goes on.
+                    log.error(
+                        "dropped the %s reply of job %s: Slack refused it (%s)",
+                        status,
+                        job.id,
+                        exc.code,
+                    )
                 job = job.with_changes(reported=job.reported | {status})
                 await self._save(job)
+        except SlackRefused as exc:
+            job = await self._channel_problem(job, exc)
         except SlackError as exc:
             # The derived state still owes the post; the next cycle tries again.
             log.warning("Slack update for job %s failed: %s", job.id, exc.code)
         finally:
             self._busy.discard(job.id)
+        return job
+
+    async def _post(self, job: Job, status: str) -> None:
+        if status == PICTURES:
+            await self._post_pictures(job)
+        elif status == FAILURE_TEXT:
+            await self._notifier.upload_failure_text(job)
+        else:
+            await self._notifier.post_reply(job, status, now=self._now())
+
+    async def _channel_problem(self, job: Job, exc: SlackRefused) -> Job:
+        """The bot cannot post in the job's channel: fix what it can, say so, keep the job."""
+        if exc.code == "not_in_channel" and await self._notifier.join(job.channel):
+            return job  # joined a public channel: the next cycle posts
+        self._slack_paused[job.id] = time.monotonic() + _SLACK_PAUSE
+        if exc.code in ("not_in_channel", "channel_not_found") and INVITE_ASKED not in job.reported:
+            await self._notifier.tell(
+                response_url=job.response_url,
+                channel=job.origin_channel,
+                user=job.requester,
+                message=f":warning: I cannot post about the retrain of `{job.model_id}` in "
+                f"<#{job.channel}>: I am not a member there. Invite me with `/invite` and the "
+                "training's thread will catch up; the training itself is still followed.",
+            )
+            job = job.with_changes(reported=job.reported | {INVITE_ASKED})
+            await self._save(job)
+        log.error(
+            "cannot post for job %s in %s (%s); the job is kept and Slack is tried again in %d s",
+            job.id,
+            job.channel,
+            exc.code,
+            _SLACK_PAUSE,
+        )
         return job
 
     async def _post_pictures(self, job: Job) -> None:
@@ -618,6 +695,8 @@ class Follower:
 
     def _card_due(self, job: Job) -> bool:
         """Edit at once when the status changes; progress alone waits for the card interval."""
+        if job.id in self._card_frozen:
+            return False
         shown = self._card_shown.get(job.id)
         if shown is None:
             return True

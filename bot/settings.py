@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = None
     slack_app_token: SecretStr | None = None
     slack_api_url: str = "https://slack.com/api/"
+    # Slack accepts about one message per second per channel; tests and the demo go faster.
+    slack_post_interval: float = Field(default=1.0, ge=0, le=60)
 
     einstein_api_url: str = Field(
         default=_DEFAULT_EINSTEIN_URL,

@@ -182,6 +182,7 @@ async def stack(
         slack_bot_token="xoxb-test-token",
         slack_signing_secret=SIGNING_SECRET,
         slack_api_url=slack.api_url,
+        slack_post_interval=0.01,
         einstein_api_url=einstein_url,
         einstein_account_id=ACCOUNT,
         einstein_private_key=private_pem,

@@ -45,6 +45,7 @@ def bot_env(
         "EINSTEIN_PRIVATE_KEY": private_key,
         "DATABASE_URL": database_url,
         "RETRAIN_POLL_INTERVAL": "0.1",
+        "SLACK_POST_INTERVAL": "0.01",
         # A killed process holds its jobs this long before another one takes them over.
         "RETRAIN_LEASE_SECONDS": "5",
         **extra,

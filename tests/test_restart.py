@@ -84,6 +84,7 @@ async def test_sigkill_mid_training_then_restart(tmp_path: Path, key_pair: tuple
             "EINSTEIN_PRIVATE_KEY": key_pair[0],
             "DATABASE_URL": f"sqlite:///{tmp_path / 'jobs.sqlite3'}",
             "RETRAIN_POLL_INTERVAL": "0.05",
+            "SLACK_POST_INTERVAL": "0.01",
             "RETRAIN_LEASE_SECONDS": "5",  # the killed process holds its jobs this long
             "PORT": str(port),
         }
