@@ -21,6 +21,7 @@ from bot.audit import AuditEvent, AuditKind, AuditLog
 from bot.blocks import look
 from bot.compare import compare_metrics
 from bot.einstein.client import KNOWN_STATUSES, EinsteinClient
+from bot.einstein.explain import explain
 from bot.einstein.models import Metrics, MetricsData, Training
 from bot.errors import (
     EinsteinAuthError,
@@ -449,36 +450,34 @@ class Follower:
     async def _submit(self, job: Job, *, resumed: bool) -> Job:
         if not resumed and job.baseline is None:
             job = await self._baseline(job)
+        last: EinsteinError | None = None
         for attempt in range(_SUBMIT_ATTEMPTS):
             # A resumed or retried submit may have reached Einstein before: look first.
             adopted = await self._adoptable(job) if attempt or resumed else None
             try:
                 training = adopted or await self._einstein.retrain(job.model_id, job.options)
-            except EinsteinRejected as exc:
-                return await self._reject(job, exc.message)
-            except EinsteinAuthError as exc:
-                log.error("Einstein refused our credentials: %s", exc.message)
-                return await self._reject(
-                    job, "the bot's Einstein credentials were refused; an operator must fix them"
-                )
+            except (EinsteinRejected, EinsteinAuthError) as exc:
+                if isinstance(exc, EinsteinAuthError):
+                    log.error("Einstein refused the bot's credentials: %s", exc.message)
+                return await self._reject(job, explain(exc, model_id=job.model_id))
             except EinsteinError as exc:
+                last = exc
                 log.warning(
                     "retrain of %s not confirmed (%s); attempt %d",
                     job.model_id,
                     exc.message,
                     attempt + 1,
                 )
-                await self._sleep(min(60.0, 2.0 * 2**attempt) * random.uniform(0.8, 1.2))
+                backoff = min(60.0, 2.0 * 2**attempt) * random.uniform(0.8, 1.2)
+                retry_after = getattr(exc, "retry_after", None)
+                await self._sleep(max(backoff, retry_after or 0.0))
                 continue
             job = observe(job, training, now=self._now())
             await self._save(job)
             await self._audit(AuditKind.SUBMITTED, job, approver=job.approver)
             return job
-        return await self._reject(
-            job,
-            "Einstein could not be reached, so nothing was started. "
-            "Please try again in a few minutes.",
-        )
+        assert last is not None
+        return await self._reject(job, explain(last, model_id=job.model_id))
 
     async def _adoptable(self, job: Job) -> Training | None:
         """After an unanswered retrain: the training Einstein started for it, if it did."""
@@ -499,7 +498,7 @@ class Follower:
             response_url=job.response_url,
             channel=job.origin_channel,
             user=job.requester,
-            message=f":no_entry: Einstein did not start the retrain of `{job.model_id}`: {reason}",
+            message=f":no_entry: The retrain of `{job.model_id}` was not started. {reason}",
         )
         return job
 

@@ -118,8 +118,9 @@ async def test_refusal_is_private(stack: Stack) -> None:
     stack.simulator.add_model(dataset_id=dataset, trained=False)  # keeps the dataset busy
     _, response_url = await stack.command(MODEL)
     text = await stack.wait_private(response_url)
-    assert "did not start" in text
-    assert "being trained" in text.lower() or "training" in text.lower()
+    assert "was not started" in text
+    assert "one model per dataset at a time" in text, "Einstein's refusal in plain words"
+    assert "Try again" in text, "with a next step"
     assert stack.cards() == []
     assert [c.status for c in stack.simulator.calls("retrain")] == [400]
 
