@@ -73,8 +73,15 @@ class Bot:
         return await to_aiohttp_response(bolt_response)
 
     async def _health(self, _request: web.Request) -> web.Response:
-        body: dict[str, Any] = {"ready": self.ready, "jobs_followed": self.follower.running}
-        return web.json_response(body, status=200 if self.ready else 503)
+        """200 when ready; 503 while starting or while Einstein refuses the credentials, with
+        the operator's message (never a secret) in `einstein`."""
+        problem = self.einstein.problem
+        body: dict[str, Any] = {
+            "ready": self.ready,
+            "jobs_followed": self.follower.running,
+            "einstein": problem or "ok",
+        }
+        return web.json_response(body, status=200 if self.ready and not problem else 503)
 
 
 def _bolt_logger() -> logging.Logger:
@@ -132,7 +139,10 @@ def create_bot(settings: Settings, **timing: float) -> Bot:
         session=session,
     )
     einstein = EinsteinClient(
-        base_url=settings.einstein_api_url, tokens=_token_source(settings, session), session=session
+        base_url=settings.einstein_api_url,
+        tokens=_token_source(settings, session),
+        session=session,
+        timeout=settings.einstein_timeout,
     )
     store = SqlJobStore(settings.database_url)
     audit = AuditLog(store)

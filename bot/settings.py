@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     )
     einstein_private_key_file: Path | None = None
     einstein_access_token: SecretStr | None = None
+    # Seconds one Einstein request may take before it counts as failed (and is retried).
+    einstein_timeout: float = Field(default=20.0, gt=0, le=300)
 
     database_url: str = "sqlite:///retrain-bot.sqlite3"
     retrain_channel: str | None = None

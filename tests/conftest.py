@@ -174,7 +174,8 @@ async def stack(
     simulator.add_account(ACCOUNT, public_pem)
     einstein_url = await simulator.start()
     usergroups: dict[str, list[str]] = {}
-    slack = FakeSlack(usergroups=usergroups)
+    fake = request.node.get_closest_marker("slack")
+    slack = FakeSlack(usergroups=usergroups, **(fake.kwargs if fake else {}))
     await slack.start()
     configured = request.node.get_closest_marker("settings")
     settings = Settings(
