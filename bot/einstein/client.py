@@ -199,7 +199,7 @@ class EinsteinClient:
         def form() -> aiohttp.FormData:
             # Built per attempt: aiohttp consumes a FormData when it is sent.
             data = aiohttp.FormData(default_to_multipart=True)
-            data.add_field("modelId", model_id)
+            data.add_field("modelId", _safe(model_id))
             for name, value in options.form_fields().items():
                 data.add_field(name, value)
             params = options.train_params()
@@ -214,12 +214,16 @@ class EinsteinClient:
 
     async def training_status(self, model_id: str) -> Training:
         """`GET v2/language/train/{modelId}`."""
-        body = await self._call("GET", f"v2/language/train/{model_id}", what="status request")
+        body = await self._call(
+            "GET", f"v2/language/train/{_safe(model_id)}", what="status request"
+        )
         return _training(body, what="training status")
 
     async def metrics(self, model_id: str) -> Metrics:
         """`GET v2/language/models/{modelId}`: metrics of the model's last training."""
-        body = await self._call("GET", f"v2/language/models/{model_id}", what="metrics request")
+        body = await self._call(
+            "GET", f"v2/language/models/{_safe(model_id)}", what="metrics request"
+        )
         return _parse(Metrics, body, what="model metrics")
 
     async def learning_curve(self, model_id: str) -> list[LearningCurvePoint]:
@@ -229,7 +233,7 @@ class EinsteinClient:
         while True:
             body = await self._call(
                 "GET",
-                f"v2/language/models/{model_id}/lc",
+                f"v2/language/models/{_safe(model_id)}/lc",
                 params={"offset": str(offset), "count": str(_LC_PAGE)},
                 what="learning curve request",
             )
@@ -556,6 +560,20 @@ def _parse(model: type[_Model], body: dict[str, Any], *, what: str) -> _Model:
         return model.model_validate(body)
     except ValidationError as exc:
         raise EinsteinError(f"Einstein's {what} is malformed ({_fields(exc)})") from None
+
+
+_MODEL_ID = re.compile(r"[A-Za-z0-9]{1,64}")
+
+
+def _safe(model_id: str) -> str:
+    """The model ID, checked again here: it goes into URL paths and form parts, so nothing but
+    letters and digits may pass, whatever the caller checked before."""
+    if not _MODEL_ID.fullmatch(model_id):
+        raise EinsteinRejected(
+            "the model ID must be 1 to 64 letters and digits",
+            kind="invalid_parameter",
+        )
+    return model_id
 
 
 def _training(body: dict[str, Any], *, what: str) -> Training:
