@@ -79,7 +79,6 @@ _CHANNEL_PROBLEMS = frozenset(
     }
 )
 _CARD_GONE = frozenset({"message_not_found", "cant_update_message", "edit_window_closed"})
-_SLACK_PAUSE = 300
 INVITE_ASKED = "INVITE_ASKED"  # the requester was told to invite the bot (once per job)
 # Errors that reading the thread back will not outgrow; the bot goes on without it.
 _PERMANENT_READ_ERRORS = frozenset(
@@ -104,6 +103,7 @@ class Timing:
     stall_after: float = 1800.0
     unreachable_after: float = 600.0
     max_backoff: float = 300.0
+    slack_pause: float = 300.0  # after Slack refuses the channel itself, before trying again
 
     @property
     def takeover_bound(self) -> float:
@@ -630,7 +630,7 @@ class Follower:
         """The bot cannot post in the job's channel: fix what it can, say so, keep the job."""
         if exc.code == "not_in_channel" and await self._notifier.join(job.channel):
             return job  # joined a public channel: the next cycle posts
-        self._slack_paused[job.id] = time.monotonic() + _SLACK_PAUSE
+        self._slack_paused[job.id] = time.monotonic() + self._timing.slack_pause
         if exc.code in ("not_in_channel", "channel_not_found") and INVITE_ASKED not in job.reported:
             await self._notifier.tell(
                 response_url=job.response_url,
@@ -647,7 +647,7 @@ class Follower:
             job.id,
             job.channel,
             exc.code,
-            _SLACK_PAUSE,
+            self._timing.slack_pause,
         )
         return job
 

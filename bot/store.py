@@ -263,14 +263,14 @@ class SqlJobStore:
 
 
 def _owes_final() -> sa.ColumnElement[bool]:
-    """A final job whose card exists but whose final reply (or, after a success, the pictures)
-    was not recorded is unfinished too."""
+    """A final job still owing Slack something is unfinished too: its card (the channel was
+    unusable), its final reply, or after a success the pictures. Refused jobs owe nothing."""
     c = jobs_table.c
     reported = sa.func.coalesce(c.reported, "")
     return sa.and_(
-        c.parent_ts.is_not(None),
-        c.status.not_in(ACTIVE),
+        c.status.not_in([*ACTIVE, "REJECTED"]),
         sa.or_(
+            c.parent_ts.is_(None),
             sa.not_(reported.contains(sa.literal(",") + c.status + ",")),
             sa.and_(c.status == "SUCCEEDED", sa.not_(reported.contains(",PICTURES,"))),
         ),
