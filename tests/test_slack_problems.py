@@ -18,15 +18,18 @@ PUBLIC = "C0PUBLIC001"
 async def test_private_channel_without_the_bot_asks_for_an_invitation(stack: Stack) -> None:
     """The bot cannot join a private channel: the requester is told once how to invite it,
     the training is still followed, and the thread catches up once the bot is invited."""
-    stack.slack.add_channel(Channel(id=PRIVATE, name="ml-private", is_private=True,
-                                    bot_is_member=False))
+    stack.slack.add_channel(
+        Channel(id=PRIVATE, name="ml-private", is_private=True, bot_is_member=False)
+    )
     stack.simulator.add_model(MODEL)
     _, url = await stack.command(MODEL, channel=PRIVATE)
     told = await stack.slack.wait_for(
-        lambda: [t for t in stack.private(url) if "/invite" in t], timeout=10)
+        lambda: [t for t in stack.private(url) if "/invite" in t], timeout=10
+    )
     assert "still followed" in told[0]
-    stack.slack.add_channel(Channel(id=PRIVATE, name="ml-private", is_private=True,
-                                    bot_is_member=True))
+    stack.slack.add_channel(
+        Channel(id=PRIVATE, name="ml-private", is_private=True, bot_is_member=True)
+    )
     [job] = await stack.wait_final(timeout=20)
     assert job.status == "SUCCEEDED"
     assert len([t for t in stack.private(url) if "/invite" in t]) == 1, "asked once"

@@ -73,8 +73,12 @@ def _path_template_matches(spec: dict[str, Any], method: str, path: str) -> bool
 
 @pytest.mark.parametrize(
     "options",
-    ["", "split=0.7 feedback=true", "epochs=50 algorithm=multilingual-intent-ood global=42",
-     "lr=0.001 feedback=no"],
+    [
+        "",
+        "split=0.7 feedback=true",
+        "epochs=50 algorithm=multilingual-intent-ood global=42",
+        "lr=0.001 feedback=no",
+    ],
 )
 async def test_requests_conform_to_the_spec(
     stack: Stack, spec: dict[str, Any], options: str

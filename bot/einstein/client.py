@@ -195,11 +195,12 @@ class EinsteinClient:
 
     async def retrain(self, model_id: str, options: RetrainOptions) -> Training:
         """`POST v2/language/retrain`: start a new training that keeps `model_id`."""
+        model_id = _safe(model_id)
 
         def form() -> aiohttp.FormData:
             # Built per attempt: aiohttp consumes a FormData when it is sent.
             data = aiohttp.FormData(default_to_multipart=True)
-            data.add_field("modelId", _safe(model_id))
+            data.add_field("modelId", model_id)
             for name, value in options.form_fields().items():
                 data.add_field(name, value)
             params = options.train_params()
