@@ -333,6 +333,11 @@ class Handlers:
         job = await self._store.active_for_model(model_id)
         if job is None:
             return f"No retrain of `{model_id}` is being followed, so there is nothing to stop."
+        if not await self._gate.may_stop(user, job):
+            return (
+                f"Sorry, only <@{job.requester}>, who started this retrain of `{model_id}`, "
+                "or people allowed to retrain it can stop following it."
+            )
         await self._follower.stop_following(job, by=user)
         return (
             f"Stopped following the retrain of `{model_id}`. Einstein has no cancel call, "
