@@ -197,6 +197,7 @@ def create_bot(settings: Settings, **timing: float) -> Bot:
             notifier=notifier,
             start_retrain=handlers.start_retrain,
             gate=gate,
+            audit=audit,
         ),
     )
     return Bot(

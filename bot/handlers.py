@@ -317,7 +317,7 @@ class Handlers:
                 ][:10]
                 if not jobs:
                     return "No trainings recorded yet."
-                lines = [f"• {_job_line(j)} · <@{j.requester}>{await self._where(j)}" for j in jobs]
+                lines = [f"• {_history_line(j)}{await self._where(j)}" for j in jobs]
                 return "*Recent trainings*\n" + "\n".join(lines)
         raise BotError(f"no answer for {parsed!r}")
 
@@ -369,6 +369,17 @@ def _job_line(job: Job) -> str:
     if job.result is not None and job.result.test_accuracy is not None:
         line += f" · accuracy {job.result.test_accuracy * 100:.1f}%"
     line += f" · started {format_duration((utcnow() - job.created_at).total_seconds())} ago"
+    return line
+
+
+def _history_line(job: Job) -> str:
+    """One past training: outcome, metrics, requester and approver."""
+    line = f"{_job_line(job)} · by <@{job.requester}>"
+    if job.result is not None and job.result.macro_f1 is not None:
+        line += f" · macro F1 {job.result.macro_f1 * 100:.1f}%"
+    if job.approver is not None:
+        verb = "declined" if job.status == "DECLINED" else "approved"
+        line += f" · {verb} by <@{job.approver}>"
     return line
 
 

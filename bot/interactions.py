@@ -21,6 +21,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.access import Gatekeeper
+from bot.audit import AuditEvent, AuditKind, AuditLog
 from bot.blocks import format_duration, look
 from bot.errors import StoreError
 from bot.grammar import RetrainOptions
@@ -103,8 +104,10 @@ class Interactions:
         notifier: Notifier,
         start_retrain: StartRetrain,
         gate: Gatekeeper | None = None,
+        audit: AuditLog | None = None,
         may_stop: MayStop | None = None,
     ) -> None:
+        self._audit = audit
         self._store = store
         self._follower = follower
         self._notifier = notifier
@@ -177,8 +180,27 @@ class Interactions:
         decision = await self._gate.check_approver(job, user=click.user)
         if not decision.allowed:
             await self._tell(click, f":no_entry: {decision.reason}")
+            await self._record_denial(job, click, decision.reason)
             return None
         return job
+
+    async def _record_denial(self, job: Job, click: Click, reason: str | None) -> None:
+        if self._audit is None:
+            return
+        event = AuditEvent(
+            kind=AuditKind.DENIED,
+            actor=click.user,
+            channel=click.channel,
+            model_id=job.model_id,
+            job_id=job.id,
+            options=job.options.describe(),
+            outcome=reason,
+            detail={"action": "approve or reject"},
+        )
+        try:
+            await self._audit.record(event)
+        except StoreError as exc:
+            log.error("audit trail write failed: %s", exc)
 
     async def _approve(self, click: Click) -> None:
         job = await self._awaiting(click)

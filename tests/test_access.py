@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.audit import AuditLog
+from bot.audit import AuditKind, AuditLog
 from bot.fakeslack import send_interaction, view_submission_payload
 from bot.ids import ActionId, BlockId, CallbackId
 from bot.jobs import Job
@@ -137,6 +137,8 @@ async def test_approval_flow(stack: Stack) -> None:
     assert "cannot approve your own" in await wait_private_to(stack, USER, "approve")
     await click(stack, ActionId.APPROVE, job, user=OTHER)
     assert "Only the approvers" in await wait_private_to(stack, OTHER, "approvers")
+    denied = await AuditLog(stack.bot.store).events(kinds=[AuditKind.DENIED])
+    assert {e.actor for e in denied} == {USER, OTHER}, "refused approvals are in the trail"
     await click(stack, ActionId.APPROVE, job, user=APPROVER)
     [final] = await stack.wait_final()
     assert final.approver == APPROVER
@@ -144,6 +146,8 @@ async def test_approval_flow(stack: Stack) -> None:
     assert len(stack.simulator.calls("retrain")) == 1
     assert [c.ts for c in stack.cards()] == [card.ts], "the thread continues under that card"
     assert any("approved the retrain" in r.text for r in stack.replies())
+    _, url = await stack.command(f"history {PROD}")
+    assert f"approved by <@{APPROVER}>" in await stack.wait_private(url)
     kinds = await _kinds(stack)
     assert (
         kinds.index("approval_requested")
@@ -210,5 +214,6 @@ async def test_history_and_audit_of_a_full_run(stack: Stack) -> None:
     _, url = await stack.command("history")
     text = await stack.wait_private(url)
     assert MODEL in text
-    assert f"<@{USER}>" in text
+    assert f"by <@{USER}>" in text
+    assert "macro F1" in text
     assert private_to(stack, OTHER) == []

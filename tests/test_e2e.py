@@ -8,7 +8,9 @@ from __future__ import annotations
 import json
 import time
 
-from bot.fakeslack import sign_slack_request, slash_command_body
+import pytest
+
+from bot.fakeslack import Channel, sign_slack_request, slash_command_body
 from tests.conftest import CHANNEL, SIGNING_SECRET, USER, Stack
 
 MODEL = "7JXCXTRXTMNLJCEF2DR5CJ46QU"
@@ -172,3 +174,17 @@ async def test_healthz(stack: Stack) -> None:
     async with stack.session.get(stack.url.replace("/slack/events", "/healthz")) as response:
         assert response.status == 200
         assert (await response.json())["ready"] is True
+
+
+@pytest.mark.settings(retrain_channel="C0RETRAINS")
+async def test_retrain_channel_gets_the_thread_and_the_requester_a_link(stack: Stack) -> None:
+    """With RETRAIN_CHANNEL the card goes there; the requester gets a private permalink."""
+    stack.slack.add_channel(Channel(id="C0RETRAINS", name="retrains"))
+    stack.simulator.add_model(MODEL)
+    _, url = await stack.command(MODEL)
+    await stack.wait_final()
+    assert stack.cards() == [], "nothing in the channel where the command was typed"
+    [card] = [m for m in stack.slack.messages("C0RETRAINS") if m.thread_ts is None]
+    assert "Succeeded" in card.text
+    link = next(t for t in stack.private(url) if "follow it in" in t)
+    assert "archives/C0RETRAINS" in link
