@@ -15,10 +15,9 @@ import time
 from pathlib import Path
 
 import aiohttp
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bot.app import Bot, create_bot
+from bot.einstein.auth import generate_key_pair
 from bot.einstein.simulator import EinsteinSimulator
 from bot.errors import UsageError
 from bot.fakeslack import (
@@ -46,19 +45,6 @@ TIMEOUT = 50.0
 OUTPUT = Path("demo-output")
 
 
-def _key_pair() -> tuple[str, str]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    public = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-    return private, public
-
-
 def _model_for(text: str) -> str | None:
     try:
         parsed = parse_command(text)
@@ -84,7 +70,7 @@ def _show(event: SlackEvent) -> None:
 async def run_demo(*, text: str | None = None, outcome: str = "SUCCEEDED") -> int:
     """Run one command through the real bot; 0 when the thread got its final reply."""
     text = DEMO_TEXT if text is None else text
-    private_pem, public_pem = _key_pair()
+    private_pem, public_pem = generate_key_pair()
     simulator = EinsteinSimulator(time_scale=TIME_SCALE)
     simulator.add_account(DEMO_ACCOUNT, public_pem)
     model_id = _model_for(text)

@@ -14,11 +14,10 @@ from typing import Any
 import aiohttp
 import pytest
 import sqlalchemy as sa
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.app import Bot, create_bot
+from bot.einstein.auth import generate_key_pair
 from bot.einstein.simulator import EinsteinSimulator
 from bot.fakeslack import FakeSlack, SentRequest, send_slash_command
 from bot.fakeslack import Message as SlackMessage
@@ -138,22 +137,9 @@ class Stack:
         raise TimeoutError(f"fewer than {count} job(s) finished in {timeout} s")
 
 
-def rsa_key_pair() -> tuple[str, str]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    public = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-    return private, public
-
-
 @pytest.fixture(scope="session")
 def key_pair() -> tuple[str, str]:
-    return rsa_key_pair()
+    return generate_key_pair()
 
 
 @pytest.fixture

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,15 +13,10 @@ from pathlib import Path
 import aiohttp
 
 from bot.fakeslack import SentRequest, send_slash_command
+from bot.loopback import free_port, wait_healthy
 from tests.conftest import CHANNEL, SIGNING_SECRET, USER
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def bot_env(
@@ -74,17 +67,10 @@ class BotProcess:
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
-        for _ in range(400):
-            try:
-                async with session.get(f"http://127.0.0.1:{self.port}/healthz") as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the bot exited: {self.log.read_text()[-2000:]}")
-            await asyncio.sleep(0.05)
-        raise TimeoutError("the bot did not become ready")
+        try:
+            await wait_healthy(session, self.port)
+        except TimeoutError:
+            raise RuntimeError(f"the bot did not start: {self.log.read_text()[-2000:]}") from None
 
     def kill(self) -> None:
         assert self.process is not None
@@ -116,18 +102,3 @@ class BotProcess:
             channel_id=CHANNEL,
             response_url=response_url,
         )
-
-
-def model_ids(count: int, *, prefix: str = "MULTI") -> list[str]:
-    """Distinct model IDs in Einstein's 26-character A-Z2-7 alphabet."""
-    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
-    ids = []
-    for n in range(count):
-        digits = ""
-        while True:
-            n, rest = divmod(n, 32)
-            digits = alphabet[rest] + digits
-            if n == 0:
-                break
-        ids.append(prefix + digits.rjust(26 - len(prefix), "A"))
-    return ids

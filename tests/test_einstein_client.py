@@ -24,6 +24,7 @@ import stamina.instrumentation
 from aiohttp.abc import AbstractResolver, ResolveResult
 
 from bot.einstein.auth import JwtTokenSource, StaticTokenSource
+from bot.einstein.auth import generate_key_pair as rsa_key_pair
 from bot.einstein.client import EinsteinClient, RetryPolicy, parse_retry_after
 from bot.einstein.explain import explain
 from bot.einstein.models import Training
@@ -36,7 +37,6 @@ from bot.errors import (
     EinsteinUnavailable,
 )
 from bot.grammar import RetrainOptions
-from tests.conftest import rsa_key_pair
 
 ACCOUNT = "client-tests@example.com"
 UNKNOWN_MODEL = "ZZZZZZZZZZZZZZZZZZZZZZZZZZ"

@@ -18,9 +18,10 @@ import pytest
 
 from bot.einstein.simulator import EinsteinSimulator
 from bot.fakeslack import FakeSlack
+from bot.loopback import model_ids
 from bot.store import SqlJobStore
 from tests.conftest import ACCOUNT, CHANNEL, postgres_database
-from tests.processes import BotProcess, bot_env, model_ids
+from tests.processes import BotProcess, bot_env
 
 TERMINAL = {"SUCCEEDED", "FAILED", "KILLED", "FAILED_WITH_RETRIES", "LOST", "CANCELLED"}
 

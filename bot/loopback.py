@@ -1,0 +1,49 @@
+"""Helpers for running the bot and its stand-ins on loopback ports (tests and benchmarks)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+import aiohttp
+
+__all__ = ["free_port", "model_ids", "wait_healthy"]
+
+_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"  # Einstein's model IDs look like base32
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def model_ids(count: int, *, prefix: str = "MODEL") -> list[str]:
+    """`count` distinct 26-character model IDs in Einstein's A-Z2-7 alphabet."""
+    ids = []
+    for n in range(count):
+        digits = ""
+        while True:
+            n, rest = divmod(n, 32)
+            digits = _ALPHABET[rest] + digits
+            if n == 0:
+                break
+        ids.append(prefix + digits.rjust(26 - len(prefix), "A"))
+    return ids
+
+
+async def wait_healthy(
+    session: aiohttp.ClientSession, port: int, *, timeout: float = 20.0  # noqa: ASYNC109
+) -> None:
+    """Wait until `GET /healthz` on `port` answers 200."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        try:
+            async with session.get(f"http://127.0.0.1:{port}/healthz") as response:
+                if response.status == 200:
+                    return
+        except aiohttp.ClientError:
+            pass
+        await asyncio.sleep(0.05)
+    raise TimeoutError(f"nothing healthy on port {port} after {timeout} s")
