@@ -23,7 +23,8 @@ from bot.interactions import Interactions, register_interactions
 from bot.logs import request_context
 from bot.notify import Notifier
 from bot.outbox import Outbox
-from bot.poller import Follower, Timing
+from bot.poller import Follower
+from bot.schedule import Timing
 from bot.settings import Settings
 from bot.store import JobStore, SqlJobStore
 

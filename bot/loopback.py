@@ -34,7 +34,10 @@ def model_ids(count: int, *, prefix: str = "MODEL") -> list[str]:
 
 
 async def wait_healthy(
-    session: aiohttp.ClientSession, port: int, *, timeout: float = 20.0  # noqa: ASYNC109
+    session: aiohttp.ClientSession,
+    port: int,
+    *,
+    timeout: float = 20.0,  # noqa: ASYNC109
 ) -> None:
     """Wait until `GET /healthz` on `port` answers 200."""
     deadline = asyncio.get_running_loop().time() + timeout

@@ -13,7 +13,6 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -51,9 +50,11 @@ from bot.jobs import (
 )
 from bot.logs import job_context
 from bot.notify import Notifier, SlackError, SlackRefused
+from bot.pictures import draw_pictures
+from bot.schedule import Timing, poll_delay
 from bot.store import JobStore, LeaseLost
 
-__all__ = ["Follower", "Timing"]
+__all__ = ["Follower"]
 
 log = logging.getLogger(__name__)
 
@@ -90,25 +91,6 @@ _PERMANENT_READ_ERRORS = frozenset(
         "not_allowed_token_type",
     }
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Timing:
-    """How often the follower polls, edits and renews; tests shrink these."""
-
-    poll_interval: float = 10.0
-    card_interval: float = 5.0
-    lease_seconds: float = 30.0
-    claim_interval: float = 5.0
-    stall_after: float = 1800.0
-    unreachable_after: float = 600.0
-    max_backoff: float = 300.0
-    slack_pause: float = 300.0  # after Slack refuses the channel itself, before trying again
-
-    @property
-    def takeover_bound(self) -> float:
-        """At most this long after an instance dies, another one follows its jobs."""
-        return self.lease_seconds + self.claim_interval * 1.2
 
 
 class Follower:
@@ -368,7 +350,9 @@ class Follower:
                 job = await self._sync_slack(job)
             if job.is_final and not due_replies(job) and job.parent_ts is not None:
                 return
-            await self._nap(job.id, self._poll_delay(job, errors=errors))
+            await self._nap(
+                job.id, poll_delay(job, timing=self._timing, errors=errors, now=self._now())
+            )
             if job.status == AWAITING_APPROVAL:
                 job = await self._expire(job)
             elif not job.is_final:
@@ -411,28 +395,6 @@ class Follower:
         await self._save(job)
         await self._audit(AuditKind.APPROVAL_EXPIRED, job)
         return job
-
-    def _poll_delay(self, job: Job, *, errors: int) -> float:
-        """Running: every interval. Queued: less often the further back in the queue.
-        Failing: exponential backoff. Always with jitter, so polls never fall in step."""
-        interval = self._timing.poll_interval
-        if job.is_final:  # only Slack posts are pending
-            base = min(interval, 5.0)
-        elif job.status == AWAITING_APPROVAL:  # only the expiry to watch
-            left = (
-                (job.approval_expires_at - self._now()).total_seconds()
-                if (job.approval_expires_at)
-                else interval
-            )
-            base = max(0.05, min(interval * 3, left))
-        elif errors:
-            base = min(self._timing.max_backoff, interval * 2**errors)
-        elif job.status in (SUBMITTING, "QUEUED"):
-            position = job.queue_position or 1
-            base = interval * min(3.0, 1.0 + (position - 1) / 2)
-        else:
-            base = interval
-        return base * random.uniform(0.8, 1.2)
 
     async def _baseline(self, job: Job) -> Job:
         """The model's metrics before the retrain, for the comparison once it succeeds."""
@@ -653,31 +615,7 @@ class Follower:
 
     async def _post_pictures(self, job: Job) -> None:
         """Learning curve and confusion matrix in the thread; a missing one is only logged."""
-        # Imported here: matplotlib costs ~0.5 s and ~30 MB, paid only once a training succeeds.
-        from bot.charts import confusion_matrix_png_async, learning_curve_png_async
-
-        pictures: list[tuple[str, bytes, str]] = []
-        try:
-            points = await self._einstein.learning_curve(job.model_id)
-            png = await learning_curve_png_async(points, title=f"Learning curve · {job.model_id}")
-            pictures.append(("learning-curve.png", png, "Learning curve: accuracy and loss"))
-        except EinsteinError as exc:
-            log.warning("no learning curve for job %s: %s", job.id, exc.message)
-        try:
-            data = (await self._einstein.metrics(job.model_id)).metrics_data
-            matrix = await confusion_matrix_png_async(
-                data.labels, data.confusion_matrix, title=f"Confusion matrix · {job.model_id}"
-            )
-            if matrix is not None:
-                pictures.append(
-                    (
-                        "confusion-matrix.png",
-                        matrix,
-                        "Confusion matrix: expected (rows) vs predicted (columns)",
-                    )
-                )
-        except EinsteinError as exc:
-            log.warning("no confusion matrix for job %s: %s", job.id, exc.message)
+        pictures = await draw_pictures(self._einstein, job)
         if not pictures:
             return
         comment = "How the training went:"

@@ -1,0 +1,54 @@
+"""When to look again: the follower's timing and the pure rule for the next poll."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.jobs import AWAITING_APPROVAL, SUBMITTING, Job
+
+__all__ = ["Timing", "poll_delay"]
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """How often the follower polls, edits and renews; tests shrink these."""
+
+    poll_interval: float = 10.0
+    card_interval: float = 5.0
+    lease_seconds: float = 30.0
+    claim_interval: float = 5.0
+    stall_after: float = 1800.0
+    unreachable_after: float = 600.0
+    max_backoff: float = 300.0
+    slack_pause: float = 300.0  # after Slack refuses the channel itself, before trying again
+
+    @property
+    def takeover_bound(self) -> float:
+        """At most this long after an instance dies, another one follows its jobs."""
+        return self.lease_seconds + self.claim_interval * 1.2
+
+
+def poll_delay(job: Job, *, timing: Timing, errors: int, now: datetime) -> float:
+    """Seconds until the job's next poll.
+
+    Running: every interval. Queued: less often the further back in the queue (up to 3x), so
+    trainings about to start are seen starting. Failing: exponential backoff. Always with
+    jitter, so jobs started or resumed together never poll in step.
+    """
+    interval = timing.poll_interval
+    if job.is_final:  # only Slack posts are pending
+        base = min(interval, 5.0)
+    elif job.status == AWAITING_APPROVAL:  # only the expiry to watch
+        expires = job.approval_expires_at
+        left = (expires - now).total_seconds() if expires else interval
+        base = max(0.05, min(interval * 3, left))
+    elif errors:
+        base = min(timing.max_backoff, interval * 2**errors)
+    elif job.status in (SUBMITTING, "QUEUED"):
+        position = job.queue_position or 1
+        base = interval * min(3.0, 1.0 + (position - 1) / 2)
+    else:
+        base = interval
+    return base * random.uniform(0.8, 1.2)

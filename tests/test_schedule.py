@@ -1,0 +1,70 @@
+"""Adaptive polling: queued less often, failing with backoff, always jittered."""
+
+from __future__ import annotations
+
+import statistics
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.grammar import RetrainOptions
+from bot.jobs import Job
+from bot.schedule import Timing, poll_delay
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+TIMING = Timing(poll_interval=10.0, max_backoff=300.0)
+
+
+def _job(**changes: object) -> Job:
+    job = Job(
+        id="j",
+        model_id="M",
+        options=RetrainOptions(),
+        requester="U",
+        channel="C",
+        origin_channel="C",
+        created_at=NOW,
+    )
+    return job.with_changes(**changes)
+
+
+def _delays(job: Job, *, errors: int = 0, n: int = 400) -> list[float]:
+    return [poll_delay(job, timing=TIMING, errors=errors, now=NOW) for _ in range(n)]
+
+
+@pytest.mark.parametrize(
+    ("changes", "errors", "center"),
+    [
+        ({"status": "RUNNING"}, 0, 10.0),
+        ({"status": "QUEUED", "queue_position": 1}, 0, 10.0),
+        ({"status": "QUEUED", "queue_position": 3}, 0, 20.0),
+        ({"status": "QUEUED", "queue_position": 40}, 0, 30.0),
+        ({"status": "RUNNING"}, 1, 20.0),
+        ({"status": "RUNNING"}, 3, 80.0),
+        ({"status": "RUNNING"}, 12, 300.0),
+    ],
+)
+def test_delay_by_state(changes: dict[str, object], errors: int, center: float) -> None:
+    """Running at the interval, queued up to 3x by position, errors doubling up to the cap."""
+    delays = _delays(_job(**changes), errors=errors)
+    assert min(delays) >= center * 0.8
+    assert max(delays) <= center * 1.2
+    assert statistics.mean(delays) == pytest.approx(center, rel=0.05)
+
+
+def test_jitter_spreads_polls() -> None:
+    """A thousand jobs started together do not poll in lock-step."""
+    delays = _delays(_job(status="RUNNING"), n=1000)
+    assert len({round(d, 3) for d in delays}) > 900
+    assert statistics.pstdev(delays) > 0.5
+
+
+def test_awaiting_approval_wakes_for_the_expiry() -> None:
+    """A job waiting for approval looks again around its expiry, not later."""
+    job = _job(status="AWAITING_APPROVAL", approval_expires_at=NOW + timedelta(seconds=2))
+    assert max(_delays(job)) <= 2 * 1.2
+
+
+def test_takeover_bound() -> None:
+    """The documented bound: the lease plus one claim interval with its jitter."""
+    assert Timing(lease_seconds=30, claim_interval=5).takeover_bound == 36.0
