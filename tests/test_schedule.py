@@ -55,7 +55,7 @@ def test_delay_by_state(changes: dict[str, object], errors: int, center: float) 
 def test_jitter_spreads_polls() -> None:
     """A thousand jobs started together do not poll in lock-step."""
     delays = _delays(_job(status="RUNNING"), n=1000)
-    assert len({round(d, 3) for d in delays}) > 900
+    assert len({round(d, 3) for d in delays}) > 800  # ~885 expected over 4,000 buckets
     assert statistics.pstdev(delays) > 0.5
 
 
