@@ -127,6 +127,7 @@ class Follower:
         self._card_shown: dict[str, tuple[tuple[object, ...], float]] = {}
         self._wake: dict[str, asyncio.Event] = {}
         self._card_frozen: set[str] = set()  # cards Slack will not let us edit any more
+        self._saved_at: dict[str, float] = {}
         self._slack_paused: dict[str, float] = {}  # job -> monotonic time to try Slack again
 
     @property
@@ -154,6 +155,7 @@ class Follower:
             self._card_shown.pop(job_id, None)
             self._wake.pop(job_id, None)
             self._card_frozen.discard(job_id)
+            self._saved_at.pop(job_id, None)
             self._slack_paused.pop(job_id, None)
         if not task.cancelled() and task.exception() is not None:
             log.error("job %s stopped on an unexpected error", job_id, exc_info=task.exception())
@@ -481,7 +483,7 @@ class Follower:
             job = self._assess(job.with_changes(last_error=exc.message), now=now)
             await self._save(job)
             return job, False
-        before = job.status
+        before = job
         if training.status not in KNOWN_STATUSES:
             log.warning(
                 "Einstein reports status %r for %s, which the bot does not know; "
@@ -492,8 +494,8 @@ class Follower:
         job = self._assess(observe(job, training, now=now), now=now)
         if job.status == "SUCCEEDED" and job.result is None:
             job = job.with_changes(result=await self._result(job, training))
-        await self._save(job)
-        if job.status != before:
+        await self._save(job, unless_only_progress_since=before)
+        if job.status != before.status:
             await self._audit(
                 AuditKind.OUTCOME if job.is_final else AuditKind.STATE,
                 job,
@@ -631,16 +633,25 @@ class Follower:
             await self._notifier.upload_pictures(job, pictures, comment=comment)
 
     def _card_due(self, job: Job) -> bool:
-        """Edit at once when the status changes; progress alone waits for the card interval."""
+        """Edit at once when the state changes; progress alone waits its turn.
+
+        Its turn comes every `card_interval` seconds, or less often when many trainings run:
+        `chat.update` is a Tier 3 method (about 50 calls a minute per workspace), so the
+        progress edits of all cards share that budget.
+        """
         if job.id in self._card_frozen:
             return False
         shown = self._card_shown.get(job.id)
         if shown is None:
             return True
         state, at = shown
-        if state == _card_state(job):
+        current = _card_state(job)
+        if state == current:
             return False
-        return state[0] != job.status or time.monotonic() - at >= self._timing.card_interval
+        if _without_progress(state) != _without_progress(current):
+            return True
+        budget = len(self._jobs) * 60.0 / self._timing.card_edits_per_minute
+        return time.monotonic() - at >= max(self._timing.card_interval, budget)
 
     async def _link_elsewhere(self, job: Job) -> None:
         if job.channel == job.origin_channel or job.parent_ts is None:
@@ -655,13 +666,48 @@ class Follower:
             f"follow it in {where}.",
         )
 
-    async def _save(self, job: Job) -> None:
+    async def _save(self, job: Job, *, unless_only_progress_since: Job | None = None) -> None:
+        """Write the job. A poll that only moved progress is written at most once a minute:
+        progress is redrawn from Einstein's next answer anyway, and a thousand trainings would
+        otherwise cost a hundred writes a second."""
+        if (
+            unless_only_progress_since is not None
+            and _essentials(job) == _essentials(unless_only_progress_since)
+            and time.monotonic() - self._saved_at.get(job.id, 0.0) < _PROGRESS_SAVE_INTERVAL
+        ):
+            return
         try:
             await self._store.save(job)
         except LeaseLost:
             raise
         except StoreError as exc:
             log.error("could not record job %s: %s", job.id, exc)
+            return
+        self._saved_at[job.id] = time.monotonic()
+
+
+_PROGRESS_SAVE_INTERVAL = 60.0
+
+
+def _essentials(job: Job) -> tuple[object, ...]:
+    """What a restart must not lose; progress, epochs and contact times may lag a minute."""
+    return (
+        job.status,
+        job.queue_position,
+        job.condition,
+        job.condition_seq,
+        job.reported,
+        job.parent_ts,
+        job.result is not None,
+        job.failure_msg,
+        job.epochs,
+        job.last_error,
+    )
+
+
+def _without_progress(state: tuple[object, ...]) -> tuple[object, ...]:
+    status, _progress, queue_position, _epochs_done, has_result = state
+    return (status, queue_position, has_result)
 
 
 def _card_state(job: Job) -> tuple[object, ...]:

@@ -23,6 +23,7 @@ class Timing:
     unreachable_after: float = 600.0
     max_backoff: float = 300.0
     slack_pause: float = 300.0  # after Slack refuses the channel itself, before trying again
+    card_edits_per_minute: float = 50.0  # Slack's Tier 3 budget for chat.update
 
     @property
     def takeover_bound(self) -> float:
