@@ -79,7 +79,12 @@ class SqlJobStore:
         self.owner = owner or f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
 
     async def open(self) -> None:
-        engine = create_async_engine(self._url, pool_pre_ping=True)
+        options: dict[str, Any] = {"pool_pre_ping": True}
+        if self._url.startswith("sqlite"):
+            # SQLite has one writer at a time: several pooled connections in one process only
+            # fight over the file lock ("database is locked"); one connection queues them.
+            options |= {"pool_size": 1, "max_overflow": 0, "pool_timeout": 120}
+        engine = create_async_engine(self._url, **options)
         if engine.dialect.name == "sqlite":
             sa.event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         self._engine = engine
