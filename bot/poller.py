@@ -128,6 +128,7 @@ class Follower:
         self._wake: dict[str, asyncio.Event] = {}
         self._card_frozen: set[str] = set()  # cards Slack will not let us edit any more
         self._saved_at: dict[str, float] = {}
+        self._drawing = asyncio.Semaphore(1)
         self._slack_paused: dict[str, float] = {}  # job -> monotonic time to try Slack again
 
     @property
@@ -617,7 +618,11 @@ class Follower:
 
     async def _post_pictures(self, job: Job) -> None:
         """Learning curve and confusion matrix in the thread; a missing one is only logged."""
-        pictures = await draw_pictures(self._einstein, job)
+        # One training's pictures at a time: a learning curve holds every epoch's metrics and
+        # drawing is CPU work; a thousand trainings ending together must not hold a thousand
+        # curves in memory, nor starve the event loop that answers Slack.
+        async with self._drawing:
+            pictures = await draw_pictures(self._einstein, job)
         if not pictures:
             return
         comment = "How the training went:"
