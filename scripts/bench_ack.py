@@ -16,7 +16,6 @@ import asyncio
 import json
 import os
 import secrets
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,8 +30,10 @@ sys.path.insert(0, str(ROOT))
 
 from bot.einstein.simulator import EinsteinSimulator
 from bot.fakeslack import FakeSlack, send_slash_command
+from bot.loopback import free_port, model_ids, wait_healthy
 
 SECRET = secrets.token_hex(16)
+MODELS: list[str] = []
 CHANNEL = "C0001"
 
 MINIMAL_APP = """
@@ -54,39 +55,9 @@ web.run_app(web_app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _model_id(n: int) -> str:
-    """26 characters of Einstein's A-Z2-7 alphabet, distinct for each n."""
-    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
-    digits = ""
-    while True:
-        n, rest = divmod(n, 32)
-        digits = alphabet[rest] + digits
-        if n == 0:
-            break
-    return "BENCH" + digits.rjust(21, "A")
-
-
 def _percentile(values: Sequence[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-async def _ready(session: aiohttp.ClientSession, port: int) -> None:
-    for _ in range(400):
-        try:
-            async with session.get(f"http://127.0.0.1:{port}/healthz") as response:
-                if response.status == 200:
-                    return
-        except aiohttp.ClientError:
-            pass
-        await asyncio.sleep(0.05)
-    raise RuntimeError(f"server on port {port} did not start")
 
 
 async def _measure(
@@ -107,7 +78,7 @@ async def _measure(
                 session,
                 url,
                 signing_secret=SECRET,
-                text=f"{_model_id(first_model + n)} split=0.7",
+                text=f"{MODELS[first_model + n]} split=0.7",
                 user_id="U0BENCH",
                 channel_id=CHANNEL,
                 response_url=slack.response_url(),
@@ -137,7 +108,7 @@ async def _bench_server(
     try:
         connector = aiohttp.TCPConnector(limit=args.concurrency)
         async with aiohttp.ClientSession(connector=connector) as session:
-            await _ready(session, port)
+            await wait_healthy(session, port)
             # Warm-up: first-request costs (imports, connection set-up) are not the steady state.
             await _measure(session, url, slack, requests=20, concurrency=1, first_model=first_model)
             model = first_model + 20
@@ -179,15 +150,16 @@ async def main() -> int:
 
     simulator = EinsteinSimulator(time_scale=1.0)
     total = 20 + 2 * args.requests
-    for n in range(total):
-        simulator.add_model(_model_id(n))
+    MODELS[:] = model_ids(total, prefix="BENCH")
+    for model in MODELS:
+        simulator.add_model(model)
     einstein_url = await simulator.start()
     slack = FakeSlack()
     await slack.start()
     base_env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "EINSTEIN_"))}
     try:
         with tempfile.TemporaryDirectory() as workdir:
-            bot_port, minimal_port = _free_port(), _free_port()
+            bot_port, minimal_port = free_port(), free_port()
             bot_env = base_env | {
                 "SLACK_BOT_TOKEN": "xoxb-bench",
                 "SLACK_SIGNING_SECRET": SECRET,
