@@ -11,7 +11,7 @@ import time
 import pytest
 
 from bot.fakeslack import Channel, sign_slack_request, slash_command_body
-from tests.conftest import CHANNEL, SIGNING_SECRET, USER, Stack
+from tests.conftest import ACCOUNT, CHANNEL, SIGNING_SECRET, USER, Stack
 
 MODEL = "7JXCXTRXTMNLJCEF2DR5CJ46QU"
 
@@ -188,3 +188,23 @@ async def test_retrain_channel_gets_the_thread_and_the_requester_a_link(stack: S
     assert "Succeeded" in card.text
     link = next(t for t in stack.private(url) if "follow it in" in t)
     assert "archives/C0RETRAINS" in link
+
+
+async def test_refused_credentials_show_in_healthz_and_to_the_user(stack: Stack) -> None:
+    """A key Einstein refuses: /healthz says what to check (never the key); the user gets a
+    plain message; nothing is posted in the channel."""
+    from bot.einstein.auth import generate_key_pair
+
+    _, other_public = generate_key_pair()
+    stack.simulator.add_account(ACCOUNT, other_public)  # the bot's key no longer matches
+    stack.simulator.revoke_tokens()
+    stack.simulator.add_model(MODEL)
+    _, url = await stack.command(MODEL)
+    text = await stack.wait_private(url)
+    assert "credentials" in text
+    async with stack.session.get(stack.url.replace("/slack/events", "/healthz")) as response:
+        assert response.status == 503
+        health = await response.json()
+    assert "EINSTEIN_PRIVATE_KEY" in health["einstein"]
+    assert "PRIVATE KEY-----" not in json.dumps(health)
+    assert stack.cards() == []
