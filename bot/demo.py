@@ -26,6 +26,7 @@ from bot.fakeslack import (
     FileShared,
     SlackEvent,
     render_event,
+    render_message,
     send_slash_command,
 )
 from bot.grammar import Retrain, parse_command
@@ -130,9 +131,11 @@ async def _drive(
             channel_id=DEMO_CHANNEL,
             response_url=slack.response_url(),
         )
+        shown = render_message(text=answer.body.strip(), blocks=None) or "(empty)"
+        shown = "\n".join("    " + line for line in shown.splitlines())
         _say(
             f"Slack got HTTP {answer.status} in {answer.elapsed * 1000:.1f} ms; "
-            f"private answer to <@{DEMO_USER}>:\n    {answer.body.strip() or '(empty)'}\n"
+            f"private answer to <@{DEMO_USER}>:\n{shown}\n"
         )
         if _model_for(text) is None:
             return 0
