@@ -1,0 +1,841 @@
+"""Follow-scale benchmark: one bot process following N concurrent trainings on the simulator.
+
+For each N a fresh bot runs as `python -m bot` (HTTP mode, SQLite in a temporary directory)
+against the Einstein simulator and the fake Slack, both served from this process (their CPU use
+is reported too, to show they are not the bottleneck). N distinct models are scripted with a
+queued and a running phase of random length; N signed `/retrain` commands start them, sent
+evenly over `--submit-seconds` and spread over channels of `--per-channel` trainings (the bot
+paces its posts per channel, as Slack requires). The bot follows every training to its end and
+is measured from outside, through /proc:
+
+- peak RSS (VmHWM), and RSS when idle before the first command;
+- CPU time (utime + stime) over the whole run (first command until the bot follows no job), and
+  over the quiet window: from the moment every training runs and every "Training started"
+  reply is posted until the first training ends, when no training changes state and the bot
+  only polls and keeps the cards' progress current;
+- Einstein status calls (`GET v2/language/train/{modelId}`) per training;
+- the delay from each state change in the simulator (taken from the simulator's own plan of the
+  training, in wall-clock time) to the thread reply announcing it in the fake Slack
+  (QUEUED->RUNNING and RUNNING->SUCCEEDED/FAILED), against one poll interval plus one second.
+
+    python scripts/bench_follow.py [--trainings 100 1000 5000] [--poll-interval 10]
+                                   [--queue 30 60] [--run 120 180] [--json out.json]
+
+Linux only (/proc). Every run has a deadline; the bot process is stopped on any exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import ctypes
+import json
+import os
+import random
+import re
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bot.einstein.simulator import EinsteinSimulator
+from bot.fakeslack import (
+    Channel,
+    FakeSlack,
+    FileShared,
+    MessagePosted,
+    SlackEvent,
+    send_slash_command,
+)
+from bot.jobs import FINAL_STATUSES
+from bot.notify import METADATA_EVENT
+
+SECRET = secrets.token_hex(16)
+STATUS_CALL = "getTrainStatusAndProgress"
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+_PR_SET_PDEATHSIG = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """One benchmark run's knobs; durations are simulated seconds."""
+
+    trainings: int
+    poll_interval: float
+    time_scale: float
+    queue: tuple[float, float]
+    run: tuple[float, float]
+    failed_share: float
+    per_channel: int
+    submit_seconds: float
+    concurrency: int
+    sample_interval: float
+    drain_timeout: float
+    seed: int
+
+
+@dataclass(frozen=True, slots=True)
+class Course:
+    """One training as the simulator planned it, converted to wall-clock time."""
+
+    model_id: str
+    outcome: str
+    created: float
+    started: float
+    ended: float
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """The bot's CPU time and RSS, and this process's CPU time, at one moment."""
+
+    at: float
+    bot_cpu: float
+    bot_rss_kib: int
+    own_cpu: float
+
+
+@dataclass(slots=True)
+class ReplyLog:
+    """Records, as the fake Slack reports them, the first post of each (model, state)."""
+
+    expected: int
+    first: dict[tuple[str, str], float] = field(default_factory=dict)
+    posts: Counter[tuple[str, str]] = field(default_factory=Counter)
+    finished: set[str] = field(default_factory=set)
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+    # Uploads name no model; the thread they land in does, through its card. A ts is unique
+    # only within its channel.
+    card_model: dict[tuple[str, str], str] = field(default_factory=dict)
+    files: dict[str, float] = field(default_factory=dict)
+
+    def __call__(self, event: SlackEvent) -> None:
+        if isinstance(event, FileShared):
+            thread = (event.file.channel or "", event.file.thread_ts or "")
+            model_id = self.card_model.get(thread)
+            if model_id is not None:
+                self.files.setdefault(model_id, event.file.time)
+            return
+        if not isinstance(event, MessagePosted):
+            return
+        metadata = event.message.metadata
+        if metadata is None or metadata.event_type != METADATA_EVENT:
+            return
+        model_id = str(metadata.event_payload.get("model_id"))
+        state = str(metadata.event_payload.get("state"))
+        if state == "CARD":
+            self.card_model[(event.message.channel, event.message.ts)] = model_id
+        key = (model_id, state)
+        self.posts[key] += 1
+        # The fake's clock is time.time (set in `_run`), the same clock the simulator runs on.
+        self.first.setdefault(key, event.message.versions[0].time)
+        if state in FINAL_STATUSES:
+            self.finished.add(model_id)
+            self.expect(self.expected)
+
+    def expect(self, count: int) -> None:
+        self.expected = count
+        if len(self.finished) >= count:
+            self.done.set()
+
+
+# --- /proc measurements ----------------------------------------------------------------------
+
+
+def _cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+        # The command name may contain spaces and parentheses; the fields after the last ")"
+        # start at field 3 (state), so utime and stime (fields 14 and 15) are at 11 and 12.
+        fields = handle.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+
+
+def _status_kib(pid: int, key: str) -> int:
+    with open(f"/proc/{pid}/status", encoding="ascii") as handle:
+        for line in handle:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"{key} missing from /proc/{pid}/status")
+
+
+def _sample(pid: int) -> Sample:
+    return Sample(
+        at=time.time(),
+        bot_cpu=_cpu_seconds(pid),
+        bot_rss_kib=_status_kib(pid, "VmRSS"),
+        own_cpu=time.process_time(),
+    )
+
+
+async def _sample_forever(pid: int, samples: list[Sample], interval: float) -> None:
+    while True:
+        samples.append(_sample(pid))
+        await asyncio.sleep(interval)
+
+
+def _usage(samples: Sequence[Sample], start: float, end: float) -> tuple[float, float, float]:
+    """(bot CPU %, own CPU %, seconds) over the samples inside [start, end]; CPU % of one core."""
+    inside = [s for s in samples if start <= s.at <= end]
+    if len(inside) < 2:
+        return float("nan"), float("nan"), 0.0
+    first, last = inside[0], inside[-1]
+    wall = last.at - first.at
+    return (
+        100 * (last.bot_cpu - first.bot_cpu) / wall,
+        100 * (last.own_cpu - first.own_cpu) / wall,
+        wall,
+    )
+
+
+# --- setting up ------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _model_id(n: int) -> str:
+    """26 characters of Einstein's A-Z2-7 alphabet, distinct for each n."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+    digits = ""
+    while True:
+        n, rest = divmod(n, 32)
+        digits = alphabet[rest] + digits
+        if n == 0:
+            break
+    return "FOLLOW" + digits.rjust(20, "A")
+
+
+def _channel_count(config: Config) -> int:
+    return -(-config.trainings // config.per_channel)
+
+
+def _channel_id(n: int, *, channels: int) -> str:
+    # Round robin, so each channel's commands are spread over the whole submission window.
+    return f"C{n % channels:08d}"
+
+
+def _simulator(config: Config) -> tuple[EinsteinSimulator, list[str]]:
+    """A simulator with N trained models, each with its next training scripted."""
+    rng = random.Random(config.seed)
+    simulator = EinsteinSimulator(time_scale=config.time_scale, seed=config.seed)
+    model_ids = [_model_id(n) for n in range(config.trainings)]
+    for model_id in model_ids:
+        # Each model gets its own dataset, so the one-training-per-dataset rule never refuses.
+        simulator.add_model(model_id)
+        simulator.script(
+            model_id,
+            outcome="FAILED" if rng.random() < config.failed_share else "SUCCEEDED",
+            # Random lengths spread the state changes out instead of firing them in one burst.
+            queue_seconds=rng.uniform(*config.queue),
+            run_seconds=rng.uniform(*config.run),
+        )
+    return simulator, model_ids
+
+
+def _courses(
+    simulator: EinsteinSimulator, model_ids: Sequence[str], *, time_scale: float
+) -> dict[str, Course]:
+    """Each training's transition times as the simulator fixed them when it accepted it."""
+    # Simulated time runs `time_scale` times as fast as the wall clock from a common origin;
+    # one reading of both clocks anchors the conversion.
+    wall_anchor, sim_anchor = time.time(), simulator.now()
+
+    def wall(simulated: float) -> float:
+        return wall_anchor + (simulated - sim_anchor) / time_scale
+
+    courses: dict[str, Course] = {}
+    for model_id in model_ids:
+        # The plan is not part of the HTTP API; it is the ground truth the bot cannot see.
+        plans = simulator._models[model_id].plans
+        if len(plans) < 2:  # the retrain never reached the simulator
+            continue
+        plan = plans[-1]
+        courses[model_id] = Course(
+            model_id=model_id,
+            outcome=plan.outcome,
+            created=wall(plan.created_at),
+            started=wall(plan.started_at),
+            ended=wall(plan.ended_at),
+        )
+    return courses
+
+
+def _revision() -> str:
+    """The commit the bot runs from, with `+dirty` when its files differ from it."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607 - git from PATH, read only
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        changed = subprocess.run(
+            ["git", "status", "--porcelain", "--", "bot"],  # noqa: S607 - as above
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("+dirty" if changed else "")
+
+
+def _die_with_parent() -> None:
+    # If this process is killed outright (SIGKILL), the bot must not keep polling on its own.
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _start_bot(
+    *, workdir: Path, port: int, slack: FakeSlack, einstein_url: str, token: str, config: Config
+) -> subprocess.Popen[bytes]:
+    drop = ("SLACK_", "EINSTEIN_", "RETRAIN_", "DATABASE_URL", "PORT", "LOG_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(drop)} | {
+        "PYTHONPATH": str(ROOT),
+        "SLACK_BOT_TOKEN": "xoxb-bench",
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_API_URL": slack.api_url,
+        "EINSTEIN_API_URL": einstein_url,
+        "EINSTEIN_ACCESS_TOKEN": token,
+        "DATABASE_URL": f"sqlite:///{workdir / 'bench.sqlite3'}",
+        "PORT": str(port),
+        "LOG_LEVEL": "WARNING",
+        "RETRAIN_POLL_INTERVAL": str(config.poll_interval),
+    }
+    # The working directory is the temporary one, so no `.env` file of the checkout applies.
+    with (workdir / "bot.log").open("wb") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "bot"],
+            cwd=workdir,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent,  # only a prctl call: safe between fork and exec
+        )
+
+
+async def _stop_bot(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    process.terminate()
+    for _ in range(200):  # the bot stops its jobs within about 5 s of SIGTERM
+        if process.poll() is not None:
+            return
+        await asyncio.sleep(0.1)
+    process.kill()
+    process.wait()
+
+
+async def _ready(
+    session: aiohttp.ClientSession, port: int, process: subprocess.Popen[bytes]
+) -> None:
+    for _ in range(600):
+        if process.poll() is not None:
+            raise RuntimeError(f"the bot exited with code {process.returncode} at start-up")
+        try:
+            async with session.get(f"http://127.0.0.1:{port}/healthz") as response:
+                if response.status == 200:
+                    return
+        except aiohttp.ClientError:
+            pass
+        await asyncio.sleep(0.05)
+    raise RuntimeError("the bot did not become ready within 30 s")
+
+
+async def _wait_idle(session: aiohttp.ClientSession, port: int, *, within: float) -> bool:
+    """Wait until the bot follows no job (its /healthz says so); False after `within` s."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            async with session.get(f"http://127.0.0.1:{port}/healthz") as response:
+                if (await response.json()).get("jobs_followed", 0) == 0:
+                    return True
+        except (aiohttp.ClientError, ValueError):
+            pass
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(1.0)
+
+
+async def _send_commands(
+    session: aiohttp.ClientSession,
+    url: str,
+    slack: FakeSlack,
+    model_ids: Sequence[str],
+    *,
+    concurrency: int,
+    channels: int,
+    spread_over: float,
+) -> list[str]:
+    """Send one signed `/retrain` per model, evenly over `spread_over` seconds with at most
+    `concurrency` in flight; returns the failures."""
+    gate = asyncio.Semaphore(concurrency)
+    failures: list[str] = []
+    start = time.monotonic()
+    step = spread_over / len(model_ids) if model_ids else 0.0
+
+    async def one(n: int, model_id: str) -> None:
+        await asyncio.sleep(max(0.0, start + n * step - time.monotonic()))
+        async with gate:
+            try:
+                answer = await send_slash_command(
+                    session,
+                    url,
+                    signing_secret=SECRET,
+                    text=model_id,
+                    user_id="U0BENCH",
+                    channel_id=_channel_id(n, channels=channels),
+                    response_url=slack.response_url(),
+                )
+            except (TimeoutError, aiohttp.ClientError) as exc:
+                failures.append(f"{model_id}: {exc.__class__.__name__}")
+                return
+            if answer.status != 200:
+                failures.append(f"{model_id}: HTTP {answer.status}")
+
+    await asyncio.gather(*(one(n, model_id) for n, model_id in enumerate(model_ids)))
+    return failures
+
+
+# --- one run ---------------------------------------------------------------------------------
+
+
+def _percentile(values: Sequence[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def _spread(values: Sequence[float]) -> dict[str, float]:
+    return {
+        "p50": statistics.median(values) if values else float("nan"),
+        "p95": _percentile(values, 0.95),
+        "max": max(values, default=float("nan")),
+        "count": len(values),
+    }
+
+
+def _deadline(config: Config) -> float:
+    """Seconds after the last command by which every training must have been reported."""
+    longest = (config.queue[1] + config.run[1]) / config.time_scale
+    # A queued training is polled at most every 3.6 intervals (3x with +20 % jitter); the
+    # rest is room for a slow machine, not an expected delay.
+    return longest + 4 * config.poll_interval + 120
+
+
+async def _run(config: Config, *, details: bool) -> dict[str, Any]:
+    revision = _revision()
+    simulator, model_ids = _simulator(config)
+    replies = ReplyLog(expected=config.trainings)
+    # The bot paces posts to about one a second per channel, as Slack requires, so a thousand
+    # trainings in one channel would measure that pacing, not the follower: they are spread
+    # over channels of `per_channel` trainings each, as teams would spread them.
+    channels = [
+        Channel(id=_channel_id(n, channels=_channel_count(config)), name=f"bench-{n}")
+        for n in range(_channel_count(config))
+    ]
+    slack = FakeSlack(channels=channels, clock=time.time, on_event=replies)
+    einstein_url = await simulator.start()
+    await slack.start()
+    samples: list[Sample] = []
+    sampler: asyncio.Task[None] | None = None
+    process: subprocess.Popen[bytes] | None = None
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-follow-") as tmp:
+            workdir = Path(tmp)
+            port = _free_port()
+            process = _start_bot(
+                workdir=workdir,
+                port=port,
+                slack=slack,
+                einstein_url=einstein_url,
+                token=simulator.issue_token(),
+                config=config,
+            )
+            connector = aiohttp.TCPConnector(limit=config.concurrency)
+            async with aiohttp.ClientSession(connector=connector) as session:
+                await _ready(session, port, process)
+                sampler = asyncio.ensure_future(
+                    _sample_forever(process.pid, samples, config.sample_interval)
+                )
+                # A few seconds with no job: what the bot costs before it follows anything.
+                await asyncio.sleep(5)
+                idle_rss_kib = _status_kib(process.pid, "VmRSS")
+                idle_end = time.time()
+                url = f"http://127.0.0.1:{port}/slack/events"
+                started = time.time()
+                failures = await _send_commands(
+                    session,
+                    url,
+                    slack,
+                    model_ids,
+                    concurrency=config.concurrency,
+                    channels=_channel_count(config),
+                    spread_over=config.submit_seconds,
+                )
+                sent = time.time()
+                # A command the bot did not take starts no training and gets no final reply.
+                replies.expect(config.trainings - len(failures))
+                print(
+                    f"  N={config.trainings}: {config.trainings - len(failures)} commands "
+                    f"accepted in {sent - started:.1f} s; following…",
+                    flush=True,
+                )
+                timed_out = False
+                try:
+                    await asyncio.wait_for(replies.done.wait(), timeout=_deadline(config))
+                except TimeoutError:
+                    timed_out = True
+                reported = time.time()
+                # Work after the final reply (the success pictures) still belongs to the run:
+                # it ends when the bot follows no job any more.
+                idle = await _wait_idle(
+                    session, port, within=0 if timed_out else config.drain_timeout
+                )
+                drained = time.time()
+                if process.poll() is not None:
+                    raise RuntimeError(f"the bot exited with code {process.returncode}")
+                peak_rss_kib = _status_kib(process.pid, "VmHWM")
+                samples.append(_sample(process.pid))
+            sampler.cancel()
+            await _stop_bot(process)
+            log_lines = (workdir / "bot.log").read_text(errors="replace").splitlines()
+    finally:
+        if sampler is not None:
+            sampler.cancel()
+        if process is not None:
+            await _stop_bot(process)
+        await slack.stop()
+        await simulator.stop()
+
+    courses = _courses(simulator, model_ids, time_scale=config.time_scale)
+
+    # Delay from each state change to the reply announcing it.
+    started_delays: list[float] = []
+    ended_delays: list[float] = []
+    missing: list[str] = []
+    for model_id, course in courses.items():
+        for state, changed, delays in (
+            ("RUNNING", course.started, started_delays),
+            (course.outcome, course.ended, ended_delays),
+        ):
+            posted = replies.first.get((model_id, state))
+            if posted is None:
+                missing.append(f"{model_id}:{state}")
+            else:
+                delays.append(posted - changed)
+
+    # The quiet window: every training runs and has said so, and none has ended yet.
+    running_replies = [replies.first.get((m, "RUNNING"), c.started) for m, c in courses.items()]
+    quiet_start = max([*running_replies, *(c.started for c in courses.values())], default=0.0)
+    quiet_end = min((c.ended for c in courses.values()), default=0.0)
+    quiet_cpu, quiet_own, quiet_seconds = _usage(samples, quiet_start, quiet_end)
+    total_cpu, total_own, _ = _usage(samples, started, drained)
+    idle_cpu, _, _ = _usage(samples, 0.0, idle_end)
+
+    polls = Counter(
+        r.model_id for r in simulator.requests if r.operation == STATUS_CALL and r.status == 200
+    )
+    per_training = [polls.get(m, 0) for m in courses]
+    minutes = [
+        (c.ended - c.created) * config.time_scale / 60 for c in courses.values() if c.ended > 0
+    ]
+    quiet_polls = sum(
+        1
+        for r in simulator.requests
+        if r.operation == STATUS_CALL and quiet_start <= r.time <= quiet_end
+    )
+    # Pictures follow the success reply; how far behind they come shows a backlog.
+    picture_lags = [
+        at - replies.first[(m, "SUCCEEDED")]
+        for m, at in replies.files.items()
+        if (m, "SUCCEEDED") in replies.first
+    ]
+    successes = sum(1 for c in courses.values() if c.outcome == "SUCCEEDED")
+    updates = slack.calls_to("chat.update")
+    target = config.poll_interval + 1.0
+    all_delays = started_delays + ended_delays
+    return {
+        "trainings": config.trainings,
+        "poll_interval_s": config.poll_interval,
+        "time_scale": config.time_scale,
+        "queue_s": list(config.queue),
+        "run_s": list(config.run),
+        "per_channel": config.per_channel,
+        "submit_over_s": config.submit_seconds,
+        "commands_failed": len(failures),
+        "timed_out": timed_out,
+        "bot_revision": revision,
+        "submit_seconds": sent - started,
+        "reported_seconds": reported - started,
+        "run_seconds": drained - started,
+        "drain_seconds": drained - reported,
+        "drained": idle,
+        "idle_rss_mb": idle_rss_kib / 1024,
+        "peak_rss_mb": peak_rss_kib / 1024,
+        "rss_kb_per_training": (peak_rss_kib - idle_rss_kib) / config.trainings,
+        "idle_cpu_pct": idle_cpu,
+        "cpu_pct": total_cpu,
+        "cpu_seconds": samples[-1].bot_cpu - samples[0].bot_cpu if samples else float("nan"),
+        "quiet_window_s": quiet_seconds,
+        "quiet_cpu_pct": quiet_cpu,
+        "quiet_cpu_ms_per_poll": (
+            10 * quiet_cpu * quiet_seconds / quiet_polls if quiet_polls else float("nan")
+        ),
+        "bench_process_cpu_pct": total_own,
+        "bench_process_quiet_cpu_pct": quiet_own,
+        "status_calls_per_training": statistics.fmean(per_training) if per_training else 0.0,
+        "status_calls_max": max(per_training, default=0),
+        "status_calls_per_sim_minute": (
+            sum(per_training) / sum(minutes) if minutes else float("nan")
+        ),
+        "card_edits_per_training": len(updates) / config.trainings,
+        "files_per_training": len(slack.files) / config.trainings,
+        "successes_with_pictures": f"{len(replies.files)} of {successes}",
+        "pictures_lag_s": _spread(picture_lags),
+        "delay_started_s": _spread(started_delays),
+        "delay_ended_s": _spread(ended_delays),
+        "delay_all_s": _spread(all_delays),
+        "delay_target_s": target,
+        "delays_over_target": sum(1 for d in all_delays if d > target),
+        "replies_missing": len(missing),
+        "replies_repeated": sum(n - 1 for n in replies.posts.values() if n > 1),
+        "bot_log_warnings": sum(1 for line in log_lines if " WARNING " in line),
+        "bot_log_errors": sum(1 for line in log_lines if " ERROR " in line),
+        "bot_log_top": _log_summary(log_lines),
+    } | ({"details": _details(courses, replies, polls)} if details else {})
+
+
+def _log_summary(lines: Sequence[str], *, top: int = 5) -> list[str]:
+    """The most frequent warning and error lines, with ids and numbers folded together."""
+    counts: Counter[str] = Counter()
+    for line in lines:
+        _, found, rest = line.partition(" WARNING ")
+        if not found:
+            _, found, rest = line.partition(" ERROR ")
+        if found:
+            counts[f"{found.strip()} " + re.sub(r"\b[0-9a-f]*\d[0-9a-f]*\b", "#", rest)] += 1
+    return [f"{n} x {message}" for message, n in counts.most_common(top)]
+
+
+def _details(
+    courses: dict[str, Course], replies: ReplyLog, polls: Counter[str | None]
+) -> list[dict[str, Any]]:
+    """Per training: the simulator's transition times, the replies' times, the status calls."""
+    return [
+        asdict(course)
+        | {
+            "replies": {
+                state: at for (model_id, state), at in replies.first.items() if model_id == m
+            },
+            "status_calls": polls.get(m, 0),
+        }
+        for m, course in courses.items()
+    ]
+
+
+# --- reporting -------------------------------------------------------------------------------
+
+
+def _verdict(ok: bool) -> str:
+    return "met" if ok else "NOT met"
+
+
+def _table(results: Sequence[dict[str, Any]]) -> str:
+    rows: list[tuple[str, list[str]]] = []
+
+    def row(label: str, fmt: str, key: str, sub: str | None = None) -> None:
+        values = [r[key][sub] if sub else r[key] for r in results]
+        rows.append((label, [format(v, fmt) for v in values]))
+
+    row("trainings", "d", "trainings")
+    row("time to send all commands, s", ".1f", "submit_seconds")
+    row("time to the last final reply, s", ".0f", "reported_seconds")
+    row("time until the bot is idle, s", ".0f", "run_seconds")
+    row("RSS idle, MB", ".1f", "idle_rss_mb")
+    row("RSS peak (VmHWM), MB", ".1f", "peak_rss_mb")
+    row("RSS per training, KB", ".1f", "rss_kb_per_training")
+    row("CPU idle, % of a core", ".1f", "idle_cpu_pct")
+    row("CPU whole run, % of a core", ".1f", "cpu_pct")
+    row("quiet window, s", ".0f", "quiet_window_s")
+    row("CPU quiet window, % of a core", ".1f", "quiet_cpu_pct")
+    row("CPU per status poll (quiet), ms", ".2f", "quiet_cpu_ms_per_poll")
+    row("status calls per training", ".1f", "status_calls_per_training")
+    row("status calls per simulated minute", ".2f", "status_calls_per_sim_minute")
+    row("card edits per training", ".1f", "card_edits_per_training")
+    row("files uploaded per training", ".2f", "files_per_training")
+    row("pictures after success reply p50, s", ".1f", "pictures_lag_s", "p50")
+    row("pictures after success reply p95, s", ".1f", "pictures_lag_s", "p95")
+    row("delay QUEUED->RUNNING p50, s", ".2f", "delay_started_s", "p50")
+    row("delay QUEUED->RUNNING p95, s", ".2f", "delay_started_s", "p95")
+    row("delay RUNNING->final p50, s", ".2f", "delay_ended_s", "p50")
+    row("delay RUNNING->final p95, s", ".2f", "delay_ended_s", "p95")
+    row("delay all p50, s", ".2f", "delay_all_s", "p50")
+    row("delay all p95, s", ".2f", "delay_all_s", "p95")
+    row("delay all max, s", ".2f", "delay_all_s", "max")
+    row("delays over target", "d", "delays_over_target")
+    row("replies missing / repeated", "d", "replies_missing")
+    row("bot log warnings / errors", "d", "bot_log_warnings")
+    row("benchmark process CPU, %", ".1f", "bench_process_cpu_pct")
+    rows[-3] = (
+        rows[-3][0],
+        [f"{r['replies_missing']} / {r['replies_repeated']}" for r in results],
+    )
+    rows[-2] = (
+        rows[-2][0],
+        [f"{r['bot_log_warnings']} / {r['bot_log_errors']}" for r in results],
+    )
+    width = max(len(label) for label, _ in rows)
+    cells = max(12, *(len(v) for _, values in rows for v in values))
+    return "\n".join(
+        f"{label:<{width}}  " + "  ".join(f"{v:>{cells}}" for v in values) for label, values in rows
+    )
+
+
+def _targets(result: dict[str, Any]) -> list[str]:
+    """The N = 1,000 targets, checked for whatever N was run."""
+    p95 = result["delay_all_s"]["p95"]
+    return [
+        f"peak RSS {result['peak_rss_mb']:.1f} MB < 150 MB: "
+        f"{_verdict(result['peak_rss_mb'] < 150)}",
+        f"CPU between state changes {result['quiet_cpu_pct']:.1f}% < 10% of a core: "
+        f"{_verdict(result['quiet_cpu_pct'] < 10)}",
+        f"delay p95 {p95:.2f} s <= {result['delay_target_s']:.1f} s: "
+        f"{_verdict(p95 <= result['delay_target_s'])}",
+    ]
+
+
+async def _main(args: argparse.Namespace) -> int:
+    results: list[dict[str, Any]] = []
+    for n in args.trainings:
+        config = Config(
+            trainings=n,
+            poll_interval=args.poll_interval,
+            time_scale=args.time_scale,
+            queue=(args.queue[0], args.queue[1]),
+            run=(args.run[0], args.run[1]),
+            failed_share=args.failed_share,
+            per_channel=args.per_channel,
+            submit_seconds=args.submit_seconds,
+            concurrency=args.concurrency,
+            sample_interval=args.sample_interval,
+            drain_timeout=args.drain_timeout,
+            seed=args.seed,
+        )
+        print(f"N={n}: starting a bot process ({asdict(config)})", flush=True)
+        result = await _run(config, details=args.details)
+        results.append(result)
+        for line in _targets(result):
+            print(f"  N={n}: {line}", flush=True)
+        if result["timed_out"]:
+            print(f"  N={n}: TIMED OUT before every training was reported", flush=True)
+        elif not result["drained"]:
+            print(
+                f"  N={n}: the bot still followed jobs {config.drain_timeout:.0f} s after the "
+                "last final reply (see --drain-timeout)",
+                flush=True,
+            )
+        for line in result["bot_log_top"]:
+            print(f"  N={n}: bot log: {line}", flush=True)
+        if args.json:
+            # Written after every run, so a long series keeps what it measured if stopped.
+            args.json.write_text(json.dumps(results, indent=2))
+    print()
+    print(_table(results))
+    return 0 if not any(r["timed_out"] for r in results) else 1
+
+
+def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--trainings", type=int, nargs="+", default=[100, 1000])
+    parser.add_argument("--poll-interval", type=float, default=10.0, help="seconds (wall)")
+    parser.add_argument(
+        "--time-scale", type=float, default=1.0, help="simulated seconds per wall second"
+    )
+    parser.add_argument(
+        "--queue",
+        type=float,
+        nargs=2,
+        default=[30.0, 60.0],
+        metavar=("MIN", "MAX"),
+        help="queued phase, simulated seconds",
+    )
+    parser.add_argument(
+        "--run",
+        type=float,
+        nargs=2,
+        default=[120.0, 180.0],
+        metavar=("MIN", "MAX"),
+        help="running phase, simulated seconds",
+    )
+    parser.add_argument("--failed-share", type=float, default=0.1, help="share that fails")
+    parser.add_argument(
+        "--per-channel", type=int, default=5, help="trainings started in each channel"
+    )
+    parser.add_argument(
+        "--submit-seconds",
+        type=float,
+        default=20.0,
+        help="the commands are sent evenly over this many seconds",
+    )
+    parser.add_argument("--concurrency", type=int, default=50, help="commands in flight")
+    parser.add_argument("--sample-interval", type=float, default=0.5, help="seconds")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--drain-timeout",
+        type=float,
+        default=600.0,
+        help="seconds to wait, after the last final reply, for the bot to finish every job",
+    )
+    parser.add_argument("--json", type=Path, default=None, help="write the numbers here too")
+    parser.add_argument("--details", action="store_true", help="add per-training times to the JSON")
+    args = parser.parse_args(argv)
+    for name in ("queue", "run"):
+        low, high = getattr(args, name)
+        if not 0 <= low <= high:
+            parser.error(f"--{name} needs 0 <= MIN <= MAX")
+    if args.per_channel < 1 or min(args.trainings) < 1 or args.concurrency < 1:
+        parser.error("--trainings, --per-channel and --concurrency must be positive")
+    if args.queue[0] <= 0:
+        parser.error("--queue MIN must be positive: the QUEUED->RUNNING change is measured")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parse_args(argv)
+
+    async def guarded() -> int:
+        # SIGTERM cancels like Ctrl-C does, so the `finally` blocks stop the bot process.
+        task = asyncio.current_task()
+        assert task is not None
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+        return await _main(args)
+
+    with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
+        return asyncio.run(guarded())
+    return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
