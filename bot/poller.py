@@ -184,8 +184,10 @@ class Follower:
         if self._sleep is not asyncio.sleep:  # an injected clock drives the tests
             await self._sleep(seconds)
             return
+        # asyncio.timeout, not wait_for: no extra task per nap, for a thousand jobs napping.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(event.wait(), timeout=seconds)
+            async with asyncio.timeout(seconds):
+                await event.wait()
         event.clear()
 
     async def start_job(self, job: Job) -> None:
