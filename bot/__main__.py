@@ -137,6 +137,16 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         settings = load_settings()
         _configure_logging(settings)
+        if args.command is None and not settings.has_accounts:
+            # Nothing configured at all: show what the bot does instead of an error.
+            print(
+                "retrain-bot: no Slack or Einstein account is configured, so this is the "
+                "offline demo (`python -m bot serve` insists on serving).",
+                file=sys.stderr,
+            )
+            from bot.demo import run_demo
+
+            return int(asyncio.run(run_demo()))
         settings.require_serving()
         from bot.server import serve  # after the checks: a config error answers at once
 

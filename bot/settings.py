@@ -124,6 +124,22 @@ class Settings(BaseSettings):
         return None
 
     @property
+    def has_accounts(self) -> bool:
+        """Whether any Slack or Einstein credential is configured at all."""
+        return any(
+            value is not None
+            for value in (
+                self.slack_bot_token,
+                self.slack_app_token,
+                self.slack_signing_secret,
+                self.einstein_access_token,
+                self.einstein_private_key,
+                self.einstein_private_key_file,
+                self.einstein_account_id,
+            )
+        )
+
+    @property
     def socket_mode(self) -> bool:
         return self.slack_app_token is not None
 

@@ -114,3 +114,20 @@ def test_invalid_url_names_variable() -> None:
     """A malformed URL is refused naming the variable."""
     with pytest.raises(ConfigError, match="SLACK_API_URL"):
         load_settings(slack_api_url="slack.com/api", _env_file=None)
+
+
+def test_nothing_configured_runs_the_offline_demo(tmp_path: Path) -> None:
+    """`python -m bot` with no Slack or Einstein account runs the demo to its end (exit 0)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "bot"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+        env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT)},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "offline demo" in result.stderr
+    assert "the training succeeded" in result.stdout
+    assert (tmp_path / "demo-output").is_dir(), "the pictures are saved where it ran"
