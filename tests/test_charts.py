@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import math
 import struct
 from typing import Any
 
 import pytest
+from PIL import Image, ImageChops
 
 from bot.charts import (
     MAX_MATRIX_LABELS,
@@ -20,6 +22,8 @@ from bot.einstein.models import LearningCurvePoint
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 ALL_SERIES = ("testAccuracy", "trainingAccuracy", "testLoss", "trainingLoss")
+ACCURACY_BLUE = (0x1F, 0x5F, 0xA8)
+LOSS_ORANGE = (0xC8, 0x50, 0x1E)
 
 
 def _png_size(data: bytes) -> tuple[int, int]:
@@ -46,6 +50,20 @@ def _points(epochs: int, *, series: tuple[str, ...] = ALL_SERIES) -> list[Learni
     return points
 
 
+def _image(data: bytes | None) -> Image.Image:
+    assert data is not None
+    return Image.open(io.BytesIO(data)).convert("RGB")
+
+
+def _pixels_like(image: Image.Image, colour: tuple[int, int, int]) -> int:
+    """How many pixels are within 24 of `colour` in each of red, green and blue."""
+    masks = [
+        band.point(lambda v, c=c: 255 if abs(v - c) <= 24 else 0)
+        for band, c in zip(image.split(), colour, strict=True)
+    ]
+    return ImageChops.multiply(ImageChops.multiply(masks[0], masks[1]), masks[2]).histogram()[255]
+
+
 def _matrix(size: int) -> list[list[int]]:
     return [
         [40 + row if row == col else (row + col) % 3 for col in range(size)] for row in range(size)
@@ -65,20 +83,32 @@ def test_learning_curve_is_a_preview_sized_png(epochs: int) -> None:
 
 
 @pytest.mark.parametrize(
-    "series",
+    ("series", "accuracy", "loss"),
     [
-        ("testAccuracy", "testLoss"),
-        ("testAccuracy",),
-        ("testLoss", "trainingLoss"),
-        (),
+        (("testAccuracy", "testLoss"), True, True),
+        (("testAccuracy",), True, False),
+        (("trainingAccuracy",), True, False),
+        (("testLoss", "trainingLoss"), False, True),
+        ((), False, False),
     ],
-    ids=["no-training-values", "accuracy-only", "loss-only", "nothing"],
+    ids=["no-training-values", "accuracy-only", "training-accuracy-only", "loss-only", "nothing"],
 )
-def test_learning_curve_with_missing_series(series: tuple[str, ...]) -> None:
-    """Series without any values are skipped; with none at all the chart still renders."""
+def test_learning_curve_with_missing_series(
+    series: tuple[str, ...], accuracy: bool, loss: bool
+) -> None:
+    """Series without any values are skipped; with none at all the chart still renders.
+
+    Accuracy is drawn in blue, loss in orange: each colour shows exactly when its series has values.
+    """
     data = learning_curve_png(_points(12, series=series), title="M1")
     assert _png_size(data) == (800, 450)
     assert len(data) > 5_000
+    image = _image(data)
+    for colour, shown in ((ACCURACY_BLUE, accuracy), (LOSS_ORANGE, loss)):
+        if shown:
+            assert _pixels_like(image, colour) > 300
+        else:
+            assert _pixels_like(image, colour) == 0
 
 
 def test_learning_curve_tolerates_gaps_and_disorder() -> None:
@@ -96,6 +126,23 @@ def test_learning_curve_without_points() -> None:
     """An empty learning curve gives a chart that says there is no data, not an error."""
     data = learning_curve_png([], title="M1")
     assert _png_size(data) == (800, 450)
+    image = _image(data)
+    assert _pixels_like(image, ACCURACY_BLUE) == _pixels_like(image, LOSS_ORANGE) == 0
+    # The message, in dark text, in the middle of the empty plot.
+    darkest, _ = image.convert("L").crop((300, 180, 500, 220)).getextrema()
+    assert darkest < 80
+
+
+def test_learning_curve_markers_only_up_to_forty_epochs() -> None:
+    """Markers make a line thicker at each epoch: more of the colour with forty, not with 41."""
+    only_test = ("testAccuracy",)
+    forty = _pixels_like(
+        _image(learning_curve_png(_points(40, series=only_test), title="M")), ACCURACY_BLUE
+    )
+    more = _pixels_like(
+        _image(learning_curve_png(_points(41, series=only_test), title="M")), ACCURACY_BLUE
+    )
+    assert forty > 1.3 * more
 
 
 @pytest.mark.parametrize("size", [2, 10, MAX_MATRIX_LABELS])
@@ -108,13 +155,73 @@ def test_confusion_matrix_is_a_png(size: int) -> None:
     assert len(data) > 5_000
 
 
-def test_confusion_matrix_grows_with_labels() -> None:
+@pytest.mark.parametrize(("fewer", "more"), [(4, 12), (3, MAX_MATRIX_LABELS)])
+def test_confusion_matrix_grows_with_labels(fewer: int, more: int) -> None:
     """More labels make a bigger picture."""
-    small = confusion_matrix_png(_labels(4), _matrix(4), title="M1")
-    large = confusion_matrix_png(_labels(12), _matrix(12), title="M1")
+    small = confusion_matrix_png(_labels(fewer), _matrix(fewer), title="M1")
+    large = confusion_matrix_png(_labels(more), _matrix(more), title="M1")
     assert small is not None
     assert large is not None
     assert _png_size(small)[0] < _png_size(large)[0]
+    assert _png_size(small)[1] < _png_size(large)[1]
+
+
+def _cell_centres(size: int) -> tuple[Image.Image, Image.Image, list[list[tuple[int, int]]]]:
+    """Heat maps of a diagonal and an anti-diagonal matrix, and the centre of each cell, found
+    where the two pictures differ: in the cells, corners included, and nowhere else.
+
+    Row r holds all its 1 + 100 r examples in the marked cell: from 1 in the first row to
+    1,201 in the thirteenth.
+    """
+    labels = [f"label {i}" for i in range(size)]
+    diagonal = [[1 + 100 * r if r == c else 0 for c in range(size)] for r in range(size)]
+    anti = [[1 + 100 * r if r + c == size - 1 else 0 for c in range(size)] for r in range(size)]
+    first = _image(confusion_matrix_png(labels, diagonal, title="M1"))
+    second = _image(confusion_matrix_png(labels, anti, title="M1"))
+    box = ImageChops.difference(first, second).getbbox()
+    assert box is not None
+    left, top, right, bottom = box
+    cell = ((right - left) / size, (bottom - top) / size)
+    centres = [
+        [
+            (round(left + (col + 0.5) * cell[0]), round(top + (row + 0.5) * cell[1]))
+            for col in range(size)
+        ]
+        for row in range(size)
+    ]
+    return first, second, centres
+
+
+def _cell_middle(image: Image.Image, centre: tuple[int, int], half: int) -> Image.Image:
+    x, y = centre
+    return image.convert("L").crop((x - half, y - half, x + half, y + half))
+
+
+@pytest.mark.parametrize("size", [3, 13])
+def test_confusion_matrix_colours_cells_by_share(size: int) -> None:
+    """Cells holding the whole row are dark, however few its examples; empty ones are light."""
+    diagonal, anti, centres = _cell_centres(size)
+    for image, marked in ((diagonal, lambda r, c: r == c), (anti, lambda r, c: r + c == size - 1)):
+        grey = image.convert("L")
+        for row in range(size):
+            for col in range(size):
+                # Beside the count written in the middle: the cell's own colour.
+                x, y = centres[row][col]
+                value = grey.getpixel((x - 8, y - 8))
+                assert isinstance(value, int)
+                assert value < 100 if marked(row, col) else value > 230
+
+
+def test_confusion_matrix_counts() -> None:
+    """Counts are white on dark cells; zeros are grey in a small matrix, left out of a large one."""
+    diagonal, _, centres = _cell_centres(3)
+    full = _cell_middle(diagonal, centres[0][0], 6).getextrema()
+    assert full[1] > 200  # white digits on the dark cell
+    zero = _cell_middle(diagonal, centres[0][1], 6).getextrema()
+    assert 110 < zero[0] < 200  # a grey 0, neither black nor missing
+    diagonal, _, centres = _cell_centres(13)
+    lightest, darkest = _cell_middle(diagonal, centres[0][1], 6).getextrema()[::-1]
+    assert lightest - darkest < 6  # no 0 written
 
 
 def test_confusion_matrix_out_of_domain() -> None:
