@@ -674,9 +674,9 @@ class Follower:
         )
 
     async def _save(self, job: Job, *, unless_only_progress_since: Job | None = None) -> None:
-        """Write the job. A poll that only moved progress is written at most once a minute:
-        progress is redrawn from Einstein's next answer anyway, and a thousand trainings would
-        otherwise cost a hundred writes a second."""
+        """Write the job. A poll that only moved progress is written at most every five minutes:
+        progress is redrawn from Einstein's next answer anyway (a restart loses nothing), and a
+        thousand trainings would otherwise cost a hundred writes a second."""
         if (
             unless_only_progress_since is not None
             and _essentials(job) == _essentials(unless_only_progress_since)
@@ -693,11 +693,11 @@ class Follower:
         self._saved_at[job.id] = time.monotonic()
 
 
-_PROGRESS_SAVE_INTERVAL = 60.0
+_PROGRESS_SAVE_INTERVAL = 300.0
 
 
 def _essentials(job: Job) -> tuple[object, ...]:
-    """What a restart must not lose; progress, epochs and contact times may lag a minute."""
+    """What a restart must not lose; progress, epochs and contact times may lag five minutes."""
     return (
         job.status,
         job.queue_position,
