@@ -144,6 +144,13 @@ async def call_with_retries(
         # stamina stops retrying after `budget`, but only between attempts; asyncio.timeout
         # also bounds an attempt or a wait in progress, so no call outlives its budget.
         async with asyncio.timeout(policy.budget):
+            # Nearly every call succeeds at once: the first attempt runs without the retry
+            # machinery, which would cost a status poll a tenth of its CPU. A failure is
+            # handed to stamina as its first attempt's, so the policy applies as usual.
+            try:
+                return await timed()
+            except EinsteinError as exc:
+                failed: EinsteinError | None = exc
             async for retry in stamina.retry_context(
                 on=wait,
                 attempts=policy.attempts,
@@ -153,6 +160,9 @@ async def call_with_retries(
                 wait_jitter=policy.wait_jitter,
             ):
                 with retry:
+                    if failed is not None:
+                        first, failed = failed, None
+                        raise first
                     return await timed()
     except TimeoutError:
         if last is not None and not in_flight:
