@@ -51,7 +51,7 @@ from bot.jobs import (
 from bot.logs import job_context
 from bot.notify import Notifier, SlackError, SlackRefused
 from bot.pictures import draw_pictures
-from bot.schedule import Timing, poll_delay
+from bot.schedule import Timing, poll_delay, slot_end
 from bot.store import JobStore, LeaseLost
 
 __all__ = ["Follower"]
@@ -184,9 +184,12 @@ class Follower:
         if self._sleep is not asyncio.sleep:  # an injected clock drives the tests
             await self._sleep(seconds)
             return
-        # asyncio.timeout, not wait_for: no extra task per nap, for a thousand jobs napping.
+        # Rounded up to the next slot, so naps ending close together end in one loop pass.
+        now = asyncio.get_running_loop().time()
+        wake_at = slot_end(now, seconds, slot=self._timing.poll_slot)
+        # asyncio.timeout_at, not wait_for: no extra task per nap, for a thousand jobs napping.
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(seconds):
+            async with asyncio.timeout_at(wake_at):
                 await event.wait()
         event.clear()
 

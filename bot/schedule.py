@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 from datetime import datetime
 
 from bot.jobs import AWAITING_APPROVAL, SUBMITTING, Job
 
-__all__ = ["Timing", "poll_delay"]
+__all__ = ["Timing", "poll_delay", "slot_end"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +25,14 @@ class Timing:
     max_backoff: float = 300.0
     slack_pause: float = 300.0  # after Slack refuses the channel itself, before trying again
     card_edits_per_minute: float = 50.0  # Slack's Tier 3 budget for chat.update
+
+    @property
+    def poll_slot(self) -> float:
+        """Naps end on multiples of this many seconds, so the polls due within one slot run
+        together: a process woken 200 times a second for one poll each spends most of its CPU
+        waking up (docs/benchmarks.md). At 10 s polls that is 0.5 s: twenty slots an interval,
+        still far from a thousand jobs in lock-step."""
+        return min(0.5, self.poll_interval / 20)
 
     @property
     def takeover_bound(self) -> float:
@@ -53,3 +62,9 @@ def poll_delay(job: Job, *, timing: Timing, errors: int, now: datetime) -> float
     else:
         base = interval
     return base * random.uniform(0.8, 1.2)
+
+
+def slot_end(now: float, seconds: float, *, slot: float) -> float:
+    """The first multiple of `slot` at or after `now + seconds`: naps that would end within one
+    slot end together, and the loop wakes once for all of them."""
+    return math.ceil((now + seconds) / slot) * slot

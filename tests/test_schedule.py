@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import math
 import statistics
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.grammar import RetrainOptions
 from bot.jobs import Job
-from bot.schedule import Timing, poll_delay
+from bot.schedule import Timing, poll_delay, slot_end
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 TIMING = Timing(poll_interval=10.0, max_backoff=300.0)
@@ -68,3 +71,23 @@ def test_awaiting_approval_wakes_for_the_expiry() -> None:
 def test_takeover_bound() -> None:
     """The documented bound: the lease plus one claim interval with its jitter."""
     assert Timing(lease_seconds=30, claim_interval=5).takeover_bound == 36.0
+
+
+@given(
+    now=st.floats(min_value=0, max_value=1e6),
+    seconds=st.floats(min_value=0, max_value=3600),
+    interval=st.sampled_from([0.01, 0.5, 1.0, 10.0, 60.0]),
+)
+def test_naps_end_on_the_next_slot(now: float, seconds: float, interval: float) -> None:
+    slot = Timing(poll_interval=interval).poll_slot
+    end = slot_end(now, seconds, slot=slot)
+    assert now + seconds <= end < now + seconds + slot + 1e-6
+    assert math.isclose(end / slot, round(end / slot), abs_tol=1e-6)
+
+
+def test_polls_due_close_together_wake_together() -> None:
+    slot = TIMING.poll_slot
+    assert slot == 0.5  # twenty slots in a 10 s interval
+    ends = {slot_end(100.0, delay, slot=slot) for delay in (8.01, 8.2, 8.33, 8.49)}
+    assert ends == {108.5}
+    assert slot_end(100.0, 8.51, slot=slot) == 109.0
