@@ -7,9 +7,7 @@ import asyncio
 import logging
 import os
 import sys
-from collections.abc import Coroutine
 from datetime import UTC, datetime
-from typing import Any
 
 from bot.errors import BotError, ConfigError
 from bot.logs import configure_logging
@@ -110,17 +108,6 @@ def _configure_logging(settings: Settings | None = None) -> None:
     )
 
 
-def _run_fast(main: Coroutine[Any, Any, None]) -> None:
-    """Run the server on uvloop where it is installed: libuv's event loop and C transports
-    halve the CPU the bot spends per Einstein poll (docs/benchmarks.md)."""
-    try:
-        import uvloop
-    except ImportError:  # Windows has no uvloop; the standard loop works the same, slower
-        asyncio.run(main)
-    else:
-        uvloop.run(main)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     _configure_logging()
@@ -163,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         settings.require_serving()
         from bot.server import serve  # after the checks: a config error answers at once
 
-        _run_fast(serve(settings))
+        asyncio.run(serve(settings))
         return 0
     except ConfigError as exc:
         print(f"retrain-bot: configuration error: {exc}", file=sys.stderr)
