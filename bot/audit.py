@@ -80,7 +80,7 @@ class AuditLog:
         }
         try:
             async with self._store.engine.begin() as conn:
-                await conn.execute(audit_table.insert().values(**values))
+                await conn.execute(audit_table.insert(), values)
         except SQLAlchemyError as exc:
             raise StoreError(f"audit trail write failed: {exc.__class__.__name__}") from None
 

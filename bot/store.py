@@ -27,6 +27,15 @@ from bot.schema import ACTIVE, SCHEMA_LOCK, jobs_table, metadata
 
 __all__ = ["DuplicateJob", "JobStore", "LeaseLost", "SqlJobStore", "async_database_url"]
 
+# The hot writes are built once, with their values passed at execution: SQLAlchemy then reuses
+# one compiled statement instead of building, coercing and cache-keying every value per write.
+_INSERT = jobs_table.insert()
+_SAVE = (
+    jobs_table.update()
+    .where(jobs_table.c.id == sa.bindparam("job_id"))
+    .where(jobs_table.c.lease_owner == sa.bindparam("owner"))
+)
+
 
 class DuplicateJob(StoreError):
     """The model already has a followed training."""
@@ -138,7 +147,7 @@ class SqlJobStore:
             raise StoreError("the job store is not open")
         try:
             async with self._engine.begin() as conn:
-                await conn.execute(jobs_table.insert().values(**row))
+                await conn.execute(_INSERT, row)
         except IntegrityError:
             raise DuplicateJob(f"model {job.model_id} already has a followed training") from None
         except SQLAlchemyError as exc:
@@ -148,14 +157,8 @@ class SqlJobStore:
         """Write the job, only while this process holds its lease (else LeaseLost)."""
         row = _row(job)
         del row["id"]
-        query = (
-            jobs_table.update()
-            .where(jobs_table.c.id == job.id)
-            .where(jobs_table.c.lease_owner == self.owner)
-            .values(**row)
-        )
         async with self._begin() as conn:
-            result = await conn.execute(query)
+            result = await conn.execute(_SAVE, row | {"job_id": job.id, "owner": self.owner})
         if result.rowcount == 0:
             raise LeaseLost(f"job {job.id} is no longer leased to this process")
 
