@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import signal
 import socket
+import sys
 
 import aiohttp
 
-__all__ = ["free_port", "model_ids", "wait_healthy"]
+__all__ = ["die_with_parent", "free_port", "model_ids", "wait_healthy"]
 
 _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"  # Einstein's model IDs look like base32
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """For `subprocess.Popen(preexec_fn=...)`: the child gets SIGTERM when its parent dies, so
+    a benchmark killed outright leaves no bot polling on its own. Only a prctl call, safe
+    between fork and exec; elsewhere than Linux it does nothing."""
+    if sys.platform == "linux":
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def free_port() -> int:

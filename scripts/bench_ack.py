@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from bot.einstein.simulator import EinsteinSimulator
 from bot.fakeslack import FakeSlack, send_slash_command
-from bot.loopback import free_port, model_ids, wait_healthy
+from bot.loopback import die_with_parent, free_port, model_ids, wait_healthy
 
 SECRET = secrets.token_hex(16)
 MODELS: list[str] = []
@@ -106,7 +106,12 @@ async def _bench_server(
     Einstein's retrain for every command so far, and reports how long that took after the
     last ack: the background work is real, and no phase inherits the previous one's."""
     process = subprocess.Popen(
-        argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        argv,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        preexec_fn=die_with_parent,
     )
     url = f"http://127.0.0.1:{port}/slack/events"
     results: dict[str, dict[str, float]] = {}

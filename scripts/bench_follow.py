@@ -30,14 +30,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import ctypes
 import json
 import os
 import random
 import re
 import secrets
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -64,12 +62,12 @@ from bot.fakeslack import (
     send_slash_command,
 )
 from bot.jobs import FINAL_STATUSES
+from bot.loopback import die_with_parent, free_port
 from bot.notify import METADATA_EVENT
 
 SECRET = secrets.token_hex(16)
 STATUS_CALL = "getTrainStatusAndProgress"
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-_PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,12 +265,6 @@ def _usage(samples: Sequence[Sample], start: float, end: float) -> Usage:
 # --- setting up ------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _model_id(n: int) -> str:
     """26 characters of Einstein's A-Z2-7 alphabet, distinct for each n."""
     alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
@@ -362,12 +354,6 @@ def _revision() -> str:
     return head + ("+dirty" if changed else "")
 
 
-def _die_with_parent() -> None:
-    # If this process is killed outright (SIGKILL), the bot must not keep polling on its own.
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
 def _start_bot(
     *, workdir: Path, port: int, slack: FakeSlack, einstein_url: str, token: str, config: Config
 ) -> subprocess.Popen[bytes]:
@@ -392,7 +378,7 @@ def _start_bot(
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent,  # only a prctl call: safe between fork and exec
+            preexec_fn=die_with_parent,
         )
 
 
@@ -526,7 +512,7 @@ async def _run(config: Config, *, details: bool) -> dict[str, Any]:
     try:
         with tempfile.TemporaryDirectory(prefix="bench-follow-") as tmp:
             workdir = Path(tmp)
-            port = _free_port()
+            port = free_port()
             process = _start_bot(
                 workdir=workdir,
                 port=port,

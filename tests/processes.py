@@ -13,7 +13,7 @@ from pathlib import Path
 import aiohttp
 
 from bot.fakeslack import SentRequest, send_slash_command
-from bot.loopback import free_port, wait_healthy
+from bot.loopback import die_with_parent, free_port, wait_healthy
 from tests.conftest import CHANNEL, SIGNING_SECRET, USER
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,6 +66,7 @@ class BotProcess:
                 env=self.env | {"PORT": str(self.port)},
                 stdout=out,
                 stderr=subprocess.STDOUT,
+                preexec_fn=die_with_parent,  # an interrupted test run leaves no bot behind
             )
         try:
             await wait_healthy(session, self.port)
