@@ -6,6 +6,7 @@ import asyncio
 import ctypes
 import signal
 import socket
+import subprocess
 import sys
 
 import aiohttp
@@ -50,10 +51,14 @@ async def wait_healthy(
     port: int,
     *,
     timeout: float = 20.0,  # noqa: ASYNC109
+    process: subprocess.Popen[bytes] | None = None,
 ) -> None:
-    """Wait until `GET /healthz` on `port` answers 200."""
+    """Wait until `GET /healthz` on `port` answers 200; RuntimeError at once if `process`
+    (the server being waited for) exits first."""
     deadline = asyncio.get_running_loop().time() + timeout
     while asyncio.get_running_loop().time() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"the process exited with code {process.returncode} at start-up")
         try:
             async with session.get(f"http://127.0.0.1:{port}/healthz") as response:
                 if response.status == 200:

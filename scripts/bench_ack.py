@@ -118,7 +118,7 @@ async def _bench_server(
     try:
         connector = aiohttp.TCPConnector(limit=args.concurrency)
         async with aiohttp.ClientSession(connector=connector) as session:
-            await wait_healthy(session, port)
+            await wait_healthy(session, port, process=process)
             # Warm-up: first-request costs (imports, connection set-up) are not the steady state.
             await _measure(session, url, slack, requests=20, concurrency=1, first_model=first_model)
             model = first_model + 20

@@ -62,7 +62,7 @@ from bot.fakeslack import (
     send_slash_command,
 )
 from bot.jobs import FINAL_STATUSES
-from bot.loopback import die_with_parent, free_port
+from bot.loopback import die_with_parent, free_port, wait_healthy
 from bot.notify import METADATA_EVENT
 
 SECRET = secrets.token_hex(16)
@@ -394,22 +394,6 @@ async def _stop_bot(process: subprocess.Popen[bytes]) -> None:
     process.wait()
 
 
-async def _ready(
-    session: aiohttp.ClientSession, port: int, process: subprocess.Popen[bytes]
-) -> None:
-    for _ in range(600):
-        if process.poll() is not None:
-            raise RuntimeError(f"the bot exited with code {process.returncode} at start-up")
-        try:
-            async with session.get(f"http://127.0.0.1:{port}/healthz") as response:
-                if response.status == 200:
-                    return
-        except aiohttp.ClientError:
-            pass
-        await asyncio.sleep(0.05)
-    raise RuntimeError("the bot did not become ready within 30 s")
-
-
 async def _wait_idle(session: aiohttp.ClientSession, port: int, *, within: float) -> bool:
     """Wait until the bot follows no job (its /healthz says so); False after `within` s."""
     deadline = time.monotonic() + within
@@ -523,7 +507,7 @@ async def _run(config: Config, *, details: bool) -> dict[str, Any]:
             )
             connector = aiohttp.TCPConnector(limit=config.concurrency)
             async with aiohttp.ClientSession(connector=connector) as session:
-                await _ready(session, port, process)
+                await wait_healthy(session, port, timeout=30, process=process)
                 meter = Meter(root=process.pid)
                 sampler = asyncio.ensure_future(meter.run(samples, config.sample_interval))
                 # A few seconds with no job: what the bot costs before it follows anything.

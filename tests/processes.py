@@ -69,8 +69,8 @@ class BotProcess:
                 preexec_fn=die_with_parent,  # an interrupted test run leaves no bot behind
             )
         try:
-            await wait_healthy(session, self.port)
-        except TimeoutError:
+            await wait_healthy(session, self.port, process=self.process)
+        except (TimeoutError, RuntimeError):
             raise RuntimeError(f"the bot did not start: {self.log.read_text()[-2000:]}") from None
 
     def kill(self) -> None:

@@ -10,7 +10,10 @@ import sys
 import time
 from pathlib import Path
 
+import aiohttp
 import pytest
+
+from bot.loopback import free_port, wait_healthy
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -59,3 +62,12 @@ def _orphan(mode: str) -> int:
         [sys.executable, "-c", _PARENT, mode], cwd=ROOT, capture_output=True, text=True, check=True
     )
     return int(parent.stdout)
+
+
+async def test_wait_healthy_gives_up_at_once_when_the_server_exits() -> None:
+    process = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
+    started = time.monotonic()
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(RuntimeError, match="exited with code 3"):
+            await wait_healthy(session, free_port(), timeout=20, process=process)
+    assert time.monotonic() - started < 10  # not the whole timeout
