@@ -74,8 +74,8 @@ def _since(text: str) -> datetime:
 
 
 async def _export_audit(*, since: datetime | None, model: str | None, fmt: str) -> int:
-    from bot.audit import AuditLog, export_events
-    from bot.store import SqlJobStore
+    from bot.store.audit import AuditLog, export_events
+    from bot.store.jobs import SqlJobStore
 
     store = SqlJobStore(load_settings().database_url)
     await store.open()
@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "audit":
             return asyncio.run(_export_audit(since=args.since, model=args.model, fmt=args.format))
         if args.command == "simulator":
-            from bot.einstein.simulator import run_simulator
+            from bot.fakes.einstein.simulator import run_simulator
 
             public_key = None
             if args.public_key:

@@ -14,19 +14,19 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.access import Gatekeeper
-from bot.audit import AuditLog
+from bot.access.gatekeeper import Gatekeeper
+from bot.core.schedule import Timing
 from bot.einstein.auth import JwtTokenSource, StaticTokenSource, TokenSource
 from bot.einstein.client import EinsteinClient
-from bot.handlers import Handlers, register_handlers
-from bot.interactions import Interactions, register_interactions
+from bot.follow.follower import Follower
+from bot.listeners.actions import Interactions, register_interactions
+from bot.listeners.commands import Handlers, register_handlers
 from bot.logs import request_context
-from bot.notify import Notifier
-from bot.outbox import Outbox
-from bot.poller import Follower
-from bot.schedule import Timing
 from bot.settings import Settings
-from bot.store import JobStore, SqlJobStore
+from bot.slack.notify import Notifier
+from bot.slack.outbox import Outbox
+from bot.store.audit import AuditLog
+from bot.store.jobs import JobStore, SqlJobStore
 
 __all__ = ["Bot", "create_bot"]
 

@@ -17,10 +17,11 @@ from pathlib import Path
 import aiohttp
 
 from bot.app import Bot, create_bot
-from bot.einstein.auth import generate_key_pair
-from bot.einstein.simulator import EinsteinSimulator
+from bot.core.grammar import Retrain, parse_command
 from bot.errors import UsageError
-from bot.fakeslack import (
+from bot.fakes.einstein.simulator import EinsteinSimulator
+from bot.fakes.keys import generate_key_pair
+from bot.fakes.slack import (
     Channel,
     FakeSlack,
     FileShared,
@@ -29,7 +30,6 @@ from bot.fakeslack import (
     render_message,
     send_slash_command,
 )
-from bot.grammar import Retrain, parse_command
 from bot.server import start_http
 from bot.settings import Settings
 

@@ -11,9 +11,9 @@ from typing import Any, Literal
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.access import AccessPolicy
 from bot.einstein.auth import load_private_key
 from bot.errors import ConfigError
-from bot.policy import AccessPolicy
 
 __all__ = ["Settings", "load_settings"]
 

@@ -29,9 +29,9 @@ import aiohttp
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.einstein.simulator import EinsteinSimulator
-from bot.fakeslack import FakeSlack, send_slash_command
-from bot.loopback import die_with_parent, free_port, model_ids, wait_healthy
+from bot.fakes.einstein.simulator import EinsteinSimulator
+from bot.fakes.loopback import die_with_parent, free_port, model_ids, wait_healthy
+from bot.fakes.slack import FakeSlack, send_slash_command
 
 SECRET = secrets.token_hex(16)
 MODELS: list[str] = []

@@ -52,8 +52,10 @@ import aiohttp
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.einstein.simulator import EinsteinSimulator
-from bot.fakeslack import (
+from bot.core.jobs import FINAL_STATUSES
+from bot.fakes.einstein.simulator import EinsteinSimulator
+from bot.fakes.loopback import die_with_parent, free_port, wait_healthy
+from bot.fakes.slack import (
     Channel,
     FakeSlack,
     FileShared,
@@ -61,9 +63,7 @@ from bot.fakeslack import (
     SlackEvent,
     send_slash_command,
 )
-from bot.jobs import FINAL_STATUSES
-from bot.loopback import die_with_parent, free_port, wait_healthy
-from bot.notify import METADATA_EVENT
+from bot.slack.notify import METADATA_EVENT
 
 SECRET = secrets.token_hex(16)
 STATUS_CALL = "getTrainStatusAndProgress"

@@ -17,14 +17,14 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.app import Bot, create_bot
-from bot.einstein.auth import generate_key_pair
-from bot.einstein.simulator import EinsteinSimulator
-from bot.fakeslack import FakeSlack, SentRequest, send_slash_command
-from bot.fakeslack import Message as SlackMessage
-from bot.jobs import Job, due_replies
+from bot.core.jobs import Job, due_replies
+from bot.fakes.einstein.simulator import EinsteinSimulator
+from bot.fakes.keys import generate_key_pair
+from bot.fakes.slack import FakeSlack, SentRequest, send_slash_command
+from bot.fakes.slack import Message as SlackMessage
 from bot.server import start_http
 from bot.settings import Settings
-from bot.store import SqlJobStore
+from bot.store.jobs import SqlJobStore
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 

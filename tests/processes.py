@@ -12,8 +12,8 @@ from pathlib import Path
 
 import aiohttp
 
-from bot.fakeslack import SentRequest, send_slash_command
-from bot.loopback import die_with_parent, free_port, wait_healthy
+from bot.fakes.loopback import die_with_parent, free_port, wait_healthy
+from bot.fakes.slack import SentRequest, send_slash_command
 from tests.conftest import CHANNEL, SIGNING_SECRET, USER
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.audit import AuditKind, AuditLog
-from bot.fakeslack import send_interaction, view_submission_payload
-from bot.ids import ActionId, BlockId, CallbackId
-from bot.jobs import Job
-from bot.views import reject_form
+from bot.core.jobs import Job
+from bot.fakes.slack import send_interaction, view_submission_payload
+from bot.slack.ids import ActionId, BlockId, CallbackId
+from bot.slack.views import reject_form
+from bot.store.audit import AuditKind, AuditLog
 from tests.conftest import CHANNEL, SIGNING_SECRET, USER, Stack
 from tests.test_interactions import click, private_to, wait_job, wait_private_to
 

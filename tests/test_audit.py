@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from bot.audit import AuditEvent, AuditKind, AuditLog, export_events
 from bot.errors import StoreError
-from bot.store import SqlJobStore
+from bot.store.audit import AuditEvent, AuditKind, AuditLog, export_events
+from bot.store.jobs import SqlJobStore
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 

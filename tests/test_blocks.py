@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from bot.blocks import Message, format_duration, progress_bar, render_card, render_reply
-from bot.grammar import RetrainOptions
-from bot.jobs import Job, LabelScore, Result
+from bot.core.grammar import RetrainOptions
+from bot.core.jobs import Job, LabelScore, Result
+from bot.slack.blocks import Message, format_duration, progress_bar, render_card, render_reply
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 

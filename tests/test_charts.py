@@ -11,14 +11,14 @@ from typing import Any
 import pytest
 from PIL import Image, ImageChops
 
-from bot.charts import (
+from bot.einstein.models import LearningCurvePoint
+from bot.follow.charts import (
     MAX_MATRIX_LABELS,
     confusion_matrix_png,
     confusion_matrix_png_async,
     learning_curve_png,
     learning_curve_png_async,
 )
-from bot.einstein.models import LearningCurvePoint
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 ALL_SERIES = ("testAccuracy", "trainingAccuracy", "testLoss", "trainingLoss")

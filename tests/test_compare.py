@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bot.compare import (
+from bot.core.compare import (
     OUT_OF_DOMAIN,
     Comparison,
     ConfusedPair,

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from bot.fakeslack import Channel, sign_slack_request, slash_command_body
+from bot.fakes.slack import Channel, sign_slack_request, slash_command_body
 from tests.conftest import ACCOUNT, CHANNEL, SIGNING_SECRET, USER, Stack
 
 MODEL = "7JXCXTRXTMNLJCEF2DR5CJ46QU"
@@ -193,7 +193,7 @@ async def test_retrain_channel_gets_the_thread_and_the_requester_a_link(stack: S
 async def test_refused_credentials_show_in_healthz_and_to_the_user(stack: Stack) -> None:
     """A key Einstein refuses: /healthz says what to check (never the key); the user gets a
     plain message; nothing is posted in the channel."""
-    from bot.einstein.auth import generate_key_pair
+    from bot.fakes.keys import generate_key_pair
 
     _, other_public = generate_key_pair()
     stack.simulator.add_account(ACCOUNT, other_public)  # the bot's key no longer matches

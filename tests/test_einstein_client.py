@@ -23,12 +23,11 @@ import stamina
 import stamina.instrumentation
 from aiohttp.abc import AbstractResolver, ResolveResult
 
+from bot.core.grammar import RetrainOptions
 from bot.einstein.auth import JwtTokenSource, StaticTokenSource
-from bot.einstein.auth import generate_key_pair as rsa_key_pair
 from bot.einstein.client import EinsteinClient, RetryPolicy, parse_retry_after
 from bot.einstein.explain import explain
 from bot.einstein.models import Training
-from bot.einstein.simulator import EinsteinSimulator
 from bot.errors import (
     EinsteinAuthError,
     EinsteinError,
@@ -36,7 +35,8 @@ from bot.errors import (
     EinsteinRejected,
     EinsteinUnavailable,
 )
-from bot.grammar import RetrainOptions
+from bot.fakes.einstein.simulator import EinsteinSimulator
+from bot.fakes.keys import generate_key_pair as rsa_key_pair
 
 ACCOUNT = "client-tests@example.com"
 UNKNOWN_MODEL = "ZZZZZZZZZZZZZZZZZZZZZZZZZZ"

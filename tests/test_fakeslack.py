@@ -17,7 +17,7 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bot.fakeslack import (
+from bot.fakes.slack import (
     RESPONSE_URL,
     UPLOAD_URL,
     Channel,

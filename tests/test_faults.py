@@ -14,8 +14,8 @@ from collections import Counter
 
 import pytest
 
-from bot.einstein.simulator import EinsteinSimulator
-from bot.loopback import model_ids
+from bot.fakes.einstein.simulator import EinsteinSimulator
+from bot.fakes.loopback import model_ids
 from tests.conftest import CHANNEL, SIGNING_SECRET, Stack
 from tests.test_instances import TERMINAL, thread_states
 

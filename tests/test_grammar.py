@@ -12,8 +12,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from bot.errors import UsageError
-from bot.grammar import (
+from bot.core.grammar import (
     MAX_TEXT_LENGTH,
     OPTIONS,
     SUBCOMMANDS,
@@ -30,6 +29,7 @@ from bot.grammar import (
     parse_options,
     render_help,
 )
+from bot.errors import UsageError
 
 MODEL = "7JXCXTRXTMNLJCEF2DR5CJ46QU"
 ALGORITHMS = ("intent", "multilingual-intent", "multilingual-intent-ood")

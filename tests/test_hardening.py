@@ -6,11 +6,11 @@ import time
 
 import pytest
 
+from bot.core.grammar import RetrainOptions
 from bot.einstein.auth import StaticTokenSource
 from bot.einstein.client import EinsteinClient
 from bot.errors import EinsteinRejected
-from bot.fakeslack import sign_slack_request, slash_command_body
-from bot.grammar import RetrainOptions
+from bot.fakes.slack import sign_slack_request, slash_command_body
 from tests.conftest import CHANNEL, SIGNING_SECRET, USER, Stack
 
 MODEL = "7JXCXTRXTMNLJCEF2DR5CJ46QU"

@@ -16,10 +16,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.einstein.simulator import EinsteinSimulator
-from bot.fakeslack import FakeSlack
-from bot.loopback import model_ids
-from bot.store import SqlJobStore
+from bot.fakes.einstein.simulator import EinsteinSimulator
+from bot.fakes.loopback import model_ids
+from bot.fakes.slack import FakeSlack
+from bot.store.jobs import SqlJobStore
 from tests.conftest import ACCOUNT, CHANNEL, postgres_database
 from tests.processes import BotProcess, bot_env
 

@@ -16,16 +16,16 @@ from typing import Any
 import pytest
 
 from bot.app import Bot, create_bot
-from bot.fakeslack import (
+from bot.core.jobs import Job
+from bot.fakes.slack import (
     SentRequest,
     block_actions_payload,
     send_interaction,
     sign_slack_request,
     view_submission_payload,
 )
-from bot.ids import ActionId, BlockId, CallbackId
-from bot.jobs import Job
 from bot.server import start_http
+from bot.slack.ids import ActionId, BlockId, CallbackId
 from tests.conftest import CHANNEL, SIGNING_SECRET, USER, Stack
 
 MODEL = "7JXCXTRXTMNLJCEF2DR5CJ46QU"

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bot.core.grammar import RetrainOptions
+from bot.core.jobs import Job, due_replies, observe, summarize_result
 from bot.einstein.models import Metrics, Training
-from bot.grammar import RetrainOptions
-from bot.jobs import Job, due_replies, observe, summarize_result
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 

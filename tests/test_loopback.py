@@ -13,7 +13,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.loopback import free_port, wait_healthy
+from bot.fakes.loopback import free_port, wait_healthy
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # and exits at once.
 _PARENT = """
 import subprocess, sys
-from bot.loopback import die_with_parent
+from bot.fakes.loopback import die_with_parent
 PREEXEC = die_with_parent if sys.argv[1:] == ["on"] else None
 child = subprocess.Popen(
     [sys.executable, "-c", "import time; time.sleep(60)"],

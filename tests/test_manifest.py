@@ -11,7 +11,7 @@ import yaml
 from slack_bolt.request.async_request import AsyncBoltRequest
 
 from bot.app import create_bot
-from bot.fakeslack import sign_slack_request, slash_command_body
+from bot.fakes.slack import sign_slack_request, slash_command_body
 from bot.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -18,8 +18,8 @@ import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import SlackError, SlackRefused
-from bot.fakeslack import Channel, FakeSlack
-from bot.outbox import Outbox, is_transient
+from bot.fakes.slack import Channel, FakeSlack
+from bot.slack.outbox import Outbox, is_transient
 
 SCALE = 50.0
 GENERAL = "C0001"
@@ -118,7 +118,7 @@ async def gated_outbox(fake: FakeSlack, gated: GatedTime) -> AsyncIterator[Outbo
 
 @pytest.fixture
 def outbox_log(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
-    caplog.set_level(logging.INFO, logger="bot.outbox")
+    caplog.set_level(logging.INFO, logger="bot.slack.outbox")
     return caplog
 
 

@@ -14,9 +14,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.errors import ConfigError
-from bot.grammar import RetrainOptions
-from bot.policy import (
+from bot.access import (
     AccessPolicy,
     Decision,
     IdKind,
@@ -28,6 +26,8 @@ from bot.policy import (
     parse_rate,
     rate_decision,
 )
+from bot.core.grammar import RetrainOptions
+from bot.errors import ConfigError
 
 ALICE = "U0123ABCD"
 BOB = "U0999MNOP"

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import aiohttp
 
-from bot.einstein.simulator import EinsteinSimulator
-from bot.fakeslack import FakeSlack
+from bot.fakes.einstein.simulator import EinsteinSimulator
+from bot.fakes.slack import FakeSlack
 from tests.conftest import ACCOUNT, CHANNEL, SIGNING_SECRET
 from tests.processes import BotProcess, bot_env
 

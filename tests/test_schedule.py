@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.grammar import RetrainOptions
-from bot.jobs import Job
-from bot.schedule import Timing, poll_delay, slot_end
+from bot.core.grammar import RetrainOptions
+from bot.core.jobs import Job
+from bot.core.schedule import Timing, poll_delay, slot_end
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 TIMING = Timing(poll_interval=10.0, max_backoff=300.0)

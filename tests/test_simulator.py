@@ -23,7 +23,8 @@ from hypothesis import strategies as st
 from openapi_schema_validator import OAS30Validator, oas30_format_checker
 
 from bot.einstein.models import LearningCurvePoint, Metrics, TokenResponse, Training
-from bot.einstein.sim_training import (
+from bot.fakes.einstein.simulator import EinsteinSimulator, run_simulator
+from bot.fakes.einstein.training import (
     OUTCOMES,
     Dataset,
     Script,
@@ -34,7 +35,6 @@ from bot.einstein.sim_training import (
     render_training,
     training_state,
 )
-from bot.einstein.simulator import EinsteinSimulator, run_simulator
 
 ACCOUNT = "tester@example.com"
 T0 = 1_700_000_000.0

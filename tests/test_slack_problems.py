@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from bot.fakeslack import Channel
+from bot.fakes.slack import Channel
 from tests.conftest import USER, Stack
 
 MODEL = "7JXCXTRXTMNLJCEF2DR5CJ46QU"

@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bot.core.grammar import RetrainOptions
+from bot.core.jobs import Job, LabelScore, Result
 from bot.errors import ConfigError
-from bot.grammar import RetrainOptions
-from bot.jobs import Job, LabelScore, Result
-from bot.store import DuplicateJob, LeaseLost, SqlJobStore, async_database_url
+from bot.store.jobs import DuplicateJob, LeaseLost, SqlJobStore, async_database_url
 
 
 def _job(job_id: str = "j1", **changes: object) -> Job:

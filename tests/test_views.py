@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from bot.fakeslack.checks import check_blocks
-from bot.grammar import Retrain, RetrainOptions, parse_command, parse_options
-from bot.ids import ActionId, BlockId, CallbackId
-from bot.jobs import Job, Result
-from bot.views import (
+from bot.core.grammar import Retrain, RetrainOptions, parse_command, parse_options
+from bot.core.jobs import Job, Result
+from bot.fakes.slack.checks import check_blocks
+from bot.slack.ids import ActionId, BlockId, CallbackId
+from bot.slack.views import (
     FORM_OPTIONS,
     HOME_JOBS,
     MAX_VIEW_BLOCKS,

@@ -1,1 +1,1 @@
-"""Einstein Language API: wire models, token minting, the client and a local simulator."""
+"""Einstein Language API: wire models, the one retry policy, answers explained, client, tokens."""

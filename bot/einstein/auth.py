@@ -237,20 +237,3 @@ def _hint(said: str | None) -> str:
 def _retrieve(task: asyncio.Task[str]) -> None:
     if not task.cancelled():
         task.exception()
-
-
-def generate_key_pair() -> tuple[str, str]:
-    """A fresh RSA key pair as (private PEM, public PEM), for the simulator's own accounts."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    public = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-    return private, public

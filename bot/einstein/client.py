@@ -40,6 +40,7 @@ import aiohttp
 import stamina
 from pydantic import BaseModel, ValidationError
 
+from bot.core.grammar import RetrainOptions
 from bot.einstein.models import TERMINAL_STATUSES, LearningCurvePoint, Metrics, Training
 from bot.errors import (
     EinsteinAuthError,
@@ -49,7 +50,6 @@ from bot.errors import (
     EinsteinRejected,
     EinsteinUnavailable,
 )
-from bot.grammar import RetrainOptions
 
 if TYPE_CHECKING:
     # Only for annotations: auth.py imports this module for the retry policy.

@@ -1,0 +1,126 @@
+"""The gatekeeper: applies the access policy with what only I/O can tell.
+
+`bot.access` decides from facts; this module gathers them: the user groups a person belongs
+to (Slack's `usergroups.users.list`, cached), and how many retrains they started lately (the
+job store). When a decision needs neither, it is made without any I/O, so the slash command's
+ack can carry it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime
+
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.access import AccessPolicy, Decision
+from bot.core.grammar import RetrainOptions
+from bot.core.jobs import Job, utcnow
+from bot.errors import StoreError
+from bot.store.jobs import JobStore
+
+__all__ = ["Gatekeeper"]
+
+log = logging.getLogger(__name__)
+
+_GROUP_TTL = 300.0  # group membership changes rarely; five minutes of staleness is fine
+
+
+class Gatekeeper:
+    """Answers "may this person do this?" for retrains, approvals and stopping."""
+
+    def __init__(
+        self,
+        *,
+        policy: AccessPolicy,
+        store: JobStore,
+        slack: AsyncWebClient,
+        clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.policy = policy
+        self._store = store
+        self._slack = slack
+        self._clock = clock
+        self._now = now
+        self._members: dict[str, tuple[frozenset[str], float]] = {}
+
+    def decide_now(
+        self, *, user: str, channel: str, model_id: str, options: RetrainOptions
+    ) -> Decision | None:
+        """The decision when it needs no I/O (no group lookup, no rate limit); else None."""
+        if self.policy.groups_needed(model_id, user=user) or self.policy.rate_limit is not None:
+            return None
+        return self.policy.decide(
+            user=user, user_groups=frozenset(), channel=channel, model_id=model_id, options=options
+        )
+
+    async def check_retrain(
+        self, *, user: str, channel: str, model_id: str, options: RetrainOptions
+    ) -> Decision:
+        """Allow lists, the model's rule, option limits, then the user's rate limit."""
+        groups = (
+            await self._groups_of(user, self.policy.groups_for(model_id))
+            if (self.policy.groups_needed(model_id, user=user))
+            else frozenset()
+        )
+        decision = self.policy.decide(
+            user=user, user_groups=groups, channel=channel, model_id=model_id, options=options
+        )
+        if not decision.allowed or self.policy.rate_window is None:
+            return decision
+        now = self._now()
+        try:
+            recent = await self._store.started_by(user, since=now - self.policy.rate_window)
+        except StoreError as exc:
+            # Without the count the limit cannot be applied; refusing is the safe side.
+            log.error("rate limit check failed: %s", exc)
+            return Decision.deny(
+                "The bot cannot check your retrain rate right now; please try again in a minute."
+            )
+        rate = self.policy.check_rate(recent, now=now)
+        return decision if rate.allowed else rate
+
+    async def check_approver(self, job: Job, *, user: str) -> Decision:
+        """Whether `user` may approve (or reject) `job`'s retrain."""
+        rule = self.policy.rule_for(job.model_id)
+        if rule is None or not rule.protected:
+            return Decision.deny("This retrain does not need an approval any more.")
+        groups = await self._groups_of(user, self.policy.groups_for(job.model_id))
+        return self.policy.may_approve(
+            rule, approver=user, approver_groups=groups, requester=job.requester
+        )
+
+    async def may_stop(self, user: str, job: Job) -> bool:
+        """The requester, or anyone allowed to retrain the model, may stop following it."""
+        if user == job.requester:
+            return True
+        groups = await self._groups_of(user, self.policy.groups_for(job.model_id))
+        return self.policy.admits(user=user, user_groups=groups, model_id=job.model_id) and (
+            not self.policy.is_open
+        )
+
+    async def _groups_of(self, user: str, groups: frozenset[str]) -> frozenset[str]:
+        """Which of `groups` the user belongs to; a group Slack will not list counts as not."""
+        found = set()
+        for group in sorted(groups):
+            if user in await self._members_of(group):
+                found.add(group)
+        return frozenset(found)
+
+    async def _members_of(self, group: str) -> frozenset[str]:
+        cached = self._members.get(group)
+        if cached is not None and self._clock() - cached[1] < _GROUP_TTL:
+            return cached[0]
+        try:
+            response = await self._slack.usergroups_users_list(usergroup=group)
+            members = frozenset(str(u) for u in response.get("users") or [])
+        except (SlackApiError, SlackClientError) as exc:
+            code = exc.response.get("error") if isinstance(exc, SlackApiError) else "connection"
+            log.warning("cannot list user group %s (%s); treating it as empty", group, code)
+            return cached[0] if cached else frozenset()
+        self._members[group] = (members, self._clock())
+        return members

@@ -1,0 +1,293 @@
+"""`AccessPolicy`: who may retrain which model, where, with which options, and who may approve.
+
+Pure: group membership and recent retrains are handed in, so a refusal costs no API call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Final
+
+from bot.access.decision import Decision
+from bot.access.ids import parse_id_list
+from bot.access.loading import load_policy
+from bot.access.rate import RateLimit, parse_rate, rate_decision
+from bot.access.rules import MAX_EPOCHS, ModelRule, Policy
+from bot.core.grammar import RetrainOptions
+
+__all__ = ["CHANNELS_VARIABLE", "GROUPS_VARIABLE", "USERS_VARIABLE", "AccessPolicy"]
+
+USERS_VARIABLE: Final = "RETRAIN_ALLOWED_USERS"
+GROUPS_VARIABLE: Final = "RETRAIN_ALLOWED_GROUPS"
+CHANNELS_VARIABLE: Final = "RETRAIN_ALLOWED_CHANNELS"
+_NO_POLICY_FILE: Final = Policy()
+
+
+@dataclass(frozen=True, slots=True)
+class _People:
+    """A user list and a group list; both empty means everyone."""
+
+    users: frozenset[str]
+    groups: frozenset[str]
+
+    @property
+    def is_open(self) -> bool:
+        return not self.users and not self.groups
+
+    def admits(self, user: str, user_groups: frozenset[str]) -> bool:
+        return self.is_open or user in self.users or not self.groups.isdisjoint(user_groups)
+
+    def others_than(self, user: str) -> bool | None:
+        """Whether someone besides `user` is admitted; None when groups make it unknowable."""
+        if self.is_open or self.groups:
+            return None
+        return bool(self.users - {user})
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def _options_refusal(rule: ModelRule, options: RetrainOptions) -> str | None:
+    models = f"Models matching `{rule.match}`"
+    if rule.max_epochs is not None:
+        if options.epochs is None:
+            # Unset epochs lets Einstein pick from the dataset size, up to 1000: refuse rather
+            # than let a limit be passed by leaving the option out.
+            return (
+                f"{models} allow at most {rule.max_epochs} epochs, and without `epochs=`"
+                f" Einstein may choose up to {MAX_EPOCHS}; add `epochs={rule.max_epochs}`"
+                " or fewer."
+            )
+        if options.epochs > rule.max_epochs:
+            return (
+                f"{models} allow at most {rule.max_epochs} epochs; you asked for {options.epochs}."
+            )
+    # Unset feedback is Einstein's default, false, so only an explicit true is refused.
+    if not rule.feedback and options.with_feedback:
+        return f"{models} cannot be retrained with feedback=true."
+    return None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AccessPolicy:
+    """The global allow lists, the policy file's rules and the per-user rate limit.
+
+    Empty global lists mean open. A matching rule's own people list (users and groups together)
+    replaces the global user and group lists for that model, and its own channel list replaces
+    the global channel list; what the rule leaves out falls back to the global lists.
+    """
+
+    allowed_users: frozenset[str] = frozenset()
+    allowed_groups: frozenset[str] = frozenset()
+    allowed_channels: frozenset[str] = frozenset()
+    policy: Policy = _NO_POLICY_FILE
+    rate_limit: RateLimit | None = None
+
+    @classmethod
+    def from_config(
+        cls,
+        *,
+        allowed_users: str | None = None,
+        allowed_groups: str | None = None,
+        allowed_channels: str | None = None,
+        policy_file: Path | None = None,
+        user_rate: str | None = None,
+    ) -> AccessPolicy:
+        """Build from the raw `RETRAIN_*` values; any mistake is a `ConfigError` at start-up."""
+        return cls(
+            allowed_users=parse_id_list(allowed_users, kind="user", variable=USERS_VARIABLE),
+            allowed_groups=parse_id_list(allowed_groups, kind="group", variable=GROUPS_VARIABLE),
+            allowed_channels=parse_id_list(
+                allowed_channels, kind="channel", variable=CHANNELS_VARIABLE
+            ),
+            policy=load_policy(policy_file) if policy_file is not None else _NO_POLICY_FILE,
+            rate_limit=parse_rate(user_rate),
+        )
+
+    # --- lookups -------------------------------------------------------------------------------
+
+    def rule_for(self, model_id: str) -> ModelRule | None:
+        """The first policy-file rule whose glob matches the model ID (case-sensitive), or None."""
+        return self.policy.rule_for(model_id)
+
+    def _people(self, rule: ModelRule | None) -> _People:
+        if rule is not None and rule.limits_people:
+            return _People(rule.allow_users or frozenset(), rule.allow_groups or frozenset())
+        return _People(self.allowed_users, self.allowed_groups)
+
+    @property
+    def uses_groups(self) -> bool:
+        """Whether any decision can depend on group membership; if not, never ask Slack."""
+        return bool(self.allowed_groups) or any(rule.allow_groups for rule in self.policy.rules)
+
+    def groups_for(self, model_id: str) -> frozenset[str]:
+        """The user groups whose membership can decide for this model."""
+        return self._people(self.rule_for(model_id)).groups
+
+    def admits(self, *, user: str, user_groups: frozenset[str], model_id: str) -> bool:
+        """Whether `user` is among the people allowed for the model (channel and options aside)."""
+        return self._people(self.rule_for(model_id)).admits(user, user_groups)
+
+    def groups_needed(self, model_id: str, *, user: str | None = None) -> bool:
+        """Whether deciding for `user` (or anyone) on this model needs their groups looked up.
+
+        False when the model's people list has no groups, or names the user directly.
+        """
+        people = self._people(self.rule_for(model_id))
+        return bool(people.groups) and (user is None or user not in people.users)
+
+    @property
+    def is_open(self) -> bool:
+        """Whether models without a rule may be retrained by anyone in any channel."""
+        return not (self.allowed_users or self.allowed_groups or self.allowed_channels)
+
+    @property
+    def rate_window(self) -> timedelta | None:
+        """How far back the store must look for a user's retrains; None without a limit."""
+        return self.rate_limit.window if self.rate_limit is not None else None
+
+    # --- decisions -----------------------------------------------------------------------------
+
+    def decide(
+        self,
+        *,
+        user: str,
+        user_groups: frozenset[str],
+        channel: str,
+        model_id: str,
+        options: RetrainOptions,
+    ) -> Decision:
+        """Whether `user` may retrain `model_id` in `channel` with `options` (rate aside)."""
+        rule = self.rule_for(model_id)
+        refusal = (
+            self._people_refusal(rule, user=user, user_groups=user_groups)
+            or self._channel_refusal(rule, channel=channel)
+            or (_options_refusal(rule, options) if rule is not None else None)
+            or self._approval_refusal(rule, user=user)
+        )
+        if refusal is not None:
+            return Decision.deny(refusal, rule=rule)
+        if rule is not None and rule.protected:
+            return Decision.allow(rule=rule, needs_approval=True, approvers=rule.approvers)
+        return Decision.allow(rule=rule)
+
+    def _people_refusal(
+        self, rule: ModelRule | None, *, user: str, user_groups: frozenset[str]
+    ) -> str | None:
+        if self._people(rule).admits(user, user_groups):
+            return None
+        if rule is not None and rule.limits_people:
+            return (
+                f"You are not on the allow list for models matching `{rule.match}` ({rule.where})."
+            )
+        listed = [USERS_VARIABLE] if self.allowed_users else []
+        listed += [GROUPS_VARIABLE] if self.allowed_groups else []
+        return f"You are not on the allow list for retrains ({', '.join(listed)})."
+
+    def _channel_refusal(self, rule: ModelRule | None, *, channel: str) -> str | None:
+        if rule is not None and rule.allow_channels is not None:
+            if channel in rule.allow_channels:
+                return None
+            return (
+                f"This channel is not one where models matching `{rule.match}`"
+                f" can be retrained ({rule.where})."
+            )
+        if not self.allowed_channels or channel in self.allowed_channels:
+            return None
+        return f"This channel is not one where retrains are allowed ({CHANNELS_VARIABLE})."
+
+    def _approval_refusal(self, rule: ModelRule | None, *, user: str) -> str | None:
+        # Refuse now rather than leave a request waiting for an approval nobody may give.
+        if rule is None or not rule.protected:
+            return None
+        if rule.approvers is not None:
+            others: bool | None = bool(rule.approvers - {user})
+        else:
+            others = self._people(rule).others_than(user)
+        if others is not False:
+            return None
+        return (
+            f"Models matching `{rule.match}` need a second person's approval, and nobody"
+            f" but you may approve ({rule.where})."
+        )
+
+    def may_approve(
+        self,
+        rule: ModelRule,
+        *,
+        approver: str,
+        approver_groups: frozenset[str],
+        requester: str,
+    ) -> Decision:
+        """Whether `approver` may approve `requester`'s retrain of a model under `rule`.
+
+        Never the requester; the rule's approvers if it lists them, otherwise anyone allowed to
+        retrain the model (channel aside: an approval is given wherever the request is seen).
+        """
+        if approver == requester:
+            return Decision.deny(
+                "You cannot approve your own retrain; someone else has to.", rule=rule
+            )
+        if rule.approvers is not None:
+            if approver in rule.approvers:
+                return Decision.allow(rule=rule)
+            return Decision.deny(
+                f"Only the approvers listed for models matching `{rule.match}` can approve"
+                f" this retrain ({rule.where}).",
+                rule=rule,
+            )
+        if self._people(rule).admits(approver, approver_groups):
+            return Decision.allow(rule=rule)
+        return Decision.deny(
+            f"Only people allowed to retrain models matching `{rule.match}` can approve"
+            f" this retrain ({rule.where}).",
+            rule=rule,
+        )
+
+    def check_rate(self, recent_times: Sequence[datetime], *, now: datetime) -> Decision:
+        """The rate limit on this user's recent retrain starts; allowed when there is no limit."""
+        if self.rate_limit is None:
+            return Decision.allow()
+        return rate_decision(self.rate_limit, recent_times, now)
+
+    # --- summary -------------------------------------------------------------------------------
+
+    def describe(self) -> str:
+        """One line for start-up logs, e.g. `open to everyone (no RETRAIN_ALLOWED_* set); ...`."""
+        return "; ".join((self._describe_lists(), self._describe_rules(), self._describe_rate()))
+
+    def _describe_lists(self) -> str:
+        if self.is_open:
+            return "open to everyone (no RETRAIN_ALLOWED_* set)"
+        if self.allowed_users or self.allowed_groups:
+            who = []
+            if self.allowed_users:
+                who.append(_plural(len(self.allowed_users), "user"))
+            if self.allowed_groups:
+                who.append(_plural(len(self.allowed_groups), "user group"))
+            people = " and ".join(who)
+        else:
+            people = f"everyone ({USERS_VARIABLE} and {GROUPS_VARIABLE} empty)"
+        if self.allowed_channels:
+            where = f"in {_plural(len(self.allowed_channels), 'channel')}"
+        else:
+            where = f"in any channel ({CHANNELS_VARIABLE} empty)"
+        return f"retrains allowed for {people} {where}"
+
+    def _describe_rules(self) -> str:
+        if self.policy.source is None:
+            return "no policy file"
+        rules = self.policy.rules
+        if not rules:
+            return f"policy file {self.policy.source}: no rules"
+        listed = ", ".join(rule.summary() for rule in rules)
+        return f"policy file {self.policy.source}: {_plural(len(rules), 'rule')}: {listed}"
+
+    def _describe_rate(self) -> str:
+        if self.rate_limit is None:
+            return "no rate limit"
+        return f"rate limit {self.rate_limit} per user"

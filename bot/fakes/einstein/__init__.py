@@ -1,0 +1,9 @@
+"""The Einstein Language API simulator: `EinsteinSimulator` in `simulator.py`.
+
+service.py   datasets, models and trainings as the API shows them
+training.py  the life of one training: queue, epochs, outcome
+metrics.py   metrics and learning curves of finished trainings
+requests.py  reading and checking requests as the real API does
+auth.py      the OAuth JWT-bearer grant and token checks
+faults.py    scripted outages, 429s and slow answers
+"""

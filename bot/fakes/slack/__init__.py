@@ -1,0 +1,91 @@
+"""A fake Slack for tests, the offline demo and benchmarks.
+
+- ``FakeSlack`` (``server``): a loopback aiohttp server playing the Web API, response_urls and
+  upload URLs, with Slack's rules for channels, threads and limits, scripted faults and a
+  per-channel posting limit; it records every call and reports every change to ``on_event``.
+- ``render_message`` / ``render_event`` (``render``): Block Kit and mrkdwn as terminal text.
+- ``send_slash_command`` / ``send_interaction`` (``signing``): requests signed as Slack signs them.
+
+Modules: ``records`` (frozen dataclasses), ``workspace`` (channels, messages and Slack's posting
+rules), ``uploads``, ``views``, ``hooks`` (response_urls), ``methods`` and ``args`` (Web API
+shapes), ``checks`` (limits), ``faults``, ``wire`` (HTTP plumbing), ``mrkdwn``.
+"""
+
+from __future__ import annotations
+
+from bot.fakes.slack.records import (
+    BotIdentity,
+    Call,
+    Channel,
+    ChannelJoined,
+    Ephemeral,
+    EphemeralPosted,
+    FileShared,
+    Message,
+    MessagePosted,
+    MessageUpdated,
+    MessageVersion,
+    Metadata,
+    ReactionAdded,
+    ResponsePost,
+    ResponseUrlPosted,
+    SlackEvent,
+    UploadedFile,
+    View,
+    ViewRecorded,
+)
+from bot.fakes.slack.render import render_event, render_message
+from bot.fakes.slack.server import (
+    DEFAULT_CHANNELS,
+    DEFAULT_SCOPES,
+    RESPONSE_URL,
+    UPLOAD_URL,
+    FakeSlack,
+)
+from bot.fakes.slack.signing import (
+    SentRequest,
+    block_actions_payload,
+    interactivity_body,
+    send_interaction,
+    send_slash_command,
+    sign_slack_request,
+    slash_command_body,
+    view_submission_payload,
+)
+
+__all__ = [
+    "DEFAULT_CHANNELS",
+    "DEFAULT_SCOPES",
+    "RESPONSE_URL",
+    "UPLOAD_URL",
+    "BotIdentity",
+    "Call",
+    "Channel",
+    "ChannelJoined",
+    "Ephemeral",
+    "EphemeralPosted",
+    "FakeSlack",
+    "FileShared",
+    "Message",
+    "MessagePosted",
+    "MessageUpdated",
+    "MessageVersion",
+    "Metadata",
+    "ReactionAdded",
+    "ResponsePost",
+    "ResponseUrlPosted",
+    "SentRequest",
+    "SlackEvent",
+    "UploadedFile",
+    "View",
+    "ViewRecorded",
+    "block_actions_payload",
+    "interactivity_body",
+    "render_event",
+    "render_message",
+    "send_interaction",
+    "send_slash_command",
+    "sign_slack_request",
+    "slash_command_body",
+    "view_submission_payload",
+]

@@ -1,0 +1,351 @@
+"""The Web API methods the fake answers: request args in, Slack's JSON out.
+
+Args are read with the helpers in ``args``, which accept JSON values and strings alike. Unknown
+args are ignored, as Slack does, because Bolt's per-request client adds ``team_id`` to every call.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.fakes.slack.args import (
+    Args,
+    blocks_arg,
+    content,
+    flag,
+    json_list,
+    metadata_arg,
+    opt_str,
+    page,
+)
+from bot.fakes.slack.checks import ApiFailure
+from bot.fakes.slack.records import Channel, Message, UploadedFile
+from bot.fakes.slack.uploads import Uploads
+from bot.fakes.slack.views import Views, view_payload
+from bot.fakes.slack.workspace import Workspace
+
+__all__ = ["ApiResult", "WebApi"]
+
+PERMALINK_ROOT = "https://fake.slack.com"
+_CREATED = 1_700_000_000
+
+
+@dataclass(frozen=True)
+class ApiResult:
+    """A successful method's JSON body and any extra response headers."""
+
+    body: dict[str, Any]
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+class WebApi:
+    """Dispatches ``<method>`` to its handler; ``handlers`` lists what the fake knows."""
+
+    def __init__(
+        self,
+        *,
+        workspace: Workspace,
+        uploads: Uploads,
+        views: Views,
+        users: Mapping[str, str] | None,
+        usergroups: Mapping[str, Sequence[str]],
+        root_url: Callable[[], str],
+    ) -> None:
+        self._ws = workspace
+        self._uploads = uploads
+        self._views = views
+        self._users = users
+        self._usergroups = usergroups
+        self._root_url = root_url
+        self.handlers: dict[str, Callable[[Args], ApiResult]] = {
+            "auth.test": self.auth_test,
+            "chat.postMessage": self.chat_post_message,
+            "chat.update": self.chat_update,
+            "chat.postEphemeral": self.chat_post_ephemeral,
+            "chat.getPermalink": self.chat_get_permalink,
+            "conversations.replies": self.conversations_replies,
+            "conversations.history": self.conversations_history,
+            "conversations.join": self.conversations_join,
+            "conversations.info": self.conversations_info,
+            "reactions.add": self.reactions_add,
+            "files.getUploadURLExternal": self.files_get_upload_url_external,
+            "files.completeUploadExternal": self.files_complete_upload_external,
+            "views.open": self.views_open,
+            "views.update": self.views_update,
+            "views.publish": self.views_publish,
+            "usergroups.users.list": self.usergroups_users_list,
+            "users.info": self.users_info,
+        }
+
+    def auth_test(self, args: Args) -> ApiResult:
+        """Who the token belongs to, with its scopes in a header as Slack sends them."""
+        me = self._ws.identity
+        body = {
+            "ok": True,
+            "url": f"{PERMALINK_ROOT}/",
+            "team": me.team_name,
+            "user": me.user_name,
+            "team_id": me.team_id,
+            "user_id": me.user_id,
+            "bot_id": me.bot_id,
+            "is_enterprise_install": False,
+        }
+        return ApiResult(body, {"x-oauth-scopes": ",".join(sorted(self._ws.scopes))})
+
+    def chat_post_message(self, args: Args) -> ApiResult:
+        """Post a message or thread reply."""
+        text, blocks = content(args)
+        message = self._ws.post(
+            args.get("channel"),
+            text=text,
+            blocks=blocks,
+            thread_ts=opt_str(args, "thread_ts"),
+            reply_broadcast=flag(args, "reply_broadcast"),
+            metadata=metadata_arg(args),
+        )
+        payload = self._message(message, include_metadata=True)
+        return _ok(channel=message.channel, ts=message.ts, message=payload)
+
+    def chat_update(self, args: Args) -> ApiResult:
+        """Edit one of the bot's messages."""
+        blocks = blocks_arg(args)
+        message = self._ws.update(
+            args.get("channel"),
+            args.get("ts"),
+            text=opt_str(args, "text"),
+            blocks=blocks,
+            metadata=metadata_arg(args),
+        )
+        payload = self._message(message, include_metadata=True)
+        return _ok(channel=message.channel, ts=message.ts, text=message.text, message=payload)
+
+    def chat_post_ephemeral(self, args: Args) -> ApiResult:
+        """Show a message to one user."""
+        text, blocks = content(args)
+        ephemeral = self._ws.post_ephemeral(
+            args.get("channel"),
+            user=args.get("user"),
+            text=text,
+            blocks=blocks,
+            thread_ts=opt_str(args, "thread_ts"),
+        )
+        return _ok(message_ts=ephemeral.message_ts)
+
+    def chat_get_permalink(self, args: Args) -> ApiResult:
+        """A link to a message; replies link through their thread."""
+        channel = self._ws.visible(args.get("channel"))
+        message = self._ws.message(channel.id, args.get("message_ts"))
+        link = f"{PERMALINK_ROOT}/archives/{channel.id}/p{message.ts.replace('.', '')}"
+        if message.thread_ts:
+            link += f"?thread_ts={message.thread_ts}&cid={channel.id}"
+        return _ok(channel=channel.id, permalink=link)
+
+    def conversations_replies(self, args: Args) -> ApiResult:
+        """A thread, parent first, in pages of ``limit``."""
+        channel = self._ws.visible(args.get("channel"))
+        ts = str(args.get("ts") or "")
+        message = self._ws.message(channel.id, ts) if ts else None
+        if message is None:
+            raise ApiFailure("thread_not_found")
+        thread = self._ws.thread(channel.id, message.thread_ts or message.ts)
+        items, cursor = page(thread, args, default_limit=1000)
+        with_metadata = flag(args, "include_all_metadata")
+        messages = [self._message(m, include_metadata=with_metadata) for m in items]
+        return _paged("messages", messages, cursor)
+
+    def conversations_history(self, args: Args) -> ApiResult:
+        """The channel's top-level messages, newest first."""
+        channel = self._ws.visible(args.get("channel"))
+        newest_first = list(reversed(self._ws.top_level(channel.id)))
+        items, cursor = page(newest_first, args, default_limit=100)
+        with_metadata = flag(args, "include_all_metadata")
+        messages = [self._message(m, include_metadata=with_metadata) for m in items]
+        return _paged("messages", messages, cursor)
+
+    def conversations_join(self, args: Args) -> ApiResult:
+        """Join a public channel; joining twice is fine but warned about."""
+        channel, already = self._ws.join(args.get("channel"))
+        result = _ok(channel=_channel_payload(channel))
+        if already:
+            result.body["warning"] = "already_in_channel"
+            result.body["response_metadata"] = {"warnings": ["already_in_channel"]}
+        return result
+
+    def conversations_info(self, args: Args) -> ApiResult:
+        """What the bot can see of a channel."""
+        return _ok(channel=_channel_payload(self._ws.visible(args.get("channel"))))
+
+    def reactions_add(self, args: Args) -> ApiResult:
+        """React to a message."""
+        self._ws.react(args.get("channel"), args.get("timestamp"), args.get("name"))
+        return _ok()
+
+    def files_get_upload_url_external(self, args: Args) -> ApiResult:
+        """Reserve an upload URL on the fake itself."""
+        pending = self._uploads.reserve(
+            filename=args.get("filename"), length=args.get("length"), alt_txt=args.get("alt_txt")
+        )
+        url = f"{self._root_url()}/upload/v1/{pending.id}/{pending.secret}"
+        return _ok(upload_url=url, file_id=pending.id)
+
+    def files_complete_upload_external(self, args: Args) -> ApiResult:
+        """Finish uploads, sharing them into a channel or thread when one is named."""
+        channels = str(args.get("channels") or "").split(",")
+        done = self._uploads.complete(
+            json_list(args.get("files")),
+            channel_id=opt_str(args, "channel_id") or channels[0] or None,
+            thread_ts=opt_str(args, "thread_ts"),
+            initial_comment=opt_str(args, "initial_comment"),
+        )
+        return _ok(files=[self._file(f) for f in done])
+
+    def views_open(self, args: Args) -> ApiResult:
+        """Open a modal."""
+        view = self._views.open(trigger_id=args.get("trigger_id"), view=args.get("view"))
+        return _ok(view=view_payload(view, self._ws.identity))
+
+    def views_update(self, args: Args) -> ApiResult:
+        """Update an open modal."""
+        view = self._views.update(
+            view_id=args.get("view_id"),
+            external_id=args.get("external_id"),
+            hash=args.get("hash"),
+            view=args.get("view"),
+        )
+        return _ok(view=view_payload(view, self._ws.identity))
+
+    def views_publish(self, args: Args) -> ApiResult:
+        """Publish a Home tab."""
+        view = self._views.publish(
+            user_id=args.get("user_id"), hash=args.get("hash"), view=args.get("view")
+        )
+        return _ok(view=view_payload(view, self._ws.identity))
+
+    def usergroups_users_list(self, args: Args) -> ApiResult:
+        """The members of a user group."""
+        users = self._usergroups.get(str(args.get("usergroup") or ""))
+        if users is None:
+            raise ApiFailure("no_such_subteam")
+        return _ok(users=list(users))
+
+    def users_info(self, args: Args) -> ApiResult:
+        """A minimal user profile; any U/W id is a user unless ``users`` was configured."""
+        user_id = str(args.get("user") or "")
+        name = self._user_name(user_id)
+        if name is None:
+            raise ApiFailure("user_not_found")
+        user = {
+            "id": user_id,
+            "team_id": self._ws.identity.team_id,
+            "name": name,
+            "real_name": name,
+            "deleted": False,
+            "is_bot": user_id == self._ws.identity.user_id,
+            "tz": "UTC",
+            "profile": {"real_name": name, "display_name": name},
+        }
+        return _ok(user=user)
+
+    def _user_name(self, user_id: str) -> str | None:
+        if user_id == self._ws.identity.user_id:
+            return self._ws.identity.user_name
+        if self._users is not None:
+            return self._users.get(user_id)
+        return f"user-{user_id.lower()}" if user_id[:1] in ("U", "W") else None
+
+    def _message(self, message: Message, *, include_metadata: bool) -> dict[str, Any]:
+        """A message the way the Web API returns it, with thread bookkeeping on parents."""
+        me = self._ws.identity
+        payload: dict[str, Any] = {
+            "type": "message",
+            "ts": message.ts,
+            "user": message.user,
+            "text": message.text,
+            "team": me.team_id,
+        }
+        if message.bot_id:
+            payload |= {"bot_id": message.bot_id, "app_id": me.app_id}
+        if message.blocks is not None:
+            payload["blocks"] = message.blocks
+        payload |= self._thread_fields(message)
+        if message.edits:
+            payload["edited"] = {"user": message.user, "ts": message.ts}
+        if include_metadata and message.metadata is not None:
+            payload["metadata"] = {
+                "event_type": message.metadata.event_type,
+                "event_payload": dict(message.metadata.event_payload),
+            }
+        if message.reactions:
+            payload["reactions"] = [
+                {"name": n, "users": [me.user_id], "count": 1} for n in message.reactions
+            ]
+        if message.files:
+            # Slack returns whole file objects; the name and title are what readers look at.
+            known = {f.id: f for f in self._uploads.completed}
+            payload["files"] = [
+                {"id": file_id, "name": known[file_id].filename, "title": known[file_id].title}
+                if file_id in known
+                else {"id": file_id}
+                for file_id in message.files
+            ]
+        return payload
+
+    def _thread_fields(self, message: Message) -> dict[str, Any]:
+        if message.thread_ts is not None:
+            parent = self._ws.message(message.channel, message.thread_ts)
+            fields: dict[str, Any] = {"thread_ts": message.thread_ts, "parent_user_id": parent.user}
+            if message.reply_broadcast:
+                fields["subtype"] = "thread_broadcast"
+            return fields
+        replies = self._ws.thread(message.channel, message.ts)[1:]
+        if not replies:
+            return {}
+        return {
+            "thread_ts": message.ts,
+            "reply_count": len(replies),
+            "reply_users": sorted({r.user for r in replies}),
+            "latest_reply": replies[-1].ts,
+        }
+
+    def _file(self, file: UploadedFile) -> dict[str, Any]:
+        mimetype = mimetypes.guess_type(file.filename)[0] or "application/octet-stream"
+        return {
+            "id": file.id,
+            "created": _CREATED,
+            "name": file.filename,
+            "title": file.title,
+            "mimetype": mimetype,
+            "size": file.length,
+            "user": self._ws.identity.user_id,
+            # Slack shares asynchronously, so the completion reply usually has no shares yet.
+            "shares": {},
+        }
+
+
+def _ok(**fields: Any) -> ApiResult:
+    return ApiResult({"ok": True, **fields})
+
+
+def _paged(key: str, items: list[dict[str, Any]], cursor: str) -> ApiResult:
+    return _ok(
+        **{key: items},
+        has_more=bool(cursor),
+        response_metadata={"next_cursor": cursor},
+    )
+
+
+def _channel_payload(channel: Channel) -> dict[str, Any]:
+    return {
+        "id": channel.id,
+        "name": channel.name,
+        "name_normalized": channel.name,
+        "is_channel": not channel.is_private,
+        "is_group": channel.is_private,
+        "is_private": channel.is_private,
+        "is_archived": channel.is_archived,
+        "is_member": channel.bot_is_member,
+        "created": _CREATED,
+    }

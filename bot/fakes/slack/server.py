@@ -1,0 +1,416 @@
+"""``FakeSlack``: a real aiohttp server on a loopback port that plays Slack for the bot.
+
+It serves three kinds of URL, as Slack does:
+
+- ``/api/<method>``: the Web API (GET or POST; args from the query string, a JSON body or a form
+  body, merged), token checked, every call recorded;
+- ``/commands/<team>/<id>/<secret>``: response_urls minted by ``response_url()``, 5 uses each;
+- ``/upload/v1/<file>/<secret>``: upload URLs handed out by ``files.getUploadURLExternal``.
+
+Rules for response_urls live in ``hooks``, for channels and threads in ``workspace``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from typing import Any, TypeVar
+
+from aiohttp import web
+
+from bot.fakes.slack.checks import ApiFailure
+from bot.fakes.slack.faults import Faults, TokenBucket, retry_after_header
+from bot.fakes.slack.hooks import ResponseUrls
+from bot.fakes.slack.methods import WebApi
+from bot.fakes.slack.records import (
+    BotIdentity,
+    Call,
+    Channel,
+    Ephemeral,
+    Message,
+    ResponsePost,
+    SlackEvent,
+    UploadedFile,
+    View,
+)
+from bot.fakes.slack.uploads import Uploads
+from bot.fakes.slack.views import Views
+from bot.fakes.slack.wire import (
+    Reply,
+    channel_of,
+    fault_reply,
+    json_object,
+    read_args,
+    read_upload,
+)
+from bot.fakes.slack.workspace import Workspace
+
+__all__ = ["DEFAULT_CHANNELS", "DEFAULT_SCOPES", "RESPONSE_URL", "UPLOAD_URL", "FakeSlack"]
+
+log = logging.getLogger(__name__)
+
+# Pseudo-method names under which response_url and upload URL requests are recorded and faulted.
+RESPONSE_URL = "response_url"
+UPLOAD_URL = "upload_url"
+
+DEFAULT_CHANNELS = (Channel(id="C0001", name="general"),)
+DEFAULT_SCOPES = (
+    "channels:history",
+    "channels:join",
+    "channels:read",
+    "chat:write",
+    "chat:write.public",
+    "commands",
+    "files:write",
+    "groups:history",
+    "reactions:write",
+    "usergroups:read",
+    "users:read",
+)
+# Large enough for a chart image; aiohttp's 1 MiB default would refuse realistic uploads.
+MAX_REQUEST_BYTES = 50 * 1024 * 1024
+
+_T = TypeVar("_T")
+
+
+class FakeSlack:
+    """A recording fake of the Slack Web API, response_urls and file uploads.
+
+    ``channels`` sets up the workspace (default: ``#general``, bot a member); ``tokens`` limits the
+    accepted tokens (default: any ``xoxb-``); ``users`` maps ids to names for ``users.info``
+    (default: any U/W id exists); ``usergroups`` maps group ids to member ids; ``scopes`` are
+    reported by ``auth.test`` and drive ``chat:write.public``; ``post_rate_per_channel`` turns on
+    Slack's per-channel posting limit (``post_burst`` messages may go at once); ``clock`` drives
+    the limit, response_url expiry and recorded times; ``on_event`` sees every state change.
+
+        async with FakeSlack() as fake:
+            client = AsyncWebClient(token="xoxb-test", base_url=fake.api_url)
+            await client.chat_postMessage(channel="C0001", text="hi")
+            assert fake.messages("C0001")[0].text == "hi"
+    """
+
+    def __init__(
+        self,
+        *,
+        channels: Iterable[Channel] = DEFAULT_CHANNELS,
+        tokens: Collection[str] | None = None,
+        users: Mapping[str, str] | None = None,
+        usergroups: Mapping[str, Sequence[str]] | None = None,
+        identity: BotIdentity | None = None,
+        scopes: Iterable[str] = DEFAULT_SCOPES,
+        post_rate_per_channel: float | None = None,
+        post_burst: int = 3,
+        clock: Callable[[], float] = time.monotonic,
+        on_event: Callable[[SlackEvent], None] | None = None,
+    ) -> None:
+        self.identity = identity or BotIdentity()
+        self.on_event = on_event
+        self._tokens = frozenset(tokens) if tokens is not None else None
+        self._post_rate = post_rate_per_channel
+        self._post_burst = post_burst
+        self._clock = clock
+        self._buckets: dict[str, TokenBucket] = {}
+        self._faults = Faults()
+        self._calls: list[Call] = []
+        self._events: list[SlackEvent] = []
+        self._hooks = ResponseUrls(clock=clock, emit=self._emit)
+        self._runner: web.AppRunner | None = None
+        self._root_url: str | None = None
+        self._workspace = Workspace(
+            channels=channels, identity=self.identity, scopes=scopes, clock=clock, emit=self._emit
+        )
+        self._uploads = Uploads(workspace=self._workspace, clock=clock, emit=self._emit)
+        self._views = Views(identity=self.identity, clock=clock, emit=self._emit)
+        self._api = WebApi(
+            workspace=self._workspace,
+            uploads=self._uploads,
+            views=self._views,
+            users=users,
+            usergroups=usergroups if usergroups is not None else {},
+            root_url=lambda: self.root_url,
+        )
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        """Listen on ``host:port`` (port 0 picks a free one)."""
+        app = web.Application(client_max_size=MAX_REQUEST_BYTES)
+        app.router.add_route("*", "/api/{method}", self._handle_api)
+        app.router.add_post("/commands/{team}/{id}/{secret}", self._handle_response_url)
+        app.router.add_post("/upload/v1/{file_id}/{secret}", self._handle_upload)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, host, port).start()
+        bound_host, bound_port = self._runner.addresses[0][:2]
+        self._root_url = f"http://{bound_host}:{bound_port}"
+
+    async def stop(self) -> None:
+        """Stop listening; recorded state stays readable."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> FakeSlack:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    @property
+    def root_url(self) -> str:
+        """``http://127.0.0.1:PORT`` once started."""
+        if self._root_url is None:
+            raise RuntimeError("FakeSlack is not started")
+        return self._root_url
+
+    @property
+    def api_url(self) -> str:
+        """The Web API base URL, for ``AsyncWebClient(base_url=...)`` / ``SLACK_API_URL``."""
+        return f"{self.root_url}/api/"
+
+    def response_url(self, *, team_id: str | None = None) -> str:
+        """Mint a response_url that records what is POSTed to it (5 uses, 30 minutes)."""
+        return self._hooks.mint(root_url=self.root_url, team_id=team_id or self.identity.team_id)
+
+    # --- workspace setup ------------------------------------------------------------------
+
+    def add_channel(self, channel: Channel) -> None:
+        """Add a channel, or replace the one with the same id (e.g. to invite the bot)."""
+        self._workspace.add_channel(channel)
+
+    def channel(self, channel_id: str) -> Channel:
+        """The channel as it stands now (``KeyError`` if unknown)."""
+        return self._workspace.channel(channel_id)
+
+    def add_message(
+        self, channel: str, *, text: str, user: str, thread_ts: str | None = None
+    ) -> Message:
+        """Seed a message from a human (no permission checks; it emits an event like any post)."""
+        return self._workspace.post(channel, text=text, blocks=None, thread_ts=thread_ts, user=user)
+
+    # --- faults ---------------------------------------------------------------------------
+
+    def fail_next(
+        self,
+        method: str,
+        *,
+        error: str | None = None,
+        status: int = 200,
+        retry_after: int | None = None,
+        times: int = 1,
+        channel: str | None = None,
+    ) -> None:
+        """Fail the next ``times`` calls of ``method`` (also ``RESPONSE_URL`` / ``UPLOAD_URL``).
+
+        ``status=200`` answers ``{"ok": false, "error": error or "internal_error"}``; 429 adds a
+        ``Retry-After`` (default 1 s); 5xx sends ``fatal_error``. ``channel`` limits the fault to
+        calls naming that channel.
+        """
+        self._faults.fail_next(
+            method,
+            error=error,
+            status=status,
+            retry_after=retry_after,
+            times=times,
+            channel=channel,
+        )
+
+    def fault_rate(
+        self,
+        rate: float,
+        *,
+        methods: Collection[str] | None = None,
+        statuses: tuple[int, ...] = (500, 503),
+        seed: int | None = None,
+    ) -> None:
+        """Fail a ``rate`` fraction of calls (to ``methods``, or all) with one of ``statuses``."""
+        self._faults.fault_rate(rate, methods=methods, statuses=statuses, seed=seed)
+
+    def clear_faults(self) -> None:
+        """Drop scripted faults and the random fault rate."""
+        self._faults.clear()
+
+    # --- what happened --------------------------------------------------------------------
+
+    @property
+    def calls(self) -> list[Call]:
+        """Every request answered, in order (Web API, response_url and upload)."""
+        return list(self._calls)
+
+    def calls_to(self, method: str) -> list[Call]:
+        """The calls to one method."""
+        return [call for call in self._calls if call.method == method]
+
+    @property
+    def events(self) -> list[SlackEvent]:
+        """Every state change, in order."""
+        return list(self._events)
+
+    def messages(self, channel: str) -> list[Message]:
+        """The channel's messages and replies in their current state, in ts order."""
+        return self._workspace.messages(channel)
+
+    def message(self, channel: str, ts: str) -> Message:
+        """One message in its current state (``KeyError`` if unknown)."""
+        try:
+            return self._workspace.message(channel, ts)
+        except ApiFailure:
+            raise KeyError((channel, ts)) from None
+
+    def thread(self, channel: str, ts: str) -> list[Message]:
+        """A parent and its replies in order (empty until the parent exists)."""
+        return self._workspace.thread(channel, ts)
+
+    @property
+    def ephemerals(self) -> list[Ephemeral]:
+        """Ephemeral messages, in order."""
+        return list(self._workspace.ephemerals)
+
+    @property
+    def responses(self) -> dict[str, list[ResponsePost]]:
+        """What was POSTed to each minted response_url (every minted URL is a key)."""
+        return self._hooks.posts()
+
+    @property
+    def files(self) -> list[UploadedFile]:
+        """Completed uploads, in order."""
+        return list(self._uploads.completed)
+
+    @property
+    def views(self) -> list[View]:
+        """Every view opened, updated or published, in order."""
+        return list(self._views.records)
+
+    async def wait_for(
+        self,
+        predicate: Callable[[], _T],
+        *,
+        timeout: float = 2.0,  # noqa: ASYNC109 - a polling deadline, as in asyncio.wait_for
+        interval: float = 0.005,
+        what: str | None = None,
+    ) -> _T:
+        """Poll ``predicate`` until it returns something truthy, and return that."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            value = predicate()
+            if value:
+                return value
+            if asyncio.get_running_loop().time() >= deadline:
+                raise TimeoutError(self._timeout_message(predicate, timeout, what))
+            await asyncio.sleep(interval)
+
+    def _timeout_message(
+        self, predicate: Callable[[], object], timeout: float, what: str | None
+    ) -> str:
+        name = what or getattr(predicate, "__name__", "predicate")
+        recent = self._calls[-8:]
+        lines = [f"  {c.method} -> {c.status} {'ok' if c.ok else c.error}" for c in recent]
+        summary = "\n".join(lines) or "  (no calls)"
+        total = len(self._calls)
+        return f"{name} not true after {timeout:.3f}s; last calls ({total} total):\n{summary}"
+
+    # --- HTTP handlers --------------------------------------------------------------------
+
+    async def _handle_api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        try:
+            args, token = await read_args(request)
+            reply = self._answer_api(method, args, token)
+        except ApiFailure as failure:
+            args, reply = {}, Reply(200, failure.body())
+        self._record(method, args, reply)
+        return reply.to_response()
+
+    def _answer_api(self, method: str, args: dict[str, Any], token: str | None) -> Reply:
+        handler = self._api.handlers.get(method)
+        if handler is None:
+            return Reply(200, ApiFailure("unknown_method").body())
+        auth_error = self._auth_error(token)
+        if auth_error:
+            return Reply(200, ApiFailure(auth_error).body())
+        fault = self._faults.pick(method, channel_of(args))
+        if fault is not None:
+            return fault_reply(fault, json_body=True)
+        if method == "chat.postMessage":
+            wait = self._rate_limit_wait(channel_of(args))
+            if wait:
+                return Reply(
+                    429,
+                    {"ok": False, "error": "ratelimited"},
+                    {"Retry-After": str(retry_after_header(wait))},
+                )
+        try:
+            result = handler(args)
+        except ApiFailure as failure:
+            return Reply(200, failure.body())
+        return Reply(200, result.body, result.headers)
+
+    def _auth_error(self, token: str | None) -> str | None:
+        if not token:
+            return "not_authed"
+        valid = token.startswith("xoxb-") if self._tokens is None else token in self._tokens
+        return None if valid else "invalid_auth"
+
+    def _rate_limit_wait(self, channel: str | None) -> float:
+        if self._post_rate is None or channel is None:
+            return 0.0
+        bucket = self._buckets.get(channel)
+        if bucket is None:
+            bucket = TokenBucket(rate=self._post_rate, burst=self._post_burst, clock=self._clock)
+            self._buckets[channel] = bucket
+        return bucket.take()
+
+    async def _handle_response_url(self, request: web.Request) -> web.Response:
+        raw = await request.read()
+        payload = json_object(raw)
+        reply = self._answer_response_url(request.path, payload)
+        self._record(RESPONSE_URL, {"url": str(request.url), **(payload or {})}, reply)
+        return reply.to_response()
+
+    def _answer_response_url(self, path: str, payload: dict[str, Any] | None) -> Reply:
+        if not self._hooks.knows(path):
+            return Reply(404, "no_service")
+        fault = self._faults.pick(RESPONSE_URL, None)
+        if fault is not None:
+            return fault_reply(fault, json_body=False)
+        return self._hooks.accept(path, payload)
+
+    async def _handle_upload(self, request: web.Request) -> web.Response:
+        file_id = request.match_info["file_id"]
+        data = await read_upload(request)
+        fault = self._faults.pick(UPLOAD_URL, None)
+        if fault is not None:
+            reply = fault_reply(fault, json_body=False)
+        elif self._uploads.receive(file_id, request.match_info["secret"], data):
+            reply = Reply(200, f"OK - {len(data)}")
+        else:
+            reply = Reply(404, "file_not_found")
+        self._record(UPLOAD_URL, {"file_id": file_id, "length": len(data)}, reply)
+        return reply.to_response()
+
+    # --- bookkeeping ----------------------------------------------------------------------
+
+    def _record(self, method: str, args: Mapping[str, Any], reply: Reply) -> None:
+        call = Call(
+            method=method,
+            args=dict(args),
+            time=self._clock(),
+            status=reply.status,
+            ok=reply.ok,
+            error=reply.error,
+        )
+        self._calls.append(call)
+
+    def _emit(self, event: SlackEvent) -> None:
+        self._events.append(event)
+        if self.on_event is None:
+            return
+        try:
+            self.on_event(event)
+        except Exception:
+            # A broken observer (say, the demo's renderer) must not turn into a Slack failure
+            # the bot then has to handle; log it and keep serving.
+            log.exception("on_event observer failed for %s", type(event).__name__)

@@ -1,0 +1,379 @@
+"""Listeners for the card's buttons, the retrain form and the App Home tab.
+
+Each listener acks at once (Slack allows 3 seconds) and hands the work to a background task.
+Nothing ties a card to a process: a button's value is its job ID and the job is read from the
+store, so a card keeps working after a restart and whichever instance gets the click.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import secrets
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final, Protocol
+
+import aiohttp
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.access.gatekeeper import Gatekeeper
+from bot.core.grammar import RetrainOptions
+from bot.core.jobs import AWAITING_APPROVAL, Job, utcnow
+from bot.errors import StoreError
+from bot.follow.follower import Follower
+from bot.listeners.commands import Requester, submitting
+from bot.slack.blocks import format_duration, look
+from bot.slack.ids import ActionId, CallbackId
+from bot.slack.notify import Notifier
+from bot.slack.views import (
+    HOME_JOBS,
+    FormErrors,
+    HomeEntry,
+    home_view,
+    read_reject_form,
+    read_retrain_form,
+    reject_form,
+)
+from bot.store.audit import AuditEvent, AuditKind, AuditLog
+from bot.store.jobs import JobStore
+
+__all__ = [
+    "Click",
+    "Interactions",
+    "MayStop",
+    "StartRetrain",
+    "register_interactions",
+    "requester_only",
+]
+
+log = logging.getLogger(__name__)
+
+# The Home tab looks for the user's jobs among this many recent ones of everybody.
+_RECENT_SCAN: Final = 500
+_MAX_JOB_ID: Final = 64  # the store's column width; anything longer is not a job of ours
+
+# Who may stop following a job: (user ID, job) -> yes or no. It may be async, so that later
+# rules can look up user groups or approvers in Slack.
+MayStop = Callable[[str, Job], bool | Awaitable[bool]]
+
+
+def requester_only(user_id: str, job: Job) -> bool:
+    """Who may stop following a job, for now: the person who asked for it."""
+    return user_id == job.requester
+
+
+class StartRetrain(Protocol):
+    def __call__(self, *, model_id: str, options: RetrainOptions, by: Requester) -> Job: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Click:
+    """A button click on a card: who clicked, in which channel, and the job ID it carries."""
+
+    user: str
+    channel: str
+    job_id: str
+    team_id: str | None = None
+
+    @classmethod
+    def of(cls, body: Mapping[str, Any]) -> Click:
+        action = (body.get("actions") or [{}])[0]
+        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
+            "channel_id"
+        )
+        return cls(
+            user=str((body.get("user") or {}).get("id") or ""),
+            channel=str(channel or ""),
+            job_id=str(action.get("value") or "")[:_MAX_JOB_ID],
+            team_id=(body.get("team") or {}).get("id"),
+        )
+
+
+class Interactions:
+    """Button, form and Home tab listeners, with the services they hand work to."""
+
+    def __init__(
+        self,
+        *,
+        store: JobStore,
+        follower: Follower,
+        notifier: Notifier,
+        start_retrain: StartRetrain,
+        gate: Gatekeeper | None = None,
+        audit: AuditLog | None = None,
+        may_stop: MayStop | None = None,
+    ) -> None:
+        self._audit = audit
+        self._store = store
+        self._follower = follower
+        self._notifier = notifier
+        self._start_retrain = start_retrain
+        self._gate = gate
+        self._may_stop: MayStop = may_stop or (gate.may_stop if gate else requester_only)
+
+    # -- buttons --------------------------------------------------------------------------
+
+    async def on_refresh(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        click = Click.of(body)
+        self._follower.spawn(self._refresh(click), name=f"refresh-{click.job_id}")
+
+    async def on_stop(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        click = Click.of(body)
+        self._follower.spawn(self._stop(click), name=f"stop-{click.job_id}")
+
+    async def on_retrain_again(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        click = Click.of(body)
+        self._follower.spawn(self._retrain_again(click), name=f"again-{click.job_id}")
+
+    async def on_approve(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        click = Click.of(body)
+        self._follower.spawn(self._approve(click), name=f"approve-{click.job_id}")
+
+    async def on_reject(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        click = Click.of(body)
+        # The trigger_id lives 3 seconds: the form asking for a reason opens right away.
+        self._follower.spawn(
+            self._ask_reason(click, client, str(body.get("trigger_id") or "")),
+            name=f"reject-{click.job_id}",
+        )
+
+    async def on_reason_submitted(
+        self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]
+    ) -> None:
+        await ack()
+        job_id, channel, reason = read_reject_form(view)
+        click = Click(
+            user=str((body.get("user") or {}).get("id") or ""),
+            channel=channel,
+            job_id=job_id[:_MAX_JOB_ID],
+        )
+        self._follower.spawn(self._decline(click, reason), name=f"decline-{job_id}")
+
+    async def _awaiting(self, click: Click) -> Job | None:
+        """The clicked job if it still waits for approval and `click.user` may decide it."""
+        job = await self._job(click)
+        if job is None:
+            return None
+        if job.status != AWAITING_APPROVAL:
+            _, state = look(job.status)
+            await self._tell(
+                click,
+                f"The retrain of `{job.model_id}` no longer waits for approval ({state.lower()}).",
+            )
+            return None
+        if job.approval_expires_at is not None and utcnow() >= job.approval_expires_at:
+            await self._tell(
+                click, f"The approval of `{job.model_id}` has expired; the requester can ask again."
+            )
+            return None
+        if self._gate is None:
+            return job
+        decision = await self._gate.check_approver(job, user=click.user)
+        if not decision.allowed:
+            await self._tell(click, f":no_entry: {decision.reason}")
+            await self._record_denial(job, click, decision.reason)
+            return None
+        return job
+
+    async def _record_denial(self, job: Job, click: Click, reason: str | None) -> None:
+        if self._audit is None:
+            return
+        event = AuditEvent(
+            kind=AuditKind.DENIED,
+            actor=click.user,
+            channel=click.channel,
+            model_id=job.model_id,
+            job_id=job.id,
+            options=job.options.describe(),
+            outcome=reason,
+            detail={"action": "approve or reject"},
+        )
+        try:
+            await self._audit.record(event)
+        except StoreError as exc:
+            log.error("audit trail write failed: %s", exc)
+
+    async def _approve(self, click: Click) -> None:
+        job = await self._awaiting(click)
+        if job is not None:
+            await self._follower.approve(job, by=click.user)
+
+    async def _ask_reason(self, click: Click, client: AsyncWebClient, trigger_id: str) -> None:
+        job = await self._awaiting(click)
+        if job is None:
+            return
+        try:
+            await client.views_open(
+                trigger_id=trigger_id,
+                view=reject_form(job_id=job.id, channel=click.channel, model_id=job.model_id),
+            )
+        except (SlackApiError, SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
+            # No form, no reason: decline all the same, which is what the click asked for.
+            log.warning("could not open the reason form: %s", exc.__class__.__name__)
+            await self._follower.decline(job, by=click.user, reason=None)
+
+    async def _decline(self, click: Click, reason: str | None) -> None:
+        job = await self._awaiting(click)
+        if job is not None:
+            await self._follower.decline(job, by=click.user, reason=reason)
+
+    async def _refresh(self, click: Click) -> None:
+        job = await self._job(click)
+        if job is None:
+            return
+        if job.is_final:
+            await self._tell(click, "This training has ended; the card shows how it ended.")
+        elif not self._follower.poke(job.id):
+            # Another instance follows the job (or this one has just resumed it): it polls
+            # on its own schedule, and no process but the follower edits the card.
+            every = format_duration(self._follower.timing.poll_interval)
+            await self._tell(
+                click,
+                f":arrows_counterclockwise: The card of `{job.model_id}` refreshes at the next "
+                f"poll, every {every} or so (less often while the training is queued).",
+            )
+
+    async def _stop(self, click: Click) -> None:
+        job = await self._job(click)
+        if job is None:
+            return
+        if job.is_final:
+            await self._tell(
+                click, f"The retrain of `{job.model_id}` is no longer followed; nothing to stop."
+            )
+        elif not await self._allowed_to_stop(click.user, job):
+            await self._tell(
+                click,
+                f"Sorry, only <@{job.requester}>, who started this retrain of "
+                f"`{job.model_id}`, or people allowed to retrain it can stop following it. "
+                "The thread keeps reporting it.",
+            )
+        else:
+            # Marks the card and says in the thread that Einstein's training itself goes on.
+            await self._follower.stop_following(job, by=click.user)
+
+    async def _allowed_to_stop(self, user: str, job: Job) -> bool:
+        allowed = self._may_stop(user, job)
+        return bool(await allowed) if inspect.isawaitable(allowed) else bool(allowed)
+
+    async def _retrain_again(self, click: Click) -> None:
+        job = await self._job(click)
+        if job is None:
+            return
+        # A model still followed gets a private answer with a link from `start_retrain`.
+        self._start_retrain(
+            model_id=job.model_id,
+            options=job.options,
+            by=Requester(user=click.user, channel=click.channel, team_id=click.team_id),
+        )
+
+    async def _job(self, click: Click) -> Job | None:
+        """The clicked card's job, from the store; a polite word when it is gone."""
+        try:
+            job = await self._store.get(click.job_id) if click.job_id else None
+        except StoreError as exc:
+            log.warning("could not read job %s for a click: %s", click.job_id, exc)
+            await self._tell(
+                click,
+                "Sorry, the bot could not look this training up just now. "
+                "Please click again in a moment.",
+            )
+            return None
+        if job is None:
+            await self._tell(
+                click,
+                "Sorry, I no longer know the training this card is about, so the button "
+                "cannot do anything. `/retrain list` shows what is followed now.",
+            )
+        return job
+
+    async def _tell(self, click: Click, text: str) -> None:
+        # chat.postEphemeral rather than the click's response_url: an answer there to a
+        # button on a channel message can replace the card itself.
+        await self._notifier.tell(
+            response_url=None, channel=click.channel, user=click.user, message=text
+        )
+
+    # -- the retrain form -----------------------------------------------------------------
+
+    async def on_form_submitted(
+        self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]
+    ) -> None:
+        form = read_retrain_form(view)
+        if isinstance(form, FormErrors):
+            await ack(response_action="errors", errors=dict(form.errors))
+            return
+        await ack()  # closes the form
+        by = Requester(
+            user=str((body.get("user") or {}).get("id") or ""),
+            channel=form.channel,
+            team_id=(body.get("team") or {}).get("id"),
+        )
+
+        async def submit() -> None:
+            # The same confirmation as the typed command's; the form has no response_url,
+            # so it goes as an ephemeral message where the command was typed.
+            await self._notifier.tell(
+                response_url=None,
+                channel=by.channel,
+                user=by.user,
+                message=submitting(form.model_id, form.options),
+            )
+            self._start_retrain(model_id=form.model_id, options=form.options, by=by)
+
+        self._follower.spawn(submit(), name=f"form-{secrets.token_hex(4)}")
+
+    # -- the App Home tab -----------------------------------------------------------------
+
+    async def on_home_opened(self, event: dict[str, Any], client: AsyncWebClient) -> None:
+        # Events are acked when the listener returns, so publishing happens in a task.
+        if event.get("tab") == "home" and event.get("user"):
+            user = str(event["user"])
+            self._follower.spawn(self._publish_home(client, user), name=f"home-{user}")
+
+    async def _publish_home(self, client: AsyncWebClient, user: str) -> None:
+        jobs = await self._jobs_of(user)
+        links = await asyncio.gather(*(self._link(job) for job in jobs))
+        entries = [HomeEntry(job=job, link=link) for job, link in zip(jobs, links, strict=True)]
+        try:
+            await client.views_publish(user_id=user, view=home_view(entries, now=utcnow()))
+        except (SlackApiError, SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
+            code = exc.response.get("error") if isinstance(exc, SlackApiError) else None
+            log.warning("could not publish the Home tab: %s", code or exc.__class__.__name__)
+
+    async def _jobs_of(self, user: str) -> list[Job]:
+        """The user's trainings still followed, newest first, then their recent ones."""
+        running = [j for j in await self._store.unfinished() if j.requester == user]
+        running = [j for j in reversed(running) if not j.is_final]
+        seen = {j.id for j in running}
+        recent = [
+            j
+            for j in await self._store.recent(limit=_RECENT_SCAN)
+            if j.requester == user and j.id not in seen
+        ]
+        return [*running, *recent][:HOME_JOBS]
+
+    async def _link(self, job: Job) -> str | None:
+        if job.parent_ts is None:
+            return None
+        return await self._notifier.permalink(job.channel, job.parent_ts)
+
+
+def register_interactions(app: AsyncApp, interactions: Interactions) -> None:
+    app.action(str(ActionId.REFRESH))(interactions.on_refresh)
+    app.action(str(ActionId.STOP_FOLLOWING))(interactions.on_stop)
+    app.action(str(ActionId.RETRAIN_AGAIN))(interactions.on_retrain_again)
+    app.action(str(ActionId.APPROVE))(interactions.on_approve)
+    app.action(str(ActionId.REJECT))(interactions.on_reject)
+    app.view(str(CallbackId.REJECT_MODAL))(interactions.on_reason_submitted)
+    app.view(str(CallbackId.RETRAIN_MODAL))(interactions.on_form_submitted)
+    app.event("app_home_opened")(interactions.on_home_opened)

@@ -1,0 +1,270 @@
+"""The notifier: the one place that posts or edits Slack messages.
+
+Every call goes through the outbox (`bot.slack.outbox`), which paces posts per channel, coalesces
+card edits, honours Retry-After and retries transient failures; the notifier waits for an
+answer at most `wait_limit` seconds, so a job keeps polling Einstein through a Slack outage
+and tries again on its next cycle.
+
+Every channel post carries Slack message metadata naming the job and the state it announces,
+so a post can be recognised later (for example after a crash between posting and recording).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from datetime import datetime
+from typing import Any
+
+import aiohttp
+
+from bot.core.jobs import FAILURE_TEXT, PICTURES, Job, utcnow
+from bot.errors import SlackError, SlackRefused
+from bot.slack.blocks import Message, render_card, render_reply
+from bot.slack.outbox import Outbox
+
+__all__ = ["METADATA_EVENT", "Notifier", "SlackError", "SlackRefused"]
+
+log = logging.getLogger(__name__)
+
+METADATA_EVENT = "retrain_job_state"
+
+
+def _metadata(job: Job, state: str) -> dict[str, Any]:
+    return {
+        "event_type": METADATA_EVENT,
+        "event_payload": {"job_id": job.id, "model_id": job.model_id, "state": state},
+    }
+
+
+_FAILURE_FILE = "failure-message.txt"
+
+
+def picture_prefix(job: Job) -> str:
+    return f"retrain-{job.id}-"
+
+
+def _job_state(message: dict[str, Any], job: Job) -> str | None:
+    metadata = message.get("metadata") or {}
+    payload = metadata.get("event_payload") or {}
+    if metadata.get("event_type") != METADATA_EVENT or payload.get("job_id") != job.id:
+        return None
+    state = payload.get("state")
+    return str(state) if state else None
+
+
+class Notifier:
+    """Posts the card, edits it, replies in its thread and speaks privately to people."""
+
+    def __init__(
+        self, *, outbox: Outbox, session: aiohttp.ClientSession, wait_limit: float = 90.0
+    ) -> None:
+        self._outbox = outbox
+        self._session = session
+        self._wait_limit = wait_limit
+
+    async def post_card(self, job: Job) -> str:
+        """Post the parent message; returns its ts."""
+        message = render_card(job, now=utcnow())
+        response = await self._call(
+            "chat_postMessage",
+            channel=job.channel,
+            job_id=job.id,
+            text=message.text,
+            blocks=message.blocks,
+            metadata=_metadata(job, "CARD"),
+            unfurl_links=False,
+        )
+        return str(response["ts"])
+
+    async def update_card(self, job: Job) -> None:
+        assert job.parent_ts is not None
+        message = render_card(job, now=utcnow())
+        # Only the latest state of a card matters: pending edits of it are sent as one.
+        await self._wait(
+            self._outbox.edit(
+                channel=job.channel,
+                ts=job.parent_ts,
+                job_id=job.id,
+                text=message.text,
+                blocks=message.blocks,
+                metadata=_metadata(job, "CARD"),
+            ),
+            what="chat.update",
+        )
+
+    async def post_reply(self, job: Job, status: str, *, now: datetime | None = None) -> str:
+        """Reply in the job's thread; failures are broadcast so the channel sees them."""
+        assert job.parent_ts is not None
+        message = render_reply(job, status, now=now)
+        response = await self._call(
+            "chat_postMessage",
+            channel=job.channel,
+            job_id=job.id,
+            thread_ts=job.parent_ts,
+            text=message.text,
+            blocks=message.blocks,
+            metadata=_metadata(job, status),
+            reply_broadcast=job.is_failed and status == job.status,
+            unfurl_links=False,
+        )
+        return str(response["ts"])
+
+    async def posted_states(self, job: Job) -> frozenset[str]:
+        """The states this job's thread already announces, read back from message metadata.
+
+        Needs the `channels:history` scope (`groups:history` in private channels).
+        """
+        assert job.parent_ts is not None
+        states: set[str] = set()
+        cursor: str | None = None
+        while True:
+            response = await self._call(
+                "conversations_replies",
+                channel=job.channel,
+                job_id=job.id,
+                ts=job.parent_ts,
+                include_all_metadata=True,
+                limit=200,
+                cursor=cursor,
+            )
+            for message in response.get("messages") or []:
+                state = _job_state(message, job)
+                if state is not None and state != "CARD":
+                    states.add(state)
+                # Uploads carry no metadata; their file names carry the job ID instead.
+                for file in message.get("files") or []:
+                    name = str(file.get("name", ""))
+                    if name.startswith(picture_prefix(job)):
+                        states.add(FAILURE_TEXT if name.endswith(_FAILURE_FILE) else PICTURES)
+            cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
+            if cursor is None:
+                return frozenset(states)
+
+    async def find_card(self, job: Job) -> str | None:
+        """The ts of this job's card if it was posted, searching from the job's creation."""
+        oldest = job.created_at.timestamp() - 60
+        cursor: str | None = None
+        while True:
+            response = await self._call(
+                "conversations_history",
+                channel=job.channel,
+                job_id=job.id,
+                oldest=f"{oldest:.6f}",
+                include_all_metadata=True,
+                limit=200,
+                cursor=cursor,
+            )
+            messages = response.get("messages") or []
+            for message in messages:
+                if _job_state(message, job) == "CARD":
+                    return str(message["ts"])
+            cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
+            too_old = any(float(m.get("ts", 0)) < oldest for m in messages)
+            if cursor is None or too_old:
+                return None
+
+    async def upload_pictures(
+        self, job: Job, pictures: list[tuple[str, bytes, str]], *, comment: str
+    ) -> None:
+        """Upload PNGs (name suffix, bytes, title) into the job's thread in one message."""
+        assert job.parent_ts is not None
+        uploads = [
+            {
+                "filename": f"{picture_prefix(job)}{suffix}",
+                "file": data,
+                "title": title,
+                "alt_txt": title,
+            }
+            for suffix, data, title in pictures
+        ]
+        await self._call(
+            "files_upload_v2",
+            channel=job.channel,
+            job_id=job.id,
+            file_uploads=uploads,
+            thread_ts=job.parent_ts,
+            initial_comment=comment,
+        )
+
+    async def upload_failure_text(self, job: Job) -> None:
+        """Einstein's whole failure message as a text file in the thread (the reply cuts it)."""
+        assert job.parent_ts is not None
+        await self._call(
+            "files_upload_v2",
+            channel=job.channel,
+            job_id=job.id,
+            filename=f"{picture_prefix(job)}{_FAILURE_FILE}",
+            content=job.failure_msg or "",
+            title="Einstein's failure message, in full",
+            snippet_type="text",
+            thread_ts=job.parent_ts,
+        )
+
+    async def join(self, channel: str) -> bool:
+        """Join a public channel (uploads need membership); False when not allowed."""
+        try:
+            await self._call("conversations_join", channel=channel)
+        except SlackError as exc:
+            log.warning("could not join %s: %s", channel, exc.code)
+            return False
+        return True
+
+    async def permalink(self, channel: str, ts: str) -> str | None:
+        try:
+            response = await self._call("chat_getPermalink", channel=channel, message_ts=ts)
+        except SlackError:
+            return None
+        link = response.get("permalink")
+        return str(link) if link else None
+
+    async def tell(
+        self, *, response_url: str | None, channel: str, user: str, message: Message | str
+    ) -> None:
+        """Say something only `user` sees: through the command's response_url, else ephemeral."""
+        if isinstance(message, str):
+            message = Message(text=message, blocks=[])
+        payload: dict[str, Any] = {"response_type": "ephemeral", "text": message.text}
+        if message.blocks:
+            payload["blocks"] = message.blocks
+        if response_url and await self._respond(response_url, payload):
+            return
+        try:
+            await self._call(
+                "chat_postEphemeral",
+                channel=channel,
+                user=user,
+                text=message.text,
+                blocks=message.blocks or None,
+            )
+        except SlackError as exc:
+            log.warning("could not tell %s privately: %s", user, exc.code)
+
+    async def _respond(self, url: str, payload: dict[str, Any]) -> bool:
+        try:
+            async with self._session.post(
+                url, json=payload, timeout=aiohttp.ClientTimeout(total=10)
+            ) as response:
+                if response.status == 200:
+                    return True
+                log.warning("response_url answered HTTP %s", response.status)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("response_url failed: %s", exc.__class__.__name__)
+        return False
+
+    async def _call(
+        self, method: str, *, channel: str, job_id: str | None = None, **kwargs: Any
+    ) -> Any:
+        return await self._wait(
+            self._outbox.call(method, channel=channel, job_id=job_id, **kwargs), what=method
+        )
+
+    async def _wait(self, call: Coroutine[Any, Any, Any], *, what: str) -> Any:
+        """The outbox retries transient failures for as long as it takes; the caller waits
+        only so long, then gets a transient SlackError (an unsent call is withdrawn)."""
+        try:
+            async with asyncio.timeout(self._wait_limit):
+                return await call
+        except TimeoutError:
+            raise SlackError(f"Slack {what} did not go through in time", code="timeout") from None

@@ -1,0 +1,329 @@
+"""Block Kit for the retrain form (a modal) and the App Home tab. Pure: no Slack calls here.
+
+Each form input's block ID names its field, so a refusal from the grammar is shown on the
+field it is about. The form reads back into the same `RetrainOptions` the text command makes,
+through the same checks (`check_model_id`, `parse_options`), so the two cannot disagree.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+from bot.core.grammar import (
+    MAX_MODEL_ID_LENGTH,
+    OPTIONS,
+    OptionSpec,
+    RetrainOptions,
+    check_model_id,
+    parse_options,
+)
+from bot.core.jobs import Job
+from bot.errors import UsageError
+from bot.slack.blocks import MAX_SECTION, format_duration, look, truncate
+from bot.slack.ids import ActionId, BlockId, CallbackId
+
+__all__ = [
+    "FORM_OPTIONS",
+    "HOME_JOBS",
+    "MAX_VIEW_BLOCKS",
+    "FormErrors",
+    "HomeEntry",
+    "RetrainForm",
+    "home_view",
+    "read_retrain_form",
+    "retrain_form",
+]
+
+MAX_VIEW_BLOCKS: Final = 100  # Slack's limit for modals and Home tabs alike
+HOME_JOBS: Final = 20  # one block and one permalink call each
+_MAX_TITLE: Final = 24  # a modal title's limit
+_MAX_HINT: Final = 2000
+_MAX_ERROR: Final = 300  # Slack documents no limit; a field error should fit under the field
+
+Block = dict[str, Any]
+
+# The form's option fields, in the order shown; each is the grammar option of that name.
+FORM_OPTIONS: Final[tuple[tuple[BlockId, str, str], ...]] = (
+    (BlockId.SPLIT, "split", "Training split"),
+    (BlockId.FEEDBACK, "feedback", "Feedback examples"),
+    (BlockId.EPOCHS, "epochs", "Epochs"),
+    (BlockId.ALGORITHM, "algorithm", "Algorithm"),
+    (BlockId.GLOBAL, "global", "Global dataset ID"),
+)
+_SPECS: Final = {spec.name: spec for spec in OPTIONS}
+_FLAG_CHOICES: Final = (("Yes, also train on feedback examples", "true"), ("No", "false"))
+
+
+def _plain(text: str) -> str:
+    """Grammar messages are mrkdwn; form labels, hints and errors are plain text."""
+    text = text.replace("`", "")
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def _text(text: str) -> dict[str, str]:
+    return {"type": "plain_text", "text": text}
+
+
+# --- the retrain form --------------------------------------------------------------------------
+
+
+def _choices(spec: OptionSpec) -> tuple[str, ...]:
+    # Only a choice option carries `choices`; reading it keeps the menu and the parser in step.
+    choices = getattr(spec.kind, "choices", ())
+    return tuple(str(choice) for choice in choices)
+
+
+def _option(label: str, value: str) -> dict[str, Any]:
+    return {"text": _text(label), "value": value}
+
+
+def _element(name: str, spec: OptionSpec) -> Block:
+    element: Block
+    if name == "feedback":
+        element = {
+            "type": "static_select",
+            "options": [_option(label, value) for label, value in _FLAG_CHOICES],
+        }
+    elif name == "algorithm":
+        element = {"type": "static_select", "options": [_option(c, c) for c in _choices(spec)]}
+    elif name in ("split", "epochs"):
+        # No min/max here: the grammar decides what is in range and says why on the field.
+        element = {"type": "number_input", "is_decimal_allowed": name == "split"}
+    else:
+        element = {"type": "plain_text_input"}
+    element["action_id"] = ActionId.FORM_FIELD
+    element["placeholder"] = _text(truncate(f"Default: {spec.default}", 150))
+    return element
+
+
+def _option_input(block: BlockId, name: str, label: str) -> Block:
+    spec = _SPECS[name]
+    hint = _plain(spec.description)
+    hint = f"{hint[:1].upper()}{hint[1:]}."
+    if name not in ("feedback", "algorithm"):  # menus show their values already
+        hint += f" Example: {spec.example}."
+    return {
+        "type": "input",
+        "block_id": block,
+        "optional": True,
+        "label": _text(label),
+        "element": _element(name, spec),
+        "hint": _text(truncate(hint, _MAX_HINT)),
+    }
+
+
+def retrain_form(*, channel: str) -> dict[str, Any]:
+    """The modal a bare `/retrain` opens; `channel` is where the command was typed."""
+    model: Block = {
+        "type": "input",
+        "block_id": BlockId.MODEL,
+        "label": _text("Model ID"),
+        "element": {
+            "type": "plain_text_input",
+            "action_id": ActionId.FORM_FIELD,
+            "max_length": MAX_MODEL_ID_LENGTH,
+            "placeholder": _text("Letters and digits, as Einstein shows it"),
+        },
+    }
+    intro: Block = {
+        "type": "context",
+        "elements": [
+            {
+                "type": "mrkdwn",
+                "text": "Leave an option empty to let Einstein choose. "
+                "Typed, the same retrain is `/retrain &lt;modelId&gt; split=0.7 feedback=true`.",
+            }
+        ],
+    }
+    return {
+        "type": "modal",
+        "callback_id": CallbackId.RETRAIN_MODAL,
+        "title": _text("Retrain a model"[:_MAX_TITLE]),
+        "submit": _text("Retrain"),
+        "close": _text("Cancel"),
+        # The submission has no channel of its own: the confirmation goes where the
+        # command was typed, and the card goes there too unless a retrain channel is set.
+        "private_metadata": json.dumps({"channel": channel}),
+        "blocks": [intro, model, *(_option_input(*field) for field in FORM_OPTIONS)],
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class RetrainForm:
+    """A valid submission: what to retrain, with what, and where the form was opened."""
+
+    model_id: str
+    options: RetrainOptions
+    channel: str
+
+
+@dataclass(frozen=True, slots=True)
+class FormErrors:
+    """An invalid submission: block ID -> the message Slack shows under that field."""
+
+    errors: Mapping[str, str]
+
+
+def _field_value(values: Mapping[str, Any], block: BlockId) -> str:
+    """What a field holds, whatever its element; '' when left empty."""
+    element = (values.get(block) or {}).get(ActionId.FORM_FIELD) or {}
+    value = element.get("value")
+    if value is None:
+        value = (element.get("selected_option") or {}).get("value")
+    return str(value or "").strip()
+
+
+def _form_channel(view: Mapping[str, Any]) -> str | None:
+    try:
+        metadata = json.loads(view.get("private_metadata") or "{}")
+    except ValueError:
+        return None
+    channel = metadata.get("channel") if isinstance(metadata, dict) else None
+    return channel if isinstance(channel, str) and channel else None
+
+
+def _error(exc: UsageError) -> str:
+    return truncate(_plain(str(exc)), _MAX_ERROR)
+
+
+def read_retrain_form(view: Mapping[str, Any]) -> RetrainForm | FormErrors:
+    """Check a submitted form by the command's rules; every bad field gets its own message."""
+    values: Mapping[str, Any] = (view.get("state") or {}).get("values") or {}
+    errors: dict[str, str] = {}
+    model_id = ""
+    try:
+        model_id = check_model_id(_field_value(values, BlockId.MODEL))
+    except UsageError as exc:
+        errors[BlockId.MODEL] = _error(exc)
+    if not model_id and BlockId.MODEL not in errors:
+        errors[BlockId.MODEL] = "Enter the ID of the model to retrain."
+    pairs: dict[str, str] = {}
+    for block, name, _ in FORM_OPTIONS:
+        raw = _field_value(values, block)
+        if not raw:
+            continue  # left to Einstein, as when the option is not typed
+        try:
+            parse_options({name: raw})
+        except UsageError as exc:
+            errors[block] = _error(exc)
+        pairs[name] = raw
+    channel = _form_channel(view)
+    if channel is None:
+        errors[BlockId.MODEL] = "This form has expired. Please type /retrain again."
+    if errors or channel is None:
+        return FormErrors(errors=errors)
+    return RetrainForm(model_id=model_id, options=parse_options(pairs), channel=channel)
+
+
+# --- the App Home tab --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class HomeEntry:
+    """One of the user's trainings and the permalink of its thread, if it has one."""
+
+    job: Job
+    link: str | None = None
+
+
+def _percent(value: float) -> str:
+    return f"{value * 100:.1f}%"
+
+
+def _home_line(entry: HomeEntry, *, now: datetime) -> str:
+    job = entry.job
+    symbol, name = look(job.status)
+    head = f"{symbol} *{name}*"
+    if job.status == "RUNNING":
+        head += f" {job.progress * 100:.0f}%"
+    if job.status == "QUEUED" and job.queue_position is not None:
+        head += f", position {job.queue_position} in the queue"
+    parts = [f"{head} · `{job.model_id}`", job.options.describe()]
+    if job.result is not None and job.result.test_accuracy is not None:
+        parts.append(f"accuracy {_percent(job.result.test_accuracy)}")
+    if job.finished_at is not None:
+        parts.append(f"ended {format_duration((now - job.finished_at).total_seconds())} ago")
+    else:
+        parts.append(f"started {format_duration((now - job.created_at).total_seconds())} ago")
+    if entry.link:
+        parts.append(f"<{entry.link}|thread>")
+    elif job.parent_ts is not None:
+        parts.append(f"in <#{job.channel}>")
+    return truncate(" · ".join(parts), MAX_SECTION)
+
+
+def _section(text: str) -> Block:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": truncate(text, MAX_SECTION)}}
+
+
+def home_view(entries: Sequence[HomeEntry], *, now: datetime) -> dict[str, Any]:
+    """The Home tab: the user's running trainings, then their recent ones, newest first."""
+    shown = list(entries)[:HOME_JOBS]
+    running = [e for e in shown if not e.job.is_final]
+    ended = [e for e in shown if e.job.is_final]
+    blocks: list[Block] = [
+        {"type": "header", "text": _text("Your trainings")},
+        {
+            "type": "context",
+            "elements": [
+                {
+                    "type": "mrkdwn",
+                    "text": f"Updated {now:%Y-%m-%d %H:%M} UTC. Type `/retrain` in a channel "
+                    "to open the retrain form, or `/retrain help` for the typed command.",
+                }
+            ],
+        },
+    ]
+    if not shown:
+        blocks.append(_section("You have not retrained a model with this bot yet."))
+    for title, group in (("Running", running), ("Recent", ended)):
+        if not group:
+            continue
+        blocks.append({"type": "divider"})
+        blocks.append(_section(f"*{title}*"))
+        blocks.extend(_section(_home_line(e, now=now)) for e in group)
+    return {"type": "home", "blocks": blocks[:MAX_VIEW_BLOCKS]}
+
+
+def reject_form(*, job_id: str, channel: str, model_id: str) -> dict[str, Any]:
+    """The modal asking an approver why they reject a retrain (the reason is optional)."""
+    return {
+        "type": "modal",
+        "callback_id": CallbackId.REJECT_MODAL,
+        "private_metadata": json.dumps({"job": job_id, "channel": channel}),
+        "title": _text("Reject the retrain"),
+        "submit": _text("Reject"),
+        "close": _text("Cancel"),
+        "blocks": [
+            _section(f"Reject the retrain of `{model_id}`? Nothing will be sent to Einstein."),
+            {
+                "type": "input",
+                "block_id": BlockId.REASON,
+                "optional": True,
+                "label": _text("Reason (shown in the thread)"),
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": ActionId.FORM_FIELD,
+                    "multiline": True,
+                    "max_length": 500,
+                },
+            },
+        ],
+    }
+
+
+def read_reject_form(view: Mapping[str, Any]) -> tuple[str, str, str | None]:
+    """(job ID, channel, reason or None) from a submitted reject form."""
+    try:
+        meta = json.loads(str(view.get("private_metadata") or "{}"))
+    except ValueError:
+        meta = {}
+    if not isinstance(meta, dict):
+        meta = {}
+    reason = _field_value((view.get("state") or {}).get("values") or {}, BlockId.REASON)
+    reason = " ".join(reason.split())[:500] if reason else ""
+    return str(meta.get("job") or ""), str(meta.get("channel") or ""), reason or None

@@ -1,0 +1,151 @@
+"""The audit trail: every command, denial, approval, submission, state change and outcome.
+
+Append-only: the store offers no way to change or delete an entry, and the database refuses
+UPDATE and DELETE on the table (a trigger on both SQLite and PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.errors import StoreError
+from bot.store.jobs import SqlJobStore
+from bot.store.schema import audit_table
+
+__all__ = ["AuditEvent", "AuditKind", "AuditLog", "export_events"]
+
+
+class AuditKind(StrEnum):
+    COMMAND = "command"  # a /retrain as typed (or a modal submitted, a button clicked)
+    DENIED = "denied"  # access control said no
+    APPROVAL_REQUESTED = "approval_requested"
+    APPROVED = "approved"
+    APPROVAL_REJECTED = "approval_rejected"
+    APPROVAL_EXPIRED = "approval_expired"
+    SUBMITTED = "submitted"  # Einstein accepted the retrain
+    REFUSED = "refused"  # Einstein refused it
+    STATE = "state"  # the training changed state
+    OUTCOME = "outcome"  # the training ended
+    CANCELLED = "cancelled"  # people stopped following it
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    """One line of the trail: who did what, where, to which model, with which result."""
+
+    kind: AuditKind
+    actor: str | None = None
+    channel: str | None = None
+    model_id: str | None = None
+    job_id: str | None = None
+    options: str | None = None  # the canonical option text, e.g. "split=0.7 feedback=true"
+    outcome: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+    at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def as_record(self) -> dict[str, Any]:
+        record = asdict(self)
+        record["kind"] = str(self.kind)
+        record["at"] = self.at.astimezone(UTC).isoformat(timespec="seconds")
+        return record
+
+
+class AuditLog:
+    """Writes and reads the trail in the job store's database."""
+
+    def __init__(self, store: SqlJobStore) -> None:
+        self._store = store
+
+    async def record(self, event: AuditEvent) -> None:
+        values = {
+            "at": event.at.astimezone(UTC),
+            "kind": str(event.kind),
+            "actor": event.actor,
+            "channel": event.channel,
+            "model_id": event.model_id,
+            "job_id": event.job_id,
+            "options": event.options,
+            "outcome": event.outcome,
+            "detail": json.dumps(event.detail, sort_keys=True) if event.detail else None,
+        }
+        try:
+            async with self._store.engine.begin() as conn:
+                await conn.execute(audit_table.insert(), values)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"audit trail write failed: {exc.__class__.__name__}") from None
+
+    async def events(
+        self,
+        *,
+        since: datetime | None = None,
+        model_id: str | None = None,
+        kinds: Iterable[AuditKind] | None = None,
+        limit: int | None = None,
+    ) -> list[AuditEvent]:
+        """Oldest first; with `limit`, the newest `limit` events (still oldest first)."""
+        c = audit_table.c
+        query = sa.select(audit_table)
+        if since is not None:
+            query = query.where(c.at >= since.astimezone(UTC))
+        if model_id is not None:
+            query = query.where(c.model_id == model_id)
+        if kinds is not None:
+            query = query.where(c.kind.in_([str(k) for k in kinds]))
+        query = query.order_by(c.id.desc() if limit else c.id)
+        if limit:
+            query = query.limit(limit)
+        try:
+            async with self._store.engine.connect() as conn:
+                rows = (await conn.execute(query)).all()
+        except SQLAlchemyError as exc:
+            raise StoreError(f"audit trail read failed: {exc.__class__.__name__}") from None
+        events = [_event(r._mapping) for r in rows]
+        return events[::-1] if limit else events
+
+
+def _event(row: Any) -> AuditEvent:
+    at = row["at"]
+    return AuditEvent(
+        kind=AuditKind(row["kind"]),
+        actor=row["actor"],
+        channel=row["channel"],
+        model_id=row["model_id"],
+        job_id=row["job_id"],
+        options=row["options"],
+        outcome=row["outcome"],
+        detail=json.loads(row["detail"]) if row["detail"] else {},
+        at=at.replace(tzinfo=UTC) if at.tzinfo is None else at,
+    )
+
+
+_COLUMNS = ["at", "kind", "actor", "channel", "model_id", "job_id", "options", "outcome", "detail"]
+
+
+def export_events(events: Iterable[AuditEvent], *, fmt: str) -> Iterator[str]:
+    """The trail as CSV (with a header) or JSON Lines, one string per line."""
+    if fmt == "jsonl":
+        for event in events:
+            yield json.dumps(event.as_record(), sort_keys=True, ensure_ascii=False) + "\n"
+        return
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for event in events:
+        record = event.as_record()
+        record["detail"] = json.dumps(record["detail"], sort_keys=True) if record["detail"] else ""
+        writer.writerow(record)
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+    if buffer.getvalue():
+        yield buffer.getvalue()

@@ -1,0 +1,112 @@
+"""The database schema: the jobs being followed and the audit trail, in one place.
+
+Both tables are created at start-up by `SqlJobStore.open()` (under an advisory lock on
+PostgreSQL, so several instances may start at once).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from bot.core.jobs import ACTIVE_STATUSES
+
+__all__ = ["ACTIVE", "SCHEMA_LOCK", "audit_table", "jobs_table", "metadata"]
+
+metadata = sa.MetaData()
+
+jobs_table = sa.Table(
+    "retrain_jobs",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("model_id", sa.String(64), nullable=False, index=True),
+    sa.Column("options", sa.Text, nullable=False),
+    sa.Column("requester", sa.String(32), nullable=False),
+    sa.Column("channel", sa.String(32), nullable=False),
+    sa.Column("origin_channel", sa.String(32), nullable=False),
+    sa.Column("team_id", sa.String(32)),
+    sa.Column("response_url", sa.Text),
+    sa.Column("status", sa.String(32), nullable=False, index=True),
+    sa.Column("progress", sa.Float, nullable=False, default=0.0),
+    sa.Column("queue_position", sa.Integer),
+    sa.Column("epochs", sa.Integer),
+    sa.Column("epochs_done", sa.Integer),
+    sa.Column("failure_msg", sa.Text),
+    sa.Column("parent_ts", sa.String(32)),
+    sa.Column("reported", sa.Text, nullable=False, default=""),
+    sa.Column("result", sa.Text),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("running_since", sa.DateTime(timezone=True)),
+    sa.Column("finished_at", sa.DateTime(timezone=True)),
+    sa.Column("updated_at", sa.DateTime(timezone=True)),
+    sa.Column("last_contact_at", sa.DateTime(timezone=True)),
+    sa.Column("last_progress_at", sa.DateTime(timezone=True)),
+    sa.Column("last_error", sa.Text),
+    sa.Column("condition", sa.String(32)),
+    sa.Column("condition_seq", sa.Integer, nullable=False, default=0),
+    sa.Column("baseline", sa.Text),
+    sa.Column("approver", sa.String(32)),
+    sa.Column("decision_note", sa.Text),
+    sa.Column("approval_expires_at", sa.DateTime(timezone=True)),
+    # The lease: which process follows the job, until when. A process that dies stops
+    # renewing, and another one takes the job over once the lease has expired.
+    sa.Column("lease_owner", sa.String(128)),
+    sa.Column("lease_expires", sa.DateTime(timezone=True)),
+)
+
+ACTIVE = sorted(ACTIVE_STATUSES)
+# One followed training per model, enforced by the database so that two instances (or a
+# command delivered twice) cannot both start one.
+sa.Index(
+    "retrain_jobs_one_active_per_model",
+    jobs_table.c.model_id,
+    unique=True,
+    sqlite_where=jobs_table.c.status.in_(ACTIVE),
+    postgresql_where=jobs_table.c.status.in_(ACTIVE),
+)
+sa.Index("retrain_jobs_lease", jobs_table.c.lease_expires)
+
+# Any fixed number: every instance takes the same PostgreSQL advisory lock around start-up DDL.
+SCHEMA_LOCK = 0x7265747261696E
+
+
+audit_table = sa.Table(
+    "retrain_audit",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("actor", sa.String(32)),
+    sa.Column("channel", sa.String(32)),
+    sa.Column("model_id", sa.String(64), index=True),
+    sa.Column("job_id", sa.String(64)),
+    sa.Column("options", sa.Text),
+    sa.Column("outcome", sa.Text),
+    sa.Column("detail", sa.Text),
+)
+
+# The database itself keeps the trail append-only, whatever code talks to it.
+_APPEND_ONLY = {
+    "sqlite": [
+        "CREATE TRIGGER IF NOT EXISTS retrain_audit_no_update BEFORE UPDATE ON retrain_audit "
+        "BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END",
+        "CREATE TRIGGER IF NOT EXISTS retrain_audit_no_delete BEFORE DELETE ON retrain_audit "
+        "BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END",
+    ],
+    "postgresql": [
+        "CREATE OR REPLACE FUNCTION retrain_audit_append_only() RETURNS trigger AS $$ "
+        "BEGIN RAISE EXCEPTION 'the audit trail is append-only'; END $$ LANGUAGE plpgsql",
+        "DROP TRIGGER IF EXISTS retrain_audit_append_only ON retrain_audit",
+        "CREATE TRIGGER retrain_audit_append_only BEFORE UPDATE OR DELETE ON retrain_audit "
+        "FOR EACH ROW EXECUTE FUNCTION retrain_audit_append_only()",
+    ],
+}
+
+
+def _guard(target: sa.Table, connection: sa.Connection, **_: Any) -> None:
+    for statement in _APPEND_ONLY.get(connection.dialect.name, []):
+        connection.execute(sa.text(statement))
+
+
+sa.event.listen(audit_table, "after_create", _guard)
