@@ -17,7 +17,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.app import Bot, create_bot
-from bot.core.jobs import Job, due_replies
+from bot.core.jobs import Job
+from bot.core.owed import due_replies
 from bot.fakes.einstein.simulator import EinsteinSimulator
 from bot.fakes.keys import generate_key_pair
 from bot.fakes.slack import FakeSlack, SentRequest, send_slash_command

@@ -7,7 +7,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.core.grammar import RetrainOptions
-from bot.core.jobs import Job, due_replies, observe, summarize_result
+from bot.core.jobs import Job
+from bot.core.machine import observe
+from bot.core.owed import due_replies
+from bot.core.report import summarize_result
 from bot.einstein.models import Metrics, Training
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)

@@ -6,7 +6,8 @@ import secrets
 from collections import Counter
 
 from bot.core.grammar import RetrainOptions
-from bot.core.jobs import Job, observe, utcnow
+from bot.core.jobs import Job, utcnow
+from bot.core.machine import observe
 from tests.conftest import CHANNEL, USER, Stack
 
 MODEL = "7JXCXTRXTMNLJCEF2DR5CJ46QU"

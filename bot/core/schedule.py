@@ -7,7 +7,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.core.jobs import AWAITING_APPROVAL, SUBMITTING, Job
+from bot.core.jobs import Job, JobStatus
 
 __all__ = ["Timing", "poll_delay", "slot_end"]
 
@@ -50,13 +50,13 @@ def poll_delay(job: Job, *, timing: Timing, errors: int, now: datetime) -> float
     interval = timing.poll_interval
     if job.is_final:  # only Slack posts are pending
         base = min(interval, 5.0)
-    elif job.status == AWAITING_APPROVAL:  # only the expiry to watch
+    elif job.status == JobStatus.AWAITING_APPROVAL:  # only the expiry to watch
         expires = job.approval_expires_at
         left = (expires - now).total_seconds() if expires else interval
         base = max(0.05, min(interval * 3, left))
     elif errors:
         base = min(timing.max_backoff, interval * 2**errors)
-    elif job.status in (SUBMITTING, "QUEUED"):
+    elif job.status in (JobStatus.SUBMITTING, "QUEUED"):
         position = job.queue_position or 1
         base = interval * min(3.0, 1.0 + (position - 1) / 2)
     else:

@@ -17,24 +17,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.core.compare import compare_metrics
-from bot.core.jobs import (
-    AWAITING_APPROVAL,
-    CANCELLED,
-    DECLINED,
-    EXPIRED,
-    FAILURE_TEXT,
-    LOST,
-    PICTURES,
-    REJECTED,
-    SUBMITTING,
-    Job,
-    Result,
-    assess,
-    due_replies,
-    observe,
-    summarize_result,
-    utcnow,
-)
+from bot.core.jobs import Job, JobStatus, Result, utcnow
+from bot.core.machine import assess, observe
+from bot.core.owed import FAILURE_TEXT, PICTURES, due_replies
+from bot.core.report import summarize_result
 from bot.core.schedule import Timing, poll_delay, slot_end
 from bot.einstein.client import KNOWN_STATUSES, EinsteinClient
 from bot.einstein.explain import explain
@@ -213,14 +199,16 @@ class Follower:
         """Cancel: Einstein has no cancel call, so the bot stops following and says so."""
         now = self._now()
         note = f"stopped by <@{by}>"
-        job = job.with_changes(status=CANCELLED, finished_at=now, updated_at=now, failure_msg=note)
+        job = job.with_changes(
+            status=JobStatus.CANCELLED, finished_at=now, updated_at=now, failure_msg=note
+        )
         job = await self._take(job)
         await self._audit(AuditKind.CANCELLED, job, actor=by)
         return job
 
     async def approve(self, job: Job, *, by: str) -> Job:
         """A second person approved a protected model's retrain: submit it now."""
-        job = job.with_changes(status=SUBMITTING, approver=by, updated_at=self._now())
+        job = job.with_changes(status=JobStatus.SUBMITTING, approver=by, updated_at=self._now())
         job = await self._take(job)
         await self._audit(AuditKind.APPROVED, job, actor=by)
         return job
@@ -229,7 +217,11 @@ class Follower:
         """The approver said no: nothing is submitted."""
         now = self._now()
         job = job.with_changes(
-            status=DECLINED, approver=by, decision_note=reason, finished_at=now, updated_at=now
+            status=JobStatus.DECLINED,
+            approver=by,
+            decision_note=reason,
+            finished_at=now,
+            updated_at=now,
         )
         job = await self._take(job)
         await self._audit(AuditKind.APPROVAL_REJECTED, job, actor=by, outcome=reason)
@@ -344,14 +336,14 @@ class Follower:
             log.info("job %s is followed by another instance now", job.id)
 
     async def _follow(self, job: Job, *, resumed: bool) -> None:
-        if job.status == SUBMITTING:
+        if job.status == JobStatus.SUBMITTING:
             job = await self._submit(job, resumed=resumed)
         reconciled = not resumed
         errors = 0
         if resumed and not job.is_final:
             # Spread jobs resumed together over one interval so they never poll in step.
             await self._sleep(random.uniform(0, self._timing.poll_interval))
-        while job.status != REJECTED:
+        while job.status != JobStatus.REJECTED:
             if not reconciled and self._may_post(job.id):
                 job, reconciled = await self._reconcile(job)
             if reconciled and self._may_post(job.id):
@@ -361,7 +353,7 @@ class Follower:
             await self._nap(
                 job.id, poll_delay(job, timing=self._timing, errors=errors, now=self._now())
             )
-            if job.status == AWAITING_APPROVAL:
+            if job.status == JobStatus.AWAITING_APPROVAL:
                 job = await self._expire(job)
             elif not job.is_final:
                 job, ok = await self._poll(job)
@@ -374,7 +366,10 @@ class Follower:
         Returns the job and whether it is safe to post now.
         """
         try:
-            if job.parent_ts is None and job.status not in (SUBMITTING, REJECTED):
+            if job.parent_ts is None and job.status not in (
+                JobStatus.SUBMITTING,
+                JobStatus.REJECTED,
+            ):
                 ts = await self._notifier.find_card(job)
                 if ts is not None:
                     job = job.with_changes(parent_ts=ts)
@@ -399,7 +394,7 @@ class Follower:
         now = self._now()
         if job.approval_expires_at is None or now < job.approval_expires_at:
             return job
-        job = job.with_changes(status=EXPIRED, finished_at=now, updated_at=now)
+        job = job.with_changes(status=JobStatus.EXPIRED, finished_at=now, updated_at=now)
         await self._save(job)
         await self._audit(AuditKind.APPROVAL_EXPIRED, job)
         return job
@@ -461,7 +456,9 @@ class Follower:
         return None
 
     async def _reject(self, job: Job, reason: str) -> Job:
-        job = job.with_changes(status=REJECTED, failure_msg=reason, finished_at=self._now())
+        job = job.with_changes(
+            status=JobStatus.REJECTED, failure_msg=reason, finished_at=self._now()
+        )
         await self._save(job)
         await self._audit(AuditKind.REFUSED, job, outcome=reason)
         await self._notifier.tell(
@@ -478,7 +475,7 @@ class Follower:
         try:
             training = await self._einstein.training_status(job.model_id)
         except EinsteinNotFound:
-            job = job.with_changes(status=LOST, finished_at=now, updated_at=now)
+            job = job.with_changes(status=JobStatus.LOST, finished_at=now, updated_at=now)
             await self._save(job)
             await self._audit(AuditKind.OUTCOME, job)
             return job, True
@@ -547,7 +544,7 @@ class Follower:
             return job
         self._busy.add(job.id)
         try:
-            if job.parent_ts is None and job.status != REJECTED:
+            if job.parent_ts is None and job.status != JobStatus.REJECTED:
                 ts = await self._notifier.post_card(job)
                 job = job.with_changes(parent_ts=ts)
                 await self._save(job)

@@ -22,7 +22,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.access.gatekeeper import Gatekeeper
 from bot.core.grammar import RetrainOptions
-from bot.core.jobs import AWAITING_APPROVAL, Job, utcnow
+from bot.core.jobs import Job, JobStatus, utcnow
 from bot.errors import StoreError
 from bot.follow.follower import Follower
 from bot.listeners.commands import Requester, submitting
@@ -163,7 +163,7 @@ class Interactions:
         job = await self._job(click)
         if job is None:
             return None
-        if job.status != AWAITING_APPROVAL:
+        if job.status != JobStatus.AWAITING_APPROVAL:
             _, state = look(job.status)
             await self._tell(
                 click,

@@ -34,7 +34,7 @@ from bot.core.grammar import (
     parse_command,
     render_help,
 )
-from bot.core.jobs import AWAITING_APPROVAL, Job, utcnow
+from bot.core.jobs import Job, JobStatus, utcnow
 from bot.errors import BotError, StoreError, UsageError
 from bot.follow.follower import Follower
 from bot.slack.blocks import Message, format_duration, look
@@ -230,7 +230,7 @@ class Handlers:
                 outcome=_who_approves(decision),
             )
             job = job.with_changes(
-                status=AWAITING_APPROVAL,
+                status=JobStatus.AWAITING_APPROVAL,
                 approval_expires_at=job.created_at + timedelta(seconds=self._approval_ttl),
                 decision_note=_who_approves(decision),
             )

@@ -11,22 +11,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.core.compare import Comparison, render_comparison
-from bot.core.jobs import (
-    APPROVED,
-    AWAITING_APPROVAL,
-    CANCELLED,
-    DECLINED,
-    EXPIRED,
-    FAILURE_INLINE_LIMIT,
-    LOST,
-    RECOVERED,
-    REJECTED,
-    STALLED,
-    SUBMITTING,
-    UNREACHABLE,
-    Job,
-    Result,
-)
+from bot.core.jobs import Job, JobStatus, Result
+from bot.core.machine import RECOVERED, STALLED, UNREACHABLE
+from bot.core.owed import APPROVED, FAILURE_INLINE_LIMIT
 from bot.slack.ids import ActionId, BlockId
 
 __all__ = [
@@ -46,19 +33,19 @@ MAX_BLOCKS = 50
 Block = dict[str, Any]
 
 _LOOK: dict[str, tuple[str, str]] = {
-    SUBMITTING: (":outbox_tray:", "Submitting"),
+    JobStatus.SUBMITTING: (":outbox_tray:", "Submitting"),
     "QUEUED": (":hourglass_flowing_sand:", "Queued"),
     "RUNNING": (":gear:", "Running"),
     "SUCCEEDED": (":white_check_mark:", "Succeeded"),
     "FAILED": (":x:", "Failed"),
     "KILLED": (":x:", "Killed"),
     "FAILED_WITH_RETRIES": (":x:", "Failed after retries"),
-    LOST: (":warning:", "Lost"),
-    CANCELLED: (":no_entry_sign:", "No longer followed"),
-    REJECTED: (":no_entry:", "Refused by Einstein"),
-    AWAITING_APPROVAL: (":lock:", "Awaiting approval"),
-    DECLINED: (":no_entry:", "Declined"),
-    EXPIRED: (":hourglass:", "Approval expired"),
+    JobStatus.LOST: (":warning:", "Lost"),
+    JobStatus.CANCELLED: (":no_entry_sign:", "No longer followed"),
+    JobStatus.REJECTED: (":no_entry:", "Refused by Einstein"),
+    JobStatus.AWAITING_APPROVAL: (":lock:", "Awaiting approval"),
+    JobStatus.DECLINED: (":no_entry:", "Declined"),
+    JobStatus.EXPIRED: (":hourglass:", "Approval expired"),
 }
 
 
@@ -134,7 +121,7 @@ def _state_line(job: Job, *, now: datetime) -> str:
     parts = [f"{symbol} *{name}*"]
     if job.status == "QUEUED" and job.queue_position is not None:
         parts.append(f"position {job.queue_position} in the queue")
-    if job.status == AWAITING_APPROVAL and job.approval_expires_at is not None:
+    if job.status == JobStatus.AWAITING_APPROVAL and job.approval_expires_at is not None:
         parts.append(f"until {job.approval_expires_at:%H:%M} UTC")
     if job.status == "RUNNING":
         parts.append(f"`{progress_bar(job.progress)}` {job.progress * 100:.0f}%")
@@ -165,7 +152,7 @@ def render_card(job: Job, *, now: datetime) -> Message:
         {"type": "mrkdwn", "text": f"*Options*\n{job.options.describe()}"},
     ]
     if job.approver is not None:
-        verb = "Declined by" if job.status == DECLINED else "Approved by"
+        verb = "Declined by" if job.status == JobStatus.DECLINED else "Approved by"
         fields.append({"type": "mrkdwn", "text": f"*{verb}*\n<@{job.approver}>"})
     blocks: list[Block] = [
         {
@@ -232,7 +219,7 @@ def _confirm(title: str, text: str, confirm: str) -> dict[str, Any]:
 
 def _card_buttons(job: Job) -> list[Block]:
     """Refresh and Stop while the training runs; Retrain again once it has ended."""
-    if job.status == AWAITING_APPROVAL:
+    if job.status == JobStatus.AWAITING_APPROVAL:
         return [
             _button(
                 "Approve",
@@ -247,7 +234,12 @@ def _card_buttons(job: Job) -> list[Block]:
             ),
             _button("Reject", ActionId.REJECT, job, style="danger"),
         ]
-    if job.status in (SUBMITTING, REJECTED, DECLINED, EXPIRED):
+    if job.status in (
+        JobStatus.SUBMITTING,
+        JobStatus.REJECTED,
+        JobStatus.DECLINED,
+        JobStatus.EXPIRED,
+    ):
         return []
     if not job.is_final:
         return [
@@ -296,7 +288,7 @@ def render_reply(job: Job, status: str, *, now: datetime | None = None) -> Messa
         return Message(text=text, blocks=[_section(text)])
     if status == "SUCCEEDED":
         return _success(job)
-    if status == AWAITING_APPROVAL:
+    if status == JobStatus.AWAITING_APPROVAL:
         until = (
             f" Approval is possible until {job.approval_expires_at:%H:%M} UTC."
             if job.approval_expires_at
@@ -311,26 +303,26 @@ def render_reply(job: Job, status: str, *, now: datetime | None = None) -> Messa
     if status == APPROVED:
         text = f":white_check_mark: <@{job.approver}> approved the retrain; submitting it."
         return Message(text=text, blocks=[_section(text)])
-    if status == DECLINED:
+    if status == JobStatus.DECLINED:
         reason = f": {truncate(job.decision_note, 1000)}" if job.decision_note else "."
         text = (
             f"<@{job.requester}> {symbol} <@{job.approver}> declined the retrain{reason} "
             "Nothing was started."
         )
         return Message(text=truncate(text, MAX_TEXT), blocks=[_section(text)])
-    if status == EXPIRED:
+    if status == JobStatus.EXPIRED:
         text = (
             f"<@{job.requester}> {symbol} Nobody approved the retrain in time, so nothing "
             "was started. Type the command again to ask anew."
         )
         return Message(text=text, blocks=[_section(text)])
-    if status == CANCELLED:
+    if status == JobStatus.CANCELLED:
         text = (
             f"{symbol} Stopped following this training. Einstein has no cancel call, so the "
             "training itself may still finish; this thread will not say."
         )
         return Message(text=text, blocks=[_section(text)])
-    if status == LOST:
+    if status == JobStatus.LOST:
         text = (
             f"<@{job.requester}> {symbol} Einstein no longer knows the training of "
             f"`{job.model_id}` (the model may have been deleted), so it cannot be followed."

@@ -19,7 +19,8 @@ from typing import Any
 
 import aiohttp
 
-from bot.core.jobs import FAILURE_TEXT, PICTURES, Job, utcnow
+from bot.core.jobs import Job, utcnow
+from bot.core.owed import FAILURE_TEXT, PICTURES
 from bot.errors import SlackError, SlackRefused
 from bot.slack.blocks import Message, render_card, render_reply
 from bot.slack.outbox import Outbox

@@ -21,9 +21,10 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from bot.core.grammar import RetrainOptions
-from bot.core.jobs import Job, Result
+from bot.core.jobs import Job, JobStatus, Result
+from bot.core.owed import pending
 from bot.errors import ConfigError, StoreError
-from bot.store.schema import ACTIVE, SCHEMA_LOCK, jobs_table, metadata
+from bot.store.schema import ACTIVE, ADDED_COLUMNS, SCHEMA_LOCK, jobs_table, metadata
 
 __all__ = ["DuplicateJob", "JobStore", "LeaseLost", "SqlJobStore", "async_database_url"]
 
@@ -107,6 +108,8 @@ class SqlJobStore:
                     if conn.dialect.name == "postgresql":
                         await conn.execute(sa.text(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK})"))
                     await conn.run_sync(metadata.create_all)
+                    await conn.run_sync(_add_missing_columns)
+                await self._backfill_pending()
                 return
             except StoreError:
                 # SQLite has no advisory lock: a racing process may have created the table
@@ -114,6 +117,15 @@ class SqlJobStore:
                 if attempt == 4:
                     raise
                 await asyncio.sleep(0.05 * (attempt + 1))
+
+    async def _backfill_pending(self) -> None:
+        """Rows written before `pending` existed get it from the same rule as every save."""
+        c = jobs_table.c
+        async with self._begin() as conn:
+            rows = (await conn.execute(jobs_table.select().where(c.pending.is_(None)))).all()
+            for row in rows:
+                owed = pending(_job(row._mapping))
+                await conn.execute(jobs_table.update().where(c.id == row.id).values(pending=owed))
 
     @property
     def engine(self) -> AsyncEngine:
@@ -171,7 +183,7 @@ class SqlJobStore:
         now = _now()
         free = (
             sa.select(c.id)
-            .where(c.status.in_(ACTIVE) | _owes_final())
+            .where(c.pending.is_(True))
             .where(sa.or_(c.lease_owner.is_(None), c.lease_expires < now))
             .order_by(c.created_at)
             .limit(limit)
@@ -232,7 +244,7 @@ class SqlJobStore:
     async def unfinished(self) -> list[Job]:
         query = (
             jobs_table.select()
-            .where(jobs_table.c.status.in_(ACTIVE) | _owes_final())
+            .where(jobs_table.c.pending.is_(True))
             .order_by(jobs_table.c.created_at)
         )
         async with self._begin() as conn:
@@ -270,19 +282,23 @@ class SqlJobStore:
         return [_job(r._mapping) for r in rows]
 
 
-def _owes_final() -> sa.ColumnElement[bool]:
-    """A final job still owing Slack something is unfinished too: its card (the channel was
-    unusable), its final reply, or after a success the pictures. Refused jobs owe nothing."""
-    c = jobs_table.c
-    reported = sa.func.coalesce(c.reported, "")
-    return sa.and_(
-        c.status.not_in([*ACTIVE, "REJECTED"]),
-        sa.or_(
-            c.parent_ts.is_(None),
-            sa.not_(reported.contains(sa.literal(",") + c.status + ",")),
-            sa.and_(c.status == "SUCCEEDED", sa.not_(reported.contains(",PICTURES,"))),
-        ),
-    )
+def _add_missing_columns(connection: sa.Connection) -> None:
+    """Add the columns a database created by an earlier release lacks (nullable, no default)."""
+    present = {col["name"] for col in sa.inspect(connection).get_columns(jobs_table.name)}
+    preparer = connection.dialect.identifier_preparer
+    for name in ADDED_COLUMNS:
+        if name in present:
+            continue
+        column = jobs_table.c[name]
+        kind = column.type.compile(dialect=connection.dialect)
+        connection.execute(
+            sa.text(
+                f"ALTER TABLE {preparer.quote(jobs_table.name)} "
+                f"ADD COLUMN {preparer.quote(name)} {kind}"
+            )
+        )
+    for index in jobs_table.indexes:
+        index.create(connection, checkfirst=True)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -322,7 +338,10 @@ def _row(job: Job) -> dict[str, Any]:
         "failure_msg": job.failure_msg,
         "parent_ts": job.parent_ts,
         # Fenced with commas so FAILED is not found inside FAILED_WITH_RETRIES.
-        "reported": "," + ",".join(sorted(job.reported)) + ",",
+        "reported": _fenced(job.reported),
+        "reached": _fenced(job.reached),
+        "first_queue_position": job.first_queue_position,
+        "pending": pending(job),
         "result": json.dumps(job.result.to_dict()) if job.result else None,
         "created_at": _utc(job.created_at),
         "running_since": _utc(job.running_since),
@@ -352,14 +371,16 @@ def _job(row: Any) -> Job:
         origin_channel=row["origin_channel"],
         team_id=row["team_id"],
         response_url=row["response_url"],
-        status=row["status"],
+        status=JobStatus(row["status"]),
         progress=row["progress"],
         queue_position=row["queue_position"],
         epochs=row["epochs"],
         epochs_done=row["epochs_done"],
         failure_msg=row["failure_msg"],
         parent_ts=row["parent_ts"],
-        reported=frozenset(s for s in (row["reported"] or "").split(",") if s),
+        reported=_unfenced(row["reported"]),
+        reached=_unfenced(row["reached"]),
+        first_queue_position=row["first_queue_position"],
         result=Result.from_dict(json.loads(row["result"])) if row["result"] else None,
         created_at=created_at,
         running_since=_utc(row["running_since"]),
@@ -375,3 +396,12 @@ def _job(row: Any) -> Job:
         decision_note=row["decision_note"],
         approval_expires_at=_utc(row["approval_expires_at"]),
     )
+
+
+def _fenced(keys: frozenset[str]) -> str:
+    # Fenced with commas so that a LIKE for ",FAILED," never matches FAILED_WITH_RETRIES.
+    return "," + ",".join(sorted(keys)) + ","
+
+
+def _unfenced(text: str | None) -> frozenset[str]:
+    return frozenset(s for s in (text or "").split(",") if s)

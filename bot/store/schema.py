@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from bot.core.jobs import ACTIVE_STATUSES
 
-__all__ = ["ACTIVE", "SCHEMA_LOCK", "audit_table", "jobs_table", "metadata"]
+__all__ = ["ACTIVE", "ADDED_COLUMNS", "SCHEMA_LOCK", "audit_table", "jobs_table", "metadata"]
 
 metadata = sa.MetaData()
 
@@ -35,6 +35,12 @@ jobs_table = sa.Table(
     sa.Column("failure_msg", sa.Text),
     sa.Column("parent_ts", sa.String(32)),
     sa.Column("reported", sa.Text, nullable=False, default=""),
+    # Milestones Einstein was seen in (each owed a reply), fenced with commas like `reported`.
+    sa.Column("reached", sa.Text),
+    sa.Column("first_queue_position", sa.Integer),
+    # `bot.core.owed.pending(job)`, written with every save: whether the job still needs a
+    # process. Claims and resumes select on it, so SQL never re-states what is owed.
+    sa.Column("pending", sa.Boolean),
     sa.Column("result", sa.Text),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("running_since", sa.DateTime(timezone=True)),
@@ -66,6 +72,10 @@ sa.Index(
     postgresql_where=jobs_table.c.status.in_(ACTIVE),
 )
 sa.Index("retrain_jobs_lease", jobs_table.c.lease_expires)
+sa.Index("retrain_jobs_pending", jobs_table.c.pending)
+
+# Columns added after the first release, created in place on a database that predates them.
+ADDED_COLUMNS = ("reached", "first_queue_position", "pending")
 
 # Any fixed number: every instance takes the same PostgreSQL advisory lock around start-up DDL.
 SCHEMA_LOCK = 0x7265747261696E

@@ -1,0 +1,221 @@
+"""The one state machine: every way a job changes, whether Einstein or a person causes it.
+
+Each transition is a pure function from a job (and what happened) to the next job. Einstein's
+reports go through `observe`; the bot's own outcomes through `submitted`, `reject`, `lose` and
+`unanswered`; people's decisions through `await_approval`, `approve`, `decline`, `expire` and
+`cancel`; Slack's confirmations through `card_posted` and `posted`. A transition that does not
+apply to the job's status raises `TransitionError` instead of guessing.
+
+    AWAITING_APPROVAL ──approve──▶ SUBMITTING ──submitted──▶ QUEUED ──▶ RUNNING ──▶ SUCCEEDED
+          │ decline / expire            │ reject                 └───────┴──▶ FAILED, KILLED,
+          ▼                             ▼                                      FAILED_WITH_RETRIES
+    DECLINED / EXPIRED               REJECTED            any active ──cancel──▶ CANCELLED
+                                                         QUEUED/RUNNING ──lose──▶ LOST
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.core.jobs import ACTIVE_STATUSES, Job, JobStatus, Result
+from bot.einstein.models import FAILED_STATUSES, Training
+from bot.errors import BotError
+
+__all__ = [
+    "RECOVERED",
+    "STALLED",
+    "UNREACHABLE",
+    "TransitionError",
+    "alert_key",
+    "approve",
+    "assess",
+    "await_approval",
+    "cancel",
+    "card_posted",
+    "decline",
+    "expire",
+    "lose",
+    "observe",
+    "posted",
+    "reject",
+    "submitted",
+    "unanswered",
+    "with_result",
+]
+
+STALLED = "STALLED"
+UNREACHABLE = "UNREACHABLE"
+RECOVERED = "RECOVERED"
+_REPORTED = {
+    "QUEUED": JobStatus.QUEUED,
+    "RUNNING": JobStatus.RUNNING,
+    "SUCCEEDED": JobStatus.SUCCEEDED,
+}
+_REPORTED |= {name: JobStatus(name) for name in FAILED_STATUSES}
+_FOLLOWED = frozenset({JobStatus.QUEUED, JobStatus.RUNNING})
+
+
+class TransitionError(BotError):
+    """A transition was asked of a job whose status does not allow it."""
+
+
+def _require(job: Job, allowed: frozenset[JobStatus], what: str) -> None:
+    if job.status not in allowed:
+        raise TransitionError(f"job {job.id} cannot {what} while {job.status}")
+
+
+def observe(job: Job, training: Training, *, now: datetime) -> Job:
+    """The job after Einstein reported `training`; unchanged fields keep their values."""
+    status = _REPORTED.get(training.status)
+    if status is None:
+        # Unknown values are treated as still running, never as success.
+        status = JobStatus.RUNNING if job.status != JobStatus.SUBMITTING else JobStatus.QUEUED
+    progress = 1.0 if status == JobStatus.SUCCEEDED else max(0.0, min(1.0, training.progress))
+    running_since = job.running_since
+    if status == JobStatus.RUNNING and running_since is None:
+        running_since = now
+    moved = status != job.status or progress != job.progress or job.last_progress_at is None
+    queue_position = training.queue_position if status == JobStatus.QUEUED else None
+    first_position = job.first_queue_position
+    if status == JobStatus.QUEUED and JobStatus.QUEUED not in job.reached:
+        first_position = queue_position
+    return job.with_changes(
+        last_contact_at=now,
+        last_progress_at=now if moved else job.last_progress_at,
+        last_error=None,
+        status=status,
+        progress=progress,
+        queue_position=queue_position,
+        reached=job.reached | {status} if status in _FOLLOWED else job.reached,
+        first_queue_position=first_position,
+        epochs=training.epochs or job.epochs,
+        epochs_done=training.epochs_done if training.epochs_done is not None else job.epochs_done,
+        failure_msg=training.failure_msg or job.failure_msg,
+        running_since=running_since,
+        finished_at=now
+        if status not in ACTIVE_STATUSES and job.finished_at is None
+        else job.finished_at,
+        updated_at=now,
+    )
+
+
+def submitted(job: Job, training: Training, *, now: datetime) -> Job:
+    """Einstein confirmed the retrain (or a status check found the training it started)."""
+    _require(job, frozenset({JobStatus.SUBMITTING}), "be confirmed")
+    return observe(job, training, now=now)
+
+
+def reject(job: Job, *, reason: str, now: datetime) -> Job:
+    """Einstein refused the retrain, or never confirmed it: nothing runs, nothing is posted."""
+    _require(job, frozenset({JobStatus.SUBMITTING}), "be refused")
+    return job.with_changes(
+        status=JobStatus.REJECTED, failure_msg=reason, finished_at=now, updated_at=now
+    )
+
+
+def lose(job: Job, *, now: datetime) -> Job:
+    """Einstein no longer knows the training."""
+    _require(job, _FOLLOWED, "be lost")
+    return job.with_changes(status=JobStatus.LOST, finished_at=now, updated_at=now)
+
+
+def unanswered(job: Job, *, error: str, now: datetime) -> Job:
+    """A status check got no usable answer: the silence counts from the first one."""
+    return job.with_changes(last_error=error, last_contact_at=job.last_contact_at or now)
+
+
+def with_result(job: Job, result: Result) -> Job:
+    """The success report (metrics, comparison) of a succeeded training."""
+    _require(job, frozenset({JobStatus.SUCCEEDED}), "carry a result")
+    return job.with_changes(result=result)
+
+
+def await_approval(job: Job, *, expires_at: datetime, note: str) -> Job:
+    """A protected model: the retrain waits for a second person until `expires_at`."""
+    _require(job, frozenset({JobStatus.SUBMITTING}), "wait for approval")
+    return job.with_changes(
+        status=JobStatus.AWAITING_APPROVAL,
+        approval_expires_at=expires_at,
+        decision_note=note,
+        reached=job.reached | {JobStatus.AWAITING_APPROVAL},
+    )
+
+
+_AWAITING = frozenset({JobStatus.AWAITING_APPROVAL})
+
+
+def approve(job: Job, *, by: str, now: datetime) -> Job:
+    """A second person approved: the retrain is submitted next."""
+    _require(job, _AWAITING, "be approved")
+    return job.with_changes(status=JobStatus.SUBMITTING, approver=by, updated_at=now)
+
+
+def decline(job: Job, *, by: str, reason: str | None, now: datetime) -> Job:
+    """The approver said no: nothing is submitted."""
+    _require(job, _AWAITING, "be declined")
+    return job.with_changes(
+        status=JobStatus.DECLINED,
+        approver=by,
+        decision_note=reason,
+        finished_at=now,
+        updated_at=now,
+    )
+
+
+def expire(job: Job, *, now: datetime) -> Job:
+    """Nobody approved in time; unchanged while there is time left."""
+    _require(job, _AWAITING, "expire")
+    if job.approval_expires_at is None or now < job.approval_expires_at:
+        return job
+    return job.with_changes(status=JobStatus.EXPIRED, finished_at=now, updated_at=now)
+
+
+def cancel(job: Job, *, by: str, now: datetime) -> Job:
+    """People stopped following it; Einstein has no cancel call, so its training may go on."""
+    _require(job, ACTIVE_STATUSES, "be stopped")
+    return job.with_changes(
+        status=JobStatus.CANCELLED,
+        finished_at=now,
+        updated_at=now,
+        failure_msg=f"stopped by <@{by}>",
+    )
+
+
+def card_posted(job: Job, *, ts: str) -> Job:
+    return job.with_changes(parent_ts=ts)
+
+
+def posted(job: Job, *keys: str) -> Job:
+    """Slack confirmed these thread replies (or found them already there)."""
+    return job.with_changes(reported=job.reported | set(keys))
+
+
+def alert_key(job: Job) -> str | None:
+    """The reply key of the job's current alert or recovery, e.g. `STALLED#1`."""
+    if job.condition_seq == 0:
+        return None
+    return f"{job.condition or RECOVERED}#{job.condition_seq}"
+
+
+def assess(job: Job, *, now: datetime, stall_after: float, unreachable_after: float) -> Job:
+    """Set the job's alert: Einstein silent too long, or a running training not moving.
+
+    An alert that clears before it was announced is withdrawn instead of followed by a
+    recovery nobody needs.
+    """
+    condition: str | None = None
+    if job.is_final:
+        condition = None
+    elif job.last_contact_at and (now - job.last_contact_at).total_seconds() > unreachable_after:
+        condition = UNREACHABLE
+    elif (
+        job.status == JobStatus.RUNNING
+        and job.last_progress_at
+        and (now - job.last_progress_at).total_seconds() > stall_after
+    ):
+        condition = STALLED
+    if condition == job.condition:
+        return job
+    if condition is None and alert_key(job) not in job.reported:
+        return job.with_changes(condition=None, condition_seq=max(0, job.condition_seq - 1))
+    return job.with_changes(condition=condition, condition_seq=job.condition_seq + 1)

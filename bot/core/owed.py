@@ -1,0 +1,88 @@
+"""What a job still owes Slack, derived from the job alone, in one place.
+
+The deliverer posts what `due_replies` names, in that order, and records each key in
+`Job.reported` once Slack confirms it, so a reply is never owed twice. `pending` says whether
+a job still needs a process at all (Einstein to watch, or Slack to tell); the store keeps it
+beside the job, so the query for unfinished work is a column, not a second copy of these rules.
+
+Reply keys: a status ("QUEUED", "SUCCEEDED", ...), `APPROVED`, an alert ("STALLED#1"),
+`PICTURES` (learning curve and confusion matrix after a success) and `FAILURE_TEXT` (a failure
+message too long for the reply, attached whole).
+"""
+
+from __future__ import annotations
+
+from bot.core.jobs import Job, JobStatus
+from bot.core.machine import alert_key
+
+__all__ = [
+    "APPROVED",
+    "FAILURE_INLINE_LIMIT",
+    "FAILURE_TEXT",
+    "PICTURES",
+    "card_owed",
+    "due_replies",
+    "owes_slack",
+    "pending",
+]
+
+APPROVED = "APPROVED"
+PICTURES = "PICTURES"
+FAILURE_TEXT = "FAILURE_TEXT"
+# Longer failure messages are cut in the reply (Slack's section limit) and attached whole.
+FAILURE_INLINE_LIMIT = 2500
+
+# Milestones in the order the thread tells them; each is owed once the job was seen in it.
+_MILESTONES = (JobStatus.AWAITING_APPROVAL, APPROVED, JobStatus.QUEUED, JobStatus.RUNNING)
+# Final states that end the thread with a reply (a refused retrain has no thread).
+_THREAD_FINALS = frozenset(JobStatus) - {
+    JobStatus.AWAITING_APPROVAL,
+    JobStatus.SUBMITTING,
+    JobStatus.QUEUED,
+    JobStatus.RUNNING,
+    JobStatus.REJECTED,
+}
+
+
+def _milestones(job: Job) -> set[str]:
+    reached: set[str] = set(job.reached)
+    if job.status in _MILESTONES:
+        reached.add(job.status)
+    if job.approver is not None and job.status != JobStatus.DECLINED:
+        reached.add(APPROVED)
+    return reached
+
+
+def due_replies(job: Job) -> tuple[str, ...]:
+    """Thread replies the job still owes, in posting order; empty until the card exists."""
+    if job.parent_ts is None:
+        return ()
+    reached = _milestones(job)
+    due = [key for key in _MILESTONES if key in reached and key not in job.reported]
+    if job.status not in _THREAD_FINALS:
+        key = alert_key(job)
+        if key is not None and key not in job.reported:
+            due.append(key)
+        return tuple(due)
+    if job.status not in job.reported:
+        return (*due, job.status)
+    if job.status == JobStatus.SUCCEEDED and PICTURES not in job.reported:
+        return (*due, PICTURES)
+    too_long = len(job.failure_msg or "") > FAILURE_INLINE_LIMIT
+    if job.is_failed and too_long and FAILURE_TEXT not in job.reported:
+        return (*due, FAILURE_TEXT)
+    return tuple(due)
+
+
+def card_owed(job: Job) -> bool:
+    """The card is posted once Einstein took the retrain (or it waits for approval)."""
+    return job.parent_ts is None and job.status not in (JobStatus.SUBMITTING, JobStatus.REJECTED)
+
+
+def owes_slack(job: Job) -> bool:
+    return card_owed(job) or bool(due_replies(job))
+
+
+def pending(job: Job) -> bool:
+    """Whether the job still needs a process: Einstein to watch or Slack to tell."""
+    return not job.is_final or owes_slack(job)
