@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.core.grammar import RetrainOptions
-from bot.core.jobs import Job
+from bot.core.jobs import Job, Result
 from bot.core.machine import observe
 from bot.core.owed import due_replies
 from bot.core.report import summarize_result
@@ -79,6 +79,7 @@ def test_unknown_status_never_counts_as_success() -> None:
         ("QUEUED", {"QUEUED"}, ()),
         ("RUNNING", {"QUEUED"}, ("RUNNING",)),
         ("SUCCEEDED", {"QUEUED"}, ("SUCCEEDED",)),
+        ("FAILED", {"FAILED"}, ()),
         ("SUCCEEDED", {"SUCCEEDED"}, ("PICTURES",)),
         ("SUCCEEDED", {"SUCCEEDED", "PICTURES"}, ()),
         ("FAILED", set(), ("FAILED",)),
@@ -88,7 +89,7 @@ def test_unknown_status_never_counts_as_success() -> None:
 )
 def test_due_replies(status: str, reported: set[str], due: tuple[str, ...]) -> None:
     """Each state earns one reply; a reply once recorded is never owed again."""
-    job = _job(status=status, parent_ts="1.1", reported=frozenset(reported))
+    job = _job(status=status, parent_ts="1.1", reported=frozenset(reported), result=Result())
     assert due_replies(job) == due
 
 

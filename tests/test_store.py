@@ -49,7 +49,8 @@ async def test_round_trip_keeps_every_field(store: SqlJobStore) -> None:
 
 
 async def test_unfinished_lists_active_and_owed_jobs(store: SqlJobStore) -> None:
-    """Active jobs and final jobs whose final reply is not recorded are unfinished; others not."""
+    """Unfinished: active jobs, and final ones still owing Slack (a reply, the pictures, the
+    attached failure message, the requester's refusal notice); jobs with all said are not."""
     await store.add(_job("active", status="RUNNING", parent_ts="1.1"), lease_seconds=30)
     await store.add(
         _job("owed", status="FAILED", parent_ts="1.2", reported=frozenset({"QUEUED"})),
@@ -73,7 +74,22 @@ async def test_unfinished_lists_active_and_owed_jobs(store: SqlJobStore) -> None
         ),
         lease_seconds=30,
     )
-    await store.add(_job("rejected", status="REJECTED", model_id="M2"), lease_seconds=30)
+    await store.add(
+        _job("rejected", status="REJECTED", model_id="M2", reported=frozenset({"REJECTED"})),
+        lease_seconds=30,
+    )
+    await store.add(_job("untold", status="REJECTED", model_id="M4"), lease_seconds=30)
+    await store.add(
+        _job(
+            "long-failure",
+            status="FAILED",
+            parent_ts="1.6",
+            failure_msg="x" * 3000,
+            reported=frozenset({"FAILED"}),
+            model_id="M5",
+        ),
+        lease_seconds=30,
+    )
     await store.add(
         _job(
             "pictures",
@@ -85,7 +101,7 @@ async def test_unfinished_lists_active_and_owed_jobs(store: SqlJobStore) -> None
         lease_seconds=30,
     )
     ids = {job.id for job in await store.unfinished()}
-    assert ids == {"active", "owed", "owed-retries", "pictures"}
+    assert ids == {"active", "owed", "owed-retries", "pictures", "untold", "long-failure"}
 
 
 async def test_save_updates_in_place(store: SqlJobStore) -> None:

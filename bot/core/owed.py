@@ -7,7 +7,8 @@ beside the job, so the query for unfinished work is a column, not a second copy 
 
 Reply keys: a status ("QUEUED", "SUCCEEDED", ...), `APPROVED`, an alert ("STALLED#1"),
 `PICTURES` (learning curve and confusion matrix after a success) and `FAILURE_TEXT` (a failure
-message too long for the reply, attached whole).
+message too long for the reply, attached whole). A refused retrain has no thread: its key
+"REJECTED" records that the requester was told privately (`due_private`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ __all__ = [
     "FAILURE_INLINE_LIMIT",
     "FAILURE_TEXT",
     "PICTURES",
+    "awaits_result",
     "card_owed",
+    "due_private",
     "due_replies",
     "owes_slack",
     "pending",
@@ -64,6 +67,8 @@ def due_replies(job: Job) -> tuple[str, ...]:
         if key is not None and key not in job.reported:
             due.append(key)
         return tuple(due)
+    if awaits_result(job):
+        return tuple(due)  # the success reply carries the metrics: it waits for them
     if job.status not in job.reported:
         return (*due, job.status)
     if job.status == JobStatus.SUCCEEDED and PICTURES not in job.reported:
@@ -74,15 +79,31 @@ def due_replies(job: Job) -> tuple[str, ...]:
     return tuple(due)
 
 
+def due_private(job: Job) -> tuple[str, ...]:
+    """What the requester is still to be told privately: why Einstein refused the retrain."""
+    if job.status == JobStatus.REJECTED and JobStatus.REJECTED not in job.reported:
+        return (JobStatus.REJECTED,)
+    return ()
+
+
+def awaits_result(job: Job) -> bool:
+    """A succeeded training whose metrics have not been read yet (its reply waits for them)."""
+    return (
+        job.status == JobStatus.SUCCEEDED
+        and job.result is None
+        and JobStatus.SUCCEEDED not in job.reported
+    )
+
+
 def card_owed(job: Job) -> bool:
     """The card is posted once Einstein took the retrain (or it waits for approval)."""
     return job.parent_ts is None and job.status not in (JobStatus.SUBMITTING, JobStatus.REJECTED)
 
 
 def owes_slack(job: Job) -> bool:
-    return card_owed(job) or bool(due_replies(job))
+    return card_owed(job) or bool(due_replies(job)) or bool(due_private(job))
 
 
 def pending(job: Job) -> bool:
     """Whether the job still needs a process: Einstein to watch or Slack to tell."""
-    return not job.is_final or owes_slack(job)
+    return not job.is_final or awaits_result(job) or owes_slack(job)

@@ -23,7 +23,7 @@ from bot.core.jobs import Job, utcnow
 from bot.core.owed import FAILURE_TEXT, PICTURES
 from bot.errors import SlackError, SlackRefused
 from bot.slack.blocks import Message, render_card, render_reply
-from bot.slack.outbox import Outbox
+from bot.slack.outbox import Fence, Outbox
 
 __all__ = ["METADATA_EVENT", "Notifier", "SlackError", "SlackRefused"]
 
@@ -65,13 +65,14 @@ class Notifier:
         self._session = session
         self._wait_limit = wait_limit
 
-    async def post_card(self, job: Job) -> str:
+    async def post_card(self, job: Job, *, fence: Fence | None = None) -> str:
         """Post the parent message; returns its ts."""
         message = render_card(job, now=utcnow())
         response = await self._call(
             "chat_postMessage",
             channel=job.channel,
             job_id=job.id,
+            fence=fence,
             text=message.text,
             blocks=message.blocks,
             metadata=_metadata(job, "CARD"),
@@ -79,7 +80,7 @@ class Notifier:
         )
         return str(response["ts"])
 
-    async def update_card(self, job: Job) -> None:
+    async def update_card(self, job: Job, *, fence: Fence | None = None) -> None:
         assert job.parent_ts is not None
         message = render_card(job, now=utcnow())
         # Only the latest state of a card matters: pending edits of it are sent as one.
@@ -88,6 +89,7 @@ class Notifier:
                 channel=job.channel,
                 ts=job.parent_ts,
                 job_id=job.id,
+                fence=fence,
                 text=message.text,
                 blocks=message.blocks,
                 metadata=_metadata(job, "CARD"),
@@ -95,7 +97,14 @@ class Notifier:
             what="chat.update",
         )
 
-    async def post_reply(self, job: Job, status: str, *, now: datetime | None = None) -> str:
+    async def post_reply(
+        self,
+        job: Job,
+        status: str,
+        *,
+        now: datetime | None = None,
+        fence: Fence | None = None,
+    ) -> str:
         """Reply in the job's thread; failures are broadcast so the channel sees them."""
         assert job.parent_ts is not None
         message = render_reply(job, status, now=now)
@@ -103,6 +112,7 @@ class Notifier:
             "chat_postMessage",
             channel=job.channel,
             job_id=job.id,
+            fence=fence,
             thread_ts=job.parent_ts,
             text=message.text,
             blocks=message.blocks,
@@ -167,7 +177,12 @@ class Notifier:
                 return None
 
     async def upload_pictures(
-        self, job: Job, pictures: list[tuple[str, bytes, str]], *, comment: str
+        self,
+        job: Job,
+        pictures: list[tuple[str, bytes, str]],
+        *,
+        comment: str,
+        fence: Fence | None = None,
     ) -> None:
         """Upload PNGs (name suffix, bytes, title) into the job's thread in one message."""
         assert job.parent_ts is not None
@@ -184,18 +199,20 @@ class Notifier:
             "files_upload_v2",
             channel=job.channel,
             job_id=job.id,
+            fence=fence,
             file_uploads=uploads,
             thread_ts=job.parent_ts,
             initial_comment=comment,
         )
 
-    async def upload_failure_text(self, job: Job) -> None:
+    async def upload_failure_text(self, job: Job, *, fence: Fence | None = None) -> None:
         """Einstein's whole failure message as a text file in the thread (the reply cuts it)."""
         assert job.parent_ts is not None
         await self._call(
             "files_upload_v2",
             channel=job.channel,
             job_id=job.id,
+            fence=fence,
             filename=f"{picture_prefix(job)}{_FAILURE_FILE}",
             content=job.failure_msg or "",
             title="Einstein's failure message, in full",
@@ -255,10 +272,17 @@ class Notifier:
         return False
 
     async def _call(
-        self, method: str, *, channel: str, job_id: str | None = None, **kwargs: Any
+        self,
+        method: str,
+        *,
+        channel: str,
+        job_id: str | None = None,
+        fence: Fence | None = None,
+        **kwargs: Any,
     ) -> Any:
         return await self._wait(
-            self._outbox.call(method, channel=channel, job_id=job_id, **kwargs), what=method
+            self._outbox.call(method, channel=channel, job_id=job_id, fence=fence, **kwargs),
+            what=method,
         )
 
     async def _wait(self, call: Coroutine[Any, Any, Any], *, what: str) -> Any:

@@ -31,7 +31,11 @@ Errors (`is_transient`):
   in the channel, while the caller can always try again.
 
 A caller that stops waiting (cancelled, or its own timeout) withdraws its call if it was not
-sent yet, so a post the caller gave up on does not appear later. `close()` fails what is left
+sent yet, so a post the caller gave up on does not appear later. A call may carry a `fence`: it
+is asked right before every attempt, and when it says no the call fails with
+`SlackError(code="fenced")` unsent. The follower fences each job's posts with its lease, so a
+process that was paused past its lease never posts for a job another instance took over, however
+long the call waited in its queue. `close()` fails what is left
 with `SlackError(code="outbox_closed")`.
 """
 
@@ -53,11 +57,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import SlackError, SlackRefused
 
-__all__ = ["TRANSIENT_CODES", "Outbox", "is_transient"]
+__all__ = ["TRANSIENT_CODES", "Fence", "Outbox", "is_transient"]
 
 log = logging.getLogger(__name__)
 
 Response = dict[str, Any]
+# Asked right before each attempt of a call: may it still be sent?
+Fence = Callable[[], bool]
 
 TRANSIENT_CODES = frozenset(
     {
@@ -98,6 +104,7 @@ class _Request:
     kwargs: dict[str, Any]
     job_id: str | None
     waiters: list[asyncio.Future[Response]]
+    fence: Fence | None = None
 
     @property
     def wanted(self) -> bool:
@@ -106,7 +113,11 @@ class _Request:
     def absorb(self, newer: _Request) -> _Request:
         """The newer edit of the same message, answering this one's callers as well."""
         return _Request(
-            newer.method, newer.kwargs, newer.job_id or self.job_id, self.waiters + newer.waiters
+            newer.method,
+            newer.kwargs,
+            newer.job_id or self.job_id,
+            self.waiters + newer.waiters,
+            newer.fence,
         )
 
     def resolve(self, response: Response) -> None:
@@ -169,14 +180,20 @@ class Outbox:
         return len(self._lanes)
 
     async def call(
-        self, method: str, *, channel: str, job_id: str | None = None, **kwargs: Any
+        self,
+        method: str,
+        *,
+        channel: str,
+        job_id: str | None = None,
+        fence: Fence | None = None,
+        **kwargs: Any,
     ) -> Response:
         """Make `method` ("chat.postMessage", "conversations.replies", ...) in `channel`'s queue.
 
         Returns Slack's answer once every call queued before it in the channel has been
         answered; raises `SlackRefused` if Slack refuses it for good.
         """
-        request = self._request(method, {"channel": channel, **kwargs}, job_id)
+        request = self._request(method, {"channel": channel, **kwargs}, job_id, fence)
         lane = self._lane(channel)
         lane.calls.append(request)
         if lane.call_worker is None:
@@ -186,10 +203,16 @@ class Outbox:
         return await request.waiters[0]
 
     async def edit(
-        self, *, channel: str, ts: str, job_id: str | None = None, **kwargs: Any
+        self,
+        *,
+        channel: str,
+        ts: str,
+        job_id: str | None = None,
+        fence: Fence | None = None,
+        **kwargs: Any,
     ) -> Response:
         """`chat.update` the message at `ts`; a newer edit of it sent in one go answers this too."""
-        request = self._request(_EDIT, {"channel": channel, "ts": ts, **kwargs}, job_id)
+        request = self._request(_EDIT, {"channel": channel, "ts": ts, **kwargs}, job_id, fence)
         lane = self._lane(channel)
         pending = lane.edits.get(ts)
         lane.edits[ts] = request if pending is None else pending.absorb(request)
@@ -214,14 +237,16 @@ class Outbox:
 
     # --- workers ------------------------------------------------------------------------------
 
-    def _request(self, method: str, kwargs: dict[str, Any], job_id: str | None) -> _Request:
+    def _request(
+        self, method: str, kwargs: dict[str, Any], job_id: str | None, fence: Fence | None
+    ) -> _Request:
         if self._closed:
             raise _closed()
         name = method.replace(".", "_")
         if not callable(getattr(self._client, name, None)):
             raise ValueError(f"slack_sdk has no Web API method {method!r}")
         waiter: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
-        return _Request(name, kwargs, job_id, [waiter])
+        return _Request(name, kwargs, job_id, [waiter], fence)
 
     def _lane(self, channel: str) -> _Lane:
         lane = self._lanes.get(channel)
@@ -286,6 +311,12 @@ class Outbox:
                 if delay > 0:
                     await self._sleep(delay)
                     continue
+                if request.fence is not None and not request.fence():
+                    log.info(
+                        "%s in %s for job %s fenced off", request.method, channel, request.job_id
+                    )
+                    request.fail(SlackError("the call's fence closed", code="fenced"))
+                    return
                 try:
                     response = await self._send(request, lane)
                 except SlackRefused as exc:

@@ -6,10 +6,12 @@ UPDATE and DELETE on the table (a trigger on both SQLite and PostgreSQL).
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
-from collections.abc import Iterable, Iterator
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -18,11 +20,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.core.jobs import Job
 from bot.errors import StoreError
 from bot.store.jobs import SqlJobStore
 from bot.store.schema import audit_table
 
 __all__ = ["AuditEvent", "AuditKind", "AuditLog", "export_events"]
+
+log = logging.getLogger(__name__)
 
 
 class AuditKind(StrEnum):
@@ -61,10 +66,64 @@ class AuditEvent:
 
 
 class AuditLog:
-    """Writes and reads the trail in the job store's database."""
+    """Writes and reads the trail in the job store's database.
 
-    def __init__(self, store: SqlJobStore) -> None:
+    `note` and `job_event` are what the bot calls: a write that fails is tried again a few
+    times, then logged as an error with the whole event, so the line is in the logs even when
+    the database would not take it; the job itself goes on.
+    """
+
+    def __init__(
+        self,
+        store: SqlJobStore,
+        *,
+        attempts: int = 4,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self._store = store
+        self._attempts = attempts
+        self._sleep = sleep
+
+    async def note(self, event: AuditEvent) -> None:
+        """Record `event`, retrying a failing database; never raises."""
+        for attempt in range(1, self._attempts + 1):
+            try:
+                await self.record(event)
+                return
+            except StoreError as exc:
+                if attempt == self._attempts:
+                    log.error(
+                        "audit trail write failed %d times (%s); the event: %s",
+                        attempt,
+                        exc,
+                        json.dumps(event.as_record(), sort_keys=True),
+                    )
+                    return
+                await self._sleep(0.2 * 2**attempt)
+
+    async def job_event(
+        self,
+        kind: AuditKind,
+        job: Job,
+        *,
+        actor: str | None = None,
+        channel: str | None = None,
+        outcome: str | None = None,
+        **detail: Any,
+    ) -> None:
+        """One line about `job`: by its requester unless `actor` says who, in its channel."""
+        await self.note(
+            AuditEvent(
+                kind=kind,
+                actor=actor or job.requester,
+                channel=channel or job.channel,
+                model_id=job.model_id,
+                job_id=job.id,
+                options=job.options.describe(),
+                outcome=outcome or str(job.status),
+                detail={k: v for k, v in detail.items() if v is not None},
+            )
+        )
 
     async def record(self, event: AuditEvent) -> None:
         values = {

@@ -124,7 +124,11 @@ class SqlJobStore:
         async with self._begin() as conn:
             rows = (await conn.execute(jobs_table.select().where(c.pending.is_(None)))).all()
             for row in rows:
-                owed = pending(_job(row._mapping))
+                job = _job(row._mapping)
+                if job.status == JobStatus.REJECTED:
+                    # Earlier releases told the requester at once and recorded nothing.
+                    job = job.with_changes(reported=job.reported | {JobStatus.REJECTED})
+                owed = pending(job)
                 await conn.execute(jobs_table.update().where(c.id == row.id).values(pending=owed))
 
     @property

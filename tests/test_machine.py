@@ -1,0 +1,116 @@
+"""The state machine and what a job owes: transitions people cause, milestones, the report."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.core import machine
+from bot.core.grammar import RetrainOptions
+from bot.core.jobs import Job, JobStatus, Result
+from bot.core.owed import awaits_result, card_owed, due_private, due_replies, pending
+from bot.einstein.models import Training
+
+NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+
+
+def _job(**changes: object) -> Job:
+    job = Job(
+        id="j",
+        model_id="M1",
+        options=RetrainOptions(),
+        requester="U1",
+        channel="C1",
+        origin_channel="C1",
+        created_at=NOW,
+    )
+    return job.with_changes(**changes)
+
+
+def _training(status: str, **fields: object) -> Training:
+    return Training.model_validate({"modelId": "M1", "status": status, **fields})
+
+
+def test_every_milestone_seen_is_owed_in_order_after_the_training_moved_on() -> None:
+    """Seen queued, then running, then done before Slack caught up: all three replies, in order."""
+    job = machine.submitted(_job(), _training("QUEUED", queuePosition=4), now=NOW)
+    job = machine.observe(job, _training("RUNNING", progress=0.2), now=NOW)
+    job = machine.observe(job, _training("SUCCEEDED"), now=NOW)
+    job = machine.with_result(job, Result(test_accuracy=0.9)).with_changes(parent_ts="1.1")
+    assert due_replies(job) == ("QUEUED", "RUNNING", "SUCCEEDED")
+    assert job.first_queue_position == 4
+    assert due_replies(machine.posted(job, "QUEUED", "RUNNING")) == ("SUCCEEDED",)
+
+
+def test_a_skipped_milestone_is_not_owed() -> None:
+    """A training first seen succeeded never announces a start nobody saw."""
+    job = machine.submitted(_job(), _training("SUCCEEDED"), now=NOW)
+    job = machine.with_result(job, Result()).with_changes(parent_ts="1.1")
+    assert due_replies(job) == ("SUCCEEDED",)
+
+
+def test_success_reply_waits_for_the_metrics() -> None:
+    """A succeeded training without its report owes only its milestones, and stays pending."""
+    job = machine.observe(
+        _job(status=JobStatus.RUNNING, parent_ts="1.1", reported=frozenset({"RUNNING"})),
+        _training("SUCCEEDED"),
+        now=NOW,
+    )
+    assert awaits_result(job)
+    assert due_replies(job) == ()
+    assert pending(job)
+    assert due_replies(machine.with_result(job, Result())) == ("SUCCEEDED",)
+
+
+def test_refusal_is_owed_to_the_requester_until_told() -> None:
+    """A refused retrain has no card or thread, but the requester is owed a private notice."""
+    job = machine.reject(_job(), reason="dataset busy", now=NOW)
+    assert (job.status, job.failure_msg, card_owed(job)) == (
+        JobStatus.REJECTED,
+        "dataset busy",
+        False,
+    )
+    assert due_private(job) == ("REJECTED",)
+    assert pending(job)
+    told = machine.posted(job, "REJECTED")
+    assert (due_private(told), pending(told)) == ((), False)
+
+
+def test_approval_flow_transitions() -> None:
+    """Awaiting → approved (submitting, approval announced) or declined; expiry only when due."""
+    waiting = machine.await_approval(_job(), expires_at=NOW + timedelta(hours=1), note="ask A")
+    assert machine.expire(waiting, now=NOW) is waiting
+    assert machine.expire(waiting, now=NOW + timedelta(hours=2)).status == JobStatus.EXPIRED
+    approved = machine.approve(waiting, by="U2", now=NOW).with_changes(parent_ts="1.1")
+    assert (approved.status, approved.approver) == (JobStatus.SUBMITTING, "U2")
+    assert due_replies(approved) == ("AWAITING_APPROVAL", "APPROVED")
+    declined = machine.decline(waiting, by="U2", reason="not now", now=NOW)
+    declined = machine.posted(declined.with_changes(parent_ts="1.1"), "AWAITING_APPROVAL")
+    assert due_replies(declined) == ("DECLINED",)
+
+
+@pytest.mark.parametrize(
+    ("status", "transition"),
+    [
+        (JobStatus.RUNNING, lambda job: machine.approve(job, by="U2", now=NOW)),
+        (JobStatus.SUCCEEDED, lambda job: machine.cancel(job, by="U2", now=NOW)),
+        (JobStatus.QUEUED, lambda job: machine.reject(job, reason="x", now=NOW)),
+        (JobStatus.CANCELLED, lambda job: machine.lose(job, now=NOW)),
+        (JobStatus.RUNNING, lambda job: machine.with_result(job, Result())),
+    ],
+)
+def test_transitions_refuse_statuses_they_do_not_apply_to(status: JobStatus, transition) -> None:  # type: ignore[no-untyped-def]
+    """A decision that no longer applies raises instead of overwriting the job's state."""
+    with pytest.raises(machine.TransitionError):
+        transition(_job(status=status))
+
+
+def test_cancel_notes_who_stopped_it() -> None:
+    """Stopping a running job ends it with a note naming the person."""
+    job = machine.cancel(_job(status=JobStatus.RUNNING), by="U9", now=NOW)
+    assert (job.status, job.failure_msg, job.finished_at) == (
+        JobStatus.CANCELLED,
+        "stopped by <@U9>",
+        NOW,
+    )
