@@ -10,7 +10,8 @@ import pytest
 
 from bot.core.grammar import RetrainOptions
 from bot.core.jobs import Job, LabelScore, Result
-from bot.slack.blocks import Message, format_duration, progress_bar, render_card, render_reply
+from bot.core.mrkdwn import format_duration
+from bot.slack.blocks import Message, progress_bar, render_card, render_reply
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 

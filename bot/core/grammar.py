@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal, TypeAlias
 
+from bot.core.mrkdwn import code_safe, escape, unescape
 from bot.errors import UsageError
 
 __all__ = [
@@ -67,7 +68,7 @@ OptionValue: TypeAlias = float | bool | int | str
 
 
 def _must_be(name: str, expected: str, raw: str) -> str:
-    return f"`{name}` must be {expected}, got `{_show(raw)}`."
+    return f"`{name}` must be {expected}, got `{code_safe(raw)}`."
 
 
 @dataclass(frozen=True, slots=True)
@@ -385,19 +386,6 @@ Command: TypeAlias = Retrain | Help | Status | ListJobs | Cancel | History
 # --- words -------------------------------------------------------------------------------------
 
 
-def _escape(text: str) -> str:
-    """Slack mrkdwn would read `<...>` as a link or mention, even inside a code span."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _show(fragment: str, limit: int = 40) -> str:
-    """User text made safe to quote inside a mrkdwn code span."""
-    fragment = " ".join(fragment.split())  # a line break would split the code span
-    if len(fragment) > limit:
-        fragment = fragment[: limit - 1] + "…"
-    return _escape(fragment.replace("`", "'"))  # a backtick would end the code span
-
-
 def _closest(word: str, candidates: Iterable[str]) -> str | None:
     matches = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
     return matches[0] if matches else None
@@ -418,16 +406,11 @@ def _check_text(text: str, *, what: str) -> None:
             )
 
 
-def _unescape(text: str) -> str:
-    # Slack sends &, < and > as HTML entities; undo them so errors quote what was typed.
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-
-
 def _unquote(name: str, raw: str, example: str) -> str:
     value = raw.strip()
     if value and (value[0] in _QUOTES or value[-1] in _QUOTES):
         if len(value) < 2 or value[0] not in _QUOTES or value[-1] not in _QUOTES:
-            raise UsageError(f"The value of `{name}` has an unmatched quote: `{_show(value)}`.")
+            raise UsageError(f"The value of `{name}` has an unmatched quote: `{code_safe(value)}`.")
         value = value[1:-1].strip()
     if not value:
         raise UsageError(f"`{name}` needs a value after `=`, e.g. `{name}={example}`.")
@@ -444,7 +427,7 @@ def _check_model_id(word: str) -> str:
     if _MODEL_ID.fullmatch(word) is None:
         raise UsageError(
             f"The model ID must be letters and digits only, like `{_EXAMPLE_MODEL_ID}`,"
-            f" got `{_show(word)}`."
+            f" got `{code_safe(word)}`."
         )
     return word
 
@@ -464,7 +447,7 @@ def _spaced(key: str, tail: Sequence[str]) -> UsageError:
     after = tail[0][1:] if tail and tail[0] != "=" else ""
     if not after and len(tail) > 1 and "=" not in tail[1]:
         after = tail[1]
-    shown = f"{_show(key)}={_show(after or '<value>')}"
+    shown = f"{code_safe(key)}={code_safe(after or '<value>')}"
     return UsageError(f"Write `{shown}` without spaces around `=`.")
 
 
@@ -473,19 +456,22 @@ def _bare_word(word: str, following: str | None, model_word: str) -> UsageError:
     spec = _lookup(word)
     if spec is not None:
         if following is not None and "=" not in following:
-            return UsageError(f"Missing `=`: write `{word}={_show(following)}`.")
+            return UsageError(f"Missing `=`: write `{word}={code_safe(following)}`.")
         return UsageError(f"Option `{word}` needs a value, e.g. `{word}={spec.example}`.")
     key, colon, value = word.partition(":")
     if colon and _lookup(key) is not None:
-        return UsageError(f"Write `{key}={_show(value)}` with `=`, not `:`.")
+        return UsageError(f"Write `{key}={code_safe(value)}` with `=`, not `:`.")
     if _MODEL_ID.fullmatch(word) is not None:
         keyword = _closest(model_word.lower(), _SUBCOMMANDS_BY_KEYWORD)
         if keyword is not None:
-            return UsageError(f"Unknown command `{_show(model_word)}`. Did you mean `{keyword}`?")
+            return UsageError(
+                f"Unknown command `{code_safe(model_word)}`. Did you mean `{keyword}`?"
+            )
         return UsageError(
-            f"Only one model ID per command: found `{_show(model_word)}` and then `{_show(word)}`."
+            f"Only one model ID per command: found `{code_safe(model_word)}`"
+            f" and then `{code_safe(word)}`."
         )
-    return UsageError(f"Unexpected `{_show(word)}`: options are written `name=value`.")
+    return UsageError(f"Unexpected `{code_safe(word)}`: options are written `name=value`.")
 
 
 def _pair_words(words: Sequence[str]) -> list[tuple[str, str]]:
@@ -501,7 +487,9 @@ def _pair_words(words: Sequence[str]) -> list[tuple[str, str]]:
         if not key:
             if i == 1:  # the "model ID" was really an option name: `/retrain split = 0.7`
                 raise _spaced(words[0], words[i:])
-            raise UsageError(f"`{_show(word)}` needs an option name before `=`, e.g. `split=0.7`.")
+            raise UsageError(
+                f"`{code_safe(word)}` needs an option name before `=`, e.g. `split=0.7`."
+            )
         if not value and following is not None and "=" not in following:
             raise _spaced(key, ["=", following])
         pairs.append((key, value))
@@ -517,7 +505,7 @@ def _resolve(typed_name: str) -> OptionSpec:
         hint = f" Did you mean `{_SPELLING[guess]}`?"
     else:
         hint = " Options are " + ", ".join(f"`{spec.name}`" for spec in OPTIONS) + "."
-    raise UsageError(f"Unknown option `{_show(typed_name)}`.{hint}")
+    raise UsageError(f"Unknown option `{code_safe(typed_name)}`.{hint}")
 
 
 def _build_options(pairs: Iterable[tuple[str, str]]) -> RetrainOptions:
@@ -539,7 +527,7 @@ def _parse_retrain(words: Sequence[str]) -> Retrain:
     if "=" in words[0]:
         raise UsageError(
             "Missing model ID: put it first,"
-            f" e.g. `/retrain {_EXAMPLE_MODEL_ID} {_show(words[0])}`."
+            f" e.g. `/retrain {_EXAMPLE_MODEL_ID} {code_safe(words[0])}`."
         )
     model_id = _check_model_id(words[0])
     return Retrain(model_id=model_id, options=_build_options(_pair_words(words)))
@@ -549,7 +537,7 @@ def _parse_retrain(words: Sequence[str]) -> Retrain:
 
 
 def _too_many(keyword: str, takes: str, extra: str) -> UsageError:
-    return UsageError(f"`{keyword}` takes {takes}; unexpected `{_show(extra)}`.")
+    return UsageError(f"`{keyword}` takes {takes}; unexpected `{code_safe(extra)}`.")
 
 
 def _parse_help(args: Sequence[str]) -> Help:
@@ -566,7 +554,7 @@ def _parse_help(args: Sequence[str]) -> Help:
     topics = {**_SPELLING, **{keyword: keyword for keyword in _SUBCOMMANDS_BY_KEYWORD}}
     guess = _closest(topic, topics)
     hint = f" Did you mean `{topics[guess]}`?" if guess else ""
-    raise UsageError(f"There is no help on `{_show(args[0])}`.{hint}")
+    raise UsageError(f"There is no help on `{code_safe(args[0])}`.{hint}")
 
 
 def _required_model_id(keyword: str, args: Sequence[str]) -> str:
@@ -624,7 +612,7 @@ _SUBCOMMANDS_BY_KEYWORD: Final = {sub.keyword: sub for sub in SUBCOMMANDS}
 
 def parse_command(text: str) -> Command:
     """Turn the slash command's text into a command; raise `UsageError` naming the problem."""
-    text = _unescape(text)
+    text = unescape(text)
     _check_text(text, what="The command")
     words = text.split()  # splits on every Unicode space, including Slack's non-breaking ones
     if not words:
@@ -641,7 +629,7 @@ def parse_options(pairs: Mapping[str, str]) -> RetrainOptions:
     Every given value must be non-empty: leave an unset field out of `pairs`.
     """
     for name, raw in pairs.items():
-        _check_text(raw, what=f"The value of `{_show(name)}`")
+        _check_text(raw, what=f"The value of `{code_safe(name)}`")
     return _build_options(pairs.items())
 
 
@@ -649,11 +637,11 @@ def parse_options(pairs: Mapping[str, str]) -> RetrainOptions:
 
 
 def _option_usage(spec: OptionSpec) -> str:
-    return _escape(f"{spec.name}=<{spec.kind.placeholder}>")
+    return escape(f"{spec.name}=<{spec.kind.placeholder}>")
 
 
 def _command_usage(sub: SubcommandSpec) -> str:
-    return _escape(f"/retrain {sub.keyword} {sub.argument}".rstrip())
+    return escape(f"/retrain {sub.keyword} {sub.argument}".rstrip())
 
 
 USAGE: Final = (

@@ -23,10 +23,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.access.gatekeeper import Gatekeeper
 from bot.core.grammar import RetrainOptions
 from bot.core.jobs import AWAITING_APPROVAL, Job, utcnow
+from bot.core.mrkdwn import format_duration
 from bot.errors import StoreError
 from bot.follow.follower import Follower
 from bot.listeners.commands import Requester, submitting
-from bot.slack.blocks import format_duration, look
+from bot.slack.blocks import look
 from bot.slack.ids import ActionId, CallbackId
 from bot.slack.notify import Notifier
 from bot.slack.views import (

@@ -27,11 +27,11 @@ from bot.core.jobs import (
     Job,
     Result,
 )
+from bot.core.mrkdwn import format_duration, percent
 from bot.slack.ids import ActionId, BlockId
 
 __all__ = [
     "Message",
-    "format_duration",
     "progress_bar",
     "render_card",
     "render_reply",
@@ -95,17 +95,6 @@ def progress_bar(fraction: float, *, width: int = 10) -> str:
     return "▓" * filled + "░" * (width - filled)
 
 
-def format_duration(seconds: float) -> str:
-    seconds = max(0, int(seconds))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h {minutes:02d}m"
-    if minutes:
-        return f"{minutes}m {secs:02d}s"
-    return f"{secs}s"
-
-
 def estimate_left(progress: float, elapsed: float) -> float | None:
     """Time left at the pace so far, once there is enough of it to mean something."""
     if progress < 0.05 or progress >= 1.0 or elapsed < 10:
@@ -123,10 +112,6 @@ def einstein_duration(value: str | None) -> str | None:
     except ValueError:
         return value
     return format_duration(hours * 3600 + minutes * 60 + seconds)
-
-
-def _percent(value: float | None) -> str:
-    return "n/a" if value is None else f"{value * 100:.1f}%"
 
 
 def _state_line(job: Job, *, now: datetime) -> str:
@@ -148,8 +133,8 @@ def _state_line(job: Job, *, now: datetime) -> str:
         if eta is not None:
             parts.append(f"about {format_duration(eta)} left")
     if job.status == "SUCCEEDED" and job.result is not None:
-        parts.append(f"accuracy {_percent(job.result.test_accuracy)}")
-        parts.append(f"macro F1 {_percent(job.result.macro_f1)}")
+        parts.append(f"accuracy {percent(job.result.test_accuracy)}")
+        parts.append(f"macro F1 {percent(job.result.macro_f1)}")
     line = " · ".join(parts)
     if job.is_failed and job.failure_msg:
         line += "\n> " + truncate(job.failure_msg, 500).replace("\n", " ")
@@ -364,11 +349,11 @@ def _success(job: Job) -> Message:
         lines = render_comparison(Comparison.from_dict(result.comparison))
     else:
         lines = [
-            f"*Test accuracy* {_percent(result.test_accuracy)} · "
-            f"*macro F1* {_percent(result.macro_f1)}"
+            f"*Test accuracy* {percent(result.test_accuracy)} · "
+            f"*macro F1* {percent(result.macro_f1)}"
         ]
     if result.weakest:
-        weakest = ", ".join(f"{s.label} ({_percent(s.f1)})" for s in result.weakest)
+        weakest = ", ".join(f"{s.label} ({percent(s.f1)})" for s in result.weakest)
         lines.append(f"*Weakest labels by F1*: {weakest}")
     if result.epochs_done is not None:
         epochs = f"*Epochs*: {result.epochs_done}"
@@ -386,7 +371,7 @@ def _success(job: Job) -> Message:
         lines.append(f"*Training time*: {duration}")
     if result.metrics_error:
         lines.append(f":warning: Metrics unavailable: {result.metrics_error}")
-    accuracy, macro_f1 = _percent(result.test_accuracy), _percent(result.macro_f1)
+    accuracy, macro_f1 = percent(result.test_accuracy), percent(result.macro_f1)
     text = f"{head} Test accuracy {accuracy}, macro F1 {macro_f1}."
     return Message(
         text=truncate(text, MAX_TEXT), blocks=[_section(head), _section("\n".join(lines))]

@@ -22,8 +22,9 @@ from bot.core.grammar import (
     parse_options,
 )
 from bot.core.jobs import Job
+from bot.core.mrkdwn import format_duration
 from bot.errors import UsageError
-from bot.slack.blocks import MAX_SECTION, format_duration, look, truncate
+from bot.slack.blocks import MAX_SECTION, look, truncate
 from bot.slack.ids import ActionId, BlockId, CallbackId
 
 __all__ = [
