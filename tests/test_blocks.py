@@ -11,7 +11,9 @@ import pytest
 from bot.core.grammar import RetrainOptions
 from bot.core.jobs import Job, LabelScore, Result
 from bot.core.mrkdwn import format_duration
-from bot.slack.blocks import Message, progress_bar, render_card, render_reply
+from bot.slack.card import progress_bar, render_card
+from bot.slack.look import Message
+from bot.slack.replies import render_reply
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 

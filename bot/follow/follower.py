@@ -49,7 +49,7 @@ from bot.errors import (
 )
 from bot.follow.pictures import draw_pictures
 from bot.logs import job_context
-from bot.slack.blocks import look
+from bot.slack.look import look
 from bot.slack.notify import Notifier, SlackError, SlackRefused
 from bot.store.audit import AuditEvent, AuditKind, AuditLog
 from bot.store.jobs import JobStore, LeaseLost

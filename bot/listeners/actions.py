@@ -27,8 +27,8 @@ from bot.core.mrkdwn import format_duration
 from bot.errors import StoreError
 from bot.follow.follower import Follower
 from bot.listeners.commands import Requester, submitting
-from bot.slack.blocks import look
 from bot.slack.ids import ActionId, CallbackId
+from bot.slack.look import look
 from bot.slack.notify import Notifier
 from bot.slack.views import (
     HOME_JOBS,

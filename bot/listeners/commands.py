@@ -38,7 +38,7 @@ from bot.core.jobs import AWAITING_APPROVAL, Job, utcnow
 from bot.core.mrkdwn import format_duration
 from bot.errors import BotError, StoreError, UsageError
 from bot.follow.follower import Follower
-from bot.slack.blocks import Message, look
+from bot.slack.look import Message, look
 from bot.slack.notify import Notifier
 from bot.slack.views import retrain_form
 from bot.store.audit import AuditEvent, AuditKind, AuditLog

@@ -21,8 +21,10 @@ import aiohttp
 
 from bot.core.jobs import FAILURE_TEXT, PICTURES, Job, utcnow
 from bot.errors import SlackError, SlackRefused
-from bot.slack.blocks import Message, render_card, render_reply
+from bot.slack.card import render_card
+from bot.slack.look import Message
 from bot.slack.outbox import Outbox
+from bot.slack.replies import render_reply
 
 __all__ = ["METADATA_EVENT", "Notifier", "SlackError", "SlackRefused"]
 

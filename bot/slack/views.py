@@ -24,8 +24,8 @@ from bot.core.grammar import (
 from bot.core.jobs import Job
 from bot.core.mrkdwn import format_duration
 from bot.errors import UsageError
-from bot.slack.blocks import MAX_SECTION, look, truncate
 from bot.slack.ids import ActionId, BlockId, CallbackId
+from bot.slack.look import MAX_SECTION, look, truncate
 
 __all__ = [
     "FORM_OPTIONS",
