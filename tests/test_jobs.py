@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.core.grammar import RetrainOptions
 from bot.core.jobs import Job, due_replies, observe, summarize_result
+from bot.core.options import RetrainOptions
 from bot.einstein.models import Metrics, Training
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)

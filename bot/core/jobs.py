@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.core.grammar import RetrainOptions
+from bot.core.options import RetrainOptions
 from bot.einstein.models import FAILED_STATUSES, Metrics, Training
 
 __all__ = [

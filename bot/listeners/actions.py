@@ -21,9 +21,9 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.access.gatekeeper import Gatekeeper
-from bot.core.grammar import RetrainOptions
 from bot.core.jobs import AWAITING_APPROVAL, Job, utcnow
 from bot.core.mrkdwn import format_duration
+from bot.core.options import RetrainOptions
 from bot.errors import StoreError
 from bot.follow.follower import Follower
 from bot.listeners.commands import Requester, submitting

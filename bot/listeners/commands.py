@@ -22,20 +22,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.access import Decision
 from bot.access.gatekeeper import Gatekeeper
-from bot.core.grammar import (
-    USAGE,
-    Cancel,
-    Help,
-    History,
-    ListJobs,
-    Retrain,
-    RetrainOptions,
-    Status,
-    parse_command,
-    render_help,
-)
+from bot.core.grammar import Cancel, Help, History, ListJobs, Retrain, Status, parse_command
+from bot.core.help import USAGE, render_help
 from bot.core.jobs import AWAITING_APPROVAL, Job, utcnow
 from bot.core.mrkdwn import format_duration
+from bot.core.options import RetrainOptions
 from bot.errors import BotError, StoreError, UsageError
 from bot.follow.follower import Follower
 from bot.slack.look import Message, look

@@ -13,16 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from bot.core.grammar import (
-    MAX_MODEL_ID_LENGTH,
-    OPTIONS,
-    OptionSpec,
-    RetrainOptions,
-    check_model_id,
-    parse_options,
-)
+from bot.core.grammar import MAX_MODEL_ID_LENGTH, check_model_id, parse_options
 from bot.core.jobs import Job
 from bot.core.mrkdwn import format_duration
+from bot.core.options import OPTIONS, OptionSpec, RetrainOptions
 from bot.errors import UsageError
 from bot.slack.ids import ActionId, BlockId, CallbackId
 from bot.slack.look import MAX_SECTION, look, truncate
