@@ -8,7 +8,8 @@
 
 Modules: ``records`` (frozen dataclasses), ``workspace`` (channels, messages and Slack's posting
 rules), ``uploads``, ``views``, ``hooks`` (response_urls), ``endpoints`` (each HTTP request
-checked, answered and recorded), ``methods`` and ``args`` (Web API shapes), ``checks`` (limits),
+checked, answered and recorded), ``methods`` and ``args`` (Web API methods and their args),
+``payloads`` (messages, files and channels as the Web API returns them), ``checks`` (limits),
 ``faults``, ``wire`` (HTTP plumbing), ``mrkdwn``.
 """
 
