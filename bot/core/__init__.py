@@ -7,5 +7,5 @@ help.py      the usage line and the help text, drawn from both tables
 jobs.py      the job value, the state machine and what a job owes Slack
 schedule.py  the follower's timing and when to poll next
 compare.py   before/after metrics of a retrain
-mrkdwn.py    escaping for Slack mrkdwn, percentages and durations as the bot writes them
+mrkdwn.py    Slack mrkdwn escaping, one-line shortening, percentages and durations
 """

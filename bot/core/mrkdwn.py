@@ -7,7 +7,7 @@ text the same way, so `unescape` gives back what was typed.
 
 from __future__ import annotations
 
-__all__ = ["code_safe", "escape", "format_duration", "percent", "unescape"]
+__all__ = ["code_safe", "escape", "format_duration", "percent", "shorten", "unescape"]
 
 
 def escape(text: str) -> str:
@@ -20,12 +20,19 @@ def unescape(text: str) -> str:
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
+def shorten(text: str, limit: int) -> str:
+    """`text` on one line, cut to at most `limit` characters, the last one `…` when cut.
+
+    Shorten before escaping, so that a cut never splits an entity like `&amp;`.
+    """
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def code_safe(fragment: str, limit: int = 40) -> str:
     """User text made safe to quote inside a mrkdwn code span."""
-    fragment = " ".join(fragment.split())  # a line break would split the code span
-    if len(fragment) > limit:
-        fragment = fragment[: limit - 1] + "…"
-    return escape(fragment.replace("`", "'"))  # a backtick would end the code span
+    # On one line, as a line break would split the code span; no backtick, it would end it.
+    return escape(shorten(fragment, limit).replace("`", "'"))
 
 
 def percent(value: float | None) -> str:

@@ -14,7 +14,9 @@ from collections.abc import Sequence
 
 from PIL import Image, ImageDraw, ImageFont
 
-__all__ = ["Canvas", "Colour", "Point", "cut", "draw_title", "load_font", "text_width"]
+from bot.core.mrkdwn import shorten
+
+__all__ = ["Canvas", "Colour", "Point", "draw_title", "load_font", "text_width"]
 
 _MAX_TITLE = 90
 
@@ -96,14 +98,9 @@ class Canvas:
         return buffer.getvalue()
 
 
-def cut(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def draw_title(canvas: Canvas, title: str, centre: float) -> None:
     """The title, cut to `_MAX_TITLE` characters, in a smaller font if that's what fits."""
-    title = cut(title, _MAX_TITLE)
+    title = shorten(title, _MAX_TITLE)
     room = 2 * min(centre, canvas.size[0] - centre) - 20
     size = next((size for size in range(16, 10, -1) if text_width(title, size) <= room), 10)
     canvas.text((centre, 22), title, size)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from bot.follow.canvas import Canvas, cut, draw_title, text_width
+from bot.core.mrkdwn import shorten
+from bot.follow.canvas import Canvas, draw_title, text_width
 
 __all__ = ["draw_confusion_matrix"]
 
@@ -29,7 +30,7 @@ def draw_confusion_matrix(
     names: Sequence[str], matrix: Sequence[Sequence[int]], *, title: str
 ) -> bytes:
     size = len(names)
-    short = [cut(name, _MAX_TICK_LABEL) for name in names]
+    short = [shorten(name, _MAX_TICK_LABEL) for name in names]
     font = 14 if size <= 10 else 12
     longest = max(text_width(name, font) for name in short)
     # 336 px for two labels, 18 more for each further one, 840 (28 a cell) for thirty: larger
