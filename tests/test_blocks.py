@@ -8,9 +8,12 @@ from typing import Any
 
 import pytest
 
-from bot.core.grammar import RetrainOptions
 from bot.core.jobs import Job, LabelScore, Result
-from bot.slack.blocks import Message, format_duration, progress_bar, render_card, render_reply
+from bot.core.mrkdwn import format_duration
+from bot.core.options import RetrainOptions
+from bot.slack.card import progress_bar, render_card
+from bot.slack.look import Message
+from bot.slack.replies import render_reply
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 

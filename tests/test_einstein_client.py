@@ -23,7 +23,7 @@ import stamina
 import stamina.instrumentation
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-from bot.core.grammar import RetrainOptions
+from bot.core.options import RetrainOptions
 from bot.einstein.auth import JwtTokenSource, StaticTokenSource
 from bot.einstein.client import EinsteinClient, RetryPolicy, parse_retry_after
 from bot.einstein.explain import explain

@@ -14,21 +14,19 @@ from hypothesis import strategies as st
 
 from bot.core.grammar import (
     MAX_TEXT_LENGTH,
-    OPTIONS,
     SUBCOMMANDS,
-    USAGE,
     Cancel,
     Command,
     Help,
     History,
     ListJobs,
     Retrain,
-    RetrainOptions,
     Status,
     parse_command,
     parse_options,
-    render_help,
 )
+from bot.core.help import USAGE, render_help
+from bot.core.options import OPTIONS, RetrainOptions
 from bot.errors import UsageError
 
 MODEL = "7JXCXTRXTMNLJCEF2DR5CJ46QU"

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from bot.core.grammar import RetrainOptions
+from bot.core.options import RetrainOptions
 from bot.einstein.auth import StaticTokenSource
 from bot.einstein.client import EinsteinClient
 from bot.errors import EinsteinRejected

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.core.grammar import RetrainOptions
 from bot.core.jobs import Job, Result
 from bot.core.machine import observe
+from bot.core.options import RetrainOptions
 from bot.core.owed import due_replies
 from bot.core.report import summarize_result
 from bot.einstein.models import Metrics, Training

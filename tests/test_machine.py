@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.core import machine
-from bot.core.grammar import RetrainOptions
 from bot.core.jobs import Job, JobStatus, Result
+from bot.core.options import RetrainOptions
 from bot.core.owed import awaits_result, card_owed, due_private, due_replies, pending
 from bot.einstein.models import Training
 

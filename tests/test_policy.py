@@ -26,7 +26,7 @@ from bot.access import (
     parse_rate,
     rate_decision,
 )
-from bot.core.grammar import RetrainOptions
+from bot.core.options import RetrainOptions
 from bot.errors import ConfigError
 
 ALICE = "U0123ABCD"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import secrets
 from collections import Counter
 
-from bot.core.grammar import RetrainOptions
 from bot.core.jobs import Job, utcnow
 from bot.core.machine import observe
+from bot.core.options import RetrainOptions
 from tests.conftest import CHANNEL, USER, Stack
 
 MODEL = "7JXCXTRXTMNLJCEF2DR5CJ46QU"

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.core.grammar import RetrainOptions
 from bot.core.jobs import Job
+from bot.core.options import RetrainOptions
 from bot.core.schedule import Timing, poll_delay, slot_end
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.core.grammar import RetrainOptions
 from bot.core.jobs import Job, LabelScore, Result
+from bot.core.options import RetrainOptions
 from bot.errors import ConfigError
 from bot.store.jobs import DuplicateJob, LeaseLost, SqlJobStore, async_database_url
 

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from bot.core.grammar import Retrain, RetrainOptions, parse_command, parse_options
+from bot.core.grammar import Retrain, parse_command, parse_options
 from bot.core.jobs import Job, Result
+from bot.core.options import RetrainOptions
 from bot.fakes.slack.checks import check_blocks
 from bot.slack.ids import ActionId, BlockId, CallbackId
 from bot.slack.views import (

@@ -17,8 +17,8 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.access import AccessPolicy, Decision
-from bot.core.grammar import RetrainOptions
 from bot.core.jobs import Job, utcnow
+from bot.core.options import RetrainOptions
 from bot.errors import StoreError
 from bot.store.jobs import JobStore
 

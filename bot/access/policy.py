@@ -16,7 +16,7 @@ from bot.access.ids import parse_id_list
 from bot.access.loading import load_policy
 from bot.access.rate import RateLimit, parse_rate, rate_decision
 from bot.access.rules import MAX_EPOCHS, ModelRule, Policy
-from bot.core.grammar import RetrainOptions
+from bot.core.options import RetrainOptions
 
 __all__ = ["CHANNELS_VARIABLE", "GROUPS_VARIABLE", "USERS_VARIABLE", "AccessPolicy"]
 

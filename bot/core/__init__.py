@@ -1,7 +1,11 @@
 """The pure core: no network, no database, no clock of its own.
 
-grammar.py   command text → typed command or a specific `UsageError`; options; help text
+options.py   the option table `OPTIONS` and the validated `RetrainOptions`
+kinds.py     the kinds of option value: how each is typed, checked and written back
+grammar.py   command text → typed command or a specific `UsageError`; the subcommands
+help.py      the usage line and the help text, drawn from both tables
 jobs.py      the job value, the state machine and what a job owes Slack
 schedule.py  the follower's timing and when to poll next
 compare.py   before/after metrics of a retrain
+mrkdwn.py    Slack mrkdwn escaping, one-line shortening, percentages and durations
 """

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bot.core.mrkdwn import escape, percent, shorten
 from bot.einstein.models import MetricsData
 
 __all__ = [
@@ -224,8 +224,8 @@ def _change_line(name: str, before: float | None, after: float | None) -> str | 
     if before is None and after is None:
         return None
     if before is None:
-        return f"*{name}* {_percent(after)}"
-    line = f"*{name}* {_percent(before)} → {_percent(after)}"
+        return f"*{name}* {percent(after)}"
+    line = f"*{name}* {percent(before)} → {percent(after)}"
     if after is not None:
         line += f" ({_points(after - before)})"
     return line
@@ -248,12 +248,6 @@ def _label_list(labels: Sequence[str]) -> str:
     return shown + (f" and {rest} more" if rest > 0 else "")
 
 
-# Formatting helpers are local rather than borrowed from bot.blocks: blocks renders these lines,
-# and importing it from here would tie the two modules into an import cycle.
-def _percent(value: float | None) -> str:
-    return "n/a" if value is None else f"{value * 100:.1f}%"
-
-
 def _points(delta: float) -> str:
     points = round(delta * 100, 1)
     if points == 0:
@@ -269,8 +263,4 @@ def _share(share: float) -> str:
 
 def _label(name: str) -> str:
     """A label name safe inside mrkdwn: one line, at most 40 characters, entities escaped."""
-    name = re.sub(r"\s+", " ", name).strip()
-    if len(name) > MAX_LABEL_CHARS:
-        name = name[: MAX_LABEL_CHARS - 1] + "…"
-    # Cut before escaping, so the cut never splits an entity like &amp;.
-    return name.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return escape(shorten(name, MAX_LABEL_CHARS))

@@ -5,8 +5,8 @@
              [global=<datasetId>] [lr=<0..1>]
     /retrain help [topic] | status <modelId> | list | cancel <modelId> | history [modelId]
 
-Pure and synchronous. One table, `OPTIONS`, drives parsing, validation, the canonical short form,
-the request fields and the help text, so the help cannot promise what the parser refuses.
+Pure and synchronous. The options and their checks are the table in `options`; the subcommands
+are the table `SUBCOMMANDS` here; the help text (`help`) is drawn from both.
 
 Every text here is Slack mrkdwn: `&`, `<` and `>` are Slack's markup characters, so they are
 written as `&amp;`, `&lt;` and `&gt;`, placeholders such as `<modelId>` included. A `UsageError`
@@ -15,337 +15,43 @@ message names one problem in plain words and is shown as is; the caller appends 
 
 from __future__ import annotations
 
-import difflib
-import math
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Literal, TypeAlias
+from typing import Any, Final, TypeAlias
 
+from bot.core.kinds import closest
+from bot.core.mrkdwn import code_safe, unescape
+from bot.core.options import OPTION_SPELLINGS, OPTIONS, OptionSpec, RetrainOptions, find_option
 from bot.errors import UsageError
 
 __all__ = [
+    "EXAMPLE_MODEL_ID",
     "MAX_MODEL_ID_LENGTH",
     "MAX_TEXT_LENGTH",
-    "OPTIONS",
     "SUBCOMMANDS",
-    "USAGE",
+    "SUBCOMMANDS_BY_KEYWORD",
     "Cancel",
     "Command",
     "Help",
     "History",
     "ListJobs",
-    "OptionSpec",
     "Retrain",
-    "RetrainOptions",
     "Status",
     "SubcommandSpec",
     "check_model_id",
     "parse_command",
     "parse_options",
-    "render_help",
 ]
 
 MAX_TEXT_LENGTH: Final = 1000
 MAX_MODEL_ID_LENGTH: Final = 64
-_EXAMPLE_MODEL_ID: Final = "7JXCXTRXTMNLJCEF2DR5CJ46QU"
+EXAMPLE_MODEL_ID: Final = "7JXCXTRXTMNLJCEF2DR5CJ46QU"
 _MODEL_ID = re.compile(r"[A-Za-z0-9]+")
-# ASCII digits only: `float()` and `int()` also take Arabic-Indic digits, `1_000`, `nan` and `inf`.
-_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
-_WHOLE = re.compile(r"[+-]?[0-9]+")
-# Slack clients turn typed quotes into typographic ones, and not always into a matching pair.
-_QUOTES: Final = "\"'\u201c\u201d\u2018\u2019\u201e\u201a\u00ab\u00bb"
-_TRUE_WORDS: Final = frozenset({"true", "yes", "on", "1"})
-_FALSE_WORDS: Final = frozenset({"false", "no", "off", "0"})
-_ALGORITHMS: Final = ("intent", "multilingual-intent", "multilingual-intent-ood")
-
-OptionValue: TypeAlias = float | bool | int | str
-
-
-# --- value kinds -------------------------------------------------------------------------------
-
-
-def _must_be(name: str, expected: str, raw: str) -> str:
-    return f"`{name}` must be {expected}, got `{_show(raw)}`."
-
-
-@dataclass(frozen=True, slots=True)
-class _Real:
-    """A finite number above `low`, below (or up to) `high`."""
-
-    low: float
-    high: float
-    high_inclusive: bool
-    expected: str
-    placeholder: str = "0..1"
-
-    def parse(self, name: str, raw: str) -> float:
-        if _DECIMAL.fullmatch(raw) is None:
-            if raw.count(",") == 1 and _DECIMAL.fullmatch(raw.replace(",", ".")):
-                dotted = raw.replace(",", ".")
-                raise UsageError(
-                    f"`{name}` takes a dot as the decimal separator: "
-                    f"write `{name}={dotted}`, not `{name}={raw}`."
-                )
-            raise UsageError(_must_be(name, self.expected, raw))
-        value = float(raw)  # `1e999` becomes inf, which `accepts` refuses
-        if not self.accepts(value):
-            raise UsageError(_must_be(name, self.expected, raw))
-        return value
-
-    def accepts(self, value: object) -> bool:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            return False
-        below_high = value <= self.high if self.high_inclusive else value < self.high
-        return math.isfinite(value) and self.low < value and below_high
-
-    def render(self, value: OptionValue) -> str:
-        return repr(float(value))  # shortest text that reads back as the same float
-
-
-@dataclass(frozen=True, slots=True)
-class _Whole:
-    """A whole number from `low` to `high`, both included."""
-
-    low: int
-    high: int
-    expected: str
-    placeholder: str
-
-    def parse(self, name: str, raw: str) -> int:
-        if _WHOLE.fullmatch(raw) is None:
-            raise UsageError(_must_be(name, self.expected, raw))
-        try:
-            value = int(raw)
-        except ValueError:  # more digits than Python converts; far out of range anyway
-            raise UsageError(_must_be(name, self.expected, raw)) from None
-        if not self.accepts(value):
-            raise UsageError(_must_be(name, self.expected, raw))
-        return value
-
-    def accepts(self, value: object) -> bool:
-        return type(value) is int and self.low <= value <= self.high  # True is an int too
-
-    def render(self, value: OptionValue) -> str:
-        return str(value)
-
-
-@dataclass(frozen=True, slots=True)
-class _Flag:
-    """A boolean, spelled any way people spell one."""
-
-    expected: str = "true or false (yes/no, on/off and 1/0 work too)"
-    placeholder: str = "true|false"
-
-    def parse(self, name: str, raw: str) -> bool:
-        word = raw.lower()
-        if word in _TRUE_WORDS:
-            return True
-        if word in _FALSE_WORDS:
-            return False
-        raise UsageError(_must_be(name, self.expected, raw))
-
-    def accepts(self, value: object) -> bool:
-        return isinstance(value, bool)
-
-    def render(self, value: OptionValue) -> str:
-        return "true" if value else "false"
-
-
-@dataclass(frozen=True, slots=True)
-class _Choice:
-    """One of a few fixed words, case-insensitive, kept in the API's spelling."""
-
-    choices: tuple[str, ...]
-
-    @property
-    def expected(self) -> str:
-        quoted = [f"`{choice}`" for choice in self.choices]
-        return f"one of {', '.join(quoted[:-1])} or {quoted[-1]}"
-
-    @property
-    def placeholder(self) -> str:
-        return "|".join(self.choices)
-
-    def parse(self, name: str, raw: str) -> str:
-        word = raw.lower()
-        if word in self.choices:
-            return word
-        guess = _closest(word, self.choices)
-        hint = f" Did you mean `{guess}`?" if guess else ""
-        raise UsageError(f"{_must_be(name, self.expected, raw)}{hint}")
-
-    def accepts(self, value: object) -> bool:
-        return isinstance(value, str) and value in self.choices
-
-    def render(self, value: OptionValue) -> str:
-        return str(value)
-
-
-_Kind: TypeAlias = _Real | _Whole | _Flag | _Choice
-
-
-# --- the option table --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class OptionSpec:
-    """One `/retrain` option: how it is typed, checked, sent to Einstein and explained."""
-
-    name: str  # short name, used by `describe()` and the help
-    long_name: str  # Einstein's parameter name, also accepted when typed
-    attr: str  # the `RetrainOptions` field
-    kind: _Kind
-    part: Literal["trainParams", "form"]  # where the value travels in the retrain request
-    description: str
-    default: str  # what Einstein does when the option is left out
-    example: str
-
-    def parse(self, typed_name: str, raw: str) -> OptionValue:
-        """Check one raw value; errors name the option as the user typed it."""
-        return self.kind.parse(typed_name, _unquote(typed_name, raw, self.example))
-
-
-OPTIONS: Final[tuple[OptionSpec, ...]] = (
-    OptionSpec(
-        name="split",
-        long_name="trainSplitRatio",
-        attr="train_split_ratio",
-        kind=_Real(0.0, 1.0, high_inclusive=False, expected="a number between 0 and 1 (exclusive)"),
-        part="trainParams",
-        description="share of the examples used for training; the rest test the model",
-        default="0.8",
-        example="0.7",
-    ),
-    OptionSpec(
-        name="feedback",
-        long_name="withFeedback",
-        attr="with_feedback",
-        kind=_Flag(),
-        part="trainParams",
-        description="also train on the feedback examples added to the dataset",
-        default="false",
-        example="true",
-    ),
-    OptionSpec(
-        name="epochs",
-        long_name="epochs",
-        attr="epochs",
-        kind=_Whole(1, 1000, expected="a whole number from 1 to 1000", placeholder="1..1000"),
-        part="form",
-        description="passes over the training data; Einstein may stop early",
-        default="chosen by Einstein from the dataset size",
-        example="100",
-    ),
-    OptionSpec(
-        name="algorithm",
-        long_name="algorithm",
-        attr="algorithm",
-        kind=_Choice(_ALGORITHMS),
-        part="form",
-        description="intent models only; `multilingual-intent-ood` answers no label for text"
-        " that fits none",
-        default="Einstein's choice",
-        example="multilingual-intent-ood",
-    ),
-    OptionSpec(
-        name="global",
-        long_name="withGlobalDatasetId",
-        attr="with_global_dataset_id",
-        kind=_Whole(
-            1, 2**63 - 1, expected="a positive whole number (a dataset ID)", placeholder="datasetId"
-        ),
-        part="trainParams",
-        description="also train on this Salesforce global dataset",
-        default="none",
-        example="1041763",
-    ),
-    OptionSpec(
-        name="lr",
-        long_name="learningRate",
-        attr="learning_rate",
-        kind=_Real(0.0, 1.0, high_inclusive=True, expected="a number greater than 0 and at most 1"),
-        part="form",
-        description="learning rate; Einstein ignores it for intent and sentiment models",
-        default="Einstein's choice",
-        example="0.001",
-    ),
-)
-
-# Lower-cased short and long names; keys are case-insensitive.
-_BY_NAME: Final = {n.lower(): spec for spec in OPTIONS for n in (spec.name, spec.long_name)}
-_BY_ATTR: Final = {spec.attr: spec for spec in OPTIONS}
-_SPELLING: Final = {n.lower(): n for spec in OPTIONS for n in (spec.name, spec.long_name)}
-
-
-def _lookup(name: str) -> OptionSpec | None:
-    return _BY_NAME.get(name.lower())
 
 
 # --- commands ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class RetrainOptions:
-    """Validated retrain options; None means "leave it to Einstein"."""
-
-    train_split_ratio: float | None = None
-    with_feedback: bool | None = None
-    epochs: int | None = None
-    algorithm: str | None = None
-    with_global_dataset_id: int | None = None
-    learning_rate: float | None = None
-
-    def __post_init__(self) -> None:
-        # Options also come from storage and other code, not only from the parser.
-        for spec, value in self._set_options():
-            if not spec.kind.accepts(value):
-                raise ValueError(
-                    f"{spec.attr}={value!r}: `{spec.name}` must be {spec.kind.expected}"
-                )
-
-    def _set_options(self) -> list[tuple[OptionSpec, OptionValue]]:
-        pairs = ((spec, getattr(self, spec.attr)) for spec in OPTIONS)
-        return [(spec, value) for spec, value in pairs if value is not None]
-
-    def train_params(self) -> dict[str, float | bool | int]:
-        """The set `trainParams` keys, for the request's JSON part."""
-        return {
-            spec.long_name: value
-            for spec, value in self._set_options()
-            # Only the algorithm is a string, and it travels as a form field.
-            if spec.part == "trainParams" and not isinstance(value, str)
-        }
-
-    def form_fields(self) -> dict[str, str]:
-        """The set top-level form fields (`epochs`, `algorithm`, `learningRate`) as strings."""
-        return {
-            spec.long_name: spec.kind.render(value)
-            for spec, value in self._set_options()
-            if spec.part == "form"
-        }
-
-    def describe(self) -> str:
-        """Canonical short form, e.g. `split=0.7 feedback=true`, or `default options`.
-
-        Typed after a model ID, the short form parses back to `self`; "default options" is
-        for people, a bare model ID gives the defaults.
-        """
-        words = [f"{spec.name}={spec.kind.render(value)}" for spec, value in self._set_options()]
-        return " ".join(words) or "default options"
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-serialisable form holding only the set options."""
-        return {spec.attr: value for spec, value in self._set_options()}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> RetrainOptions:
-        """Inverse of `to_dict`; raises ValueError on unknown keys or values out of range."""
-        unknown = sorted(set(data) - set(_BY_ATTR))
-        if unknown:
-            raise ValueError(f"unknown retrain options: {', '.join(unknown)}")
-        return cls(**{key: value for key, value in data.items() if value is not None})
 
 
 @dataclass(frozen=True, slots=True)
@@ -385,24 +91,6 @@ Command: TypeAlias = Retrain | Help | Status | ListJobs | Cancel | History
 # --- words -------------------------------------------------------------------------------------
 
 
-def _escape(text: str) -> str:
-    """Slack mrkdwn would read `<...>` as a link or mention, even inside a code span."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _show(fragment: str, limit: int = 40) -> str:
-    """User text made safe to quote inside a mrkdwn code span."""
-    fragment = " ".join(fragment.split())  # a line break would split the code span
-    if len(fragment) > limit:
-        fragment = fragment[: limit - 1] + "…"
-    return _escape(fragment.replace("`", "'"))  # a backtick would end the code span
-
-
-def _closest(word: str, candidates: Iterable[str]) -> str | None:
-    matches = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
-    return matches[0] if matches else None
-
-
 def _check_text(text: str, *, what: str) -> None:
     if len(text) > MAX_TEXT_LENGTH:
         raise UsageError(
@@ -418,33 +106,17 @@ def _check_text(text: str, *, what: str) -> None:
             )
 
 
-def _unescape(text: str) -> str:
-    # Slack sends &, < and > as HTML entities; undo them so errors quote what was typed.
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-
-
-def _unquote(name: str, raw: str, example: str) -> str:
-    value = raw.strip()
-    if value and (value[0] in _QUOTES or value[-1] in _QUOTES):
-        if len(value) < 2 or value[0] not in _QUOTES or value[-1] not in _QUOTES:
-            raise UsageError(f"The value of `{name}` has an unmatched quote: `{_show(value)}`.")
-        value = value[1:-1].strip()
-    if not value:
-        raise UsageError(f"`{name}` needs a value after `=`, e.g. `{name}={example}`.")
-    return value
-
-
 def _check_model_id(word: str) -> str:
     if len(word) > MAX_MODEL_ID_LENGTH:
         raise UsageError(
             f"The model ID is too long ({len(word)} characters; at most {MAX_MODEL_ID_LENGTH})."
-            f" Einstein model IDs are 26 letters and digits, like `{_EXAMPLE_MODEL_ID}`."
+            f" Einstein model IDs are 26 letters and digits, like `{EXAMPLE_MODEL_ID}`."
         )
     # The ID ends up in Einstein URLs: `/`, `.` or `%` would change which resource is asked for.
     if _MODEL_ID.fullmatch(word) is None:
         raise UsageError(
-            f"The model ID must be letters and digits only, like `{_EXAMPLE_MODEL_ID}`,"
-            f" got `{_show(word)}`."
+            f"The model ID must be letters and digits only, like `{EXAMPLE_MODEL_ID}`,"
+            f" got `{code_safe(word)}`."
         )
     return word
 
@@ -464,28 +136,31 @@ def _spaced(key: str, tail: Sequence[str]) -> UsageError:
     after = tail[0][1:] if tail and tail[0] != "=" else ""
     if not after and len(tail) > 1 and "=" not in tail[1]:
         after = tail[1]
-    shown = f"{_show(key)}={_show(after or '<value>')}"
+    shown = f"{code_safe(key)}={code_safe(after or '<value>')}"
     return UsageError(f"Write `{shown}` without spaces around `=`.")
 
 
 def _bare_word(word: str, following: str | None, model_word: str) -> UsageError:
     """A word without `=` where an option was expected."""
-    spec = _lookup(word)
+    spec = find_option(word)
     if spec is not None:
         if following is not None and "=" not in following:
-            return UsageError(f"Missing `=`: write `{word}={_show(following)}`.")
+            return UsageError(f"Missing `=`: write `{word}={code_safe(following)}`.")
         return UsageError(f"Option `{word}` needs a value, e.g. `{word}={spec.example}`.")
     key, colon, value = word.partition(":")
-    if colon and _lookup(key) is not None:
-        return UsageError(f"Write `{key}={_show(value)}` with `=`, not `:`.")
+    if colon and find_option(key) is not None:
+        return UsageError(f"Write `{key}={code_safe(value)}` with `=`, not `:`.")
     if _MODEL_ID.fullmatch(word) is not None:
-        keyword = _closest(model_word.lower(), _SUBCOMMANDS_BY_KEYWORD)
+        keyword = closest(model_word.lower(), SUBCOMMANDS_BY_KEYWORD)
         if keyword is not None:
-            return UsageError(f"Unknown command `{_show(model_word)}`. Did you mean `{keyword}`?")
+            return UsageError(
+                f"Unknown command `{code_safe(model_word)}`. Did you mean `{keyword}`?"
+            )
         return UsageError(
-            f"Only one model ID per command: found `{_show(model_word)}` and then `{_show(word)}`."
+            f"Only one model ID per command: found `{code_safe(model_word)}`"
+            f" and then `{code_safe(word)}`."
         )
-    return UsageError(f"Unexpected `{_show(word)}`: options are written `name=value`.")
+    return UsageError(f"Unexpected `{code_safe(word)}`: options are written `name=value`.")
 
 
 def _pair_words(words: Sequence[str]) -> list[tuple[str, str]]:
@@ -501,7 +176,9 @@ def _pair_words(words: Sequence[str]) -> list[tuple[str, str]]:
         if not key:
             if i == 1:  # the "model ID" was really an option name: `/retrain split = 0.7`
                 raise _spaced(words[0], words[i:])
-            raise UsageError(f"`{_show(word)}` needs an option name before `=`, e.g. `split=0.7`.")
+            raise UsageError(
+                f"`{code_safe(word)}` needs an option name before `=`, e.g. `split=0.7`."
+            )
         if not value and following is not None and "=" not in following:
             raise _spaced(key, ["=", following])
         pairs.append((key, value))
@@ -509,15 +186,15 @@ def _pair_words(words: Sequence[str]) -> list[tuple[str, str]]:
 
 
 def _resolve(typed_name: str) -> OptionSpec:
-    spec = _lookup(typed_name)
+    spec = find_option(typed_name)
     if spec is not None:
         return spec
-    guess = _closest(typed_name.lower(), _SPELLING)
+    guess = closest(typed_name.lower(), OPTION_SPELLINGS)
     if guess is not None:
-        hint = f" Did you mean `{_SPELLING[guess]}`?"
+        hint = f" Did you mean `{OPTION_SPELLINGS[guess]}`?"
     else:
         hint = " Options are " + ", ".join(f"`{spec.name}`" for spec in OPTIONS) + "."
-    raise UsageError(f"Unknown option `{_show(typed_name)}`.{hint}")
+    raise UsageError(f"Unknown option `{code_safe(typed_name)}`.{hint}")
 
 
 def _build_options(pairs: Iterable[tuple[str, str]]) -> RetrainOptions:
@@ -539,7 +216,7 @@ def _parse_retrain(words: Sequence[str]) -> Retrain:
     if "=" in words[0]:
         raise UsageError(
             "Missing model ID: put it first,"
-            f" e.g. `/retrain {_EXAMPLE_MODEL_ID} {_show(words[0])}`."
+            f" e.g. `/retrain {EXAMPLE_MODEL_ID} {code_safe(words[0])}`."
         )
     model_id = _check_model_id(words[0])
     return Retrain(model_id=model_id, options=_build_options(_pair_words(words)))
@@ -549,7 +226,7 @@ def _parse_retrain(words: Sequence[str]) -> Retrain:
 
 
 def _too_many(keyword: str, takes: str, extra: str) -> UsageError:
-    return UsageError(f"`{keyword}` takes {takes}; unexpected `{_show(extra)}`.")
+    return UsageError(f"`{keyword}` takes {takes}; unexpected `{code_safe(extra)}`.")
 
 
 def _parse_help(args: Sequence[str]) -> Help:
@@ -558,15 +235,15 @@ def _parse_help(args: Sequence[str]) -> Help:
     if not args:
         return Help()
     topic = args[0].lower()
-    spec = _lookup(topic)
+    spec = find_option(topic)
     if spec is not None:
         return Help(topic=spec.name)
-    if topic in _SUBCOMMANDS_BY_KEYWORD:
+    if topic in SUBCOMMANDS_BY_KEYWORD:
         return Help(topic=topic)
-    topics = {**_SPELLING, **{keyword: keyword for keyword in _SUBCOMMANDS_BY_KEYWORD}}
-    guess = _closest(topic, topics)
+    topics = {**OPTION_SPELLINGS, **{keyword: keyword for keyword in SUBCOMMANDS_BY_KEYWORD}}
+    guess = closest(topic, topics)
     hint = f" Did you mean `{topics[guess]}`?" if guess else ""
-    raise UsageError(f"There is no help on `{_show(args[0])}`.{hint}")
+    raise UsageError(f"There is no help on `{code_safe(args[0])}`.{hint}")
 
 
 def _required_model_id(keyword: str, args: Sequence[str]) -> str:
@@ -619,17 +296,17 @@ SUBCOMMANDS: Final[tuple[SubcommandSpec, ...]] = (
     ),
     SubcommandSpec("history", "[modelId]", "past retrains, of one model or all", _parse_history),
 )
-_SUBCOMMANDS_BY_KEYWORD: Final = {sub.keyword: sub for sub in SUBCOMMANDS}
+SUBCOMMANDS_BY_KEYWORD: Final = {sub.keyword: sub for sub in SUBCOMMANDS}
 
 
 def parse_command(text: str) -> Command:
     """Turn the slash command's text into a command; raise `UsageError` naming the problem."""
-    text = _unescape(text)
+    text = unescape(text)
     _check_text(text, what="The command")
     words = text.split()  # splits on every Unicode space, including Slack's non-breaking ones
     if not words:
         return Help()
-    sub = _SUBCOMMANDS_BY_KEYWORD.get(words[0].lower())
+    sub = SUBCOMMANDS_BY_KEYWORD.get(words[0].lower())
     if sub is not None:
         return sub.parse(words[1:])
     return _parse_retrain(words)
@@ -641,73 +318,5 @@ def parse_options(pairs: Mapping[str, str]) -> RetrainOptions:
     Every given value must be non-empty: leave an unset field out of `pairs`.
     """
     for name, raw in pairs.items():
-        _check_text(raw, what=f"The value of `{_show(name)}`")
+        _check_text(raw, what=f"The value of `{code_safe(name)}`")
     return _build_options(pairs.items())
-
-
-# --- usage and help ----------------------------------------------------------------------------
-
-
-def _option_usage(spec: OptionSpec) -> str:
-    return _escape(f"{spec.name}=<{spec.kind.placeholder}>")
-
-
-def _command_usage(sub: SubcommandSpec) -> str:
-    return _escape(f"/retrain {sub.keyword} {sub.argument}".rstrip())
-
-
-USAGE: Final = (
-    "Usage: `/retrain &lt;modelId&gt; "
-    + " ".join(f"[{_option_usage(spec)}]" for spec in OPTIONS)
-    + "`"
-)
-
-_EXAMPLES: Final = (
-    RetrainOptions(),
-    RetrainOptions(train_split_ratio=0.7, with_feedback=True),
-    RetrainOptions(epochs=100, algorithm="multilingual-intent-ood"),
-)
-
-
-def _option_line(spec: OptionSpec) -> str:
-    also = f" (or `{spec.long_name}`)" if spec.long_name != spec.name else ""
-    return (
-        f"• `{_option_usage(spec)}`{also}: {spec.description}. Must be {spec.kind.expected}."
-        f" Default: {spec.default}."
-    )
-
-
-def _command_line(sub: SubcommandSpec) -> str:
-    return f"• `{_command_usage(sub)}`: {sub.description}."
-
-
-def _example_line(options: RetrainOptions) -> str:
-    words = ["/retrain", _EXAMPLE_MODEL_ID]
-    if options != RetrainOptions():
-        words.append(options.describe())
-    return f"• `{' '.join(words)}`"
-
-
-def render_help(*, topic: str | None = None) -> str:
-    """Slack mrkdwn help; with a topic (from `Help.topic`), only that option or command."""
-    if topic is not None:
-        spec = _lookup(topic)
-        if spec is not None:
-            return f"{USAGE}\n{_option_line(spec)}"
-        sub = _SUBCOMMANDS_BY_KEYWORD.get(topic.lower())
-        if sub is not None:
-            return _command_line(sub)
-    lines = [
-        "*Retrain an Einstein Language model*",
-        USAGE,
-        "",
-        "*Options* (all optional; names are case-insensitive, values may be quoted)",
-        *(_option_line(spec) for spec in OPTIONS),
-        "",
-        "*Other commands*",
-        *(_command_line(sub) for sub in SUBCOMMANDS),
-        "",
-        "*Examples*",
-        *(_example_line(options) for options in _EXAMPLES),
-    ]
-    return "\n".join(lines)

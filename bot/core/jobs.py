@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from bot.core.grammar import RetrainOptions
+from bot.core.options import RetrainOptions
 from bot.einstein.models import FAILED_STATUSES
 
 __all__ = [

@@ -40,7 +40,7 @@ import aiohttp
 import stamina
 from pydantic import BaseModel, ValidationError
 
-from bot.core.grammar import RetrainOptions
+from bot.core.options import RetrainOptions
 from bot.einstein.models import TERMINAL_STATUSES, LearningCurvePoint, Metrics, Training
 from bot.errors import (
     EinsteinAuthError,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 
+from bot.core.mrkdwn import escape
 from bot.einstein.client import QUOTE_LIMIT, plain_text
 from bot.errors import EinsteinError, EinsteinUnavailable
 
@@ -21,8 +22,7 @@ _LATER = "try again in a few minutes"
 def quote(text: str, *, limit: int = QUOTE_LIMIT) -> str:
     """Outside text made safe to show in Slack mrkdwn: one line, at most `limit` characters,
     no secrets, and `&`, `<`, `>` escaped so it cannot mention anyone or break the markup."""
-    text = plain_text(text, limit=limit)
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return escape(plain_text(text, limit=limit))
 
 
 def explain(error: EinsteinError, *, model_id: str) -> str:

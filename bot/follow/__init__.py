@@ -2,5 +2,8 @@
 
 follower.py  `Follower`: one task per followed job, with the leases that entitle it to them
 pictures.py  the learning curve and confusion matrix of a finished training
-charts.py    drawing those pictures with Pillow
+charts.py    those pictures as PNG, drawn one at a time, in a worker thread for async callers
+curve.py     drawing the learning curve
+heatmap.py   drawing the confusion matrix
+canvas.py    the drawing primitives both use, on Pillow
 """

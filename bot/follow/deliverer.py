@@ -34,7 +34,7 @@ from bot.errors import SlackError, SlackRefused
 from bot.follow.held import Followed, HeldJobs
 from bot.follow.pictures import draw_pictures
 from bot.logs import job_context
-from bot.slack.blocks import look
+from bot.slack.look import look
 from bot.slack.notify import Notifier
 from bot.store.jobs import LeaseLost
 

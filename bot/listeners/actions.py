@@ -21,13 +21,14 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.access.gatekeeper import Gatekeeper
-from bot.core.grammar import RetrainOptions
 from bot.core.jobs import Job, JobStatus, utcnow
+from bot.core.mrkdwn import format_duration
+from bot.core.options import RetrainOptions
 from bot.errors import StoreError
 from bot.follow.follower import Follower
 from bot.listeners.commands import Requester, submitting
-from bot.slack.blocks import format_duration, look
 from bot.slack.ids import ActionId, CallbackId
+from bot.slack.look import look
 from bot.slack.notify import Notifier
 from bot.slack.views import (
     HOME_JOBS,

@@ -22,22 +22,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.access import Decision
 from bot.access.gatekeeper import Gatekeeper
-from bot.core.grammar import (
-    USAGE,
-    Cancel,
-    Help,
-    History,
-    ListJobs,
-    Retrain,
-    RetrainOptions,
-    Status,
-    parse_command,
-    render_help,
-)
+from bot.core.grammar import Cancel, Help, History, ListJobs, Retrain, Status, parse_command
+from bot.core.help import USAGE, render_help
 from bot.core.jobs import Job, JobStatus, utcnow
+from bot.core.mrkdwn import format_duration
+from bot.core.options import RetrainOptions
 from bot.errors import BotError, StoreError, UsageError
 from bot.follow.follower import Follower
-from bot.slack.blocks import Message, format_duration, look
+from bot.slack.look import Message, look
 from bot.slack.notify import Notifier
 from bot.slack.views import retrain_form
 from bot.store.audit import AuditEvent, AuditKind, AuditLog

@@ -1,7 +1,9 @@
 """Everything that speaks to Slack's Web API or shapes what Slack shows.
 
 ids.py      every action, block and callback id, in one enum module
-blocks.py   Block Kit of the card and the thread replies
+look.py     what every message shares: Slack's limits, a status's emoji and name, `Message`
+card.py     the card: the parent message of a retrain and its buttons
+replies.py  the thread replies and the alerts
 views.py    the retrain form and the App Home tab
 notify.py   `Notifier`: posts, edits and private answers
 outbox.py   `Outbox`: the only Web API caller; per-channel pacing, coalesced edits, retries

@@ -22,8 +22,10 @@ import aiohttp
 from bot.core.jobs import Job, utcnow
 from bot.core.owed import FAILURE_TEXT, PICTURES
 from bot.errors import SlackError, SlackRefused
-from bot.slack.blocks import Message, render_card, render_reply
+from bot.slack.card import render_card
+from bot.slack.look import Message
 from bot.slack.outbox import Fence, Outbox
+from bot.slack.replies import render_reply
 
 __all__ = ["METADATA_EVENT", "Notifier", "SlackError", "SlackRefused"]
 

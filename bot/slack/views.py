@@ -13,18 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from bot.core.grammar import (
-    MAX_MODEL_ID_LENGTH,
-    OPTIONS,
-    OptionSpec,
-    RetrainOptions,
-    check_model_id,
-    parse_options,
-)
+from bot.core.grammar import MAX_MODEL_ID_LENGTH, check_model_id, parse_options
 from bot.core.jobs import Job
+from bot.core.mrkdwn import format_duration, percent, unescape
+from bot.core.options import OPTIONS, OptionSpec, RetrainOptions
 from bot.errors import UsageError
-from bot.slack.blocks import MAX_SECTION, format_duration, look, truncate
 from bot.slack.ids import ActionId, BlockId, CallbackId
+from bot.slack.look import MAX_SECTION, Block, look, section, truncate
 
 __all__ = [
     "FORM_OPTIONS",
@@ -44,8 +39,6 @@ _MAX_TITLE: Final = 24  # a modal title's limit
 _MAX_HINT: Final = 2000
 _MAX_ERROR: Final = 300  # Slack documents no limit; a field error should fit under the field
 
-Block = dict[str, Any]
-
 # The form's option fields, in the order shown; each is the grammar option of that name.
 FORM_OPTIONS: Final[tuple[tuple[BlockId, str, str], ...]] = (
     (BlockId.SPLIT, "split", "Training split"),
@@ -60,8 +53,7 @@ _FLAG_CHOICES: Final = (("Yes, also train on feedback examples", "true"), ("No",
 
 def _plain(text: str) -> str:
     """Grammar messages are mrkdwn; form labels, hints and errors are plain text."""
-    text = text.replace("`", "")
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    return unescape(text.replace("`", ""))
 
 
 def _text(text: str) -> dict[str, str]:
@@ -230,10 +222,6 @@ class HomeEntry:
     link: str | None = None
 
 
-def _percent(value: float) -> str:
-    return f"{value * 100:.1f}%"
-
-
 def _home_line(entry: HomeEntry, *, now: datetime) -> str:
     job = entry.job
     symbol, name = look(job.status)
@@ -244,7 +232,7 @@ def _home_line(entry: HomeEntry, *, now: datetime) -> str:
         head += f", position {job.queue_position} in the queue"
     parts = [f"{head} · `{job.model_id}`", job.options.describe()]
     if job.result is not None and job.result.test_accuracy is not None:
-        parts.append(f"accuracy {_percent(job.result.test_accuracy)}")
+        parts.append(f"accuracy {percent(job.result.test_accuracy)}")
     if job.finished_at is not None:
         parts.append(f"ended {format_duration((now - job.finished_at).total_seconds())} ago")
     else:
@@ -254,10 +242,6 @@ def _home_line(entry: HomeEntry, *, now: datetime) -> str:
     elif job.parent_ts is not None:
         parts.append(f"in <#{job.channel}>")
     return truncate(" · ".join(parts), MAX_SECTION)
-
-
-def _section(text: str) -> Block:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": truncate(text, MAX_SECTION)}}
 
 
 def home_view(entries: Sequence[HomeEntry], *, now: datetime) -> dict[str, Any]:
@@ -279,13 +263,13 @@ def home_view(entries: Sequence[HomeEntry], *, now: datetime) -> dict[str, Any]:
         },
     ]
     if not shown:
-        blocks.append(_section("You have not retrained a model with this bot yet."))
+        blocks.append(section("You have not retrained a model with this bot yet."))
     for title, group in (("Running", running), ("Recent", ended)):
         if not group:
             continue
         blocks.append({"type": "divider"})
-        blocks.append(_section(f"*{title}*"))
-        blocks.extend(_section(_home_line(e, now=now)) for e in group)
+        blocks.append(section(f"*{title}*"))
+        blocks.extend(section(_home_line(e, now=now)) for e in group)
     return {"type": "home", "blocks": blocks[:MAX_VIEW_BLOCKS]}
 
 
@@ -299,7 +283,7 @@ def reject_form(*, job_id: str, channel: str, model_id: str) -> dict[str, Any]:
         "submit": _text("Reject"),
         "close": _text("Cancel"),
         "blocks": [
-            _section(f"Reject the retrain of `{model_id}`? Nothing will be sent to Einstein."),
+            section(f"Reject the retrain of `{model_id}`? Nothing will be sent to Einstein."),
             {
                 "type": "input",
                 "block_id": BlockId.REASON,

@@ -20,8 +20,8 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from bot.core.grammar import RetrainOptions
 from bot.core.jobs import Job, JobStatus, Result
+from bot.core.options import RetrainOptions
 from bot.core.owed import pending
 from bot.errors import ConfigError, StoreError
 from bot.store.schema import ACTIVE, ADDED_COLUMNS, SCHEMA_LOCK, jobs_table, metadata

@@ -2,6 +2,7 @@
 
 service.py   datasets, models and trainings as the API shows them
 training.py  the life of one training: queue, epochs, outcome
+objects.py   the training, model and dataset objects the API answers with
 metrics.py   metrics and learning curves of finished trainings
 requests.py  reading and checking requests as the real API does
 auth.py      the OAuth JWT-bearer grant and token checks

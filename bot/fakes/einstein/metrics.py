@@ -12,7 +12,8 @@ import math
 import random
 from typing import Any
 
-from bot.fakes.einstein.training import TrainingPlan, format_time
+from bot.fakes.einstein.objects import format_time
+from bot.fakes.einstein.training import TrainingPlan
 
 __all__ = ["learning_curve", "metrics_data", "model_quality", "render_metrics"]
 

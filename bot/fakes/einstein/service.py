@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.fakes.einstein.metrics import learning_curve, render_metrics
+from bot.fakes.einstein.objects import TrainParamsAs, render_dataset, render_model, render_training
 from bot.fakes.einstein.requests import (
     MODEL_ID_PATTERN,
     ApiError,
@@ -28,11 +29,7 @@ from bot.fakes.einstein.training import (
     Dataset,
     Script,
     TrainingPlan,
-    TrainParamsAs,
     plan_training,
-    render_dataset,
-    render_model,
-    render_training,
     spread,
     training_state,
 )

@@ -44,9 +44,9 @@ from bot.fakes.einstein.faults import (
     flatten_form,
     record_request,
 )
+from bot.fakes.einstein.objects import TrainParamsAs
 from bot.fakes.einstein.requests import ApiError
 from bot.fakes.einstein.service import LanguageService
-from bot.fakes.einstein.training import TrainParamsAs
 
 __all__ = ["DEFAULT_ACCOUNT", "EinsteinSimulator", "Fault", "RecordedRequest", "run_simulator"]
 

@@ -2,7 +2,8 @@
 
 A training is planned once, when the simulator accepts it. Status, progress, queue position,
 epochs and statistics are then a function of (plan, simulated time), with no clock and no I/O,
-so the state machine is tested directly and the server stays a thin layer around it:
+so the state machine is tested directly and the server stays a thin layer around it (`objects`
+writes what it reports as the API's JSON):
 
     QUEUED --queue_seconds--> RUNNING --run_seconds--> SUCCEEDED
                                  |                  `-> FAILED | KILLED | FAILED_WITH_RETRIES
@@ -11,28 +12,19 @@ so the state machine is tested directly and the server stays a thin layer around
 
 from __future__ import annotations
 
-import json
 import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, Literal
 
 __all__ = [
     "ACTIVE_STATUSES",
     "OUTCOMES",
     "Dataset",
     "Script",
-    "TrainParamsAs",
     "TrainingPlan",
     "TrainingState",
-    "format_duration",
-    "format_time",
     "plan_training",
-    "render_dataset",
-    "render_model",
-    "render_training",
     "spread",
     "training_state",
 ]
@@ -47,8 +39,6 @@ _SECONDS_PER_QUEUE_PLACE = 10.0
 # Without `epochs` the service picked 1000 and stopped early around epoch 50 (observed samples).
 _SERVICE_EPOCHS = 1000
 _EARLY_STOP_RANGE = (30, 80)
-
-TrainParamsAs = Literal["string", "object"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,136 +236,6 @@ def _queue_position(plan: TrainingPlan, now: float) -> int:
         return plan.queue_position
     remaining = max(0.0, plan.started_at - now) / plan.queue_seconds
     return max(1, math.ceil(plan.queue_position * remaining))
-
-
-def render_training(
-    plan: TrainingPlan, now: float, *, train_params_as: TrainParamsAs = "string"
-) -> dict[str, Any]:
-    """The training object of train, retrain and training status."""
-    state = training_state(plan, now)
-    queued = state.status == "QUEUED"
-    body: dict[str, Any] = {
-        "datasetId": plan.dataset_id,
-        "datasetVersionId": 0 if queued else plan.dataset_version_id,
-        "name": plan.name,
-        "status": state.status,
-        "progress": state.progress,
-        "createdAt": format_time(plan.created_at),
-        "updatedAt": format_time(state.updated_at),
-        "learningRate": 0.0,  # documented N/A for language; observed as 0
-        "epochs": (plan.requested_epochs or 0) if queued else plan.epochs,
-        "object": "training",
-        "modelId": plan.model_id,
-        "trainParams": _train_params(plan.train_params, train_params_as),
-        "trainStats": _train_stats(plan, state),
-        "modelType": plan.model_type,
-        "language": plan.language,
-    }
-    if plan.algorithm is not None:
-        body["algorithm"] = plan.algorithm
-    if queued:
-        body["queuePosition"] = state.queue_position
-    if not state.active:
-        body["earlyStopping"] = _early_stopping(plan, state)
-        body["lastEpochDone"] = state.epochs_done
-        if plan.failure_msg is not None and state.status != "SUCCEEDED":
-            body["failureMsg"] = plan.failure_msg
-    return body
-
-
-def _train_params(raw: str | None, as_: TrainParamsAs) -> Any:
-    if raw is None or as_ == "string":
-        return raw
-    return json.loads(raw)
-
-
-def _early_stopping(plan: TrainingPlan, state: TrainingState) -> bool:
-    return state.status == "SUCCEEDED" and plan.last_epoch < plan.epochs
-
-
-def _train_stats(plan: TrainingPlan, state: TrainingState) -> dict[str, Any] | None:
-    # The spec returns statistics for SUCCEEDED and FAILED only; KILLED and
-    # FAILED_WITH_RETRIES are left without, which a client must tolerate either way.
-    if state.status not in ("SUCCEEDED", "FAILED"):
-        return None
-    save = plan.save_seconds if state.status == "SUCCEEDED" else 0.0
-    total = plan.run_seconds
-    test_size = sum(plan.test_counts)
-    return {
-        "labels": len(plan.labels),
-        "examples": plan.examples,
-        "totalTime": format_duration(total),
-        "transforms": None,
-        "trainingTime": format_duration(max(0.0, total - plan.load_seconds - save)),
-        "earlyStopping": _early_stopping(plan, state),
-        "lastEpochDone": state.epochs_done,
-        "modelSaveTime": format_duration(save),
-        "testSplitSize": test_size,
-        "trainSplitSize": plan.examples - test_size,
-        "datasetLoadTime": format_duration(plan.load_seconds),
-        "preProcessStats": None,
-        "postProcessStats": None,
-    }
-
-
-def render_model(plan: TrainingPlan, now: float, *, created_at: float) -> dict[str, Any]:
-    """A model object of `GET /datasets/{id}/models`: the model as its latest training left it."""
-    state = training_state(plan, now)
-    body: dict[str, Any] = {
-        "datasetId": plan.dataset_id,
-        "datasetVersionId": 0 if state.status == "QUEUED" else plan.dataset_version_id,
-        "name": plan.name,
-        "status": state.status,
-        "progress": state.progress,
-        "createdAt": format_time(created_at),
-        "updatedAt": format_time(state.updated_at),
-        "object": "model",
-        "modelId": plan.model_id,
-        "modelType": plan.model_type,
-        "language": plan.language,
-    }
-    if plan.algorithm is not None:
-        body["algorithm"] = plan.algorithm
-    if state.status == "FAILED" and plan.failure_msg is not None:
-        body["failureMsg"] = plan.failure_msg
-    return body
-
-
-def render_dataset(dataset: Dataset, *, updated_at: float) -> dict[str, Any]:
-    labels = [
-        {"id": dataset.id * 10 + i, "datasetId": dataset.id, "name": name, "numExamples": count}
-        for i, (name, count) in enumerate(zip(dataset.labels, dataset.label_examples, strict=True))
-    ]
-    return {
-        "id": dataset.id,
-        "name": dataset.name,
-        "createdAt": format_time(dataset.created_at),
-        "updatedAt": format_time(updated_at),
-        "labelSummary": {"labels": labels},
-        "totalExamples": dataset.examples,
-        "totalLabels": len(dataset.labels),
-        "available": dataset.available,
-        "statusMsg": "SUCCEEDED" if dataset.available else "UPLOADING",
-        "type": dataset.model_type,
-        "language": dataset.language,
-        "numOfDuplicates": 0,
-        "object": "dataset",
-    }
-
-
-def format_time(seconds: float) -> str:
-    """Einstein's timestamps: whole seconds, `.000` millis and a `+0000` offset without colon."""
-    moment = datetime.fromtimestamp(math.floor(seconds), tz=UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.000+0000")
-
-
-def format_duration(seconds: float) -> str:
-    """trainStats durations: `HH:MM:SS:mmm`."""
-    millis = round(max(0.0, seconds) * 1000)
-    hours, millis = divmod(millis, 3_600_000)
-    minutes, millis = divmod(millis, 60_000)
-    secs, millis = divmod(millis, 1000)
-    return f"{hours:02d}:{minutes:02d}:{secs:02d}:{millis:03d}"
 
 
 def spread(total: int, weights: Sequence[int]) -> list[int]:

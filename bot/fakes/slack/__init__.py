@@ -7,12 +7,15 @@
 - ``send_slash_command`` / ``send_interaction`` (``signing``): requests signed as Slack signs them.
 
 Modules: ``records`` (frozen dataclasses), ``workspace`` (channels, messages and Slack's posting
-rules), ``uploads``, ``views``, ``hooks`` (response_urls), ``methods`` and ``args`` (Web API
-shapes), ``checks`` (limits), ``faults``, ``wire`` (HTTP plumbing), ``mrkdwn``.
+rules), ``uploads``, ``views``, ``hooks`` (response_urls), ``endpoints`` (each HTTP request
+checked, answered and recorded), ``methods`` and ``args`` (Web API methods and their args),
+``payloads`` (messages, files and channels as the Web API returns them), ``checks`` (limits),
+``faults``, ``wire`` (HTTP plumbing), ``mrkdwn``.
 """
 
 from __future__ import annotations
 
+from bot.fakes.slack.endpoints import RESPONSE_URL, UPLOAD_URL
 from bot.fakes.slack.records import (
     BotIdentity,
     Call,
@@ -35,13 +38,7 @@ from bot.fakes.slack.records import (
     ViewRecorded,
 )
 from bot.fakes.slack.render import render_event, render_message
-from bot.fakes.slack.server import (
-    DEFAULT_CHANNELS,
-    DEFAULT_SCOPES,
-    RESPONSE_URL,
-    UPLOAD_URL,
-    FakeSlack,
-)
+from bot.fakes.slack.server import DEFAULT_CHANNELS, DEFAULT_SCOPES, FakeSlack
 from bot.fakes.slack.signing import (
     SentRequest,
     block_actions_payload,

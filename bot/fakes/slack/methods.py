@@ -6,7 +6,6 @@ args are ignored, as Slack does, because Bolt's per-request client adds ``team_i
 
 from __future__ import annotations
 
-import mimetypes
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,7 +21,7 @@ from bot.fakes.slack.args import (
     page,
 )
 from bot.fakes.slack.checks import ApiFailure
-from bot.fakes.slack.records import Channel, Message, UploadedFile
+from bot.fakes.slack.payloads import channel_payload, file_payload, message_payload
 from bot.fakes.slack.uploads import Uploads
 from bot.fakes.slack.views import Views, view_payload
 from bot.fakes.slack.workspace import Workspace
@@ -30,7 +29,6 @@ from bot.fakes.slack.workspace import Workspace
 __all__ = ["ApiResult", "WebApi"]
 
 PERMALINK_ROOT = "https://fake.slack.com"
-_CREATED = 1_700_000_000
 
 
 @dataclass(frozen=True)
@@ -106,7 +104,7 @@ class WebApi:
             reply_broadcast=flag(args, "reply_broadcast"),
             metadata=metadata_arg(args),
         )
-        payload = self._message(message, include_metadata=True)
+        payload = message_payload(message, self._ws, self._uploads, include_metadata=True)
         return _ok(channel=message.channel, ts=message.ts, message=payload)
 
     def chat_update(self, args: Args) -> ApiResult:
@@ -119,7 +117,7 @@ class WebApi:
             blocks=blocks,
             metadata=metadata_arg(args),
         )
-        payload = self._message(message, include_metadata=True)
+        payload = message_payload(message, self._ws, self._uploads, include_metadata=True)
         return _ok(channel=message.channel, ts=message.ts, text=message.text, message=payload)
 
     def chat_post_ephemeral(self, args: Args) -> ApiResult:
@@ -153,7 +151,10 @@ class WebApi:
         thread = self._ws.thread(channel.id, message.thread_ts or message.ts)
         items, cursor = page(thread, args, default_limit=1000)
         with_metadata = flag(args, "include_all_metadata")
-        messages = [self._message(m, include_metadata=with_metadata) for m in items]
+        messages = [
+            message_payload(m, self._ws, self._uploads, include_metadata=with_metadata)
+            for m in items
+        ]
         return _paged("messages", messages, cursor)
 
     def conversations_history(self, args: Args) -> ApiResult:
@@ -162,13 +163,16 @@ class WebApi:
         newest_first = list(reversed(self._ws.top_level(channel.id)))
         items, cursor = page(newest_first, args, default_limit=100)
         with_metadata = flag(args, "include_all_metadata")
-        messages = [self._message(m, include_metadata=with_metadata) for m in items]
+        messages = [
+            message_payload(m, self._ws, self._uploads, include_metadata=with_metadata)
+            for m in items
+        ]
         return _paged("messages", messages, cursor)
 
     def conversations_join(self, args: Args) -> ApiResult:
         """Join a public channel; joining twice is fine but warned about."""
         channel, already = self._ws.join(args.get("channel"))
-        result = _ok(channel=_channel_payload(channel))
+        result = _ok(channel=channel_payload(channel))
         if already:
             result.body["warning"] = "already_in_channel"
             result.body["response_metadata"] = {"warnings": ["already_in_channel"]}
@@ -176,7 +180,7 @@ class WebApi:
 
     def conversations_info(self, args: Args) -> ApiResult:
         """What the bot can see of a channel."""
-        return _ok(channel=_channel_payload(self._ws.visible(args.get("channel"))))
+        return _ok(channel=channel_payload(self._ws.visible(args.get("channel"))))
 
     def reactions_add(self, args: Args) -> ApiResult:
         """React to a message."""
@@ -200,7 +204,7 @@ class WebApi:
             thread_ts=opt_str(args, "thread_ts"),
             initial_comment=opt_str(args, "initial_comment"),
         )
-        return _ok(files=[self._file(f) for f in done])
+        return _ok(files=[file_payload(f, self._ws.identity) for f in done])
 
     def views_open(self, args: Args) -> ApiResult:
         """Open a modal."""
@@ -256,74 +260,6 @@ class WebApi:
             return self._users.get(user_id)
         return f"user-{user_id.lower()}" if user_id[:1] in ("U", "W") else None
 
-    def _message(self, message: Message, *, include_metadata: bool) -> dict[str, Any]:
-        """A message the way the Web API returns it, with thread bookkeeping on parents."""
-        me = self._ws.identity
-        payload: dict[str, Any] = {
-            "type": "message",
-            "ts": message.ts,
-            "user": message.user,
-            "text": message.text,
-            "team": me.team_id,
-        }
-        if message.bot_id:
-            payload |= {"bot_id": message.bot_id, "app_id": me.app_id}
-        if message.blocks is not None:
-            payload["blocks"] = message.blocks
-        payload |= self._thread_fields(message)
-        if message.edits:
-            payload["edited"] = {"user": message.user, "ts": message.ts}
-        if include_metadata and message.metadata is not None:
-            payload["metadata"] = {
-                "event_type": message.metadata.event_type,
-                "event_payload": dict(message.metadata.event_payload),
-            }
-        if message.reactions:
-            payload["reactions"] = [
-                {"name": n, "users": [me.user_id], "count": 1} for n in message.reactions
-            ]
-        if message.files:
-            # Slack returns whole file objects; the name and title are what readers look at.
-            known = {f.id: f for f in self._uploads.completed}
-            payload["files"] = [
-                {"id": file_id, "name": known[file_id].filename, "title": known[file_id].title}
-                if file_id in known
-                else {"id": file_id}
-                for file_id in message.files
-            ]
-        return payload
-
-    def _thread_fields(self, message: Message) -> dict[str, Any]:
-        if message.thread_ts is not None:
-            parent = self._ws.message(message.channel, message.thread_ts)
-            fields: dict[str, Any] = {"thread_ts": message.thread_ts, "parent_user_id": parent.user}
-            if message.reply_broadcast:
-                fields["subtype"] = "thread_broadcast"
-            return fields
-        replies = self._ws.thread(message.channel, message.ts)[1:]
-        if not replies:
-            return {}
-        return {
-            "thread_ts": message.ts,
-            "reply_count": len(replies),
-            "reply_users": sorted({r.user for r in replies}),
-            "latest_reply": replies[-1].ts,
-        }
-
-    def _file(self, file: UploadedFile) -> dict[str, Any]:
-        mimetype = mimetypes.guess_type(file.filename)[0] or "application/octet-stream"
-        return {
-            "id": file.id,
-            "created": _CREATED,
-            "name": file.filename,
-            "title": file.title,
-            "mimetype": mimetype,
-            "size": file.length,
-            "user": self._ws.identity.user_id,
-            # Slack shares asynchronously, so the completion reply usually has no shares yet.
-            "shares": {},
-        }
-
 
 def _ok(**fields: Any) -> ApiResult:
     return ApiResult({"ok": True, **fields})
@@ -335,17 +271,3 @@ def _paged(key: str, items: list[dict[str, Any]], cursor: str) -> ApiResult:
         has_more=bool(cursor),
         response_metadata={"next_cursor": cursor},
     )
-
-
-def _channel_payload(channel: Channel) -> dict[str, Any]:
-    return {
-        "id": channel.id,
-        "name": channel.name,
-        "name_normalized": channel.name,
-        "is_channel": not channel.is_private,
-        "is_group": channel.is_private,
-        "is_private": channel.is_private,
-        "is_archived": channel.is_archived,
-        "is_member": channel.bot_is_member,
-        "created": _CREATED,
-    }

@@ -7,7 +7,8 @@ It serves three kinds of URL, as Slack does:
 - ``/commands/<team>/<id>/<secret>``: response_urls minted by ``response_url()``, 5 uses each;
 - ``/upload/v1/<file>/<secret>``: upload URLs handed out by ``files.getUploadURLExternal``.
 
-Rules for response_urls live in ``hooks``, for channels and threads in ``workspace``.
+How each request is checked, answered and recorded lives in ``endpoints``; the rules for
+response_urls in ``hooks``, for channels and threads in ``workspace``.
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from aiohttp import web
 
 from bot.fakes.slack.checks import ApiFailure
-from bot.fakes.slack.faults import Faults, TokenBucket, retry_after_header
+from bot.fakes.slack.endpoints import Endpoints
+from bot.fakes.slack.faults import Faults
 from bot.fakes.slack.hooks import ResponseUrls
 from bot.fakes.slack.methods import WebApi
 from bot.fakes.slack.records import (
@@ -37,23 +39,11 @@ from bot.fakes.slack.records import (
 )
 from bot.fakes.slack.uploads import Uploads
 from bot.fakes.slack.views import Views
-from bot.fakes.slack.wire import (
-    Reply,
-    channel_of,
-    fault_reply,
-    json_object,
-    read_args,
-    read_upload,
-)
 from bot.fakes.slack.workspace import Workspace
 
-__all__ = ["DEFAULT_CHANNELS", "DEFAULT_SCOPES", "RESPONSE_URL", "UPLOAD_URL", "FakeSlack"]
+__all__ = ["DEFAULT_CHANNELS", "DEFAULT_SCOPES", "FakeSlack"]
 
 log = logging.getLogger(__name__)
-
-# Pseudo-method names under which response_url and upload URL requests are recorded and faulted.
-RESPONSE_URL = "response_url"
-UPLOAD_URL = "upload_url"
 
 DEFAULT_CHANNELS = (Channel(id="C0001", name="general"),)
 DEFAULT_SCOPES = (
@@ -107,11 +97,7 @@ class FakeSlack:
     ) -> None:
         self.identity = identity or BotIdentity()
         self.on_event = on_event
-        self._tokens = frozenset(tokens) if tokens is not None else None
-        self._post_rate = post_rate_per_channel
-        self._post_burst = post_burst
         self._clock = clock
-        self._buckets: dict[str, TokenBucket] = {}
         self._faults = Faults()
         self._calls: list[Call] = []
         self._events: list[SlackEvent] = []
@@ -131,15 +117,26 @@ class FakeSlack:
             usergroups=usergroups if usergroups is not None else {},
             root_url=lambda: self.root_url,
         )
+        self._endpoints = Endpoints(
+            api=self._api,
+            hooks=self._hooks,
+            uploads=self._uploads,
+            faults=self._faults,
+            calls=self._calls,
+            tokens=frozenset(tokens) if tokens is not None else None,
+            post_rate=post_rate_per_channel,
+            post_burst=post_burst,
+            clock=clock,
+        )
 
     # --- lifecycle ------------------------------------------------------------------------
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
         """Listen on ``host:port`` (port 0 picks a free one)."""
         app = web.Application(client_max_size=MAX_REQUEST_BYTES)
-        app.router.add_route("*", "/api/{method}", self._handle_api)
-        app.router.add_post("/commands/{team}/{id}/{secret}", self._handle_response_url)
-        app.router.add_post("/upload/v1/{file_id}/{secret}", self._handle_upload)
+        app.router.add_route("*", "/api/{method}", self._endpoints.handle_api)
+        app.router.add_post("/commands/{team}/{id}/{secret}", self._endpoints.handle_response_url)
+        app.router.add_post("/upload/v1/{file_id}/{secret}", self._endpoints.handle_upload)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, host, port).start()
@@ -312,97 +309,7 @@ class FakeSlack:
         total = len(self._calls)
         return f"{name} not true after {timeout:.3f}s; last calls ({total} total):\n{summary}"
 
-    # --- HTTP handlers --------------------------------------------------------------------
-
-    async def _handle_api(self, request: web.Request) -> web.Response:
-        method = request.match_info["method"]
-        try:
-            args, token = await read_args(request)
-            reply = self._answer_api(method, args, token)
-        except ApiFailure as failure:
-            args, reply = {}, Reply(200, failure.body())
-        self._record(method, args, reply)
-        return reply.to_response()
-
-    def _answer_api(self, method: str, args: dict[str, Any], token: str | None) -> Reply:
-        handler = self._api.handlers.get(method)
-        if handler is None:
-            return Reply(200, ApiFailure("unknown_method").body())
-        auth_error = self._auth_error(token)
-        if auth_error:
-            return Reply(200, ApiFailure(auth_error).body())
-        fault = self._faults.pick(method, channel_of(args))
-        if fault is not None:
-            return fault_reply(fault, json_body=True)
-        if method == "chat.postMessage":
-            wait = self._rate_limit_wait(channel_of(args))
-            if wait:
-                return Reply(
-                    429,
-                    {"ok": False, "error": "ratelimited"},
-                    {"Retry-After": str(retry_after_header(wait))},
-                )
-        try:
-            result = handler(args)
-        except ApiFailure as failure:
-            return Reply(200, failure.body())
-        return Reply(200, result.body, result.headers)
-
-    def _auth_error(self, token: str | None) -> str | None:
-        if not token:
-            return "not_authed"
-        valid = token.startswith("xoxb-") if self._tokens is None else token in self._tokens
-        return None if valid else "invalid_auth"
-
-    def _rate_limit_wait(self, channel: str | None) -> float:
-        if self._post_rate is None or channel is None:
-            return 0.0
-        bucket = self._buckets.get(channel)
-        if bucket is None:
-            bucket = TokenBucket(rate=self._post_rate, burst=self._post_burst, clock=self._clock)
-            self._buckets[channel] = bucket
-        return bucket.take()
-
-    async def _handle_response_url(self, request: web.Request) -> web.Response:
-        raw = await request.read()
-        payload = json_object(raw)
-        reply = self._answer_response_url(request.path, payload)
-        self._record(RESPONSE_URL, {"url": str(request.url), **(payload or {})}, reply)
-        return reply.to_response()
-
-    def _answer_response_url(self, path: str, payload: dict[str, Any] | None) -> Reply:
-        if not self._hooks.knows(path):
-            return Reply(404, "no_service")
-        fault = self._faults.pick(RESPONSE_URL, None)
-        if fault is not None:
-            return fault_reply(fault, json_body=False)
-        return self._hooks.accept(path, payload)
-
-    async def _handle_upload(self, request: web.Request) -> web.Response:
-        file_id = request.match_info["file_id"]
-        data = await read_upload(request)
-        fault = self._faults.pick(UPLOAD_URL, None)
-        if fault is not None:
-            reply = fault_reply(fault, json_body=False)
-        elif self._uploads.receive(file_id, request.match_info["secret"], data):
-            reply = Reply(200, f"OK - {len(data)}")
-        else:
-            reply = Reply(404, "file_not_found")
-        self._record(UPLOAD_URL, {"file_id": file_id, "length": len(data)}, reply)
-        return reply.to_response()
-
     # --- bookkeeping ----------------------------------------------------------------------
-
-    def _record(self, method: str, args: Mapping[str, Any], reply: Reply) -> None:
-        call = Call(
-            method=method,
-            args=dict(args),
-            time=self._clock(),
-            status=reply.status,
-            ok=reply.ok,
-            error=reply.error,
-        )
-        self._calls.append(call)
 
     def _emit(self, event: SlackEvent) -> None:
         self._events.append(event)

@@ -1,0 +1,106 @@
+"""Drawing primitives of the charts: a canvas with lines, boxes, dots and turned text, and fonts.
+
+Text uses Pillow's embedded scalable font (FreeType); turned labels are drawn on a small mask
+that is rotated and pasted. The fonts are cached and shared between calls and FreeType makes no
+thread-safety promise for them, so callers draw under `bot.follow.charts`'s lock.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import math
+from collections.abc import Sequence
+
+from PIL import Image, ImageDraw, ImageFont
+
+from bot.core.mrkdwn import shorten
+
+__all__ = ["Canvas", "Colour", "Point", "draw_title", "load_font", "text_width"]
+
+_MAX_TITLE = 90
+
+Point = tuple[float, float]
+Colour = str | tuple[int, int, int]
+
+
+@functools.cache
+def load_font(size: int) -> ImageFont.FreeTypeFont:
+    font = ImageFont.load_default(size)
+    if not isinstance(font, ImageFont.FreeTypeFont):
+        raise RuntimeError("charts need Pillow with FreeType for scalable text")
+    return font
+
+
+def text_width(text: str, size: int) -> float:
+    return load_font(size).getlength(text)
+
+
+class Canvas:
+    """A white picture; coordinates are final pixels, drawing happens at `scale` times that.
+
+    Drawn at twice the size and shrunk, slanted lines come out antialiased. A heat map has none
+    and would take four times the memory, so it is drawn at its final size.
+    """
+
+    def __init__(self, width: int, height: int, *, scale: int = 1) -> None:
+        self.size, self.scale = (width, height), scale
+        self.image = Image.new("RGB", (width * scale, height * scale), "white")
+        self.draw = ImageDraw.Draw(self.image)
+
+    def line(self, points: Sequence[Point], colour: Colour, width: float = 1.0) -> None:
+        scaled = [(x * self.scale, y * self.scale) for x, y in points]
+        self.draw.line(scaled, fill=colour, width=round(width * self.scale), joint="curve")
+
+    def box(self, box: tuple[float, float, float, float], *, fill: Colour | None = None) -> None:
+        """A filled box, or a thin black frame without `fill`."""
+        scaled = tuple(v * self.scale for v in box)
+        outline = None if fill else "black"
+        self.draw.rectangle(scaled, fill=fill, outline=outline, width=self.scale)
+
+    def dot(self, x: float, y: float, colour: Colour) -> None:
+        x, y, r = x * self.scale, y * self.scale, 2.8 * self.scale
+        self.draw.ellipse((x - r, y - r, x + r, y + r), fill=colour)
+
+    def text(
+        self,
+        at: Point,
+        text: str,
+        size: int,
+        anchor: str = "mm",
+        *,
+        colour: str = "black",
+        angle: float = 0.0,
+    ) -> None:
+        """`text` with its `anchor` (Pillow's two-letter code) at `at`.
+
+        With an `angle`, turned that many degrees anticlockwise about the anchor: drawn on a mask
+        which is rotated, then pasted through.
+        """
+        x, y, font = at[0] * self.scale, at[1] * self.scale, load_font(size * self.scale)
+        if not angle:
+            self.draw.text((x, y), text, fill=colour, font=font, anchor=anchor)
+            return
+        left, top, right, bottom = font.getbbox(text, anchor=anchor)
+        mask = Image.new("L", (math.ceil(right - left), math.ceil(bottom - top)))
+        ImageDraw.Draw(mask).text((-left, -top), text, fill=255, font=font, anchor=anchor)
+        turned = mask.rotate(angle, Image.Resampling.BICUBIC, expand=True)
+        # The anchor's offset from the mask's centre turns with the mask.
+        dx, dy = -left - mask.width / 2, -top - mask.height / 2
+        cos, sin = math.cos(math.radians(angle)), math.sin(math.radians(angle))
+        x -= turned.width / 2 + dx * cos + dy * sin
+        y -= turned.height / 2 - dx * sin + dy * cos
+        self.image.paste(colour, (round(x), round(y)), turned)
+
+    def png(self) -> bytes:
+        buffer = io.BytesIO()
+        self.image.resize(self.size, Image.Resampling.LANCZOS).save(buffer, format="PNG")
+        return buffer.getvalue()
+
+
+def draw_title(canvas: Canvas, title: str, centre: float) -> None:
+    """The title, cut to `_MAX_TITLE` characters, in a smaller font if that's what fits."""
+    title = shorten(title, _MAX_TITLE)
+    room = 2 * min(centre, canvas.size[0] - centre) - 20
+    size = next((size for size in range(16, 10, -1) if text_width(title, size) <= room), 10)
+    canvas.text((centre, 22), title, size)

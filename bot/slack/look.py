@@ -1,0 +1,68 @@
+"""What every message of the bot shares: Slack's limits, the look of a status, the payload value.
+
+Every payload stays inside Slack's limits whatever Einstein sends: at most 50 blocks, 3,000
+characters per section text, 150 per header, 4,000 for the notification `text`. Pure; no Slack
+calls here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from bot.core.jobs import JobStatus
+
+__all__ = [
+    "MAX_BLOCKS",
+    "MAX_HEADER",
+    "MAX_SECTION",
+    "MAX_TEXT",
+    "Block",
+    "Message",
+    "look",
+    "section",
+    "truncate",
+]
+
+MAX_SECTION = 3000
+MAX_HEADER = 150
+MAX_TEXT = 4000
+MAX_BLOCKS = 50
+
+Block = dict[str, Any]
+
+_LOOK: dict[str, tuple[str, str]] = {
+    JobStatus.SUBMITTING: (":outbox_tray:", "Submitting"),
+    "QUEUED": (":hourglass_flowing_sand:", "Queued"),
+    "RUNNING": (":gear:", "Running"),
+    "SUCCEEDED": (":white_check_mark:", "Succeeded"),
+    "FAILED": (":x:", "Failed"),
+    "KILLED": (":x:", "Killed"),
+    "FAILED_WITH_RETRIES": (":x:", "Failed after retries"),
+    JobStatus.LOST: (":warning:", "Lost"),
+    JobStatus.CANCELLED: (":no_entry_sign:", "No longer followed"),
+    JobStatus.REJECTED: (":no_entry:", "Refused by Einstein"),
+    JobStatus.AWAITING_APPROVAL: (":lock:", "Awaiting approval"),
+    JobStatus.DECLINED: (":no_entry:", "Declined"),
+    JobStatus.EXPIRED: (":hourglass:", "Approval expired"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A message payload: fallback text (notifications, screen readers) and blocks."""
+
+    text: str
+    blocks: list[Block]
+
+
+def truncate(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def section(text: str) -> Block:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": truncate(text, MAX_SECTION)}}
+
+
+def look(status: str) -> tuple[str, str]:
+    return _LOOK.get(status, (":grey_question:", status.replace("_", " ").title()))

@@ -1,0 +1,163 @@
+"""The thread replies: one for each state a job reaches, and the alerts. Pure."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from bot.core.compare import Comparison, render_comparison
+from bot.core.jobs import Job, JobStatus, Result
+from bot.core.machine import RECOVERED, STALLED, UNREACHABLE
+from bot.core.mrkdwn import format_duration, percent
+from bot.core.owed import APPROVED, FAILURE_INLINE_LIMIT
+from bot.slack.look import MAX_TEXT, Message, look, section, truncate
+
+__all__ = ["einstein_duration", "render_reply"]
+
+
+def einstein_duration(value: str | None) -> str | None:
+    """Einstein writes durations as HH:MM:SS:mmm."""
+    if not value:
+        return None
+    parts = value.split(":")
+    try:
+        hours, minutes, seconds = (int(p) for p in parts[:3])
+    except ValueError:
+        return value
+    return format_duration(hours * 3600 + minutes * 60 + seconds)
+
+
+def _alert(job: Job, kind: str, *, now: datetime) -> Message:
+    if kind == STALLED:
+        since = job.last_progress_at or now
+        text = (
+            f"<@{job.requester}> :hourglass: No progress for "
+            f"{format_duration((now - since).total_seconds())}: Einstein still reports the "
+            f"training as running at {job.progress * 100:.0f}%. The bot keeps watching."
+        )
+    elif kind == UNREACHABLE:
+        since = job.last_contact_at or now
+        error = f" (last error: {truncate(job.last_error, 300)})" if job.last_error else ""
+        text = (
+            f"<@{job.requester}> :warning: Einstein has not answered for "
+            f"{format_duration((now - since).total_seconds())}{error}. The bot keeps "
+            "trying and will post here when it hears back."
+        )
+    else:
+        symbol, name = look(job.status)
+        text = (
+            f"<@{job.requester}> :white_check_mark: Back to normal: Einstein answers and "
+            f"the training is {symbol} {name.lower()}"
+        )
+        text += f" at {job.progress * 100:.0f}%." if job.status == "RUNNING" else "."
+    return Message(text=truncate(text, MAX_TEXT), blocks=[section(text)])
+
+
+def render_reply(job: Job, status: str, *, now: datetime | None = None) -> Message:
+    """The thread reply announcing that `job` reached `status` (or an alert key)."""
+    kind = status.partition("#")[0]
+    if kind in (STALLED, UNREACHABLE, RECOVERED):
+        return _alert(job, kind, now=now or datetime.now(UTC))
+    symbol, name = look(status)
+    if status == "QUEUED":
+        where = f" at position {job.queue_position}" if job.queue_position is not None else ""
+        text = f"{symbol} Einstein queued the training{where}."
+        return Message(text=text, blocks=[section(text)])
+    if status == "RUNNING":
+        epochs = f" ({job.epochs} epochs at most)" if job.epochs else ""
+        text = f"{symbol} Training started{epochs}."
+        return Message(text=text, blocks=[section(text)])
+    if status == "SUCCEEDED":
+        return _success(job)
+    if status == JobStatus.AWAITING_APPROVAL:
+        until = (
+            f" Approval is possible until {job.approval_expires_at:%H:%M} UTC."
+            if job.approval_expires_at
+            else ""
+        )
+        note = f" {job.decision_note}" if job.decision_note else ""
+        text = (
+            f"{symbol} `{job.model_id}` is protected: a second person must approve this "
+            f"retrain before Einstein is called.{note}{until}"
+        )
+        return Message(text=truncate(text, MAX_TEXT), blocks=[section(text)])
+    if status == APPROVED:
+        text = f":white_check_mark: <@{job.approver}> approved the retrain; submitting it."
+        return Message(text=text, blocks=[section(text)])
+    if status == JobStatus.DECLINED:
+        reason = f": {truncate(job.decision_note, 1000)}" if job.decision_note else "."
+        text = (
+            f"<@{job.requester}> {symbol} <@{job.approver}> declined the retrain{reason} "
+            "Nothing was started."
+        )
+        return Message(text=truncate(text, MAX_TEXT), blocks=[section(text)])
+    if status == JobStatus.EXPIRED:
+        text = (
+            f"<@{job.requester}> {symbol} Nobody approved the retrain in time, so nothing "
+            "was started. Type the command again to ask anew."
+        )
+        return Message(text=text, blocks=[section(text)])
+    if status == JobStatus.CANCELLED:
+        text = (
+            f"{symbol} Stopped following this training. Einstein has no cancel call, so the "
+            "training itself may still finish; this thread will not say."
+        )
+        return Message(text=text, blocks=[section(text)])
+    if status == JobStatus.LOST:
+        text = (
+            f"<@{job.requester}> {symbol} Einstein no longer knows the training of "
+            f"`{job.model_id}` (the model may have been deleted), so it cannot be followed."
+        )
+        return Message(text=truncate(text, MAX_TEXT), blocks=[section(text)])
+    reason = job.failure_msg or "Einstein gave no reason."
+    head = f"<@{job.requester}> {symbol} Retrain of `{job.model_id}` {name.lower()}."
+    return Message(
+        text=truncate(f"{head} {reason}", MAX_TEXT),
+        blocks=[
+            section(head),
+            section(
+                "*Reason from Einstein*\n```"
+                + truncate(reason, FAILURE_INLINE_LIMIT)
+                + "```"
+                + (
+                    "\n_The whole message is attached below._"
+                    if len(reason) > FAILURE_INLINE_LIMIT
+                    else ""
+                )
+            ),
+        ],
+    )
+
+
+def _success(job: Job) -> Message:
+    symbol, _ = look("SUCCEEDED")
+    result = job.result or Result()
+    head = f"<@{job.requester}> {symbol} Retrain of `{job.model_id}` succeeded."
+    if result.comparison is not None:
+        lines = render_comparison(Comparison.from_dict(result.comparison))
+    else:
+        lines = [
+            f"*Test accuracy* {percent(result.test_accuracy)} · "
+            f"*macro F1* {percent(result.macro_f1)}"
+        ]
+    if result.weakest:
+        weakest = ", ".join(f"{s.label} ({percent(s.f1)})" for s in result.weakest)
+        lines.append(f"*Weakest labels by F1*: {weakest}")
+    if result.epochs_done is not None:
+        epochs = f"*Epochs*: {result.epochs_done}"
+        if result.epochs:
+            epochs += f" of {result.epochs}"
+        if result.early_stopping:
+            epochs += " (stopped early)"
+        lines.append(epochs)
+    if result.train_split_size is not None and result.test_split_size is not None:
+        lines.append(
+            f"*Split*: {result.train_split_size} training / {result.test_split_size} test examples"
+        )
+    duration = einstein_duration(result.training_time)
+    if duration:
+        lines.append(f"*Training time*: {duration}")
+    if result.metrics_error:
+        lines.append(f":warning: Metrics unavailable: {result.metrics_error}")
+    accuracy, macro_f1 = percent(result.test_accuracy), percent(result.macro_f1)
+    text = f"{head} Test accuracy {accuracy}, macro F1 {macro_f1}."
+    return Message(text=truncate(text, MAX_TEXT), blocks=[section(head), section("\n".join(lines))])
