@@ -179,8 +179,9 @@ class Interactions:
             return job
         decision = await self._gate.check_approver(job, user=click.user)
         if not decision.allowed:
-            await self._tell(click, f":no_entry: {decision.reason}")
+            # In the trail before the answer: whoever sees the refusal can find it there.
             await self._record_denial(job, click, decision.reason)
+            await self._tell(click, f":no_entry: {decision.reason}")
             return None
         return job
 
