@@ -199,13 +199,16 @@ class Follower:
         self._held_until[job.id] = time.monotonic() + self._timing.lease_seconds
         self.follow(job)
 
-    async def _take(self, job: Job) -> Job:
+    async def _take(self, job: Job, kind: AuditKind, *, by: str, outcome: str | None = None) -> Job:
         """Write a decision about `job` and follow it here, whichever process held it."""
         task = self._jobs.pop(job.id, None)
         if task is not None:
             task.cancel()
         await self._store.take_over(job, lease_seconds=self._timing.lease_seconds)
         self._held_until[job.id] = time.monotonic() + self._timing.lease_seconds
+        # The decision enters the trail before what follows from it (submission, replies), so
+        # the trail keeps their order and whoever sees the thread change finds it recorded.
+        await self._audit(kind, job, actor=by, outcome=outcome)
         self.follow(job)  # updates the card and posts what the decision owes the thread
         return job
 
@@ -214,16 +217,12 @@ class Follower:
         now = self._now()
         note = f"stopped by <@{by}>"
         job = job.with_changes(status=CANCELLED, finished_at=now, updated_at=now, failure_msg=note)
-        job = await self._take(job)
-        await self._audit(AuditKind.CANCELLED, job, actor=by)
-        return job
+        return await self._take(job, AuditKind.CANCELLED, by=by)
 
     async def approve(self, job: Job, *, by: str) -> Job:
         """A second person approved a protected model's retrain: submit it now."""
         job = job.with_changes(status=SUBMITTING, approver=by, updated_at=self._now())
-        job = await self._take(job)
-        await self._audit(AuditKind.APPROVED, job, actor=by)
-        return job
+        return await self._take(job, AuditKind.APPROVED, by=by)
 
     async def decline(self, job: Job, *, by: str, reason: str | None) -> Job:
         """The approver said no: nothing is submitted."""
@@ -231,9 +230,7 @@ class Follower:
         job = job.with_changes(
             status=DECLINED, approver=by, decision_note=reason, finished_at=now, updated_at=now
         )
-        job = await self._take(job)
-        await self._audit(AuditKind.APPROVAL_REJECTED, job, actor=by, outcome=reason)
-        return job
+        return await self._take(job, AuditKind.APPROVAL_REJECTED, by=by, outcome=reason)
 
     async def _audit(
         self,
