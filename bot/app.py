@@ -147,9 +147,9 @@ def create_bot(settings: Settings, **timing: float) -> Bot:
     )
     store = SqlJobStore(settings.database_url)
     audit = AuditLog(store)
-    gate = Gatekeeper(policy=policy, store=store, slack=slack)
     outbox = Outbox(client=slack, post_interval=settings.slack_post_interval)
     notifier = Notifier(outbox=outbox, session=session)
+    gate = Gatekeeper(policy=policy, store=store, groups=notifier)
     follower = Follower(
         store=store,
         einstein=einstein,

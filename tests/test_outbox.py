@@ -290,6 +290,33 @@ async def test_ratelimited_edit_does_not_hold_posts(
     assert texts(fake) == ["edited", "reply"]
 
 
+async def test_pseudo_lane_does_not_wait_behind_a_channel(
+    fake: FakeSlack, gated_outbox: Outbox, gated: GatedTime
+) -> None:
+    """A call in a pseudo lane names no channel and goes while a channel's post is held."""
+    outbox = gated_outbox
+    fake.fail_next(POST, status=429, retry_after=1)
+    gated.close_gate()
+    post = asyncio.ensure_future(outbox.call(POST, channel=GENERAL, text="held"))
+    await fake.wait_for(lambda: fake.calls_to(POST))
+    home = {"type": "home", "blocks": []}
+    await asyncio.wait_for(
+        outbox.call("views.publish", lane="views.publish U1", user_id="U1", view=home), 2
+    )
+    assert not post.done()
+    gated.open_gate()
+    await post
+    [publish] = fake.calls_to("views.publish")
+    assert "channel" not in publish.args
+    assert [c.method for c in fake.calls] == [POST, "views.publish", POST]
+
+
+async def test_call_without_channel_or_lane_is_refused(outbox: Outbox) -> None:
+    """A call naming neither a channel nor a lane is a ValueError, not a queued call."""
+    with pytest.raises(ValueError, match="channel or a lane"):
+        await outbox.call("views.publish", user_id="U1", view={"type": "home", "blocks": []})
+
+
 async def test_server_errors_are_retried(fake: FakeSlack, outbox: Outbox) -> None:
     """Three 503s in a row, then the post goes through exactly once."""
     fake.fail_next(POST, status=503, times=3)

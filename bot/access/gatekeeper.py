@@ -1,9 +1,12 @@
 """The gatekeeper: applies the access policy with what only I/O can tell.
 
 `bot.access` decides from facts; this module gathers them: the user groups a person belongs
-to (Slack's `usergroups.users.list`, cached), and how many retrains they started lately (the
-job store). When a decision needs neither, it is made without any I/O, so the slash command's
-ack can carry it.
+to (Slack's `usergroups.users.list` through the notifier, cached), and how many retrains they
+started lately (the job store). When a decision needs neither, it is made without any I/O, so
+the slash command's ack can carry it.
+
+A group Slack will not list (refused, or no answer in time) counts as empty, the safe side,
+unless an earlier answer about it is at hand: then that one is used, however old.
 """
 
 from __future__ import annotations
@@ -12,21 +15,27 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import datetime
-
-from slack_sdk.errors import SlackApiError, SlackClientError
-from slack_sdk.web.async_client import AsyncWebClient
+from typing import Protocol
 
 from bot.access import AccessPolicy, Decision
 from bot.core.jobs import Job, utcnow
 from bot.core.options import RetrainOptions
-from bot.errors import StoreError
+from bot.errors import SlackError, StoreError
 from bot.store.jobs import JobStore
 
-__all__ = ["Gatekeeper"]
+__all__ = ["Gatekeeper", "GroupDirectory"]
 
 log = logging.getLogger(__name__)
 
 _GROUP_TTL = 300.0  # group membership changes rarely; five minutes of staleness is fine
+
+
+class GroupDirectory(Protocol):
+    """Who belongs to a Slack user group: the part of the notifier the gatekeeper uses."""
+
+    async def group_members(self, group: str) -> frozenset[str]:
+        """The group's members; `SlackError` when Slack does not tell."""
+        ...
 
 
 class Gatekeeper:
@@ -37,13 +46,13 @@ class Gatekeeper:
         *,
         policy: AccessPolicy,
         store: JobStore,
-        slack: AsyncWebClient,
+        groups: GroupDirectory,
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = utcnow,
     ) -> None:
         self.policy = policy
         self._store = store
-        self._slack = slack
+        self._groups = groups
         self._clock = clock
         self._now = now
         self._members: dict[str, tuple[frozenset[str], float]] = {}
@@ -116,11 +125,10 @@ class Gatekeeper:
         if cached is not None and self._clock() - cached[1] < _GROUP_TTL:
             return cached[0]
         try:
-            response = await self._slack.usergroups_users_list(usergroup=group)
-            members = frozenset(str(u) for u in response.get("users") or [])
-        except (SlackApiError, SlackClientError) as exc:
-            code = exc.response.get("error") if isinstance(exc, SlackApiError) else "connection"
-            log.warning("cannot list user group %s (%s); treating it as empty", group, code)
+            members = await self._groups.group_members(group)
+        except SlackError as exc:
+            fallback = "using the last answer" if cached else "treating it as empty"
+            log.warning("cannot list user group %s (%s); %s", group, exc.code, fallback)
             return cached[0] if cached else frozenset()
         self._members[group] = (members, self._clock())
         return members

@@ -131,30 +131,29 @@ class Follower:
 
     async def stop_following(self, job: Job, *, by: str) -> Job:
         """Cancel: Einstein has no cancel call, so the bot stops following and says so."""
-        job = await self._take(machine.cancel(self._latest(job), by=by, now=self._now()))
-        await self._audit.job_event(AuditKind.CANCELLED, job, actor=by)
-        return job
+        cancelled = machine.cancel(self._latest(job), by=by, now=self._now())
+        return await self._take(cancelled, AuditKind.CANCELLED, by=by)
 
     async def approve(self, job: Job, *, by: str) -> Job:
         """A second person approved a protected model's retrain: submit it now."""
-        job = await self._take(machine.approve(self._latest(job), by=by, now=self._now()))
-        await self._audit.job_event(AuditKind.APPROVED, job, actor=by)
-        return job
+        approved = machine.approve(self._latest(job), by=by, now=self._now())
+        return await self._take(approved, AuditKind.APPROVED, by=by)
 
     async def decline(self, job: Job, *, by: str, reason: str | None) -> Job:
         """The approver said no: nothing is submitted."""
         declined = machine.decline(self._latest(job), by=by, reason=reason, now=self._now())
-        job = await self._take(declined)
-        await self._audit.job_event(AuditKind.APPROVAL_REJECTED, job, actor=by, outcome=reason)
-        return job
+        return await self._take(declined, AuditKind.APPROVAL_REJECTED, by=by, outcome=reason)
 
     def _latest(self, job: Job) -> Job:
         record = self._held.get(job.id)
         return record.job if record is not None else job
 
-    async def _take(self, job: Job) -> Job:
+    async def _take(self, job: Job, kind: AuditKind, *, by: str, outcome: str | None = None) -> Job:
         """Write a decision about `job` and follow it here, whichever process held it."""
         await self._store.take_over(job, lease_seconds=self._timing.lease_seconds)
+        # The decision enters the trail before what follows from it (submission, replies), so
+        # the trail keeps their order and whoever sees the thread change finds it recorded.
+        await self._audit.job_event(kind, job, actor=by, outcome=outcome)
         record = self._held.get(job.id)
         if record is None:
             record = self._held.hold(job)

@@ -15,16 +15,13 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
-import aiohttp
 from slack_bolt.async_app import AsyncAck, AsyncApp
-from slack_sdk.errors import SlackApiError, SlackClientError
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.access.gatekeeper import Gatekeeper
 from bot.core.jobs import Job, JobStatus, utcnow
 from bot.core.mrkdwn import format_duration
 from bot.core.options import RetrainOptions
-from bot.errors import StoreError
+from bot.errors import SlackError, StoreError
 from bot.follow.follower import Follower
 from bot.listeners.commands import Requester, submitting
 from bot.slack.ids import ActionId, CallbackId
@@ -138,12 +135,14 @@ class Interactions:
         click = Click.of(body)
         self._follower.spawn(self._approve(click), name=f"approve-{click.job_id}")
 
-    async def on_reject(self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+    async def on_reject(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        # The trigger_id lives 3 seconds from the click: the form asking for a reason opens
+        # right away, or not at all.
+        arrived = asyncio.get_running_loop().time()
         await ack()
         click = Click.of(body)
-        # The trigger_id lives 3 seconds: the form asking for a reason opens right away.
         self._follower.spawn(
-            self._ask_reason(click, client, str(body.get("trigger_id") or "")),
+            self._ask_reason(click, str(body.get("trigger_id") or ""), triggered_at=arrived),
             name=f"reject-{click.job_id}",
         )
 
@@ -180,8 +179,9 @@ class Interactions:
             return job
         decision = await self._gate.check_approver(job, user=click.user)
         if not decision.allowed:
-            await self._tell(click, f":no_entry: {decision.reason}")
+            # In the trail before the answer: whoever sees the refusal can find it there.
             await self._record_denial(job, click, decision.reason)
+            await self._tell(click, f":no_entry: {decision.reason}")
             return None
         return job
 
@@ -208,18 +208,20 @@ class Interactions:
         if job is not None:
             await self._follower.approve(job, by=click.user)
 
-    async def _ask_reason(self, click: Click, client: AsyncWebClient, trigger_id: str) -> None:
+    async def _ask_reason(self, click: Click, trigger_id: str, *, triggered_at: float) -> None:
         job = await self._awaiting(click)
         if job is None:
             return
         try:
-            await client.views_open(
+            await self._notifier.open_view(
+                reject_form(job_id=job.id, channel=click.channel, model_id=job.model_id),
                 trigger_id=trigger_id,
-                view=reject_form(job_id=job.id, channel=click.channel, model_id=job.model_id),
+                user=click.user,
+                triggered_at=triggered_at,
             )
-        except (SlackApiError, SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
+        except SlackError as exc:
             # No form, no reason: decline all the same, which is what the click asked for.
-            log.warning("could not open the reason form: %s", exc.__class__.__name__)
+            log.warning("could not open the reason form: %s", exc.code)
             await self._follower.decline(job, by=click.user, reason=None)
 
     async def _decline(self, click: Click, reason: str | None) -> None:
@@ -335,21 +337,20 @@ class Interactions:
 
     # -- the App Home tab -----------------------------------------------------------------
 
-    async def on_home_opened(self, event: dict[str, Any], client: AsyncWebClient) -> None:
+    async def on_home_opened(self, event: dict[str, Any]) -> None:
         # Events are acked when the listener returns, so publishing happens in a task.
         if event.get("tab") == "home" and event.get("user"):
             user = str(event["user"])
-            self._follower.spawn(self._publish_home(client, user), name=f"home-{user}")
+            self._follower.spawn(self._publish_home(user), name=f"home-{user}")
 
-    async def _publish_home(self, client: AsyncWebClient, user: str) -> None:
+    async def _publish_home(self, user: str) -> None:
         jobs = await self._jobs_of(user)
         links = await asyncio.gather(*(self._link(job) for job in jobs))
         entries = [HomeEntry(job=job, link=link) for job, link in zip(jobs, links, strict=True)]
         try:
-            await client.views_publish(user_id=user, view=home_view(entries, now=utcnow()))
-        except (SlackApiError, SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
-            code = exc.response.get("error") if isinstance(exc, SlackApiError) else None
-            log.warning("could not publish the Home tab: %s", code or exc.__class__.__name__)
+            await self._notifier.publish_home(user, home_view(entries, now=utcnow()))
+        except SlackError as exc:
+            log.warning("could not publish the Home tab: %s", exc.code)
 
     async def _jobs_of(self, user: str) -> list[Job]:
         """The user's trainings still followed, newest first, then their recent ones."""

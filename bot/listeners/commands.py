@@ -14,11 +14,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-import aiohttp
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_bolt.response import BoltResponse
-from slack_sdk.errors import SlackApiError, SlackClientError
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.access import Decision
 from bot.access.gatekeeper import Gatekeeper
@@ -27,7 +24,7 @@ from bot.core.help import USAGE, render_help
 from bot.core.jobs import Job, JobStatus, utcnow
 from bot.core.mrkdwn import format_duration
 from bot.core.options import RetrainOptions
-from bot.errors import BotError, StoreError, UsageError
+from bot.errors import BotError, SlackError, StoreError, UsageError
 from bot.follow.follower import Follower
 from bot.slack.look import Message, look
 from bot.slack.notify import Notifier
@@ -106,16 +103,15 @@ class Handlers:
         self._retrain_channel = retrain_channel
         self._approval_ttl = approval_ttl
 
-    async def on_command(
-        self, ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient
-    ) -> None:
+    async def on_command(self, ack: AsyncAck, command: dict[str, Any]) -> None:
         text = str(command.get("text") or "")
         if not text.strip():
             # A bare `/retrain` opens the form. Its trigger_id expires 3 s after the command,
-            # so the task opening it starts right after the ack.
+            # so the task opening it starts right after the ack, counting from its arrival.
+            arrived = asyncio.get_running_loop().time()
             await ack()
             self._follower.spawn(
-                self._open_form(client, command), name=f"form-{secrets.token_hex(4)}"
+                self._open_form(command, triggered_at=arrived), name=f"form-{secrets.token_hex(4)}"
             )
             return
         try:
@@ -174,16 +170,17 @@ class Handlers:
         self._follower.spawn(self._accept(job, decided), name=f"accept-{job.id}")
         return job
 
-    async def _open_form(self, client: AsyncWebClient, command: dict[str, Any]) -> None:
+    async def _open_form(self, command: dict[str, Any], *, triggered_at: float) -> None:
         """Open the retrain form; when Slack will not, show the help instead of nothing."""
         try:
-            await client.views_open(
+            await self._notifier.open_view(
+                retrain_form(channel=str(command["channel_id"])),
                 trigger_id=str(command.get("trigger_id") or ""),
-                view=retrain_form(channel=str(command["channel_id"])),
+                user=str(command["user_id"]),
+                triggered_at=triggered_at,
             )
-        except (SlackApiError, SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
-            code = exc.response.get("error") if isinstance(exc, SlackApiError) else None
-            log.warning("could not open the retrain form: %s", code or exc.__class__.__name__)
+        except SlackError as exc:
+            log.warning("could not open the retrain form: %s", exc.code)
             await self._notifier.tell(
                 response_url=command.get("response_url"),
                 channel=str(command["channel_id"]),

@@ -1,9 +1,12 @@
-"""The notifier: the one place that posts or edits Slack messages.
+"""The notifier: the one place that calls Slack's Web API (messages, modals, Home, user groups).
 
 Every call goes through the outbox (`bot.slack.outbox`), which paces posts per channel, coalesces
 card edits, honours Retry-After and retries transient failures; the notifier waits for an
 answer at most `wait_limit` seconds, so a job keeps polling Einstein through a Slack outage
-and tries again on its next cycle.
+and tries again on its next cycle. Someone waits for the others: a user group lookup (an access
+check) waits at most `lookup_limit` seconds, and a modal only as long as its trigger_id lives.
+Failures arrive as `SlackError` (`SlackRefused` when Slack said no for good), never as a
+slack_sdk exception.
 
 Every channel post carries Slack message metadata naming the job and the state it announces,
 so a post can be recognised later (for example after a crash between posting and recording).
@@ -33,6 +36,9 @@ log = logging.getLogger(__name__)
 
 METADATA_EVENT = "retrain_job_state"
 
+# Slack accepts a trigger_id (to open a modal) this many seconds after the click or command.
+_TRIGGER_LIFETIME = 3.0
+
 
 def _metadata(job: Job, state: str) -> dict[str, Any]:
     return {
@@ -58,14 +64,21 @@ def _job_state(message: dict[str, Any], job: Job) -> str | None:
 
 
 class Notifier:
-    """Posts the card, edits it, replies in its thread and speaks privately to people."""
+    """Posts the card, edits it, replies in its thread, speaks privately to people, opens
+    modals, publishes Home tabs and lists user groups."""
 
     def __init__(
-        self, *, outbox: Outbox, session: aiohttp.ClientSession, wait_limit: float = 90.0
+        self,
+        *,
+        outbox: Outbox,
+        session: aiohttp.ClientSession,
+        wait_limit: float = 90.0,
+        lookup_limit: float = 10.0,
     ) -> None:
         self._outbox = outbox
         self._session = session
         self._wait_limit = wait_limit
+        self._lookup_limit = lookup_limit
 
     async def post_card(self, job: Job, *, fence: Fence | None = None) -> str:
         """Post the parent message; returns its ts."""
@@ -239,6 +252,45 @@ class Notifier:
         link = response.get("permalink")
         return str(link) if link else None
 
+    async def open_view(
+        self, view: dict[str, Any], *, trigger_id: str, user: str, triggered_at: float
+    ) -> None:
+        """Open a modal for `user` with the trigger_id of a click or command that reached the
+        bot at `triggered_at` (the event loop's clock).
+
+        Waiting or retrying once the trigger_id has expired could only end in Slack's
+        `expired_trigger_id`, so the call is withdrawn then and `SlackError("timeout")` raised.
+        """
+        try:
+            async with asyncio.timeout_at(triggered_at + _TRIGGER_LIFETIME):
+                await self._outbox.call(
+                    "views_open", lane=f"views.open {user}", trigger_id=trigger_id, view=view
+                )
+        except TimeoutError:
+            raise SlackError(
+                "Slack views.open did not go through before its trigger_id expired", code="timeout"
+            ) from None
+
+    async def publish_home(self, user: str, view: dict[str, Any]) -> None:
+        """Publish `user`'s Home tab; one user's publishes land in order, so the latest shows."""
+        await self._wait(
+            self._outbox.call(
+                "views_publish", lane=f"views.publish {user}", user_id=user, view=view
+            ),
+            what="views.publish",
+        )
+
+    async def group_members(self, group: str) -> frozenset[str]:
+        """The members of a Slack user group (needs the `usergroups:read` scope)."""
+        response = await self._wait(
+            self._outbox.call(
+                "usergroups_users_list", lane=f"usergroups.users.list {group}", usergroup=group
+            ),
+            what="usergroups.users.list",
+            limit=self._lookup_limit,
+        )
+        return frozenset(str(u) for u in response.get("users") or [])
+
     async def tell(
         self, *, response_url: str | None, channel: str, user: str, message: Message | str
     ) -> None:
@@ -287,11 +339,13 @@ class Notifier:
             what=method,
         )
 
-    async def _wait(self, call: Coroutine[Any, Any, Any], *, what: str) -> Any:
+    async def _wait(
+        self, call: Coroutine[Any, Any, Any], *, what: str, limit: float | None = None
+    ) -> Any:
         """The outbox retries transient failures for as long as it takes; the caller waits
         only so long, then gets a transient SlackError (an unsent call is withdrawn)."""
         try:
-            async with asyncio.timeout(self._wait_limit):
+            async with asyncio.timeout(self._wait_limit if limit is None else limit):
                 return await call
         except TimeoutError:
             raise SlackError(f"Slack {what} did not go through in time", code="timeout") from None

@@ -16,6 +16,14 @@ Each lane is served by a worker task started when work arrives and ended when th
 so thousands of quiet channels cost no tasks. Different channels never wait for each other,
 except that a 429 holds every call of that method (Slack counts limits per method and workspace).
 
+Calls that name no channel (views, user groups) get the same retries in a pseudo lane the caller
+names with `lane=`: one per method and subject, such as `views.open U123`, `views.publish U123`
+or `usergroups.users.list S123` (channel IDs have no spaces, so the names never collide). Order
+matters only among calls about the same subject (a user's Home tab: the latest publish lands
+last), and none of them waits behind a channel's posts or behind another subject: a modal's
+trigger_id dies 3 seconds after the click, so its caller bounds the wait (the notifier's
+`open_view`) and withdraws the call, retries included, once the trigger has expired.
+
 Errors (`is_transient`):
 
 - transient, retried with exponential backoff and jitter (429: after `Retry-After`, for every
@@ -176,29 +184,35 @@ class Outbox:
 
     @property
     def active_channels(self) -> int:
-        """Channels with queued work or a live worker."""
+        """Lanes (channels and pseudo lanes) with queued work or a live worker."""
         return len(self._lanes)
 
     async def call(
         self,
         method: str,
         *,
-        channel: str,
+        channel: str | None = None,
+        lane: str | None = None,
         job_id: str | None = None,
         fence: Fence | None = None,
         **kwargs: Any,
     ) -> Response:
-        """Make `method` ("chat.postMessage", "conversations.replies", ...) in `channel`'s queue.
+        """Make `method` ("chat.postMessage", "views.open", ...) in its lane's queue.
 
-        Returns Slack's answer once every call queued before it in the channel has been
-        answered; raises `SlackRefused` if Slack refuses it for good.
+        The lane is `channel`'s, or the pseudo lane `lane` of a call naming no channel. Returns
+        Slack's answer once every call queued before it in the lane has been answered; raises
+        `SlackRefused` if Slack refuses it for good.
         """
-        request = self._request(method, {"channel": channel, **kwargs}, job_id, fence)
-        lane = self._lane(channel)
-        lane.calls.append(request)
-        if lane.call_worker is None:
-            lane.call_worker = asyncio.create_task(
-                self._serve_calls(channel, lane), name=f"outbox {channel} calls"
+        key = lane if lane is not None else channel
+        if key is None:
+            raise ValueError(f"{method} needs a channel or a lane to queue in")
+        arguments = kwargs if channel is None else {"channel": channel, **kwargs}
+        request = self._request(method, arguments, job_id, fence)
+        queue = self._lane(key)
+        queue.calls.append(request)
+        if queue.call_worker is None:
+            queue.call_worker = asyncio.create_task(
+                self._serve_calls(key, queue), name=f"outbox {key} calls"
             )
         return await request.waiters[0]
 
