@@ -21,7 +21,8 @@ test: $(BIN)/.installed
 	$(BIN)/python -m pytest -q
 
 lint: $(BIN)/.installed
-	$(BIN)/ruff check bot tests
+	$(BIN)/ruff check bot tests scripts
+	$(BIN)/ruff format --check bot tests scripts
 	$(BIN)/mypy
 
 clean:
