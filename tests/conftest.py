@@ -165,17 +165,19 @@ async def stack(
     slack = FakeSlack(usergroups=usergroups, **(fake.kwargs if fake else {}))
     await slack.start()
     configured = request.node.get_closest_marker("settings")
+    defaults: dict[str, Any] = {
+        "slack_post_interval": 0.01,
+        "retrain_poll_interval": 0.05,
+    }
     settings = Settings(
-        **(configured.kwargs if configured else {}),
+        **(defaults | (configured.kwargs if configured else {})),
         slack_bot_token="xoxb-test-token",
         slack_signing_secret=SIGNING_SECRET,
         slack_api_url=slack.api_url,
-        slack_post_interval=0.01,
         einstein_api_url=einstein_url,
         einstein_account_id=ACCOUNT,
         einstein_private_key=private_pem,
         database_url=sqlite_url,
-        retrain_poll_interval=0.05,
         _env_file=None,
     )
     marker = request.node.get_closest_marker("timing")
