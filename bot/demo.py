@@ -18,6 +18,7 @@ import aiohttp
 
 from bot.app import Bot, create_bot
 from bot.core.grammar import Retrain, parse_command
+from bot.core.jobs import JobStatus
 from bot.errors import UsageError
 from bot.fakes.einstein.simulator import EinsteinSimulator
 from bot.fakes.keys import generate_key_pair
@@ -149,7 +150,7 @@ async def _drive(
                     f"\nDone in {time.perf_counter() - started:.1f} s: the training "
                     f"{job.status.lower()}."
                 )
-                return 0 if job.status in {"SUCCEEDED", "FAILED"} else 1
+                return 0 if job.status in {JobStatus.SUCCEEDED, JobStatus.FAILED} else 1
     _say("The demo did not finish in time.")
     return 1
 

@@ -56,7 +56,7 @@ def poll_delay(job: Job, *, timing: Timing, errors: int, now: datetime) -> float
         base = max(0.05, min(interval * 3, left))
     elif errors:
         base = min(timing.max_backoff, interval * 2**errors)
-    elif job.status in (JobStatus.SUBMITTING, "QUEUED"):
+    elif job.status in (JobStatus.SUBMITTING, JobStatus.QUEUED):
         position = job.queue_position or 1
         base = interval * min(3.0, 1.0 + (position - 1) / 2)
     else:

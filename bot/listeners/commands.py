@@ -351,9 +351,9 @@ class Handlers:
 def _job_line(job: Job) -> str:
     symbol, name = look(job.status)
     line = f"{symbol} `{job.model_id}` {name}"
-    if job.status == "RUNNING":
+    if job.status == JobStatus.RUNNING:
         line += f" {job.progress * 100:.0f}%"
-    if job.status == "QUEUED" and job.queue_position is not None:
+    if job.status == JobStatus.QUEUED and job.queue_position is not None:
         line += f" (position {job.queue_position})"
     if job.result is not None and job.result.test_accuracy is not None:
         line += f" · accuracy {job.result.test_accuracy * 100:.1f}%"
@@ -367,7 +367,7 @@ def _history_line(job: Job) -> str:
     if job.result is not None and job.result.macro_f1 is not None:
         line += f" · macro F1 {job.result.macro_f1 * 100:.1f}%"
     if job.approver is not None:
-        verb = "declined" if job.status == "DECLINED" else "approved"
+        verb = "declined" if job.status == JobStatus.DECLINED else "approved"
         line += f" · {verb} by <@{job.approver}>"
     return line
 

@@ -45,11 +45,11 @@ def estimate_left(progress: float, elapsed: float) -> float | None:
 def _state_line(job: Job, *, now: datetime) -> str:
     symbol, name = look(job.status)
     parts = [f"{symbol} *{name}*"]
-    if job.status == "QUEUED" and job.queue_position is not None:
+    if job.status == JobStatus.QUEUED and job.queue_position is not None:
         parts.append(f"position {job.queue_position} in the queue")
     if job.status == JobStatus.AWAITING_APPROVAL and job.approval_expires_at is not None:
         parts.append(f"until {job.approval_expires_at:%H:%M} UTC")
-    if job.status == "RUNNING":
+    if job.status == JobStatus.RUNNING:
         parts.append(f"`{progress_bar(job.progress)}` {job.progress * 100:.0f}%")
     if job.epochs_done is not None and job.epochs:
         parts.append(f"epoch {job.epochs_done} of {job.epochs}")
@@ -57,10 +57,10 @@ def _state_line(job: Job, *, now: datetime) -> str:
         end = job.finished_at or now
         elapsed = (end - job.running_since).total_seconds()
         parts.append(f"{format_duration(elapsed)} training")
-        eta = estimate_left(job.progress, elapsed) if job.status == "RUNNING" else None
+        eta = estimate_left(job.progress, elapsed) if job.status == JobStatus.RUNNING else None
         if eta is not None:
             parts.append(f"about {format_duration(eta)} left")
-    if job.status == "SUCCEEDED" and job.result is not None:
+    if job.status == JobStatus.SUCCEEDED and job.result is not None:
         parts.append(f"accuracy {percent(job.result.test_accuracy)}")
         parts.append(f"macro F1 {percent(job.result.macro_f1)}")
     line = " · ".join(parts)
@@ -93,7 +93,7 @@ def render_card(job: Job, *, now: datetime) -> Message:
     if buttons:
         blocks.append({"type": "actions", "block_id": BlockId.CARD_ACTIONS, "elements": buttons})
     text = f"Retrain of {job.model_id} requested by <@{job.requester}>: {name}"
-    if job.status == "RUNNING":
+    if job.status == JobStatus.RUNNING:
         text += f" ({job.progress * 100:.0f}%)"
     return Message(text=truncate(text, MAX_TEXT), blocks=blocks)
 

@@ -33,12 +33,12 @@ Block = dict[str, Any]
 
 _LOOK: dict[str, tuple[str, str]] = {
     JobStatus.SUBMITTING: (":outbox_tray:", "Submitting"),
-    "QUEUED": (":hourglass_flowing_sand:", "Queued"),
-    "RUNNING": (":gear:", "Running"),
-    "SUCCEEDED": (":white_check_mark:", "Succeeded"),
-    "FAILED": (":x:", "Failed"),
-    "KILLED": (":x:", "Killed"),
-    "FAILED_WITH_RETRIES": (":x:", "Failed after retries"),
+    JobStatus.QUEUED: (":hourglass_flowing_sand:", "Queued"),
+    JobStatus.RUNNING: (":gear:", "Running"),
+    JobStatus.SUCCEEDED: (":white_check_mark:", "Succeeded"),
+    JobStatus.FAILED: (":x:", "Failed"),
+    JobStatus.KILLED: (":x:", "Killed"),
+    JobStatus.FAILED_WITH_RETRIES: (":x:", "Failed after retries"),
     JobStatus.LOST: (":warning:", "Lost"),
     JobStatus.CANCELLED: (":no_entry_sign:", "No longer followed"),
     JobStatus.REJECTED: (":no_entry:", "Refused by Einstein"),

@@ -48,7 +48,7 @@ def _alert(job: Job, kind: str, *, now: datetime) -> Message:
             f"<@{job.requester}> :white_check_mark: Back to normal: Einstein answers and "
             f"the training is {symbol} {name.lower()}"
         )
-        text += f" at {job.progress * 100:.0f}%." if job.status == "RUNNING" else "."
+        text += f" at {job.progress * 100:.0f}%." if job.status == JobStatus.RUNNING else "."
     return Message(text=truncate(text, MAX_TEXT), blocks=[section(text)])
 
 
@@ -58,15 +58,19 @@ def render_reply(job: Job, status: str, *, now: datetime | None = None) -> Messa
     if kind in (STALLED, UNREACHABLE, RECOVERED):
         return _alert(job, kind, now=now or datetime.now(UTC))
     symbol, name = look(status)
-    if status == "QUEUED":
-        where = f" at position {job.queue_position}" if job.queue_position is not None else ""
+    if status == JobStatus.QUEUED:
+        # The position when Einstein queued it: the reply may go out after the training moved on.
+        position = job.first_queue_position
+        if position is None:
+            position = job.queue_position
+        where = f" at position {position}" if position is not None else ""
         text = f"{symbol} Einstein queued the training{where}."
         return Message(text=text, blocks=[section(text)])
-    if status == "RUNNING":
+    if status == JobStatus.RUNNING:
         epochs = f" ({job.epochs} epochs at most)" if job.epochs else ""
         text = f"{symbol} Training started{epochs}."
         return Message(text=text, blocks=[section(text)])
-    if status == "SUCCEEDED":
+    if status == JobStatus.SUCCEEDED:
         return _success(job)
     if status == JobStatus.AWAITING_APPROVAL:
         until = (
@@ -129,7 +133,7 @@ def render_reply(job: Job, status: str, *, now: datetime | None = None) -> Messa
 
 
 def _success(job: Job) -> Message:
-    symbol, _ = look("SUCCEEDED")
+    symbol, _ = look(JobStatus.SUCCEEDED)
     result = job.result or Result()
     head = f"<@{job.requester}> {symbol} Retrain of `{job.model_id}` succeeded."
     if result.comparison is not None:

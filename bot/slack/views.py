@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from bot.core.grammar import MAX_MODEL_ID_LENGTH, check_model_id, parse_options
-from bot.core.jobs import Job
+from bot.core.jobs import Job, JobStatus
 from bot.core.mrkdwn import format_duration, percent, unescape
 from bot.core.options import OPTIONS, OptionSpec, RetrainOptions
 from bot.errors import UsageError
@@ -226,9 +226,9 @@ def _home_line(entry: HomeEntry, *, now: datetime) -> str:
     job = entry.job
     symbol, name = look(job.status)
     head = f"{symbol} *{name}*"
-    if job.status == "RUNNING":
+    if job.status == JobStatus.RUNNING:
         head += f" {job.progress * 100:.0f}%"
-    if job.status == "QUEUED" and job.queue_position is not None:
+    if job.status == JobStatus.QUEUED and job.queue_position is not None:
         head += f", position {job.queue_position} in the queue"
     parts = [f"{head} · `{job.model_id}`", job.options.describe()]
     if job.result is not None and job.result.test_accuracy is not None:
