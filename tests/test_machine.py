@@ -2,34 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
 from bot.core import machine
-from bot.core.jobs import Job, JobStatus, Result
-from bot.core.options import RetrainOptions
+from bot.core.jobs import JobStatus, Result
 from bot.core.owed import awaits_result, card_owed, due_private, due_replies, pending
-from bot.einstein.models import Training
-
-NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
-
-
-def _job(**changes: object) -> Job:
-    job = Job(
-        id="j",
-        model_id="M1",
-        options=RetrainOptions(),
-        requester="U1",
-        channel="C1",
-        origin_channel="C1",
-        created_at=NOW,
-    )
-    return job.with_changes(**changes)
-
-
-def _training(status: str, **fields: object) -> Training:
-    return Training.model_validate({"modelId": "M1", "status": status, **fields})
+from tests.test_jobs import NOW, _job, _training
 
 
 def test_every_milestone_seen_is_owed_in_order_after_the_training_moved_on() -> None:
