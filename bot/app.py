@@ -22,6 +22,7 @@ from bot.follow.follower import Follower
 from bot.listeners.actions import Interactions, register_interactions
 from bot.listeners.commands import Handlers, register_handlers
 from bot.logs import request_context
+from bot.retrains import Retrains
 from bot.settings import Settings
 from bot.slack.notify import Notifier
 from bot.slack.outbox import Outbox
@@ -179,7 +180,7 @@ def create_bot(settings: Settings, **timing: float) -> Bot:
         request_verification_enabled=not settings.socket_mode,
         logger=_bolt_logger(),
     )
-    handlers = Handlers(
+    retrains = Retrains(
         store=store,
         follower=follower,
         notifier=notifier,
@@ -188,17 +189,15 @@ def create_bot(settings: Settings, **timing: float) -> Bot:
         retrain_channel=settings.retrain_channel,
         approval_ttl=settings.retrain_approval_ttl,
     )
-    register_handlers(bolt, handlers)
+    register_handlers(
+        bolt,
+        Handlers(retrains=retrains, store=store, follower=follower, notifier=notifier, gate=gate),
+    )
     # Card buttons, the retrain form and the Home tab start retrains the way the command does.
     register_interactions(
         bolt,
         Interactions(
-            store=store,
-            follower=follower,
-            notifier=notifier,
-            start_retrain=handlers.start_retrain,
-            gate=gate,
-            audit=audit,
+            store=store, follower=follower, notifier=notifier, retrains=retrains, gate=gate
         ),
     )
     return Bot(

@@ -13,17 +13,16 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.access.gatekeeper import Gatekeeper
 from bot.core.jobs import Job, JobStatus, utcnow
 from bot.core.mrkdwn import format_duration
-from bot.core.options import RetrainOptions
 from bot.errors import SlackError, StoreError
 from bot.follow.follower import Follower
-from bot.listeners.commands import Requester, submitting
+from bot.retrains import Requester, Retrains, submitting
 from bot.slack.ids import ActionId, CallbackId
 from bot.slack.look import look
 from bot.slack.notify import Notifier
@@ -36,14 +35,12 @@ from bot.slack.views import (
     read_retrain_form,
     reject_form,
 )
-from bot.store.audit import AuditEvent, AuditKind, AuditLog
 from bot.store.jobs import JobStore
 
 __all__ = [
     "Click",
     "Interactions",
     "MayStop",
-    "StartRetrain",
     "register_interactions",
     "requester_only",
 ]
@@ -62,10 +59,6 @@ MayStop = Callable[[str, Job], bool | Awaitable[bool]]
 def requester_only(user_id: str, job: Job) -> bool:
     """Who may stop following a job, for now: the person who asked for it."""
     return user_id == job.requester
-
-
-class StartRetrain(Protocol):
-    def __call__(self, *, model_id: str, options: RetrainOptions, by: Requester) -> Job: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,16 +93,14 @@ class Interactions:
         store: JobStore,
         follower: Follower,
         notifier: Notifier,
-        start_retrain: StartRetrain,
+        retrains: Retrains,
         gate: Gatekeeper | None = None,
-        audit: AuditLog | None = None,
         may_stop: MayStop | None = None,
     ) -> None:
-        self._audit = audit
         self._store = store
         self._follower = follower
         self._notifier = notifier
-        self._start_retrain = start_retrain
+        self._retrains = retrains
         self._gate = gate
         self._may_stop: MayStop = may_stop or (gate.may_stop if gate else requester_only)
 
@@ -186,22 +177,10 @@ class Interactions:
         return job
 
     async def _record_denial(self, job: Job, click: Click, reason: str | None) -> None:
-        if self._audit is None:
-            return
-        event = AuditEvent(
-            kind=AuditKind.DENIED,
-            actor=click.user,
-            channel=click.channel,
-            model_id=job.model_id,
-            job_id=job.id,
-            options=job.options.describe(),
-            outcome=reason,
-            detail={"action": "approve or reject"},
+        by = Requester(user=click.user, channel=click.channel, team_id=click.team_id)
+        await self._retrains.record_denial(
+            job.model_id, job.options, by, reason, job_id=job.id, action="approve or reject"
         )
-        try:
-            await self._audit.record(event)
-        except StoreError as exc:
-            log.error("audit trail write failed: %s", exc)
 
     async def _approve(self, click: Click) -> None:
         job = await self._awaiting(click)
@@ -272,8 +251,8 @@ class Interactions:
         job = await self._job(click)
         if job is None:
             return
-        # A model still followed gets a private answer with a link from `start_retrain`.
-        self._start_retrain(
+        # A model still followed gets a private answer with a link from `Retrains.start`.
+        self._retrains.start(
             model_id=job.model_id,
             options=job.options,
             by=Requester(user=click.user, channel=click.channel, team_id=click.team_id),
@@ -331,7 +310,7 @@ class Interactions:
                 user=by.user,
                 message=submitting(form.model_id, form.options),
             )
-            self._start_retrain(model_id=form.model_id, options=form.options, by=by)
+            self._retrains.start(model_id=form.model_id, options=form.options, by=by)
 
         self._follower.spawn(submit(), name=f"form-{secrets.token_hex(4)}")
 
