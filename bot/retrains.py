@@ -1,6 +1,6 @@
 """The use cases every entry point shares: start a retrain, stop following one, answer privately.
 
-    /retrain, the form, "Retrain again" ──▶ Retrains.start ──▶ Follower.start_job
+    /retrain, the form, "Retrain again" ──▶ Retrains.start ──▶ store.add, then Follower.follow
     /retrain cancel, the Stop button    ──▶ Retrains.stop  ──▶ Follower.stop_following
 
 Listeners parse and ack; they never call each other. Whatever a listener decides to do goes
@@ -11,22 +11,29 @@ exactly like a typed one.
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Final, TypeVar
 
 from bot.access import Decision
 from bot.access.gatekeeper import Gatekeeper
 from bot.core.jobs import Job, JobStatus, utcnow
 from bot.core.options import RetrainOptions
+from bot.errors import StoreError
 from bot.follow.follower import Follower
 from bot.slack.look import Message
 from bot.slack.notify import Notifier
 from bot.store.audit import AuditEvent, AuditKind, AuditLog
 from bot.store.jobs import DuplicateJob, JobStore
 
-__all__ = ["Requester", "Retrains", "refused", "submitting"]
+__all__ = ["ACK_BUDGET", "Requester", "Retrains", "confirmation", "refused", "submitting"]
+
+log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,10 +55,41 @@ class Requester:
         )
 
 
-def submitting(model_id: str, options: RetrainOptions, *, checking: bool = False) -> str:
-    """The private confirmation of a retrain request, typed or from the form."""
-    step = "Checking access and submitting" if checking else "Submitting"
-    return f":outbox_tray: {step} the retrain of `{model_id}` ({options.describe()})…"
+# Slack waits 3 s for a command's answer; this leaves room for the network on both sides.
+ACK_BUDGET: Final = 2.0
+
+_CANNOT_RECORD: Final = (
+    "The bot cannot record new retrains right now (its database is not answering), and it "
+    "starts none it has not recorded. Please try again in a minute."
+)
+_NO_TIME_TO_CHECK: Final = (
+    "Checking your access took too long (Slack was slow to list user groups). "
+    "Please try again in a moment."
+)
+
+
+def submitting(model_id: str, options: RetrainOptions) -> str:
+    """The private confirmation of a stored retrain request, typed or from the form."""
+    return f":outbox_tray: Submitting the retrain of `{model_id}` ({options.describe()})…"
+
+
+def confirmation(job: Job) -> str:
+    """What the requester of a freshly stored job is told."""
+    if job.status != JobStatus.AWAITING_APPROVAL:
+        return submitting(job.model_id, job.options)
+    return (
+        f":hourglass_flowing_sand: The retrain of `{job.model_id}` ({job.options.describe()}) "
+        f"needs an approval before it is submitted. {job.decision_note or ''} "
+        f"The request is in <#{job.channel}>."
+    )
+
+
+def _not_recorded_yet(job: Job) -> str:
+    return (
+        f":hourglass_flowing_sand: The bot's database is slow to answer, so the retrain of "
+        f"`{job.model_id}` is not recorded yet. You will hear here whether it was; nothing "
+        "is sent to Einstein before that."
+    )
 
 
 def refused(model_id: str, reason: str | None) -> str:
@@ -71,6 +109,20 @@ def _who_approves(decision: Decision) -> str:
     return f"Anyone allowed to retrain this model, other than the requester, can approve{where}."
 
 
+def _requester_of(job: Job) -> Requester:
+    return Requester(
+        user=job.requester,
+        channel=job.origin_channel,
+        team_id=job.team_id,
+        response_url=job.response_url,
+    )
+
+
+async def _within(step: Awaitable[_T], deadline: float) -> _T:
+    """`step`'s result, or TimeoutError once the loop's clock passes `deadline`."""
+    return await asyncio.wait_for(step, max(0.0, deadline - asyncio.get_running_loop().time()))
+
+
 class Retrains:
     """Start and stop retrains for whoever asks, through whichever listener."""
 
@@ -84,6 +136,7 @@ class Retrains:
         audit: AuditLog,
         retrain_channel: str | None,
         approval_ttl: float = 3600.0,
+        ack_budget: float = ACK_BUDGET,
     ) -> None:
         self._store = store
         self._follower = follower
@@ -92,21 +145,75 @@ class Retrains:
         self._audit = audit
         self._retrain_channel = retrain_channel
         self._approval_ttl = approval_ttl
+        self._ack_budget = ack_budget
 
-    def start(
+    async def start(
         self,
         *,
         model_id: str,
         options: RetrainOptions,
         by: Requester,
-        decided: Decision | None = None,
-    ) -> Job:
-        """Start a retrain the way every entry point does (command, form, Retrain again).
+        budget: float | None = None,
+    ) -> str | None:
+        """Check access and store the job before anyone is told it is on its way.
 
-        The job is stored and followed in a background task; if the model is already
-        followed, `by` is told privately where instead. The caller confirms the request.
+        Returns the private answer for `by`: the confirmation, a refusal, or word that the
+        database could not record the job; None when the answer follows privately (the
+        model is already followed and the link to its thread is on its way). Takes at most
+        `budget` seconds, since a command's ack waits for it; what is not settled by then
+        is settled in the background and told privately.
         """
-        job = Job(
+        deadline = asyncio.get_running_loop().time() + (
+            self._ack_budget if budget is None else budget
+        )
+        job = self._new_job(model_id=model_id, options=options, by=by)
+        check = self._gate.decide_now(
+            user=by.user, channel=by.channel, model_id=model_id, options=options
+        )
+        if check is None:
+            try:
+                check = await _within(
+                    self._gate.check_retrain(
+                        user=by.user, channel=by.channel, model_id=model_id, options=options
+                    ),
+                    deadline,
+                )
+            except TimeoutError:
+                return refused(model_id, _NO_TIME_TO_CHECK)
+        if not check.allowed:
+            self._follower.spawn(
+                self.record_denial(model_id, options, by, check.reason),
+                name=f"denied-{job.id}",
+            )
+            return refused(model_id, check.reason)
+        if check.needs_approval:
+            job = job.with_changes(
+                status=JobStatus.AWAITING_APPROVAL,
+                approval_expires_at=job.created_at + timedelta(seconds=self._approval_ttl),
+                decision_note=_who_approves(check),
+            )
+        # Stored before the confirmation goes out: a crash right after the ack leaves a job
+        # that this process, restarted, or another instance takes over.
+        stored = asyncio.ensure_future(
+            self._store.add(job, lease_seconds=self._follower.timing.lease_seconds)
+        )
+        try:
+            # Shielded: a write the ack could not wait for still lands, or fails, and says so.
+            await _within(asyncio.shield(stored), deadline)
+        except TimeoutError:
+            self._follower.spawn(self._settle_late(job, stored), name=f"late-{job.id}")
+            return _not_recorded_yet(job)
+        except DuplicateJob:
+            self._follower.spawn(self._tell_existing(job), name=f"existing-{job.id}")
+            return None
+        except StoreError as exc:
+            log.error("could not store a new retrain of %s: %s", model_id, exc)
+            return refused(model_id, _CANNOT_RECORD)
+        self._follower.spawn(self._begin(job), name=f"begin-{job.id}")
+        return confirmation(job)
+
+    def _new_job(self, *, model_id: str, options: RetrainOptions, by: Requester) -> Job:
+        return Job(
             id=secrets.token_hex(8),
             model_id=model_id,
             options=options,
@@ -117,54 +224,46 @@ class Retrains:
             response_url=by.response_url,
             created_at=utcnow(),
         )
-        self._follower.spawn(self._accept(job, decided), name=f"accept-{job.id}")
-        return job
 
-    async def _accept(self, job: Job, decided: Decision | None) -> None:
-        """Check access, store the job (unless the model is already followed), follow it."""
-        decision = decided or await self._gate.check_retrain(
-            user=job.requester,
-            channel=job.origin_channel,
-            model_id=job.model_id,
-            options=job.options,
-        )
-        by = Requester(
-            user=job.requester,
-            channel=job.origin_channel,
-            team_id=job.team_id,
-            response_url=job.response_url,
-        )
-        if not decision.allowed:
-            await self.record_denial(job.model_id, job.options, by, decision.reason)
-            await self._tell(job, refused(job.model_id, decision.reason))
-            return
+    async def _begin(self, job: Job) -> None:
+        """A stored job: into the trail, then followed (the observer submits it)."""
+        by = _requester_of(job)
         await self.note(
             AuditKind.COMMAND, job.model_id, job.options, by, job_id=job.id, outcome="accepted"
         )
-        if decision.needs_approval:
+        if job.status == JobStatus.AWAITING_APPROVAL:
             await self.note(
                 AuditKind.APPROVAL_REQUESTED,
                 job.model_id,
                 job.options,
                 by,
                 job_id=job.id,
-                outcome=_who_approves(decision),
+                outcome=job.decision_note,
             )
-            job = job.with_changes(
-                status=JobStatus.AWAITING_APPROVAL,
-                approval_expires_at=job.created_at + timedelta(seconds=self._approval_ttl),
-                decision_note=_who_approves(decision),
-            )
+        self._follower.follow(job)
+
+    async def _settle_late(self, job: Job, stored: asyncio.Future[None]) -> None:
+        """The store answered after the ack: the requester hears which way it went."""
         try:
-            await self._follower.start_job(job)
+            await stored
         except DuplicateJob:
-            existing = await self._card_of_existing(job.model_id)
-            where = await self.where(existing) if existing else ""
-            await self._tell(
-                job,
-                f":information_source: A retrain of `{job.model_id}` is already "
-                f"being followed{where}, so nothing new was started.",
-            )
+            await self._tell_existing(job)
+            return
+        except StoreError as exc:
+            log.error("could not store a new retrain of %s: %s", job.model_id, exc)
+            await self._tell(job, refused(job.model_id, _CANNOT_RECORD))
+            return
+        await self._begin(job)
+        await self._tell(job, f"{confirmation(job)} It was recorded after all.")
+
+    async def _tell_existing(self, job: Job) -> None:
+        existing = await self._card_of_existing(job.model_id)
+        where = await self.where(existing) if existing else ""
+        await self._tell(
+            job,
+            f":information_source: A retrain of `{job.model_id}` is already "
+            f"being followed{where}, so nothing new was started.",
+        )
 
     async def stop(self, model_id: str, *, user: str) -> str:
         """Stop following `model_id`'s training for `user`; the private answer."""

@@ -6,7 +6,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -90,6 +90,7 @@ class Stack:
     url: str
     session: aiohttp.ClientSession
     usergroups: dict[str, list[str]] = field(default_factory=dict)  # the fake's, mutable
+    database_url: str = ""
 
     async def command(
         self, text: str, *, user: str = USER, channel: str = CHANNEL, **extra: Any
@@ -159,6 +160,23 @@ async def stack(
     """The served bot; `@pytest.mark.timing(stall_after=...)` shrinks the follower's timing."""
     private_pem, public_pem = key_pair
     simulator.add_account(ACCOUNT, public_pem)
+    database = request.node.get_closest_marker("database")
+    async with AsyncExitStack() as resources:
+        database_url = (
+            await resources.enter_async_context(postgres_database())
+            if database and database.args == ("postgresql",)
+            else sqlite_url
+        )
+        async for served in _served(request, simulator, private_pem, database_url):
+            yield served
+
+
+async def _served(
+    request: pytest.FixtureRequest,
+    simulator: EinsteinSimulator,
+    private_pem: str,
+    database_url: str,
+) -> AsyncIterator[Stack]:
     einstein_url = await simulator.start()
     usergroups: dict[str, list[str]] = {}
     fake = request.node.get_closest_marker("slack")
@@ -177,7 +195,7 @@ async def stack(
         einstein_api_url=einstein_url,
         einstein_account_id=ACCOUNT,
         einstein_private_key=private_pem,
-        database_url=sqlite_url,
+        database_url=database_url,
         _env_file=None,
     )
     marker = request.node.get_closest_marker("timing")
@@ -194,6 +212,7 @@ async def stack(
             bot=bot,
             url=f"http://127.0.0.1:{port}/slack/events",
             session=session,
+            database_url=database_url,
         )
     await runner.cleanup()
     await bot.stop()

@@ -77,15 +77,14 @@ async def test_channel_must_pass(stack: Stack) -> None:
 
 @pytest.mark.settings(retrain_policy_file=str(POLICY))
 async def test_group_rule_resolves_membership_through_slack(stack: Stack) -> None:
-    """A group member passes (checked after the ack); a non-member is refused privately."""
+    """A group member passes; a non-member is refused in the ack, after Slack lists the group."""
     model = "GRPAAAAAAAAAAAAAAAAAAAAAAA"
     stack.simulator.add_model(model)
     stack.usergroups["S0TEAM0001"] = [USER]
-    answer, url = await stack.command(model, user=OTHER)
-    assert "Checking access" in answer.body
-    refusal = await stack.wait_private(url)
-    assert "allow list" in refusal
-    assert "GRP*" in refusal
+    answer, _ = await stack.command(model, user=OTHER)
+    assert "not started" in answer.body
+    assert "allow list" in answer.body
+    assert "GRP*" in answer.body
     await stack.command(model)
     [job] = await stack.wait_final()
     assert job.requester == USER
@@ -116,9 +115,9 @@ async def test_rate_limit(stack: Stack) -> None:
     other_model = stack.simulator.add_model()
     await stack.command(MODEL)
     await stack.wait_final()
-    _, url = await stack.command(other_model)
-    refusal = await stack.wait_private(url)
-    assert "1/hour" in refusal
+    answer, _ = await stack.command(other_model)
+    assert "not started" in answer.body
+    assert "1/hour" in answer.body
     assert len(stack.simulator.calls("retrain")) == 1
 
 

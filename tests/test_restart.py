@@ -80,3 +80,37 @@ async def test_sigkill_mid_training_then_restart(tmp_path: Path, key_pair: tuple
         assert "Traceback" not in log
         for secret in (SIGNING_SECRET, "xoxb-test-token", *key_pair[0].splitlines()[1:-1]):
             assert secret not in log, "no secret in the process's log"
+
+
+async def test_sigkill_right_after_the_ack_loses_no_command(
+    tmp_path: Path, key_pair: tuple[str, str]
+) -> None:
+    """Killed the moment it confirmed a command, the bot's next process runs that retrain."""
+    async with peers(key_pair) as (simulator, slack), aiohttp.ClientSession() as session:
+        env = bot_env(
+            slack_url=slack.api_url,
+            einstein_url=simulator.base_url,
+            database_url=f"sqlite:///{tmp_path / 'jobs.sqlite3'}",
+            account=ACCOUNT,
+            private_key=key_pair[0],
+            RETRAIN_POLL_INTERVAL="0.05",
+        )
+        bot = BotProcess(env, tmp_path / "bot.log")
+        try:
+            await bot.start(session)
+            answer = await bot.command(session, MODEL, response_url=slack.response_url())
+            bot.kill()
+            assert "Submitting the retrain" in answer.body
+            await bot.start(session)
+            await slack.wait_for(
+                lambda: any("succeeded" in m.text for m in slack.messages(CHANNEL)),
+                timeout=30,
+                what="the SUCCEEDED reply",
+            )
+            await asyncio.sleep(0.3)  # room for a duplicate to show up, if there were one
+        finally:
+            bot.close()
+        cards = [m for m in slack.messages(CHANNEL) if m.thread_ts is None]
+        assert len(cards) == 1
+        assert "Succeeded" in cards[0].text
+        assert len(simulator.calls("retrain")) == 1

@@ -122,11 +122,6 @@ class Follower:
         self._observer.watch(record, delay=0.0)
         return True
 
-    async def start_job(self, job: Job) -> None:
-        """Store a new job leased to this process and follow it (DuplicateJob if followed)."""
-        await self._store.add(job, lease_seconds=self._timing.lease_seconds)
-        self.follow(job)
-
     # -- decisions people make ---------------------------------------------------------------
 
     async def stop_following(self, job: Job, *, by: str) -> Job:

@@ -22,7 +22,7 @@ from bot.core.jobs import Job, JobStatus, utcnow
 from bot.core.mrkdwn import format_duration
 from bot.errors import SlackError, StoreError
 from bot.follow.follower import Follower
-from bot.retrains import Requester, Retrains, submitting
+from bot.retrains import Requester, Retrains
 from bot.slack.ids import ActionId, CallbackId
 from bot.slack.look import look
 from bot.slack.notify import Notifier
@@ -251,12 +251,13 @@ class Interactions:
         job = await self._job(click)
         if job is None:
             return
-        # A model still followed gets a private answer with a link from `Retrains.start`.
-        self._retrains.start(
+        answer = await self._retrains.start(
             model_id=job.model_id,
             options=job.options,
             by=Requester(user=click.user, channel=click.channel, team_id=click.team_id),
         )
+        if answer is not None:  # else a link to the model's followed training follows
+            await self._tell(click, answer)
 
     async def _job(self, click: Click) -> Job | None:
         """The clicked card's job, from the store; a polite word when it is gone."""
@@ -302,15 +303,13 @@ class Interactions:
         )
 
         async def submit() -> None:
-            # The same confirmation as the typed command's; the form has no response_url,
-            # so it goes as an ephemeral message where the command was typed.
-            await self._notifier.tell(
-                response_url=None,
-                channel=by.channel,
-                user=by.user,
-                message=submitting(form.model_id, form.options),
-            )
-            self._retrains.start(model_id=form.model_id, options=form.options, by=by)
+            # The same answer as the typed command's; the form has no response_url, so it
+            # goes as an ephemeral message where the command was typed.
+            answer = await self._retrains.start(model_id=form.model_id, options=form.options, by=by)
+            if answer is not None:
+                await self._notifier.tell(
+                    response_url=None, channel=by.channel, user=by.user, message=answer
+                )
 
         self._follower.spawn(submit(), name=f"form-{secrets.token_hex(4)}")
 

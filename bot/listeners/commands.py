@@ -1,8 +1,9 @@
-"""Slack listeners: ack at once, parse, hand the slow work to a background task.
+"""The /retrain listener: parse, ack, hand the slow work to a background task.
 
 Slack gives a slash command 3 seconds. The app runs Bolt with `process_before_response=True`
-so the HTTP answer leaves as soon as the listener returns, and the listener only parses and
-acks: anything touching Einstein, the database or Slack's Web API happens in a task after it.
+so the HTTP answer leaves as soon as the listener returns. Before it answers, a retrain is only
+checked and stored (`Retrains.start`, bounded by its budget), so the confirmation is never a
+promise a crash could break; Einstein and Slack's Web API are called in tasks after it.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from bot.core.jobs import Job, JobStatus, utcnow
 from bot.core.mrkdwn import format_duration
 from bot.errors import BotError, SlackError, UsageError
 from bot.follow.follower import Follower
-from bot.retrains import Requester, Retrains, refused, submitting
+from bot.retrains import Requester, Retrains
 from bot.slack.look import Message, look
 from bot.slack.notify import Notifier
 from bot.slack.views import retrain_form
@@ -73,20 +74,12 @@ class Handlers:
             case Help(topic=topic):
                 await ack(text=render_help(topic=topic))
             case Retrain(model_id=model_id, options=options):
-                by = Requester.of_command(command)
-                # Most rules decide without I/O: then the ack itself carries a refusal.
-                decision = self._gate.decide_now(
-                    user=by.user, channel=by.channel, model_id=model_id, options=options
+                # Checked and stored before the ack (within its budget), so the answer is
+                # a refusal or a promise the store already keeps.
+                answer = await self._retrains.start(
+                    model_id=model_id, options=options, by=Requester.of_command(command)
                 )
-                if decision is not None and not decision.allowed:
-                    await ack(text=refused(model_id, decision.reason))
-                    self._follower.spawn(
-                        self._retrains.record_denial(model_id, options, by, decision.reason),
-                        name=f"denied-{secrets.token_hex(4)}",
-                    )
-                    return
-                await ack(text=submitting(model_id, options, checking=decision is None))
-                self._retrains.start(model_id=model_id, options=options, by=by, decided=decision)
+                await ack(text=answer or "")
             case _:
                 await ack()
                 self._follower.spawn(
