@@ -196,9 +196,7 @@ def create_bot(settings: Settings, **timing: float) -> Bot:
     # Card buttons, the retrain form and the Home tab start retrains the way the command does.
     register_interactions(
         bolt,
-        Interactions(
-            store=store, follower=follower, notifier=notifier, retrains=retrains, gate=gate
-        ),
+        Interactions(store=store, follower=follower, notifier=notifier, retrains=retrains),
     )
     return Bot(
         settings=settings,

@@ -18,18 +18,18 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Final, TypeVar
 
-from bot.access import Decision
 from bot.access.gatekeeper import Gatekeeper
 from bot.core.jobs import Job, JobStatus, utcnow
 from bot.core.options import RetrainOptions
 from bot.errors import StoreError
 from bot.follow.follower import Follower
-from bot.slack.look import Message
+from bot.slack import texts
+from bot.slack.look import Message, look
 from bot.slack.notify import Notifier
 from bot.store.audit import AuditEvent, AuditKind, AuditLog
 from bot.store.jobs import DuplicateJob, JobStore
 
-__all__ = ["ACK_BUDGET", "Requester", "Retrains", "confirmation", "refused", "submitting"]
+__all__ = ["ACK_BUDGET", "Requester", "Retrains"]
 
 log = logging.getLogger(__name__)
 
@@ -57,56 +57,6 @@ class Requester:
 
 # Slack waits 3 s for a command's answer; this leaves room for the network on both sides.
 ACK_BUDGET: Final = 2.0
-
-_CANNOT_RECORD: Final = (
-    "The bot cannot record new retrains right now (its database is not answering), and it "
-    "starts none it has not recorded. Please try again in a minute."
-)
-_NO_TIME_TO_CHECK: Final = (
-    "Checking your access took too long (Slack was slow to list user groups). "
-    "Please try again in a moment."
-)
-
-
-def submitting(model_id: str, options: RetrainOptions) -> str:
-    """The private confirmation of a stored retrain request, typed or from the form."""
-    return f":outbox_tray: Submitting the retrain of `{model_id}` ({options.describe()})…"
-
-
-def confirmation(job: Job) -> str:
-    """What the requester of a freshly stored job is told."""
-    if job.status != JobStatus.AWAITING_APPROVAL:
-        return submitting(job.model_id, job.options)
-    return (
-        f":hourglass_flowing_sand: The retrain of `{job.model_id}` ({job.options.describe()}) "
-        f"needs an approval before it is submitted. {job.decision_note or ''} "
-        f"The request is in <#{job.channel}>."
-    )
-
-
-def _not_recorded_yet(job: Job) -> str:
-    return (
-        f":hourglass_flowing_sand: The bot's database is slow to answer, so the retrain of "
-        f"`{job.model_id}` is not recorded yet. You will hear here whether it was; nothing "
-        "is sent to Einstein before that."
-    )
-
-
-def refused(model_id: str, reason: str | None) -> str:
-    """A private, specific refusal; nothing was sent to Einstein."""
-    return (
-        f":no_entry: Sorry, the retrain of `{model_id}` was not started. "
-        f"{reason or 'The access rules do not allow it.'}"
-    )
-
-
-def _who_approves(decision: Decision) -> str:
-    rule = decision.rule
-    where = f" ({rule.where}, models matching `{rule.match}`)" if rule else ""
-    if decision.approvers:
-        people = ", ".join(f"<@{u}>" for u in sorted(decision.approvers))
-        return f"It can be approved by {people}{where}."
-    return f"Anyone allowed to retrain this model, other than the requester, can approve{where}."
 
 
 def _requester_of(job: Job) -> Requester:
@@ -179,18 +129,18 @@ class Retrains:
                     deadline,
                 )
             except TimeoutError:
-                return refused(model_id, _NO_TIME_TO_CHECK)
+                return texts.refused(model_id, texts.NO_TIME_TO_CHECK)
         if not check.allowed:
             self._follower.spawn(
                 self.record_denial(model_id, options, by, check.reason),
                 name=f"denied-{job.id}",
             )
-            return refused(model_id, check.reason)
+            return texts.refused(model_id, check.reason)
         if check.needs_approval:
             job = job.with_changes(
                 status=JobStatus.AWAITING_APPROVAL,
                 approval_expires_at=job.created_at + timedelta(seconds=self._approval_ttl),
-                decision_note=_who_approves(check),
+                decision_note=texts.who_approves(check),
             )
         # Stored before the confirmation goes out: a crash right after the ack leaves a job
         # that this process, restarted, or another instance takes over.
@@ -202,15 +152,15 @@ class Retrains:
             await _within(asyncio.shield(stored), deadline)
         except TimeoutError:
             self._follower.spawn(self._settle_late(job, stored), name=f"late-{job.id}")
-            return _not_recorded_yet(job)
+            return texts.not_recorded_yet(job)
         except DuplicateJob:
             self._follower.spawn(self._tell_existing(job), name=f"existing-{job.id}")
             return None
         except StoreError as exc:
             log.error("could not store a new retrain of %s: %s", model_id, exc)
-            return refused(model_id, _CANNOT_RECORD)
+            return texts.refused(model_id, texts.CANNOT_RECORD)
         self._follower.spawn(self._begin(job), name=f"begin-{job.id}")
-        return confirmation(job)
+        return texts.confirmation(job)
 
     def _new_job(self, *, model_id: str, options: RetrainOptions, by: Requester) -> Job:
         return Job(
@@ -251,35 +201,55 @@ class Retrains:
             return
         except StoreError as exc:
             log.error("could not store a new retrain of %s: %s", job.model_id, exc)
-            await self._tell(job, refused(job.model_id, _CANNOT_RECORD))
+            await self._tell(job, texts.refused(job.model_id, texts.CANNOT_RECORD))
             return
         await self._begin(job)
-        await self._tell(job, f"{confirmation(job)} It was recorded after all.")
+        await self._tell(job, f"{texts.confirmation(job)} It was recorded after all.")
 
     async def _tell_existing(self, job: Job) -> None:
         existing = await self._card_of_existing(job.model_id)
         where = await self.where(existing) if existing else ""
-        await self._tell(
-            job,
-            f":information_source: A retrain of `{job.model_id}` is already "
-            f"being followed{where}, so nothing new was started.",
-        )
+        await self._tell(job, texts.already_followed(job.model_id, where))
 
     async def stop(self, model_id: str, *, user: str) -> str:
-        """Stop following `model_id`'s training for `user`; the private answer."""
+        """`/retrain cancel`: stop following `model_id`'s training; the private answer."""
         job = await self._store.active_for_model(model_id)
         if job is None:
             return f"No retrain of `{model_id}` is being followed, so there is nothing to stop."
+        return await self.stop_job(job, user=user) or texts.stopped(model_id)
+
+    async def stop_job(self, job: Job, *, user: str) -> str | None:
+        """Stop following `job` for `user`: None when stopped, else why not, in plain words."""
+        if job.is_final:
+            return f"The retrain of `{job.model_id}` is no longer followed; nothing to stop."
         if not await self._gate.may_stop(user, job):
-            return (
-                f"Sorry, only <@{job.requester}>, who started this retrain of `{model_id}`, "
-                "or people allowed to retrain it can stop following it."
-            )
+            return texts.not_allowed_to_stop(job)
+        # The card and the thread say that Einstein's training itself goes on.
         await self._follower.stop_following(job, by=user)
-        return (
-            f"Stopped following the retrain of `{model_id}`. Einstein has no cancel call, "
-            "so the training itself may still run to its end."
+        return None
+
+    async def why_not_decide(self, job: Job, *, by: Requester) -> str | None:
+        """Why `by` may not approve or decline `job` now (None: they may)."""
+        if job.status != JobStatus.AWAITING_APPROVAL:
+            _, state = look(job.status)
+            return (
+                f"The retrain of `{job.model_id}` no longer waits for approval ({state.lower()})."
+            )
+        if job.approval_expires_at is not None and utcnow() >= job.approval_expires_at:
+            return f"The approval of `{job.model_id}` has expired; the requester can ask again."
+        decision = await self._gate.check_approver(job, user=by.user)
+        if decision.allowed:
+            return None
+        # In the trail before the answer: whoever sees the refusal can find it there.
+        await self.record_denial(
+            job.model_id,
+            job.options,
+            by,
+            decision.reason,
+            job_id=job.id,
+            action="approve or reject",
         )
+        return f":no_entry: {decision.reason}"
 
     async def record_denial(
         self,

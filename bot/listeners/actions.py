@@ -8,23 +8,20 @@ store, so a card keeps working after a restart and whichever instance gets the c
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 import secrets
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
-from bot.access.gatekeeper import Gatekeeper
-from bot.core.jobs import Job, JobStatus, utcnow
+from bot.core.jobs import Job, utcnow
 from bot.core.mrkdwn import format_duration
 from bot.errors import SlackError, StoreError
 from bot.follow.follower import Follower
 from bot.retrains import Requester, Retrains
 from bot.slack.ids import ActionId, CallbackId
-from bot.slack.look import look
 from bot.slack.notify import Notifier
 from bot.slack.views import (
     HOME_JOBS,
@@ -40,9 +37,7 @@ from bot.store.jobs import JobStore
 __all__ = [
     "Click",
     "Interactions",
-    "MayStop",
     "register_interactions",
-    "requester_only",
 ]
 
 log = logging.getLogger(__name__)
@@ -50,15 +45,6 @@ log = logging.getLogger(__name__)
 # The Home tab looks for the user's jobs among this many recent ones of everybody.
 _RECENT_SCAN: Final = 500
 _MAX_JOB_ID: Final = 64  # the store's column width; anything longer is not a job of ours
-
-# Who may stop following a job: (user ID, job) -> yes or no. It may be async, so that later
-# rules can look up user groups or approvers in Slack.
-MayStop = Callable[[str, Job], bool | Awaitable[bool]]
-
-
-def requester_only(user_id: str, job: Job) -> bool:
-    """Who may stop following a job, for now: the person who asked for it."""
-    return user_id == job.requester
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,15 +80,11 @@ class Interactions:
         follower: Follower,
         notifier: Notifier,
         retrains: Retrains,
-        gate: Gatekeeper | None = None,
-        may_stop: MayStop | None = None,
     ) -> None:
         self._store = store
         self._follower = follower
         self._notifier = notifier
         self._retrains = retrains
-        self._gate = gate
-        self._may_stop: MayStop = may_stop or (gate.may_stop if gate else requester_only)
 
     # -- buttons --------------------------------------------------------------------------
 
@@ -150,37 +132,16 @@ class Interactions:
         self._follower.spawn(self._decline(click, reason), name=f"decline-{job_id}")
 
     async def _awaiting(self, click: Click) -> Job | None:
-        """The clicked job if it still waits for approval and `click.user` may decide it."""
+        """The clicked job if `click.user` may still decide it; else they are told why not."""
         job = await self._job(click)
         if job is None:
             return None
-        if job.status != JobStatus.AWAITING_APPROVAL:
-            _, state = look(job.status)
-            await self._tell(
-                click,
-                f"The retrain of `{job.model_id}` no longer waits for approval ({state.lower()}).",
-            )
-            return None
-        if job.approval_expires_at is not None and utcnow() >= job.approval_expires_at:
-            await self._tell(
-                click, f"The approval of `{job.model_id}` has expired; the requester can ask again."
-            )
-            return None
-        if self._gate is None:
-            return job
-        decision = await self._gate.check_approver(job, user=click.user)
-        if not decision.allowed:
-            # In the trail before the answer: whoever sees the refusal can find it there.
-            await self._record_denial(job, click, decision.reason)
-            await self._tell(click, f":no_entry: {decision.reason}")
+        by = Requester(user=click.user, channel=click.channel, team_id=click.team_id)
+        why_not = await self._retrains.why_not_decide(job, by=by)
+        if why_not is not None:
+            await self._tell(click, why_not)
             return None
         return job
-
-    async def _record_denial(self, job: Job, click: Click, reason: str | None) -> None:
-        by = Requester(user=click.user, channel=click.channel, team_id=click.team_id)
-        await self._retrains.record_denial(
-            job.model_id, job.options, by, reason, job_id=job.id, action="approve or reject"
-        )
 
     async def _approve(self, click: Click) -> None:
         job = await self._awaiting(click)
@@ -228,24 +189,10 @@ class Interactions:
         job = await self._job(click)
         if job is None:
             return
-        if job.is_final:
-            await self._tell(
-                click, f"The retrain of `{job.model_id}` is no longer followed; nothing to stop."
-            )
-        elif not await self._allowed_to_stop(click.user, job):
-            await self._tell(
-                click,
-                f"Sorry, only <@{job.requester}>, who started this retrain of "
-                f"`{job.model_id}`, or people allowed to retrain it can stop following it. "
-                "The thread keeps reporting it.",
-            )
-        else:
-            # Marks the card and says in the thread that Einstein's training itself goes on.
-            await self._follower.stop_following(job, by=click.user)
-
-    async def _allowed_to_stop(self, user: str, job: Job) -> bool:
-        allowed = self._may_stop(user, job)
-        return bool(await allowed) if inspect.isawaitable(allowed) else bool(allowed)
+        # Stopped: the card and the thread say so. Otherwise the clicker hears why not.
+        why_not = await self._retrains.stop_job(job, user=click.user)
+        if why_not is not None:
+            await self._tell(click, f"{why_not} The thread keeps reporting it.")
 
     async def _retrain_again(self, click: Click) -> None:
         job = await self._job(click)
