@@ -24,18 +24,11 @@ from bot.core.options import RetrainOptions
 from bot.errors import SlackError, StoreError
 from bot.follow.follower import Follower
 from bot.listeners.commands import Requester, submitting
+from bot.slack.home import HOME_JOBS, HomeEntry, home_view
 from bot.slack.ids import ActionId, CallbackId
 from bot.slack.look import look
 from bot.slack.notify import Notifier
-from bot.slack.views import (
-    HOME_JOBS,
-    FormErrors,
-    HomeEntry,
-    home_view,
-    read_reject_form,
-    read_retrain_form,
-    reject_form,
-)
+from bot.slack.views import FormErrors, read_reject_form, read_retrain_form, reject_form
 from bot.store.audit import AuditEvent, AuditKind, AuditLog
 from bot.store.jobs import JobStore
 
