@@ -25,9 +25,10 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 
 from bot.core.options import RetrainOptions
 from bot.einstein.auth import JwtTokenSource, StaticTokenSource
-from bot.einstein.client import EinsteinClient, RetryPolicy, parse_retry_after
+from bot.einstein.client import EinsteinClient
 from bot.einstein.explain import explain
 from bot.einstein.models import Training
+from bot.einstein.retry import RetryPolicy, parse_retry_after
 from bot.errors import (
     EinsteinAuthError,
     EinsteinError,

@@ -15,7 +15,8 @@ from bot.core.jobs import Job, JobStatus, utcnow
 from bot.core.options import RetrainOptions
 from bot.core.schedule import Timing
 from bot.einstein.auth import JwtTokenSource
-from bot.einstein.client import EinsteinClient, RetryPolicy
+from bot.einstein.client import EinsteinClient
+from bot.einstein.retry import RetryPolicy
 from bot.errors import StoreError
 from bot.fakes.einstein.faults import RecordedRequest
 from bot.fakes.einstein.simulator import EinsteinSimulator

@@ -19,7 +19,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import SlackError, SlackRefused
 from bot.fakes.slack import Channel, FakeSlack
-from bot.slack.outbox import Outbox, is_transient
+from bot.slack.failures import is_transient
+from bot.slack.outbox import Outbox
 
 SCALE = 50.0
 GENERAL = "C0001"

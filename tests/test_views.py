@@ -12,15 +12,12 @@ from bot.core.grammar import Retrain, parse_command, parse_options
 from bot.core.jobs import Job, Result
 from bot.core.options import RetrainOptions
 from bot.fakes.slack.checks import check_blocks
+from bot.slack.home import HOME_JOBS, MAX_VIEW_BLOCKS, HomeEntry, home_view
 from bot.slack.ids import ActionId, BlockId, CallbackId
 from bot.slack.views import (
     FORM_OPTIONS,
-    HOME_JOBS,
-    MAX_VIEW_BLOCKS,
     FormErrors,
-    HomeEntry,
     RetrainForm,
-    home_view,
     read_retrain_form,
     retrain_form,
 )

@@ -24,14 +24,9 @@ import jwt
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from pydantic import ValidationError
 
-from bot.einstein.client import (
-    DEFAULT_RETRY,
-    RetryPolicy,
-    call_with_retries,
-    einstein_message,
-    parse_retry_after,
-)
+from bot.einstein.answers import einstein_message
 from bot.einstein.models import TokenResponse
+from bot.einstein.retry import DEFAULT_RETRY, RetryPolicy, call_with_retries, parse_retry_after
 from bot.errors import ConfigError, EinsteinAuthError, EinsteinError, EinsteinUnavailable
 
 __all__ = ["JwtTokenSource", "StaticTokenSource", "TokenSource", "load_private_key"]

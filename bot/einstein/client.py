@@ -1,8 +1,9 @@
 """The Einstein Language client: the only code that speaks HTTP to Einstein's language API.
 
 Every call is bounded: each request has a timeout, and a call with its retries and waits ends
-within `RetryPolicy.budget` seconds. Every failure comes out as one of the `EinsteinError` kinds
-in `bot.errors`. What is retried, and why it is safe:
+within `RetryPolicy.budget` seconds (`bot.einstein.retry`). Every failure comes out as one of the
+`EinsteinError` kinds in `bot.errors`, read from Einstein's answer by `bot.einstein.answers`.
+What is retried, and why it is safe:
 
     call                  retried after                              because
     GET status, metrics,  connection errors, timeouts, 5xx, 429      reading twice changes nothing
@@ -15,162 +16,35 @@ in `bot.errors`. What is retried, and why it is safe:
 
 Any other retrain failure (a timeout, a connection broken after sending, a 5xx) may hide a
 training Einstein did start, so it is raised at once: the follower looks for that training
-before it sends the retrain again. Waits grow exponentially with jitter (stamina), or follow the
-server's `Retry-After`; a `Retry-After` beyond the call's budget ends the call with
-`EinsteinUnavailable.retry_after` set, so the caller can come back later instead of hanging.
-
-Tests turn every wait off with `stamina.set_testing(True, attempts=N, cap=True)`: no backoff and
-no `Retry-After` sleeps, while `cap=True` keeps each call's own attempt limit under test.
+before it sends the retrain again. How the retries wait, `Retry-After` included, is
+`bot.einstein.retry`'s.
 """
 
 from __future__ import annotations
 
-import asyncio
-import email.utils
 import json
 import logging
 import re
-import time
-import unicodedata
-from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import aiohttp
-import stamina
 from pydantic import BaseModel, ValidationError
 
 from bot.core.options import RetrainOptions
+from bot.einstein.answers import Answer, check_answer, einstein_message
+from bot.einstein.auth import TokenSource
 from bot.einstein.models import TERMINAL_STATUSES, LearningCurvePoint, Metrics, Training
-from bot.errors import (
-    EinsteinAuthError,
-    EinsteinError,
-    EinsteinErrorKind,
-    EinsteinNotFound,
-    EinsteinRejected,
-    EinsteinUnavailable,
-)
+from bot.einstein.retry import DEFAULT_RETRY, RetryPolicy, call_with_retries
+from bot.errors import EinsteinError, EinsteinRejected, EinsteinUnavailable
 
-if TYPE_CHECKING:
-    # Only for annotations: auth.py imports this module for the retry policy.
-    from bot.einstein.auth import TokenSource
-
-__all__ = [
-    "DEFAULT_RETRY",
-    "KNOWN_STATUSES",
-    "QUOTE_LIMIT",
-    "EinsteinClient",
-    "RetryPolicy",
-    "call_with_retries",
-    "einstein_message",
-    "parse_retry_after",
-    "plain_text",
-]
+__all__ = ["KNOWN_STATUSES", "EinsteinClient"]
 
 log = logging.getLogger(__name__)
 
-_T = TypeVar("_T")
 _Model = TypeVar("_Model", bound=BaseModel)
 _LC_PAGE = 25  # the API's maximum page size for learning curves
 KNOWN_STATUSES = TERMINAL_STATUSES | {"QUEUED", "RUNNING"}
-QUOTE_LIMIT = 300
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RetryPolicy:
-    """How hard one call tries: at most `attempts` requests within `budget` seconds in all.
-
-    Waits start at `wait_initial`, double up to `wait_max` and get up to `wait_jitter` seconds
-    added at random, so many bots retrying after one outage do not arrive in step. The defaults
-    ride out a blip: four attempts in about half a second. A longer outage is the follower's to
-    wait out, with its own slower backoff between polls.
-    """
-
-    attempts: int = 4
-    budget: float = 30.0
-    wait_initial: float = 0.05
-    wait_max: float = 1.0
-    wait_jitter: float = 0.05
-
-
-DEFAULT_RETRY = RetryPolicy()
-
-
-async def call_with_retries(
-    attempt: Callable[[], Awaitable[_T]],
-    *,
-    policy: RetryPolicy,
-    retry_on: Callable[[EinsteinError], bool],
-    what: str,
-) -> _T:
-    """Await `attempt()` until it succeeds, `retry_on` refuses its error or `policy` runs out.
-
-    A `Retry-After` is honoured when it fits in what is left of the budget; otherwise the
-    error is raised with its `retry_after`, for the caller to come back later.
-    """
-    deadline = time.monotonic() + policy.budget
-    made = 0
-    in_flight = False
-    last: EinsteinError | None = None
-
-    def wait(exc: Exception) -> bool | float:
-        nonlocal last
-        if not isinstance(exc, EinsteinError):
-            return False
-        last = exc
-        # stamina stops at `attempts` too; checking here keeps "trying again" out of the log.
-        if made >= policy.attempts or not retry_on(exc):
-            return False
-        retry_after = exc.retry_after if isinstance(exc, EinsteinUnavailable) else None
-        if retry_after is None:
-            log.info("Einstein %s failed (%s); trying again", what, exc.message)
-            return True  # stamina's exponential backoff with jitter
-        if retry_after > deadline - time.monotonic():
-            return False
-        log.info("Einstein %s failed (%s); trying again in %g s", what, exc.message, retry_after)
-        return retry_after
-
-    async def timed() -> _T:
-        nonlocal in_flight, made
-        made += 1
-        in_flight = True
-        try:
-            return await attempt()
-        except EinsteinError:
-            in_flight = False  # answered or failed; a cut-off attempt leaves it set
-            raise
-
-    try:
-        # stamina stops retrying after `budget`, but only between attempts; asyncio.timeout
-        # also bounds an attempt or a wait in progress, so no call outlives its budget.
-        async with asyncio.timeout(policy.budget):
-            # Nearly every call succeeds at once: the first attempt runs without the retry
-            # machinery, which would cost a status poll a tenth of its CPU. A failure is
-            # handed to stamina as its first attempt's, so the policy applies as usual.
-            try:
-                return await timed()
-            except EinsteinError as exc:
-                failed: EinsteinError | None = exc
-            async for retry in stamina.retry_context(
-                on=wait,
-                attempts=policy.attempts,
-                timeout=policy.budget,
-                wait_initial=policy.wait_initial,
-                wait_max=policy.wait_max,
-                wait_jitter=policy.wait_jitter,
-            ):
-                with retry:
-                    if failed is not None:
-                        first, failed = failed, None
-                        raise first
-                    return await timed()
-    except TimeoutError:
-        if last is not None and not in_flight:
-            raise last from None
-        raise EinsteinUnavailable(
-            f"Einstein did not answer the {what} within {policy.budget:g} s", kind="timeout"
-        ) from None
-    raise AssertionError("unreachable: stamina either returns or raises")  # pragma: no cover
 
 
 class EinsteinClient:
@@ -299,7 +173,7 @@ class EinsteinClient:
             elif 200 <= answer.status < 300 and self._refused is not None:
                 log.warning("Einstein accepts the bot's credentials again")
                 self._refused = None
-            return _check(answer, secrets=(current,))
+            return check_answer(answer, secrets=(current,))
 
         def should_retry(exc: EinsteinError) -> bool:
             if exc is token_failure:
@@ -310,7 +184,7 @@ class EinsteinClient:
             attempt, policy=self._retry, retry_on=should_retry, what=what
         )
 
-    def _note_refused(self, answer: _Answer, *, token: str) -> None:
+    def _note_refused(self, answer: Answer, *, token: str) -> None:
         said = einstein_message(answer.body, secrets=(token,))
         detail = f"HTTP 401: {said}" if said else "HTTP 401"
         if self._tokens.can_refresh:
@@ -335,7 +209,7 @@ class EinsteinClient:
         token: str,
         params: dict[str, str] | None,
         form: Callable[[], aiohttp.FormData] | None,
-    ) -> _Answer:
+    ) -> Answer:
         headers = {"Authorization": f"Bearer {token}", "Cache-Control": "no-cache"}
         try:
             async with self._session.request(
@@ -346,7 +220,7 @@ class EinsteinClient:
                 data=form() if form is not None else None,
                 timeout=self._timeout,
             ) as response:
-                return _Answer(
+                return Answer(
                     status=response.status,
                     body=await response.read(),
                     retry_after=response.headers.get("Retry-After"),
@@ -366,13 +240,6 @@ class EinsteinClient:
             ) from None
 
 
-@dataclass(frozen=True, slots=True)
-class _Answer:
-    status: int
-    body: bytes
-    retry_after: str | None
-
-
 # -- which failures are worth another attempt -----------------------------------------------
 
 
@@ -389,172 +256,6 @@ def _unprocessed(exc: EinsteinError) -> bool:
     return (
         isinstance(exc, EinsteinUnavailable) and exc.status == 503 and exc.retry_after is not None
     )
-
-
-# -- reading answers ----------------------------------------------------------------------------
-
-
-def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """`Retry-After` in seconds from now: delay-seconds or an HTTP date; None if unreadable."""
-    if value is None or not value.strip():
-        return None
-    value = value.strip()
-    if _SECONDS.fullmatch(value):
-        # The spec says whole seconds; a fraction is read too rather than thrown away.
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        return None  # HTTP dates are GMT; one without a zone is not an HTTP date
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
-
-
-_SECONDS = re.compile(r"[0-9]+(\.[0-9]+)?")
-_WHITESPACE = re.compile(r"\s+")
-_SECRETISH = re.compile(
-    r"-----BEGIN[^-]*-----.*?(?:-----END[^-]*-----|$)"  # a PEM block, even a cut one
-    r"|\bbearer\s+\S+"  # an Authorization header echoed back
-    r"|\beyJ[\w-]*\.[\w-]+\.[\w-]*",  # a JWT (an assertion)
-    re.IGNORECASE | re.DOTALL,
-)
-
-
-def plain_text(text: str, *, secrets: Iterable[str] = (), limit: int = QUOTE_LIMIT) -> str:
-    """Outside text made fit to log or quote: one line, no control characters, no secrets,
-    at most `limit` characters."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "[redacted]")
-    text = _SECRETISH.sub("[redacted]", text)
-    text = _WHITESPACE.sub(" ", text)
-    text = "".join(ch for ch in text if unicodedata.category(ch) not in ("Cc", "Cf")).strip()
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
-def _decode(body: bytes) -> tuple[dict[str, Any] | None, str | None]:
-    """The JSON object in `body`, or None and what the body is instead."""
-    stripped = body.strip()
-    if not stripped:
-        return None, "an empty body"
-    if stripped[:1] == b"<":
-        return None, "an HTML page instead of JSON"
-    try:
-        decoded = json.loads(stripped)
-    except ValueError:  # UnicodeDecodeError included
-        return None, "malformed JSON"
-    if not isinstance(decoded, dict):
-        return None, "JSON that is not an object"
-    return decoded, None
-
-
-def einstein_message(body: bytes, *, secrets: Iterable[str] = ()) -> str | None:
-    """The message in an error answer (`{"message": ...}`, or OAuth's `error_description`),
-    made fit to quote with `plain_text`; None when there is none."""
-    decoded, _ = _decode(body)
-    if decoded is None:
-        return None
-    for key in ("message", "error_description", "error"):
-        value = decoded.get(key)
-        if isinstance(value, str) and value.strip():
-            return plain_text(value, secrets=secrets)
-    return None
-
-
-def _check(answer: _Answer, *, secrets: Iterable[str] = ()) -> dict[str, Any]:
-    """The JSON object of a successful answer, or the right error for any other."""
-    status = answer.status
-    decoded, unlike_json = _decode(answer.body)
-    if 200 <= status < 300:
-        if decoded is None:
-            raise EinsteinError(
-                f"Einstein answered with {unlike_json} (HTTP {status})", status=status
-            )
-        return decoded
-    said = einstein_message(answer.body, secrets=secrets)
-    detail = f"HTTP {status}: {said}" if said else f"HTTP {status}"
-    if unlike_json is not None and not said:
-        detail += f"; it answered with {unlike_json}"
-    if status >= 500:
-        # Only a 503 promises that a Retry-After means "not processed, come back then".
-        retry_after = parse_retry_after(answer.retry_after) if status == 503 else None
-        raise EinsteinUnavailable(
-            f"Einstein is unavailable ({detail})",
-            status=status,
-            retry_after=retry_after,
-            einstein_message=said,
-        )
-    if status == 429:
-        raise EinsteinUnavailable(
-            f"Einstein asked the bot to slow down ({detail})",
-            status=status,
-            retry_after=parse_retry_after(answer.retry_after),
-            kind="rate_limited",
-            einstein_message=said,
-        )
-    if status == 401:
-        raise EinsteinAuthError(
-            f"Einstein refused the bot's credentials ({detail})",
-            status=status,
-            einstein_message=said,
-        )
-    if 400 <= status < 500:
-        kind = _rejection_kind(status, said)
-        error = EinsteinNotFound if kind == "not_found" else EinsteinRejected
-        # `message` stays Einstein's own words where it gave some: callers show it as is.
-        raise error(
-            said or f"Einstein refused the request ({detail})",
-            status=status,
-            kind=kind,
-            einstein_message=said,
-        )
-    raise EinsteinError(f"Einstein answered with an unexpected HTTP {status}", status=status)
-
-
-# The live service's wording is undocumented: match loosely, and fall back to quoting it.
-_TOO_MANY_WORDS = re.compile(
-    r"\bwords?\b.*(3[ ,.]?000[ ,.]?000|3\s*million|too many|at most|exceed|limit|maximum)"
-    r"|(3[ ,.]?000[ ,.]?000|3\s*million|too many|exceed\w*|limit|maximum).*\bwords?\b",
-    re.IGNORECASE,
-)
-_NOT_READY = re.compile(r"\bnot\s+(yet\s+)?(available|ready)\b", re.IGNORECASE)
-_BUSY = re.compile(
-    r"\b(being|currently|already)\s+(being\s+)?train"
-    r"|\btrain\w*\b.*\b(in progress|already|queued or running|at a time)\b"
-    r"|\bone training per dataset\b",
-    re.IGNORECASE,
-)
-_NOT_FOUND = re.compile(
-    r"\bnot\s+found\b|\bdoes\s+not\s+exist\b|\bno such\b|\bunknown\s+(model|dataset)\b",
-    re.IGNORECASE,
-)
-_INVALID = re.compile(
-    r"\b(invalid|must|required|expected|unsupported|not valid|out of range|between|"
-    r"unknown|not allowed|cannot be)\b",
-    re.IGNORECASE,
-)
-
-
-# In this order: "not yet available for training" is about readiness, not a busy dataset.
-_KINDS_BY_WORDING: tuple[tuple[re.Pattern[str], EinsteinErrorKind], ...] = (
-    (_TOO_MANY_WORDS, "too_many_words"),
-    (_NOT_READY, "dataset_not_ready"),
-    (_BUSY, "dataset_busy"),
-    (_NOT_FOUND, "not_found"),
-)
-
-
-def _rejection_kind(status: int, said: str | None) -> EinsteinErrorKind:
-    if status == 404:
-        return "not_found"
-    text = said or ""
-    for pattern, kind in _KINDS_BY_WORDING:
-        if pattern.search(text):
-            return kind
-    if status == 400 and _INVALID.search(text):
-        return "invalid_parameter"
-    return "rejected"
 
 
 def _fields(exc: ValidationError) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 from bot.core.mrkdwn import escape
-from bot.einstein.client import QUOTE_LIMIT, plain_text
+from bot.einstein.answers import QUOTE_LIMIT, plain_text
 from bot.errors import EinsteinError, EinsteinUnavailable
 
 __all__ = ["explain", "quote"]

@@ -21,17 +21,10 @@ from bot.core.mrkdwn import format_duration
 from bot.errors import SlackError, StoreError
 from bot.follow.follower import Follower
 from bot.retrains import Requester, Retrains
+from bot.slack.home import HOME_JOBS, HomeEntry, home_view
 from bot.slack.ids import ActionId, CallbackId
 from bot.slack.notify import Notifier
-from bot.slack.views import (
-    HOME_JOBS,
-    FormErrors,
-    HomeEntry,
-    home_view,
-    read_reject_form,
-    read_retrain_form,
-    reject_form,
-)
+from bot.slack.views import FormErrors, read_reject_form, read_retrain_form, reject_form
 from bot.store.jobs import JobStore
 
 __all__ = [

@@ -4,7 +4,10 @@ ids.py      every action, block and callback id, in one enum module
 look.py     what every message shares: Slack's limits, a status's emoji and name, `Message`
 card.py     the card: the parent message of a retrain and its buttons
 replies.py  the thread replies and the alerts
-views.py    the retrain form and the App Home tab
+views.py    the modals: the retrain form and the reject form
+home.py     the App Home tab
 notify.py   `Notifier`: posts, edits and private answers
-outbox.py   `Outbox`: the only Web API caller; per-channel pacing, coalesced edits, retries
+outbox.py   `Outbox`: the only Web API caller; per-channel queues, coalesced edits, retries
+lanes.py    what waits in a lane, and its pacing: post gap, 429 holds, backoff
+failures.py one Web API attempt, and whether its failure is transient or permanent
 """

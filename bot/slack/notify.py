@@ -26,8 +26,9 @@ from bot.core.jobs import Job, utcnow
 from bot.core.owed import FAILURE_TEXT, PICTURES
 from bot.errors import SlackError, SlackRefused
 from bot.slack.card import render_card
+from bot.slack.lanes import Fence
 from bot.slack.look import Message
-from bot.slack.outbox import Fence, Outbox
+from bot.slack.outbox import Outbox
 from bot.slack.replies import render_reply
 
 __all__ = ["METADATA_EVENT", "Notifier", "SlackError", "SlackRefused"]

@@ -1,40 +1,35 @@
-"""Block Kit for the retrain form (a modal) and the App Home tab. Pure: no Slack calls here.
+"""Block Kit for the modals: the retrain form and the reject form. Pure: no Slack calls here.
 
 Each form input's block ID names its field, so a refusal from the grammar is shown on the
 field it is about. The form reads back into the same `RetrainOptions` the text command makes,
 through the same checks (`check_model_id`, `parse_options`), so the two cannot disagree.
+The reject form asks an approver for a reason, which may be left empty.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Final
 
 from bot.core.grammar import MAX_MODEL_ID_LENGTH, check_model_id, parse_options
-from bot.core.jobs import Job, JobStatus
-from bot.core.mrkdwn import format_duration, percent, unescape
+from bot.core.mrkdwn import unescape
 from bot.core.options import OPTIONS, OptionSpec, RetrainOptions
 from bot.errors import UsageError
 from bot.slack.ids import ActionId, BlockId, CallbackId
-from bot.slack.look import MAX_SECTION, Block, look, section, truncate
+from bot.slack.look import Block, section, truncate
 
 __all__ = [
     "FORM_OPTIONS",
-    "HOME_JOBS",
-    "MAX_VIEW_BLOCKS",
     "FormErrors",
-    "HomeEntry",
     "RetrainForm",
-    "home_view",
+    "read_reject_form",
     "read_retrain_form",
+    "reject_form",
     "retrain_form",
 ]
 
-MAX_VIEW_BLOCKS: Final = 100  # Slack's limit for modals and Home tabs alike
-HOME_JOBS: Final = 20  # one block and one permalink call each
 _MAX_TITLE: Final = 24  # a modal title's limit
 _MAX_HINT: Final = 2000
 _MAX_ERROR: Final = 300  # Slack documents no limit; a field error should fit under the field
@@ -209,68 +204,6 @@ def read_retrain_form(view: Mapping[str, Any]) -> RetrainForm | FormErrors:
     if errors or channel is None:
         return FormErrors(errors=errors)
     return RetrainForm(model_id=model_id, options=parse_options(pairs), channel=channel)
-
-
-# --- the App Home tab --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class HomeEntry:
-    """One of the user's trainings and the permalink of its thread, if it has one."""
-
-    job: Job
-    link: str | None = None
-
-
-def _home_line(entry: HomeEntry, *, now: datetime) -> str:
-    job = entry.job
-    symbol, name = look(job.status)
-    head = f"{symbol} *{name}*"
-    if job.status == JobStatus.RUNNING:
-        head += f" {job.progress * 100:.0f}%"
-    if job.status == JobStatus.QUEUED and job.queue_position is not None:
-        head += f", position {job.queue_position} in the queue"
-    parts = [f"{head} · `{job.model_id}`", job.options.describe()]
-    if job.result is not None and job.result.test_accuracy is not None:
-        parts.append(f"accuracy {percent(job.result.test_accuracy)}")
-    if job.finished_at is not None:
-        parts.append(f"ended {format_duration((now - job.finished_at).total_seconds())} ago")
-    else:
-        parts.append(f"started {format_duration((now - job.created_at).total_seconds())} ago")
-    if entry.link:
-        parts.append(f"<{entry.link}|thread>")
-    elif job.parent_ts is not None:
-        parts.append(f"in <#{job.channel}>")
-    return truncate(" · ".join(parts), MAX_SECTION)
-
-
-def home_view(entries: Sequence[HomeEntry], *, now: datetime) -> dict[str, Any]:
-    """The Home tab: the user's running trainings, then their recent ones, newest first."""
-    shown = list(entries)[:HOME_JOBS]
-    running = [e for e in shown if not e.job.is_final]
-    ended = [e for e in shown if e.job.is_final]
-    blocks: list[Block] = [
-        {"type": "header", "text": _text("Your trainings")},
-        {
-            "type": "context",
-            "elements": [
-                {
-                    "type": "mrkdwn",
-                    "text": f"Updated {now:%Y-%m-%d %H:%M} UTC. Type `/retrain` in a channel "
-                    "to open the retrain form, or `/retrain help` for the typed command.",
-                }
-            ],
-        },
-    ]
-    if not shown:
-        blocks.append(section("You have not retrained a model with this bot yet."))
-    for title, group in (("Running", running), ("Recent", ended)):
-        if not group:
-            continue
-        blocks.append({"type": "divider"})
-        blocks.append(section(f"*{title}*"))
-        blocks.extend(section(_home_line(e, now=now)) for e in group)
-    return {"type": "home", "blocks": blocks[:MAX_VIEW_BLOCKS]}
 
 
 def reject_form(*, job_id: str, channel: str, model_id: str) -> dict[str, Any]:
