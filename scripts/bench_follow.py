@@ -101,10 +101,11 @@ class Course:
 
 @dataclass(frozen=True, slots=True)
 class Sample:
-    """The bot's CPU time and memory, and this process's CPU time, at one moment.
+    """The bots' CPU time and memory, and this process's CPU time, at one moment.
 
-    `tree_*` cover the bot process and every process below it (the pictures worker, the
-    multiprocessing resource tracker); `main_*` the bot process alone.
+    `tree_*` cover every bot process and every process below it (the pictures worker, the
+    multiprocessing resource tracker); `main_*` the bot processes alone; `instance_*` each bot's
+    tree, in the order the bots were started. With one bot the totals are that bot's.
     """
 
     at: float
@@ -113,6 +114,8 @@ class Sample:
     tree_pss_kib: int
     processes: int
     own_cpu: float
+    instance_cpu: tuple[float, ...]
+    instance_pss_kib: tuple[int, ...]
 
 
 @dataclass(slots=True)
@@ -194,41 +197,56 @@ def _pss_kib(pid: int) -> int:
 
 @dataclass(slots=True)
 class Meter:
-    """Samples the bot's process tree: /proc has no children list here, so parents are read."""
+    """Samples the bots' process trees: /proc has no children list here, so parents are read."""
 
-    root: int
-    # CPU seconds last seen per process; a process that has ended keeps its last value.
-    cpu: dict[int, float] = field(default_factory=dict)
+    roots: tuple[int, ...]
+    # CPU seconds last seen per process, one map per bot; a process that has ended keeps its
+    # last value.
+    cpu: tuple[dict[int, float], ...] = ()
 
-    def tree(self) -> dict[int, float]:
-        """CPU seconds of the root and its live descendants, by pid."""
+    def __post_init__(self) -> None:
+        self.cpu = tuple({} for _ in self.roots)
+
+    def trees(self) -> list[dict[int, float]]:
+        """CPU seconds of each root and its live descendants, by pid."""
         parents: dict[int, tuple[int, float]] = {}
         for name in os.listdir("/proc"):
             if name.isdigit():
                 with contextlib.suppress(OSError, ValueError, IndexError):
                     parents[int(name)] = _stat(int(name))
-        members = {self.root}
-        grew = True
-        while grew:
-            found = {pid for pid, (ppid, _) in parents.items() if ppid in members}
-            grew = not found <= members
-            members |= found
-        return {pid: parents[pid][1] for pid in members if pid in parents}
+        trees = []
+        for root in self.roots:
+            members = {root}
+            grew = True
+            while grew:
+                found = {pid for pid, (ppid, _) in parents.items() if ppid in members}
+                grew = not found <= members
+                members |= found
+            trees.append({pid: parents[pid][1] for pid in members if pid in parents})
+        return trees
 
     def sample(self) -> Sample:
-        live = self.tree()
-        self.cpu.update(live)
-        pss = 0
-        for pid in live:
-            with contextlib.suppress(OSError):
-                pss += _pss_kib(pid)
+        pss: list[int] = []
+        processes = 0
+        for live, seen in zip(self.trees(), self.cpu, strict=True):
+            seen.update(live)
+            processes += len(live)
+            pss.append(0)
+            for pid in live:
+                with contextlib.suppress(OSError):
+                    pss[-1] += _pss_kib(pid)
+        instance_cpu = tuple(sum(seen.values()) for seen in self.cpu)
         return Sample(
             at=time.time(),
-            tree_cpu=sum(self.cpu.values()),
-            main_cpu=self.cpu.get(self.root, 0.0),
-            tree_pss_kib=pss,
-            processes=len(live),
+            tree_cpu=sum(instance_cpu),
+            main_cpu=sum(
+                seen.get(root, 0.0) for root, seen in zip(self.roots, self.cpu, strict=True)
+            ),
+            tree_pss_kib=sum(pss),
+            processes=processes,
             own_cpu=time.process_time(),
+            instance_cpu=instance_cpu,
+            instance_pss_kib=tuple(pss),
         )
 
     async def run(self, samples: list[Sample], interval: float) -> None:
@@ -239,12 +257,14 @@ class Meter:
 
 @dataclass(frozen=True, slots=True)
 class Usage:
-    """CPU use over a window, in % of one core."""
+    """CPU use over a window, in % of one core: all bots, the bot processes alone, this
+    process, and each bot's tree."""
 
     tree: float
     main: float
     own: float
     seconds: float
+    instances: tuple[float, ...] = ()
 
 
 def _usage(samples: Sequence[Sample], start: float, end: float) -> Usage:
@@ -259,6 +279,9 @@ def _usage(samples: Sequence[Sample], start: float, end: float) -> Usage:
         main=100 * (last.main_cpu - first.main_cpu) / wall,
         own=100 * (last.own_cpu - first.own_cpu) / wall,
         seconds=wall,
+        instances=tuple(
+            100 * (b - a) / wall for a, b in zip(first.instance_cpu, last.instance_cpu, strict=True)
+        ),
     )
 
 
@@ -508,7 +531,7 @@ async def _run(config: Config, *, details: bool) -> dict[str, Any]:
             connector = aiohttp.TCPConnector(limit=config.concurrency)
             async with aiohttp.ClientSession(connector=connector) as session:
                 await wait_healthy(session, port, timeout=30, process=process)
-                meter = Meter(root=process.pid)
+                meter = Meter(roots=(process.pid,))
                 sampler = asyncio.ensure_future(meter.run(samples, config.sample_interval))
                 # A few seconds with no job: what the bot costs before it follows anything.
                 await asyncio.sleep(5)
