@@ -1,4 +1,4 @@
-"""Follow-scale benchmark: one bot following N concurrent trainings on the Einstein simulator.
+"""Follow-scale benchmark: bots following N concurrent trainings on the Einstein simulator.
 
 For each N a fresh bot runs as `python -m bot` (HTTP mode, SQLite in a temporary directory)
 against the Einstein simulator and the fake Slack, both served from this process (their CPU use
@@ -19,10 +19,17 @@ is measured from outside, through /proc:
   training, in wall-clock time) to the thread reply announcing it in the fake Slack
   (QUEUED->RUNNING and RUNNING->SUCCEEDED/FAILED), against one poll interval plus one second.
 
+With `--instances K`, K bots run side by side on one database (`--database-url`: a PostgreSQL
+server, where each run gets a database of its own, dropped after it), and the commands go to
+each in turn. Each bot has its own Einstein access token, so the simulator's record of the
+calls tells which bot took each command and followed each training. The measures above are then
+summed over the bots, and each bot's share, memory and CPU are reported apart.
+
     python scripts/bench_follow.py [--trainings 100 1000 5000] [--poll-interval 10]
                                    [--queue 30 60] [--run 120 180] [--json out.json]
+                                   [--instances 3 --database-url postgresql://...]
 
-Linux only (/proc). Every run has a deadline; the bot process is stopped on any exit.
+Linux only (/proc). Every run has a deadline; the bots are stopped on any exit.
 """
 
 from __future__ import annotations
@@ -42,12 +49,14 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
+import asyncpg
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -67,6 +76,7 @@ from bot.slack.notify import METADATA_EVENT
 
 SECRET = secrets.token_hex(16)
 STATUS_CALL = "getTrainStatusAndProgress"
+POSTGRESQL = ("postgres", "postgresql", "postgresql+asyncpg")
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -83,6 +93,7 @@ class Config:
     per_channel: int
     submit_seconds: float
     concurrency: int
+    instances: int
     sample_interval: float
     drain_timeout: float
     seed: int
@@ -101,10 +112,11 @@ class Course:
 
 @dataclass(frozen=True, slots=True)
 class Sample:
-    """The bot's CPU time and memory, and this process's CPU time, at one moment.
+    """The bots' CPU time and memory, and this process's CPU time, at one moment.
 
-    `tree_*` cover the bot process and every process below it (the pictures worker, the
-    multiprocessing resource tracker); `main_*` the bot process alone.
+    `tree_*` cover every bot process and every process below it (the pictures worker, the
+    multiprocessing resource tracker); `main_*` the bot processes alone; `instance_*` each bot's
+    tree, in the order the bots were started. With one bot the totals are that bot's.
     """
 
     at: float
@@ -113,6 +125,8 @@ class Sample:
     tree_pss_kib: int
     processes: int
     own_cpu: float
+    instance_cpu: tuple[float, ...]
+    instance_pss_kib: tuple[int, ...]
 
 
 @dataclass(slots=True)
@@ -194,41 +208,56 @@ def _pss_kib(pid: int) -> int:
 
 @dataclass(slots=True)
 class Meter:
-    """Samples the bot's process tree: /proc has no children list here, so parents are read."""
+    """Samples the bots' process trees: /proc has no children list here, so parents are read."""
 
-    root: int
-    # CPU seconds last seen per process; a process that has ended keeps its last value.
-    cpu: dict[int, float] = field(default_factory=dict)
+    roots: tuple[int, ...]
+    # CPU seconds last seen per process, one map per bot; a process that has ended keeps its
+    # last value.
+    cpu: tuple[dict[int, float], ...] = ()
 
-    def tree(self) -> dict[int, float]:
-        """CPU seconds of the root and its live descendants, by pid."""
+    def __post_init__(self) -> None:
+        self.cpu = tuple({} for _ in self.roots)
+
+    def trees(self) -> list[dict[int, float]]:
+        """CPU seconds of each root and its live descendants, by pid."""
         parents: dict[int, tuple[int, float]] = {}
         for name in os.listdir("/proc"):
             if name.isdigit():
                 with contextlib.suppress(OSError, ValueError, IndexError):
                     parents[int(name)] = _stat(int(name))
-        members = {self.root}
-        grew = True
-        while grew:
-            found = {pid for pid, (ppid, _) in parents.items() if ppid in members}
-            grew = not found <= members
-            members |= found
-        return {pid: parents[pid][1] for pid in members if pid in parents}
+        trees = []
+        for root in self.roots:
+            members = {root}
+            grew = True
+            while grew:
+                found = {pid for pid, (ppid, _) in parents.items() if ppid in members}
+                grew = not found <= members
+                members |= found
+            trees.append({pid: parents[pid][1] for pid in members if pid in parents})
+        return trees
 
     def sample(self) -> Sample:
-        live = self.tree()
-        self.cpu.update(live)
-        pss = 0
-        for pid in live:
-            with contextlib.suppress(OSError):
-                pss += _pss_kib(pid)
+        pss: list[int] = []
+        processes = 0
+        for live, seen in zip(self.trees(), self.cpu, strict=True):
+            seen.update(live)
+            processes += len(live)
+            pss.append(0)
+            for pid in live:
+                with contextlib.suppress(OSError):
+                    pss[-1] += _pss_kib(pid)
+        instance_cpu = tuple(sum(seen.values()) for seen in self.cpu)
         return Sample(
             at=time.time(),
-            tree_cpu=sum(self.cpu.values()),
-            main_cpu=self.cpu.get(self.root, 0.0),
-            tree_pss_kib=pss,
-            processes=len(live),
+            tree_cpu=sum(instance_cpu),
+            main_cpu=sum(
+                seen.get(root, 0.0) for root, seen in zip(self.roots, self.cpu, strict=True)
+            ),
+            tree_pss_kib=sum(pss),
+            processes=processes,
             own_cpu=time.process_time(),
+            instance_cpu=instance_cpu,
+            instance_pss_kib=tuple(pss),
         )
 
     async def run(self, samples: list[Sample], interval: float) -> None:
@@ -239,12 +268,14 @@ class Meter:
 
 @dataclass(frozen=True, slots=True)
 class Usage:
-    """CPU use over a window, in % of one core."""
+    """CPU use over a window, in % of one core: all bots, the bot processes alone, this
+    process, and each bot's tree."""
 
     tree: float
     main: float
     own: float
     seconds: float
+    instances: tuple[float, ...] = ()
 
 
 def _usage(samples: Sequence[Sample], start: float, end: float) -> Usage:
@@ -259,6 +290,9 @@ def _usage(samples: Sequence[Sample], start: float, end: float) -> Usage:
         main=100 * (last.main_cpu - first.main_cpu) / wall,
         own=100 * (last.own_cpu - first.own_cpu) / wall,
         seconds=wall,
+        instances=tuple(
+            100 * (b - a) / wall for a, b in zip(first.instance_cpu, last.instance_cpu, strict=True)
+        ),
     )
 
 
@@ -354,9 +388,30 @@ def _revision() -> str:
     return head + ("+dirty" if changed else "")
 
 
+@dataclass(frozen=True, slots=True)
+class Bot:
+    """One `python -m bot` process of a run. Its Einstein access token is its own, so the
+    simulator's record of every call (Authorization header included) tells the bots apart."""
+
+    number: int
+    port: int
+    token: str
+    log: Path
+    process: subprocess.Popen[bytes]
+
+
 def _start_bot(
-    *, workdir: Path, port: int, slack: FakeSlack, einstein_url: str, token: str, config: Config
-) -> subprocess.Popen[bytes]:
+    *,
+    number: int,
+    instances: int,
+    workdir: Path,
+    slack: FakeSlack,
+    einstein_url: str,
+    token: str,
+    database_url: str,
+    config: Config,
+) -> Bot:
+    port = free_port()
     drop = ("SLACK_", "EINSTEIN_", "RETRAIN_", "DATABASE_URL", "PORT", "LOG_")
     env = {k: v for k, v in os.environ.items() if not k.startswith(drop)} | {
         "PYTHONPATH": str(ROOT),
@@ -365,21 +420,55 @@ def _start_bot(
         "SLACK_API_URL": slack.api_url,
         "EINSTEIN_API_URL": einstein_url,
         "EINSTEIN_ACCESS_TOKEN": token,
-        "DATABASE_URL": f"sqlite:///{workdir / 'bench.sqlite3'}",
+        "DATABASE_URL": database_url,
         "PORT": str(port),
         "LOG_LEVEL": "WARNING",
         "RETRAIN_POLL_INTERVAL": str(config.poll_interval),
     }
+    log = workdir / ("bot.log" if instances == 1 else f"bot-{number}.log")
     # The working directory is the temporary one, so no `.env` file of the checkout applies.
-    with (workdir / "bot.log").open("wb") as log:
-        return subprocess.Popen(
+    with log.open("wb") as output:
+        process = subprocess.Popen(
             [sys.executable, "-m", "bot"],
             cwd=workdir,
             env=env,
-            stdout=log,
+            stdout=output,
             stderr=subprocess.STDOUT,
             preexec_fn=die_with_parent,
         )
+    return Bot(number=number, port=port, token=token, log=log, process=process)
+
+
+@contextlib.asynccontextmanager
+async def _bots(
+    config: Config,
+    *,
+    workdir: Path,
+    slack: FakeSlack,
+    simulator: EinsteinSimulator,
+    einstein_url: str,
+    database_url: str,
+) -> AsyncIterator[list[Bot]]:
+    """Start `config.instances` bots on one database, each with an access token of its own;
+    stop them all on the way out."""
+    bots: list[Bot] = []
+    try:
+        for number in range(1, config.instances + 1):
+            bots.append(
+                _start_bot(
+                    number=number,
+                    instances=config.instances,
+                    workdir=workdir,
+                    slack=slack,
+                    einstein_url=einstein_url,
+                    token=simulator.issue_token(),
+                    database_url=database_url,
+                    config=config,
+                )
+            )
+        yield bots
+    finally:
+        await asyncio.gather(*(_stop_bot(bot.process) for bot in bots))
 
 
 async def _stop_bot(process: subprocess.Popen[bytes]) -> None:
@@ -394,24 +483,59 @@ async def _stop_bot(process: subprocess.Popen[bytes]) -> None:
     process.wait()
 
 
-async def _wait_idle(session: aiohttp.ClientSession, port: int, *, within: float) -> bool:
-    """Wait until the bot follows no job (its /healthz says so); False after `within` s."""
+async def _wait_idle(
+    session: aiohttp.ClientSession, ports: Sequence[int], *, within: float
+) -> bool:
+    """Wait until no bot follows a job (their /healthz say so, in the same round, since one
+    may take over another's job); False after `within` s."""
     deadline = time.monotonic() + within
     while True:
-        try:
-            async with session.get(f"http://127.0.0.1:{port}/healthz") as response:
-                if (await response.json()).get("jobs_followed", 0) == 0:
-                    return True
-        except (aiohttp.ClientError, ValueError):
-            pass
+        if all(await asyncio.gather(*(_follows_nothing(session, port) for port in ports))):
+            return True
         if time.monotonic() >= deadline:
             return False
         await asyncio.sleep(1.0)
 
 
+async def _follows_nothing(session: aiohttp.ClientSession, port: int) -> bool:
+    try:
+        async with session.get(f"http://127.0.0.1:{port}/healthz") as response:
+            return bool((await response.json()).get("jobs_followed", 0) == 0)
+    except (aiohttp.ClientError, ValueError):
+        return False
+
+
+@contextlib.asynccontextmanager
+async def _database(admin_url: str | None, *, workdir: Path) -> AsyncIterator[str]:
+    """The DATABASE_URL of one run: a SQLite file in `workdir`, or a database created for the
+    run on the PostgreSQL server of `admin_url` and dropped after it, so no run sees another's
+    rows."""
+    if admin_url is None:
+        yield f"sqlite:///{workdir / 'bench.sqlite3'}"
+        return
+    parts = urlsplit(admin_url)
+    admin = urlunsplit(parts._replace(scheme="postgresql"))
+    name = f"retrain_bench_{secrets.token_hex(4)}"
+    # The name is ours (hex digits), not input: formatting it into the statement is safe.
+    await _execute(admin, f"CREATE DATABASE {name}")
+    try:
+        yield urlunsplit(parts._replace(scheme="postgresql", path=f"/{name}"))
+    finally:
+        # FORCE ends the connections of a bot that did not stop.
+        await _execute(admin, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+async def _execute(url: str, statement: str) -> None:
+    connection = await asyncpg.connect(url)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
 async def _send_commands(
     session: aiohttp.ClientSession,
-    url: str,
+    urls: Sequence[str],
     slack: FakeSlack,
     model_ids: Sequence[str],
     *,
@@ -420,7 +544,8 @@ async def _send_commands(
     spread_over: float,
 ) -> list[str]:
     """Send one signed `/retrain` per model, evenly over `spread_over` seconds with at most
-    `concurrency` in flight; returns the failures."""
+    `concurrency` in flight, to the `urls` in turn (as Heroku's router spreads requests over
+    dynos); returns the failures."""
     gate = asyncio.Semaphore(concurrency)
     failures: list[str] = []
     start = time.monotonic()
@@ -432,7 +557,7 @@ async def _send_commands(
             try:
                 answer = await send_slash_command(
                     session,
-                    url,
+                    urls[n % len(urls)],
                     signing_secret=SECRET,
                     text=model_id,
                     user_id="U0BENCH",
@@ -476,7 +601,7 @@ def _deadline(config: Config) -> float:
     return longest + 4 * config.poll_interval + 120
 
 
-async def _run(config: Config, *, details: bool) -> dict[str, Any]:
+async def _run(config: Config, *, database_url: str | None, details: bool) -> dict[str, Any]:
     revision = _revision()
     simulator, model_ids = _simulator(config)
     replies = ReplyLog(expected=config.trainings)
@@ -491,35 +616,42 @@ async def _run(config: Config, *, details: bool) -> dict[str, Any]:
     einstein_url = await simulator.start()
     await slack.start()
     samples: list[Sample] = []
-    sampler: asyncio.Task[None] | None = None
-    process: subprocess.Popen[bytes] | None = None
     try:
         with tempfile.TemporaryDirectory(prefix="bench-follow-") as tmp:
             workdir = Path(tmp)
-            port = free_port()
-            process = _start_bot(
-                workdir=workdir,
-                port=port,
-                slack=slack,
-                einstein_url=einstein_url,
-                token=simulator.issue_token(),
-                config=config,
-            )
-            connector = aiohttp.TCPConnector(limit=config.concurrency)
-            async with aiohttp.ClientSession(connector=connector) as session:
-                await wait_healthy(session, port, timeout=30, process=process)
-                meter = Meter(root=process.pid)
+            # Unwound in reverse: the session closes, the bots stop, then their database goes.
+            async with contextlib.AsyncExitStack() as stack:
+                bots_database = await stack.enter_async_context(
+                    _database(database_url, workdir=workdir)
+                )
+                bots = await stack.enter_async_context(
+                    _bots(
+                        config,
+                        workdir=workdir,
+                        slack=slack,
+                        simulator=simulator,
+                        einstein_url=einstein_url,
+                        database_url=bots_database,
+                    )
+                )
+                connector = aiohttp.TCPConnector(limit=config.concurrency)
+                session = await stack.enter_async_context(
+                    aiohttp.ClientSession(connector=connector)
+                )
+                for bot in bots:
+                    await wait_healthy(session, bot.port, timeout=30, process=bot.process)
+                meter = Meter(roots=tuple(bot.process.pid for bot in bots))
                 sampler = asyncio.ensure_future(meter.run(samples, config.sample_interval))
+                stack.callback(sampler.cancel)
                 # A few seconds with no job: what the bot costs before it follows anything.
                 await asyncio.sleep(5)
-                idle_rss_kib = _status_kib(process.pid, "VmRSS")
-                idle_tree_kib = meter.sample().tree_pss_kib
+                idle_rss_kib = sum(_status_kib(bot.process.pid, "VmRSS") for bot in bots)
+                idle_sample = meter.sample()
                 idle_end = time.time()
-                url = f"http://127.0.0.1:{port}/slack/events"
                 started = time.time()
                 failures = await _send_commands(
                     session,
-                    url,
+                    [f"http://127.0.0.1:{bot.port}/slack/events" for bot in bots],
                     slack,
                     model_ids,
                     concurrency=config.concurrency,
@@ -541,23 +673,22 @@ async def _run(config: Config, *, details: bool) -> dict[str, Any]:
                     timed_out = True
                 reported = time.time()
                 # Work after the final reply (the success pictures) still belongs to the run:
-                # it ends when the bot follows no job any more.
+                # it ends when no bot follows a job any more.
                 went_idle = await _wait_idle(
-                    session, port, within=0 if timed_out else config.drain_timeout
+                    session,
+                    [bot.port for bot in bots],
+                    within=0 if timed_out else config.drain_timeout,
                 )
                 drained = time.time()
-                if process.poll() is not None:
-                    raise RuntimeError(f"the bot exited with code {process.returncode}")
-                peak_rss_kib = _status_kib(process.pid, "VmHWM")
+                for bot in bots:
+                    if bot.process.poll() is not None:
+                        raise RuntimeError(
+                            f"bot {bot.number} exited with code {bot.process.returncode}"
+                        )
+                peaks_rss_kib = [_status_kib(bot.process.pid, "VmHWM") for bot in bots]
                 samples.append(meter.sample())
-            sampler.cancel()
-            await _stop_bot(process)
-            log_lines = (workdir / "bot.log").read_text(errors="replace").splitlines()
+            logs = [bot.log.read_text(errors="replace").splitlines() for bot in bots]
     finally:
-        if sampler is not None:
-            sampler.cancel()
-        if process is not None:
-            await _stop_bot(process)
         await slack.stop()
         await simulator.stop()
 
@@ -587,10 +718,14 @@ async def _run(config: Config, *, details: bool) -> dict[str, Any]:
     # Following proper, without the pictures still being drawn after the last final reply.
     following = _usage(samples, started, reported)
     idle = _usage(samples, 0.0, idle_end)
+    idle_tree_kib = idle_sample.tree_pss_kib
+    # With several bots, the totals are sums: of their VmHWM, and of their trees' PSS.
+    peak_rss_kib = sum(peaks_rss_kib)
     peak_tree_kib = max((s.tree_pss_kib for s in samples), default=0)
     # The whole bot's peak: the larger of the bot process's exact high-water mark and the
     # sampled peak of its process tree, so a peak between two samples is never missed.
     peak_kib = max(peak_rss_kib, peak_tree_kib)
+    log_lines = [line for lines in logs for line in lines]
 
     polls = Counter(
         r.model_id for r in simulator.requests if r.operation == STATUS_CALL and r.status == 200
@@ -614,8 +749,26 @@ async def _run(config: Config, *, details: bool) -> dict[str, Any]:
     updates = slack.calls_to("chat.update")
     target = config.poll_interval + 1.0
     all_delays = started_delays + ended_delays
+    extras: dict[str, Any] = {}
+    if config.instances > 1:
+        shares = _shares(simulator, bots)
+        extras["trainings_moved"] = shares.moved
+        extras["per_instance"] = _per_instance(
+            bots=bots,
+            shares=shares,
+            courses=courses,
+            samples=samples,
+            idle=idle_sample,
+            peaks_rss_kib=peaks_rss_kib,
+            windows={"quiet": quiet, "follow": following, "whole": whole},
+            logs=logs,
+        )
+    if details:
+        extras["details"] = _details(courses, replies, polls)
     return {
         "trainings": config.trainings,
+        "instances": config.instances,
+        "database": "sqlite" if database_url is None else "postgresql",
         "poll_interval_s": config.poll_interval,
         "time_scale": config.time_scale,
         "queue_s": list(config.queue),
@@ -670,7 +823,81 @@ async def _run(config: Config, *, details: bool) -> dict[str, Any]:
         "bot_log_warnings": sum(1 for line in log_lines if " WARNING " in line),
         "bot_log_errors": sum(1 for line in log_lines if " ERROR " in line),
         "bot_log_top": _log_summary(log_lines),
-    } | ({"details": _details(courses, replies, polls)} if details else {})
+    } | extras
+
+
+@dataclass(slots=True)
+class Shares:
+    """Which bot did what, read from the simulator's record of every call and the access token
+    each call carried."""
+
+    # The retrain calls each bot made: the commands it took.
+    commands: Counter[int] = field(default_factory=Counter)
+    status_calls: Counter[int] = field(default_factory=Counter)
+    # Per model, the bot whose status call saw the training end: the bot that held the job's
+    # lease then, and so posted its final reply (a bot posts only for jobs it holds).
+    last_poller: dict[str, int] = field(default_factory=dict)
+    pollers: dict[str, set[int]] = field(default_factory=dict)
+
+    @property
+    def moved(self) -> int:
+        """Trainings followed by more than one bot: a lease that expired and was taken over."""
+        return sum(1 for bots in self.pollers.values() if len(bots) > 1)
+
+
+def _shares(simulator: EinsteinSimulator, bots: Sequence[Bot]) -> Shares:
+    by_token = {f"Bearer {bot.token}": bot.number for bot in bots}
+    shares = Shares()
+    for request in simulator.requests:  # in the order they arrived
+        number = by_token.get(request.headers.get("Authorization", ""))
+        if number is None or request.status != 200:
+            continue
+        if request.operation == "retrain":
+            shares.commands[number] += 1
+        elif request.operation == STATUS_CALL and request.model_id is not None:
+            shares.status_calls[number] += 1
+            shares.last_poller[request.model_id] = number
+            shares.pollers.setdefault(request.model_id, set()).add(number)
+    return shares
+
+
+def _per_instance(
+    *,
+    bots: Sequence[Bot],
+    shares: Shares,
+    courses: dict[str, Course],
+    samples: Sequence[Sample],
+    idle: Sample,
+    peaks_rss_kib: Sequence[int],
+    windows: dict[str, Usage],
+    logs: Sequence[Sequence[str]],
+) -> list[dict[str, Any]]:
+    """Each bot's share of the trainings, its memory and its CPU."""
+    rows = []
+    for i, bot in enumerate(bots):
+        trainings = sum(1 for m in courses if shares.last_poller.get(m) == bot.number)
+        peak_pss_kib = max((s.instance_pss_kib[i] for s in samples), default=0)
+        cpu = {
+            f"{name}_cpu_pct": usage.instances[i] if usage.instances else float("nan")
+            for name, usage in windows.items()
+        }
+        rows.append(
+            {
+                "instance": bot.number,
+                "commands": shares.commands[bot.number],
+                "trainings": trainings,
+                "share_pct": 100 * trainings / len(courses) if courses else float("nan"),
+                "status_calls": shares.status_calls[bot.number],
+                "idle_memory_mb": idle.instance_pss_kib[i] / 1024,
+                "peak_rss_mb": peaks_rss_kib[i] / 1024,
+                "peak_pss_mb": peak_pss_kib / 1024,
+                "peak_memory_mb": max(peaks_rss_kib[i], peak_pss_kib) / 1024,
+                **cpu,
+                "log_warnings": sum(1 for line in logs[i] if " WARNING " in line),
+                "log_errors": sum(1 for line in logs[i] if " ERROR " in line),
+            }
+        )
+    return rows
 
 
 def _log_summary(lines: Sequence[str], *, top: int = 5) -> list[str]:
@@ -757,9 +984,57 @@ def _table(results: Sequence[dict[str, Any]]) -> str:
     )
 
 
+def _instance_table(result: dict[str, Any]) -> str:
+    """One column per bot: its share of the trainings, its memory and its CPU."""
+    bots = result["per_instance"]
+
+    def row(label: str, fmt: str, key: str) -> tuple[str, list[str]]:
+        return label, [format(b[key], fmt) for b in bots]
+
+    rows = [
+        ("instance", [f"#{b['instance']}" for b in bots]),
+        row("commands taken", "d", "commands"),
+        row("trainings followed to the end", "d", "trainings"),
+        row("  share, %", ".1f", "share_pct"),
+        row("status calls", "d", "status_calls"),
+        row("memory idle (PSS), MB", ".1f", "idle_memory_mb"),
+        row("RSS peak, bot process (VmHWM), MB", ".1f", "peak_rss_mb"),
+        row("PSS peak, its processes, MB", ".1f", "peak_pss_mb"),
+        row("CPU quiet window, % of a core", ".1f", "quiet_cpu_pct"),
+        row("CPU until the last final reply, %", ".1f", "follow_cpu_pct"),
+        row("CPU until every bot is idle, %", ".1f", "whole_cpu_pct"),
+        ("log warnings / errors", [f"{b['log_warnings']} / {b['log_errors']}" for b in bots]),
+    ]
+    width = max(len(label) for label, _ in rows)
+    cells = max(8, *(len(v) for _, values in rows for v in values))
+    lines = [
+        f"N={result['trainings']}, {len(bots)} instances on {result['database']}; "
+        f"trainings followed by more than one instance: {result['trainings_moved']}",
+        *(
+            f"{label:<{width}}  " + "  ".join(f"{v:>{cells}}" for v in values)
+            for label, values in rows
+        ),
+    ]
+    return "\n".join(lines)
+
+
 def _targets(result: dict[str, Any]) -> list[str]:
-    """The N = 1,000 targets, checked for whatever N was run."""
+    """The N = 1,000 targets, checked for whatever N was run; with several instances, the
+    memory and CPU targets apply to each (one dyno's budget), so the largest is checked."""
     p95 = result["delay_all_s"]["p95"]
+    if "per_instance" in result:
+        memory = max(b["peak_memory_mb"] for b in result["per_instance"])
+        quiet = max(b["quiet_cpu_pct"] for b in result["per_instance"])
+        return [
+            f"peak memory of the largest instance {memory:.1f} MB < 150 MB: "
+            f"{_verdict(memory < 150)}",
+            f"CPU between state changes, busiest instance {quiet:.1f}% < 10% of a core: "
+            f"{_verdict(quiet < 10)}"
+            if quiet == quiet
+            else "CPU between state changes: no quiet window (the state changes overlapped)",
+            f"delay p95 {p95:.2f} s <= {result['delay_target_s']:.1f} s: "
+            f"{_verdict(p95 <= result['delay_target_s'])}",
+        ]
     quiet = result["quiet_cpu_pct"]
     return [
         f"peak memory {result['peak_memory_mb']:.1f} MB < 150 MB: "
@@ -785,12 +1060,15 @@ async def _main(args: argparse.Namespace) -> int:
             per_channel=args.per_channel,
             submit_seconds=args.submit_seconds,
             concurrency=args.concurrency,
+            instances=args.instances,
             sample_interval=args.sample_interval,
             drain_timeout=args.drain_timeout,
             seed=args.seed,
         )
-        print(f"N={n}: starting a bot process ({asdict(config)})", flush=True)
-        result = await _run(config, details=args.details)
+        bots = "a bot process" if args.instances == 1 else f"{args.instances} bot processes"
+        on = "" if args.database_url is None else " on a new PostgreSQL database"
+        print(f"N={n}: starting {bots}{on} ({asdict(config)})", flush=True)
+        result = await _run(config, database_url=args.database_url, details=args.details)
         results.append(result)
         for line in _targets(result):
             print(f"  N={n}: {line}", flush=True)
@@ -808,7 +1086,13 @@ async def _main(args: argparse.Namespace) -> int:
             # Written after every run, so a long series keeps what it measured if stopped.
             args.json.write_text(json.dumps(results, indent=2))
     print()
+    if args.instances > 1:
+        print(f"all {args.instances} instances together (memory and CPU: their sums)")
     print(_table(results))
+    for result in results:
+        if "per_instance" in result:
+            print()
+            print(_instance_table(result))
     return 0 if not any(r["timed_out"] for r in results) else 1
 
 
@@ -846,6 +1130,18 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="the commands are sent evenly over this many seconds",
     )
     parser.add_argument("--concurrency", type=int, default=50, help="commands in flight")
+    parser.add_argument(
+        "--instances",
+        type=int,
+        default=1,
+        help="bot processes sharing the database; the commands go to each in turn",
+    )
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="a PostgreSQL server (postgresql://user@host:port/db): each run creates a "
+        "database there and drops it after; default: SQLite in a temporary directory",
+    )
     parser.add_argument("--sample-interval", type=float, default=0.5, help="seconds")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
@@ -861,8 +1157,10 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         low, high = getattr(args, name)
         if not 0 <= low <= high:
             parser.error(f"--{name} needs 0 <= MIN <= MAX")
-    if args.per_channel < 1 or min(args.trainings) < 1 or args.concurrency < 1:
-        parser.error("--trainings, --per-channel and --concurrency must be positive")
+    if min(args.per_channel, *args.trainings, args.concurrency, args.instances) < 1:
+        parser.error("--trainings, --per-channel, --concurrency and --instances must be positive")
+    if args.database_url is not None and urlsplit(args.database_url).scheme not in POSTGRESQL:
+        parser.error("--database-url takes a PostgreSQL URL (leave it out for SQLite)")
     if args.queue[0] <= 0:
         parser.error("--queue MIN must be positive: the QUEUED->RUNNING change is measured")
     return args
