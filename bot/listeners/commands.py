@@ -20,11 +20,10 @@ from bot.access.gatekeeper import Gatekeeper
 from bot.core.grammar import Cancel, Help, History, ListJobs, Retrain, Status, parse_command
 from bot.core.help import USAGE, render_help
 from bot.core.jobs import Job, JobStatus, utcnow
-from bot.core.mrkdwn import format_duration
 from bot.errors import BotError, SlackError, UsageError
 from bot.follow.follower import Follower
 from bot.retrains import Requester, Retrains
-from bot.slack.look import Message, look
+from bot.slack.look import Message, job_line
 from bot.slack.notify import Notifier
 from bot.slack.views import retrain_form
 from bot.store.jobs import JobStore
@@ -119,12 +118,14 @@ class Handlers:
                 job = await self._latest(model_id)
                 if job is None:
                     return f"No retrain of `{model_id}` has been followed here."
-                return f"{_job_line(job)}{await self._retrains.where(job)}"
+                return f"{job_line(job, now=utcnow())}{await self._retrains.where(job)}"
             case ListJobs():
                 jobs = [j for j in await self._store.unfinished() if not j.is_final]
                 if not jobs:
                     return "No trainings are being followed right now."
-                lines = [f"• {_job_line(j)}{await self._retrains.where(j)}" for j in jobs]
+                lines = [
+                    f"• {job_line(j, now=utcnow())}{await self._retrains.where(j)}" for j in jobs
+                ]
                 return "*Trainings being followed*\n" + "\n".join(lines)
             case Cancel(model_id=model_id):
                 return await self._retrains.stop(model_id, user=str(command["user_id"]))
@@ -149,22 +150,9 @@ class Handlers:
         )
 
 
-def _job_line(job: Job) -> str:
-    symbol, name = look(job.status)
-    line = f"{symbol} `{job.model_id}` {name}"
-    if job.status == JobStatus.RUNNING:
-        line += f" {job.progress * 100:.0f}%"
-    if job.status == JobStatus.QUEUED and job.queue_position is not None:
-        line += f" (position {job.queue_position})"
-    if job.result is not None and job.result.test_accuracy is not None:
-        line += f" · accuracy {job.result.test_accuracy * 100:.1f}%"
-    line += f" · started {format_duration((utcnow() - job.created_at).total_seconds())} ago"
-    return line
-
-
 def _history_line(job: Job) -> str:
     """One past training: outcome, metrics, requester and approver."""
-    line = f"{_job_line(job)} · by <@{job.requester}>"
+    line = f"{job_line(job, now=utcnow())} · by <@{job.requester}>"
     if job.result is not None and job.result.macro_f1 is not None:
         line += f" · macro F1 {job.result.macro_f1 * 100:.1f}%"
     if job.approver is not None:

@@ -11,9 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from bot.core.jobs import Job, JobStatus
-from bot.core.mrkdwn import format_duration, percent
-from bot.slack.look import MAX_SECTION, Block, look, section, truncate
+from bot.core.jobs import Job
+from bot.slack.look import MAX_SECTION, Block, job_line, section, truncate
 
 __all__ = ["HOME_JOBS", "MAX_VIEW_BLOCKS", "HomeEntry", "home_view"]
 
@@ -31,24 +30,12 @@ class HomeEntry:
 
 def _home_line(entry: HomeEntry, *, now: datetime) -> str:
     job = entry.job
-    symbol, name = look(job.status)
-    head = f"{symbol} *{name}*"
-    if job.status == JobStatus.RUNNING:
-        head += f" {job.progress * 100:.0f}%"
-    if job.status == JobStatus.QUEUED and job.queue_position is not None:
-        head += f", position {job.queue_position} in the queue"
-    parts = [f"{head} · `{job.model_id}`", job.options.describe()]
-    if job.result is not None and job.result.test_accuracy is not None:
-        parts.append(f"accuracy {percent(job.result.test_accuracy)}")
-    if job.finished_at is not None:
-        parts.append(f"ended {format_duration((now - job.finished_at).total_seconds())} ago")
-    else:
-        parts.append(f"started {format_duration((now - job.created_at).total_seconds())} ago")
+    line = job_line(job, now=now)
     if entry.link:
-        parts.append(f"<{entry.link}|thread>")
+        line += f" · <{entry.link}|thread>"
     elif job.parent_ts is not None:
-        parts.append(f"in <#{job.channel}>")
-    return truncate(" · ".join(parts), MAX_SECTION)
+        line += f" · in <#{job.channel}>"
+    return truncate(line, MAX_SECTION)
 
 
 def home_view(entries: Sequence[HomeEntry], *, now: datetime) -> dict[str, Any]:

@@ -8,9 +8,11 @@ calls here.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from bot.core.jobs import JobStatus
+from bot.core.jobs import Job, JobStatus
+from bot.core.mrkdwn import format_duration, percent
 
 __all__ = [
     "MAX_BLOCKS",
@@ -19,6 +21,7 @@ __all__ = [
     "MAX_TEXT",
     "Block",
     "Message",
+    "job_line",
     "look",
     "section",
     "truncate",
@@ -66,3 +69,22 @@ def section(text: str) -> Block:
 
 def look(status: str) -> tuple[str, str]:
     return _LOOK.get(status, (":grey_question:", status.replace("_", " ").title()))
+
+
+def job_line(job: Job, *, now: datetime) -> str:
+    """One job in a line: its state (with progress or queue position), model, options, accuracy
+    and age. `/retrain status`, `list`, `history` and the Home tab all show jobs this way."""
+    symbol, name = look(job.status)
+    head = f"{symbol} *{name}*"
+    if job.status == JobStatus.RUNNING:
+        head += f" {job.progress * 100:.0f}%"
+    if job.status == JobStatus.QUEUED and job.queue_position is not None:
+        head += f", position {job.queue_position} in the queue"
+    parts = [f"{head} · `{job.model_id}`", job.options.describe()]
+    if job.result is not None and job.result.test_accuracy is not None:
+        parts.append(f"accuracy {percent(job.result.test_accuracy)}")
+    if job.finished_at is not None:
+        parts.append(f"ended {format_duration((now - job.finished_at).total_seconds())} ago")
+    else:
+        parts.append(f"started {format_duration((now - job.created_at).total_seconds())} ago")
+    return " · ".join(parts)
