@@ -198,3 +198,17 @@ async def test_status_is_polled_on_schedule_and_changes_reach_the_deliverer(
     assert len(harness.sim.calls(STATUS)) == polls + 1
     assert harness.changes.seen[-1] is record.job
     assert {j.status for j in harness.changes.seen} >= {JobStatus.QUEUED}
+
+
+async def test_no_retrain_is_sent_while_the_lease_is_unsafe(harness: Harness) -> None:
+    """Past its lease (a paused process), no retrain goes out; it does once the lease is renewed."""
+    model = harness.sim.add_model()
+    record = await harness.start(model)
+    harness.clock.now += 31.0  # the lease of 30 s ran out on this process's clock
+    await harness.turn()
+    assert harness.sim.calls("retrain") == []
+    assert record.job.status == JobStatus.SUBMITTING
+    assert await harness.held.renew() == []  # the store still has it leased to us
+    await harness.turn(10.0)
+    assert len(harness.sim.calls("retrain")) == 1
+    assert record.job.status == JobStatus.QUEUED

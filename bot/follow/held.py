@@ -12,8 +12,9 @@ next post wait for the write). Only `LeaseLost` ends it: another instance follow
 
 Fencing: the lease is renewed every `claim_interval`; `may_post` is true only while the lease
 outlives the next post by a margin. It is checked before every Slack call made for a job, in
-the outbox right before sending, so a process paused past its lease (SIGSTOP, a frozen VM) posts
-nothing for a job another instance has taken over.
+the outbox right before sending, and before a retrain is sent to Einstein, so a process paused
+past its lease (SIGSTOP, a frozen VM) neither posts nor retrains for a job another instance has
+taken over.
 """
 
 from __future__ import annotations
