@@ -189,6 +189,10 @@ class Follower:
                 await self._claim()
             except StoreError as exc:
                 log.warning("lease upkeep failed: %s", exc)
+            except Exception:
+                # This loop must outlive any surprise: without it no lease is renewed and no
+                # job claimed again, and the process silently stops posting for good.
+                log.exception("lease upkeep failed; trying again at the next interval")
 
     async def stop(self, *, grace: float = 5.0) -> None:
         """Stop taking work, let posts in flight finish, give the leases back."""
