@@ -33,9 +33,7 @@ def has_card(slack: FakeSlack, model: str) -> bool:
 async def test_postgres_restart_mid_run_loses_and_repeats_nothing(
     tmp_path: Path, key_pair: tuple[str, str]
 ) -> None:
-    """PostgreSQL stopped for a few seconds and started again under two instances with
-    trainings in flight: every job ends with exactly one terminal reply and no state announced
-    twice; a command sent while it is down is answered within Slack's 3 s."""
+    """PostgreSQL down, then back mid-run: jobs end once; a command meanwhile is answered in 3 s."""
     models = model_ids(8, prefix="PGDOWN")
     late = model_ids(1, prefix="PGLATE")[0]  # asked for while the database is down
     async with (

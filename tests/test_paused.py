@@ -83,9 +83,7 @@ def shown_by(slack: FakeSlack, token: str, *, after: float = float("-inf")) -> l
 async def test_paused_past_lease_sends_nothing_when_woken(
     backend: str, tmp_path: Path, key_pair: tuple[str, str]
 ) -> None:
-    """Paused past its lease with replies owed and a retrain about to go out, an instance wakes
-    after another took its jobs over: it sends nothing for them, and every job ends with one
-    terminal reply, one card and each model retrained once."""
+    """Woken after another instance took its jobs, a paused one sends nothing; jobs end once."""
     models = model_ids(6, prefix=f"PAUSE{backend[:2].upper()}")
     slow = models[-1]  # its retrain is on its way when the process is paused
     async with (
