@@ -99,11 +99,11 @@ class Follower:
         if not task.cancelled() and task.exception() is not None:
             log.error("background task failed", exc_info=task.exception())
 
-    def follow(self, job: Job, *, resumed: bool = False) -> None:
+    def follow(self, job: Job, *, resumed: bool = False, leased_at: float | None = None) -> None:
         """Follow `job` to its end; `resumed` jobs first reconcile with what Slack shows."""
         if self._held.get(job.id) is not None or self._held.draining:
             return
-        self._start(self._held.hold(job, resumed=resumed))
+        self._start(self._held.hold(job, resumed=resumed, leased_at=leased_at))
 
     def _start(self, record: Followed) -> None:
         # Jobs resumed together are spread over one interval so they never poll in step.
@@ -124,8 +124,9 @@ class Follower:
 
     async def start_job(self, job: Job) -> None:
         """Store a new job leased to this process and follow it (DuplicateJob if followed)."""
+        leased_at = self._held.now()
         await self._store.add(job, lease_seconds=self._timing.lease_seconds)
-        self.follow(job)
+        self.follow(job, leased_at=leased_at)
 
     # -- decisions people make ---------------------------------------------------------------
 
@@ -150,16 +151,17 @@ class Follower:
 
     async def _take(self, job: Job, kind: AuditKind, *, by: str, outcome: str | None = None) -> Job:
         """Write a decision about `job` and follow it here, whichever process held it."""
+        leased_at = self._held.now()
         await self._store.take_over(job, lease_seconds=self._timing.lease_seconds)
         # The decision enters the trail before what follows from it (submission, replies), so
         # the trail keeps their order and whoever sees the thread change finds it recorded.
         await self._audit.job_event(kind, job, actor=by, outcome=outcome)
         record = self._held.get(job.id)
         if record is None:
-            record = self._held.hold(job)
+            record = self._held.hold(job, leased_at=leased_at)
         else:
             record.job = record.saved = job
-            record.lease_until = time.monotonic() + self._timing.lease_seconds
+            record.lease_until = leased_at + self._timing.lease_seconds
         self._start(record)  # the card shows the decision, the thread says what it owes
         return job
 
