@@ -144,9 +144,7 @@ class Retrains:
             )
         # Stored before the confirmation goes out: a crash right after the ack leaves a job
         # that this process, restarted, or another instance takes over.
-        stored = asyncio.ensure_future(
-            self._store.add(job, lease_seconds=self._follower.timing.lease_seconds)
-        )
+        stored = asyncio.ensure_future(self._follower.store_new(job))
         try:
             # Shielded: a write the ack could not wait for still lands, or fails, and says so.
             await _within(asyncio.shield(stored), deadline)
@@ -159,7 +157,7 @@ class Retrains:
         except StoreError as exc:
             log.error("could not store a new retrain of %s: %s", model_id, exc)
             return texts.refused(model_id, texts.CANNOT_RECORD)
-        self._follower.spawn(self._begin(job), name=f"begin-{job.id}")
+        self._follower.spawn(self._begin(job, stored.result()), name=f"begin-{job.id}")
         return texts.confirmation(job)
 
     def _new_job(self, *, model_id: str, options: RetrainOptions, by: Requester) -> Job:
@@ -175,7 +173,7 @@ class Retrains:
             created_at=utcnow(),
         )
 
-    async def _begin(self, job: Job) -> None:
+    async def _begin(self, job: Job, leased_at: float) -> None:
         """A stored job: into the trail, then followed (the observer submits it)."""
         by = _requester_of(job)
         await self.note(
@@ -190,12 +188,12 @@ class Retrains:
                 job_id=job.id,
                 outcome=job.decision_note,
             )
-        self._follower.follow(job)
+        self._follower.follow(job, leased_at=leased_at)
 
-    async def _settle_late(self, job: Job, stored: asyncio.Future[None]) -> None:
+    async def _settle_late(self, job: Job, stored: asyncio.Future[float]) -> None:
         """The store answered after the ack: the requester hears which way it went."""
         try:
-            await stored
+            leased_at = await stored
         except DuplicateJob:
             await self._tell_existing(job)
             return
@@ -203,7 +201,7 @@ class Retrains:
             log.error("could not store a new retrain of %s: %s", job.model_id, exc)
             await self._tell(job, texts.refused(job.model_id, texts.CANNOT_RECORD))
             return
-        await self._begin(job)
+        await self._begin(job, leased_at)
         await self._tell(job, f"{texts.confirmation(job)} It was recorded after all.")
 
     async def _tell_existing(self, job: Job) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -78,6 +79,16 @@ class BotProcess:
         self.process.send_signal(signal.SIGKILL)
         self.process.wait(timeout=10)
 
+    def pause(self) -> None:
+        """SIGSTOP: the process keeps its sockets and memory but runs no code, like a frozen VM."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """SIGCONT: the paused process goes on where it stopped, its timers long overdue."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
+
     def terminate(self) -> float:
         """SIGTERM, as Heroku sends it; returns how long the process took to exit."""
         assert self.process is not None
@@ -85,6 +96,12 @@ class BotProcess:
         self.process.send_signal(signal.SIGTERM)
         self.process.wait(timeout=30)
         return time.monotonic() - started
+
+    @property
+    def owner(self) -> str:
+        """The start of the lease owner this process writes in the store (host-pid-random)."""
+        assert self.process is not None
+        return f"{socket.gethostname()}-{self.process.pid}-"
 
     def close(self) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -84,7 +84,7 @@ def assert_exactly_once(slack: FakeSlack, models: list[str], simulator: Einstein
     assert retrains == Counter(models), "each model retrained exactly once"
 
 
-async def _wait_finished(slack: FakeSlack, count: int, *, timeout: float) -> None:
+async def wait_finished(slack: FakeSlack, count: int, *, timeout: float) -> None:
     await slack.wait_for(
         lambda: finished(slack, count), timeout=timeout, what=f"{count} finished threads"
     )
@@ -117,7 +117,7 @@ async def test_instances_share_postgres_and_take_over(
                 assert answer.status == 200
             await asyncio.sleep(1.0)
             bots[0].kill()
-            await _wait_finished(slack, len(models), timeout=40)
+            await wait_finished(slack, len(models), timeout=40)
         finally:
             for bot in bots:
                 bot.close()
@@ -153,7 +153,7 @@ async def test_sigkill_at_random_points(
                 await asyncio.sleep(rng.uniform(0.05, 1.2))
                 bot.kill()
                 await bot.start(session)
-            await _wait_finished(slack, len(models), timeout=40)
+            await wait_finished(slack, len(models), timeout=40)
         finally:
             bot.close()
         assert_exactly_once(slack, models, simulator)
@@ -192,7 +192,7 @@ async def test_sigterm_exits_fast_and_leaves_jobs_resumable(
             finally:
                 await store.close()
             await second.start(session)
-            await _wait_finished(slack, len(models), timeout=20)
+            await wait_finished(slack, len(models), timeout=20)
         finally:
             first.close()
             second.close()

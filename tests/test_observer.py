@@ -199,3 +199,35 @@ async def test_status_is_polled_on_schedule_and_changes_reach_the_deliverer(
     assert len(harness.sim.calls(STATUS)) == polls + 1
     assert harness.changes.seen[-1] is record.job
     assert {j.status for j in harness.changes.seen} >= {JobStatus.QUEUED}
+
+
+async def test_no_retrain_is_sent_while_the_lease_is_unsafe(harness: Harness) -> None:
+    """Past its lease (a paused process), no retrain goes out; it does once the lease is renewed."""
+    model = harness.sim.add_model()
+    record = await harness.start(model)
+    harness.clock.now += 31.0  # the lease of 30 s ran out on this process's clock
+    await harness.turn()
+    assert harness.sim.calls("retrain") == []
+    assert record.job.status == JobStatus.SUBMITTING
+    assert await harness.held.renew() == []  # the store still has it leased to us
+    await harness.turn(10.0)
+    assert len(harness.sim.calls("retrain")) == 1
+    assert record.job.status == JobStatus.QUEUED
+
+
+async def test_a_lease_counts_from_before_the_claim(harness: Harness) -> None:
+    """Paused while claiming, a process counts its lease from the claim, not from waking up."""
+    model = harness.sim.add_model()
+    record = await harness.start(model)
+    harness.held.drop(record)
+    await harness.store.release()
+    real_claim = harness.store.claim
+
+    async def claim_then_pause(*, limit: int, lease_seconds: float) -> list[Job]:
+        jobs = await real_claim(limit=limit, lease_seconds=lease_seconds)
+        harness.clock.now += 31.0  # stopped after the claim was written, before it returned
+        return jobs
+
+    harness.store.claim = claim_then_pause  # type: ignore[method-assign]
+    [claimed] = await harness.held.claim(limit=10)
+    assert not harness.held.may_post(claimed)

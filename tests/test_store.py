@@ -9,7 +9,8 @@ import pytest
 
 from bot.core.jobs import Job, LabelScore, Result
 from bot.core.options import RetrainOptions
-from bot.errors import ConfigError
+from bot.errors import ConfigError, StoreError
+from bot.fakes.loopback import free_port
 from bot.store.jobs import DuplicateJob, LeaseLost, SqlJobStore, async_database_url
 
 
@@ -207,3 +208,13 @@ async def test_schema_creation_races(database_url: str) -> None:
         assert await stores[3].get("j1") is not None
     finally:
         await asyncio.gather(*(s.close() for s in stores))
+
+
+async def test_a_refused_connection_is_a_store_error() -> None:
+    """PostgreSQL not listening: the store raises StoreError, never the driver's OSError."""
+    store = SqlJobStore(f"postgresql://postgres@127.0.0.1:{free_port()}/none", owner="s")
+    try:
+        with pytest.raises(StoreError, match="ConnectionRefusedError"):
+            await store.open()
+    finally:
+        await store.close()

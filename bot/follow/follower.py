@@ -99,11 +99,11 @@ class Follower:
         if not task.cancelled() and task.exception() is not None:
             log.error("background task failed", exc_info=task.exception())
 
-    def follow(self, job: Job, *, resumed: bool = False) -> None:
+    def follow(self, job: Job, *, resumed: bool = False, leased_at: float | None = None) -> None:
         """Follow `job` to its end; `resumed` jobs first reconcile with what Slack shows."""
         if self._held.get(job.id) is not None or self._held.draining:
             return
-        self._start(self._held.hold(job, resumed=resumed))
+        self._start(self._held.hold(job, resumed=resumed, leased_at=leased_at))
 
     def _start(self, record: Followed) -> None:
         # Jobs resumed together are spread over one interval so they never poll in step.
@@ -121,6 +121,16 @@ class Follower:
         record.card_shown = None  # a refresh shows the card as it is now
         self._observer.watch(record, delay=0.0)
         return True
+
+    async def store_new(self, job: Job) -> float:
+        """Store a new job leased to this process (DuplicateJob if its model is followed).
+
+        Returns when the lease began, for `follow`: counted from before the store call, so a
+        process paused inside it never believes it holds more than it does.
+        """
+        leased_at = self._held.now()
+        await self._store.add(job, lease_seconds=self._timing.lease_seconds)
+        return leased_at
 
     # -- decisions people make ---------------------------------------------------------------
 
@@ -145,16 +155,17 @@ class Follower:
 
     async def _take(self, job: Job, kind: AuditKind, *, by: str, outcome: str | None = None) -> Job:
         """Write a decision about `job` and follow it here, whichever process held it."""
+        leased_at = self._held.now()
         await self._store.take_over(job, lease_seconds=self._timing.lease_seconds)
         # The decision enters the trail before what follows from it (submission, replies), so
         # the trail keeps their order and whoever sees the thread change finds it recorded.
         await self._audit.job_event(kind, job, actor=by, outcome=outcome)
         record = self._held.get(job.id)
         if record is None:
-            record = self._held.hold(job)
+            record = self._held.hold(job, leased_at=leased_at)
         else:
             record.job = record.saved = job
-            record.lease_until = time.monotonic() + self._timing.lease_seconds
+            record.lease_until = leased_at + self._timing.lease_seconds
         self._start(record)  # the card shows the decision, the thread says what it owes
         return job
 
@@ -184,6 +195,10 @@ class Follower:
                 await self._claim()
             except StoreError as exc:
                 log.warning("lease upkeep failed: %s", exc)
+            except Exception:
+                # This loop must outlive any surprise: without it no lease is renewed and no
+                # job claimed again, and the process silently stops posting for good.
+                log.exception("lease upkeep failed; trying again at the next interval")
 
     async def stop(self, *, grace: float = 5.0) -> None:
         """Stop taking work, let posts in flight finish, give the leases back."""

@@ -12,8 +12,9 @@ next post wait for the write). Only `LeaseLost` ends it: another instance follow
 
 Fencing: the lease is renewed every `claim_interval`; `may_post` is true only while the lease
 outlives the next post by a margin. It is checked before every Slack call made for a job, in
-the outbox right before sending, so a process paused past its lease (SIGSTOP, a frozen VM) posts
-nothing for a job another instance has taken over.
+the outbox right before sending, and before a retrain is sent to Einstein, so a process paused
+past its lease (SIGSTOP, a frozen VM) neither posts nor retrains for a job another instance has
+taken over.
 """
 
 from __future__ import annotations
@@ -100,11 +101,20 @@ class HeldJobs:
     def get(self, job_id: str) -> Followed | None:
         return self._records.get(job_id)
 
-    def hold(self, job: Job, *, resumed: bool = False) -> Followed:
-        """Start holding `job`, leased to this process just now."""
+    def now(self) -> float:
+        """This process's clock, read before a store call that leases a job (see `hold`)."""
+        return self._clock()
+
+    def hold(self, job: Job, *, resumed: bool = False, leased_at: float | None = None) -> Followed:
+        """Start holding `job`, leased to this process at `leased_at` (default: just now).
+
+        Callers pass the time read before the store call that leased the job: a process paused
+        during that call must not count its lease from when it woke up.
+        """
+        started = self._clock() if leased_at is None else leased_at
         record = Followed(
             job=job,
-            lease_until=self._clock() + self._timing.lease_seconds,
+            lease_until=started + self._timing.lease_seconds,
             resumed=resumed,
             reconciled=not resumed,
             saved=job,
@@ -198,8 +208,13 @@ class HeldJobs:
         """Lease unfinished jobs nobody follows (or whose lease ran out) and hold them."""
         if limit <= 0 or self.draining:
             return []
+        asked = self._clock()
         jobs = await self._store.claim(limit=limit, lease_seconds=self._timing.lease_seconds)
-        records = [self.hold(job, resumed=True) for job in jobs if job.id not in self._records]
+        records = [
+            self.hold(job, resumed=True, leased_at=asked)
+            for job in jobs
+            if job.id not in self._records
+        ]
         if records:
             log.info("following %d unfinished job(s) taken from the store", len(records))
         return records

@@ -221,6 +221,11 @@ class Observer:
             if record.submit_tries >= SUBMIT_ATTEMPTS:
                 await self._reject(record, explain(self._last_error(record), model_id=job.model_id))
                 return
+        if not self._held.may_post(record):
+            # A retrain cannot be taken back, like a post: a process paused past its lease
+            # (SIGSTOP, a frozen VM) must not send one for a job another instance may have
+            # taken over and submitted meanwhile. The next renewal keeps the job or drops it.
+            return
         try:
             training = await self._einstein.retrain(job.model_id, job.options)
         except (EinsteinRejected, EinsteinAuthError) as exc:

@@ -18,11 +18,10 @@ from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import SQLAlchemyError
 
 from bot.core.jobs import Job
 from bot.errors import StoreError
-from bot.store.jobs import SqlJobStore
+from bot.store.jobs import DATABASE_ERRORS, SqlJobStore
 from bot.store.schema import audit_table
 
 __all__ = ["AuditEvent", "AuditKind", "AuditLog", "export_events"]
@@ -140,7 +139,7 @@ class AuditLog:
         try:
             async with self._store.engine.begin() as conn:
                 await conn.execute(audit_table.insert(), values)
-        except SQLAlchemyError as exc:
+        except DATABASE_ERRORS as exc:
             raise StoreError(f"audit trail write failed: {exc.__class__.__name__}") from None
 
     async def events(
@@ -166,7 +165,7 @@ class AuditLog:
         try:
             async with self._store.engine.connect() as conn:
                 rows = (await conn.execute(query)).all()
-        except SQLAlchemyError as exc:
+        except DATABASE_ERRORS as exc:
             raise StoreError(f"audit trail read failed: {exc.__class__.__name__}") from None
         events = [_event(r._mapping) for r in rows]
         return events[::-1] if limit else events

@@ -26,7 +26,20 @@ from bot.core.owed import pending
 from bot.errors import ConfigError, StoreError
 from bot.store.schema import ACTIVE, ADDED_COLUMNS, SCHEMA_LOCK, jobs_table, metadata
 
-__all__ = ["DuplicateJob", "JobStore", "LeaseLost", "SqlJobStore", "async_database_url"]
+__all__ = [
+    "DATABASE_ERRORS",
+    "DuplicateJob",
+    "JobStore",
+    "LeaseLost",
+    "SqlJobStore",
+    "async_database_url",
+]
+
+# What a failing database raises. A refused or cut connection comes from the driver as an
+# OSError (asyncpg's ConnectionRefusedError, a TimeoutError), which SQLAlchemy does not wrap:
+# left out, it escaped as a raw exception while PostgreSQL restarted, past every handler that
+# retries a StoreError (the lease loop died of it).
+DATABASE_ERRORS = (SQLAlchemyError, OSError)
 
 # The hot writes are built once, with their values passed at execution: SQLAlchemy then reuses
 # one compiled statement instead of building, coercing and cache-keying every value per write.
@@ -153,7 +166,7 @@ class SqlJobStore:
         try:
             async with self._engine.begin() as conn:
                 yield conn
-        except SQLAlchemyError as exc:
+        except DATABASE_ERRORS as exc:
             raise StoreError(f"job store failed: {exc.__class__.__name__}") from None
 
     async def add(self, job: Job, *, lease_seconds: float) -> None:
@@ -166,7 +179,7 @@ class SqlJobStore:
                 await conn.execute(_INSERT, row)
         except IntegrityError:
             raise DuplicateJob(f"model {job.model_id} already has a followed training") from None
-        except SQLAlchemyError as exc:
+        except DATABASE_ERRORS as exc:
             raise StoreError(f"job store failed: {exc.__class__.__name__}") from None
 
     async def save(self, job: Job) -> None:

@@ -63,12 +63,13 @@ class Endpoints:
 
     async def handle_api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
+        token: str | None = None
         try:
             args, token = await read_args(request)
             reply = self._answer_api(method, args, token)
         except ApiFailure as failure:
             args, reply = {}, Reply(200, failure.body())
-        self._record(method, args, reply)
+        self._record(method, args, reply, caller=token[-4:] if token else None)
         return reply.to_response()
 
     def _answer_api(self, method: str, args: dict[str, Any], token: str | None) -> Reply:
@@ -138,7 +139,9 @@ class Endpoints:
         self._record(UPLOAD_URL, {"file_id": file_id, "length": len(data)}, reply)
         return reply.to_response()
 
-    def _record(self, method: str, args: Mapping[str, Any], reply: Reply) -> None:
+    def _record(
+        self, method: str, args: Mapping[str, Any], reply: Reply, *, caller: str | None = None
+    ) -> None:
         call = Call(
             method=method,
             args=dict(args),
@@ -146,5 +149,6 @@ class Endpoints:
             status=reply.status,
             ok=reply.ok,
             error=reply.error,
+            caller=caller,
         )
         self._calls.append(call)

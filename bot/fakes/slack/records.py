@@ -54,7 +54,11 @@ class Channel:
 
 @dataclass(frozen=True)
 class Call:
-    """One request the fake answered, as the bot sent it (the token is left out)."""
+    """One request the fake answered, as the bot sent it.
+
+    The token is left out; ``caller`` keeps its last four characters, so a test running several
+    bots with different tokens can tell which one made the call.
+    """
 
     method: str
     args: Mapping[str, Any]
@@ -62,6 +66,7 @@ class Call:
     status: int
     ok: bool
     error: str | None = None
+    caller: str | None = None
 
 
 @dataclass(frozen=True)
