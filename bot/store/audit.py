@@ -137,7 +137,7 @@ class AuditLog:
             "detail": json.dumps(event.detail, sort_keys=True) if event.detail else None,
         }
         try:
-            async with self._store.engine.begin() as conn:
+            async with self._store.begin() as conn:
                 await conn.execute(audit_table.insert(), values)
         except DATABASE_ERRORS as exc:
             raise StoreError(f"audit trail write failed: {exc.__class__.__name__}") from None
@@ -163,7 +163,7 @@ class AuditLog:
         if limit:
             query = query.limit(limit)
         try:
-            async with self._store.engine.connect() as conn:
+            async with self._store.connect() as conn:
                 rows = (await conn.execute(query)).all()
         except DATABASE_ERRORS as exc:
             raise StoreError(f"audit trail read failed: {exc.__class__.__name__}") from None

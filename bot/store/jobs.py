@@ -12,7 +12,7 @@ import os
 import secrets
 import socket
 from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -25,6 +25,7 @@ from bot.core.options import RetrainOptions
 from bot.core.owed import pending
 from bot.errors import ConfigError, StoreError
 from bot.store.schema import ACTIVE, ADDED_COLUMNS, SCHEMA_LOCK, jobs_table, metadata
+from bot.store.turns import Turns
 
 __all__ = [
     "DATABASE_ERRORS",
@@ -100,15 +101,20 @@ class SqlJobStore:
         self._url = async_database_url(url)
         self._engine: AsyncEngine | None = None
         self.owner = owner or f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+        self._turns: Turns | None = None  # SQLite only: see bot.store.turns
+        self._adds: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
+        self._adding: asyncio.Task[None] | None = None
 
     async def open(self) -> None:
         options: dict[str, Any] = {"pool_pre_ping": True}
         if self._url.startswith("sqlite"):
             # SQLite has one writer at a time: several pooled connections in one process only
-            # fight over the file lock ("database is locked"); one connection queues them.
-            options |= {"pool_size": 1, "max_overflow": 0, "pool_timeout": 120}
+            # fight over the file lock ("database is locked"); one connection queues them. A
+            # file never drops a connection, so no ping before each use.
+            options = {"pool_size": 1, "max_overflow": 0, "pool_timeout": 120}
         engine = create_async_engine(self._url, **options)
         if engine.dialect.name == "sqlite":
+            self._turns = Turns()
             sa.event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         self._engine = engine
         await self._create_schema()
@@ -160,27 +166,72 @@ class SqlJobStore:
             self._engine = None
 
     @asynccontextmanager
+    async def begin(self, *, urgent: bool = False) -> AsyncIterator[AsyncConnection]:
+        """A transaction, in its turn (`urgent`: before waiting background writes)."""
+        engine = self.engine
+        async with self._turn(urgent=urgent), engine.begin() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def connect(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for reads, in its turn."""
+        engine = self.engine
+        async with self._turn(urgent=False), engine.connect() as conn:
+            yield conn
+
+    def _turn(self, *, urgent: bool) -> AbstractAsyncContextManager[None]:
+        return self._turns.take(urgent=urgent) if self._turns else nullcontext()
+
+    @asynccontextmanager
     async def _begin(self) -> AsyncIterator[AsyncConnection]:
-        if self._engine is None:
-            raise StoreError("the job store is not open")
         try:
-            async with self._engine.begin() as conn:
+            async with self.begin() as conn:
                 yield conn
         except DATABASE_ERRORS as exc:
             raise StoreError(f"job store failed: {exc.__class__.__name__}") from None
 
     async def add(self, job: Job, *, lease_seconds: float) -> None:
-        """Insert a new job leased to this process; DuplicateJob if its model is followed."""
-        row = _row(job) | self._lease(lease_seconds)
+        """Insert a new job leased to this process; DuplicateJob if its model is followed.
+
+        A command's ack waits for this. Inserts that arrive while one is under way go
+        together in the next transaction (group commit), so fifty commands at once cost a few
+        transactions instead of fifty queued on SQLite's one connection.
+        """
         if self._engine is None:
             raise StoreError("the job store is not open")
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._adds.append((_row(job) | self._lease(lease_seconds), done))
+        if self._adding is None:
+            self._adding = asyncio.ensure_future(self._add_pending())
+        await done
+
+    async def _add_pending(self) -> None:
         try:
-            async with self._engine.begin() as conn:
-                await conn.execute(_INSERT, row)
+            while self._adds:
+                batch, self._adds = self._adds, []
+                await self._insert(batch)
+        finally:
+            self._adding = None
+
+    async def _insert(self, batch: list[tuple[dict[str, Any], asyncio.Future[None]]]) -> None:
+        """Insert `batch` in one transaction; one by one if a row breaks the one-job rule."""
+        try:
+            async with self.begin(urgent=True) as conn:
+                await conn.execute(_INSERT, [row for row, _ in batch])
         except IntegrityError:
-            raise DuplicateJob(f"model {job.model_id} already has a followed training") from None
+            if len(batch) > 1:
+                for one in batch:
+                    await self._insert([one])
+                return
+            model_id = batch[0][0]["model_id"]
+            _settle(batch, DuplicateJob(f"model {model_id} already has a followed training"))
         except DATABASE_ERRORS as exc:
-            raise StoreError(f"job store failed: {exc.__class__.__name__}") from None
+            _settle(batch, StoreError(f"job store failed: {exc.__class__.__name__}"))
+        except BaseException as exc:
+            _settle(batch, StoreError(f"job store failed: {exc.__class__.__name__}"))
+            raise
+        else:
+            _settle(batch, None)
 
     async def save(self, job: Job) -> None:
         """Write the job, only while this process holds its lease (else LeaseLost)."""
@@ -318,11 +369,26 @@ def _add_missing_columns(connection: sa.Connection) -> None:
         index.create(connection, checkfirst=True)
 
 
+def _settle(
+    batch: list[tuple[dict[str, Any], asyncio.Future[None]]], error: StoreError | None
+) -> None:
+    for _, done in batch:
+        if done.done():  # its caller stopped waiting
+            continue
+        if error is None:
+            done.set_result(None)
+        else:
+            done.set_exception(error)
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets a restarted process read while another still holds the file; the busy timeout
-    # waits for a writer instead of failing at once.
+    # waits for a writer instead of failing at once. With WAL, synchronous=NORMAL keeps every
+    # commit through a process crash (SIGKILL, a dyno restart) and skips the fsync per commit
+    # (about 10 ms here), which the ack waits for; only a power loss may undo the last ones.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
 
