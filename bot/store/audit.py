@@ -82,21 +82,48 @@ class AuditLog:
         self._store = store
         self._attempts = attempts
         self._sleep = sleep
+        self._pending: list[tuple[AuditEvent, asyncio.Future[None]]] = []
+        self._writing: asyncio.Task[None] | None = None
 
     async def note(self, event: AuditEvent) -> None:
-        """Record `event`, retrying a failing database; never raises."""
+        """Record `event`, retrying a failing database; never raises.
+
+        Returns once the event is written (or given up on), so what a caller does next comes
+        after it in the trail. Events noted while a write is under way go together in the
+        next transaction: a thousand trainings changing state cost a few writes, not a
+        thousand queued on SQLite's one connection.
+        """
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((event, done))
+        if self._writing is None:
+            self._writing = asyncio.ensure_future(self._write_pending())
+        await done
+
+    async def _write_pending(self) -> None:
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                await self._write([event for event, _ in batch])
+                for _, done in batch:
+                    if not done.done():
+                        done.set_result(None)
+        finally:
+            self._writing = None
+
+    async def _write(self, events: list[AuditEvent]) -> None:
         for attempt in range(1, self._attempts + 1):
             try:
-                await self.record(event)
+                await self._insert(events)
                 return
             except StoreError as exc:
                 if attempt == self._attempts:
-                    log.error(
-                        "audit trail write failed %d times (%s); the event: %s",
-                        attempt,
-                        exc,
-                        json.dumps(event.as_record(), sort_keys=True),
-                    )
+                    for event in events:
+                        log.error(
+                            "audit trail write failed %d times (%s); the event: %s",
+                            attempt,
+                            exc,
+                            json.dumps(event.as_record(), sort_keys=True),
+                        )
                     return
                 await self._sleep(0.2 * 2**attempt)
 
@@ -125,20 +152,13 @@ class AuditLog:
         )
 
     async def record(self, event: AuditEvent) -> None:
-        values = {
-            "at": event.at.astimezone(UTC),
-            "kind": str(event.kind),
-            "actor": event.actor,
-            "channel": event.channel,
-            "model_id": event.model_id,
-            "job_id": event.job_id,
-            "options": event.options,
-            "outcome": event.outcome,
-            "detail": json.dumps(event.detail, sort_keys=True) if event.detail else None,
-        }
+        """Write one event now; `StoreError` if the database will not take it."""
+        await self._insert([event])
+
+    async def _insert(self, events: list[AuditEvent]) -> None:
         try:
             async with self._store.begin() as conn:
-                await conn.execute(audit_table.insert(), values)
+                await conn.execute(audit_table.insert(), [_values(event) for event in events])
         except DATABASE_ERRORS as exc:
             raise StoreError(f"audit trail write failed: {exc.__class__.__name__}") from None
 
@@ -169,6 +189,20 @@ class AuditLog:
             raise StoreError(f"audit trail read failed: {exc.__class__.__name__}") from None
         events = [_event(r._mapping) for r in rows]
         return events[::-1] if limit else events
+
+
+def _values(event: AuditEvent) -> dict[str, Any]:
+    return {
+        "at": event.at.astimezone(UTC),
+        "kind": str(event.kind),
+        "actor": event.actor,
+        "channel": event.channel,
+        "model_id": event.model_id,
+        "job_id": event.job_id,
+        "options": event.options,
+        "outcome": event.outcome,
+        "detail": json.dumps(event.detail, sort_keys=True) if event.detail else None,
+    }
 
 
 def _event(row: Any) -> AuditEvent:
