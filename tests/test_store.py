@@ -157,6 +157,23 @@ async def test_one_active_job_per_model(store: SqlJobStore) -> None:
     await store.add(_job("c", status="SUBMITTING"), lease_seconds=30)
 
 
+async def test_inserts_at_once_share_transactions_and_keep_one_job_per_model(
+    store: SqlJobStore,
+) -> None:
+    """Thirty adds at once, two of them for one model: that one gets DuplicateJob, all the
+    others are stored (a batch with a duplicate falls back to one insert each)."""
+    jobs = [_job(f"j{n}", model_id=f"MODEL{n:04d}") for n in range(29)]
+    jobs.append(_job("again", model_id="MODEL0007"))
+    outcomes = await asyncio.gather(
+        *(store.add(job, lease_seconds=30) for job in jobs), return_exceptions=True
+    )
+    assert [type(o).__name__ for o in outcomes].count("DuplicateJob") == 1
+    assert isinstance(outcomes[-1], DuplicateJob)
+    assert "MODEL0007" in str(outcomes[-1])
+    stored = {job.id for job in await store.unfinished()}
+    assert stored == {f"j{n}" for n in range(29)}
+
+
 async def test_leases_between_two_instances(database_url: str) -> None:
     """A leased job is not claimed by another instance until released or expired; the
     instance that lost a lease can no longer write the job."""

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 
 from bot.core.jobs import Job
 from bot.errors import StoreError
+from bot.store.batches import Batch, Batches
 from bot.store.jobs import DATABASE_ERRORS, SqlJobStore
 from bot.store.schema import audit_table
 
@@ -82,8 +83,7 @@ class AuditLog:
         self._store = store
         self._attempts = attempts
         self._sleep = sleep
-        self._pending: list[tuple[AuditEvent, asyncio.Future[None]]] = []
-        self._writing: asyncio.Task[None] | None = None
+        self._notes: Batches[AuditEvent] = Batches(self._write)
 
     async def note(self, event: AuditEvent) -> None:
         """Record `event`, retrying a failing database; never raises.
@@ -93,24 +93,10 @@ class AuditLog:
         next transaction: a thousand trainings changing state cost a few writes, not a
         thousand queued on SQLite's one connection.
         """
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append((event, done))
-        if self._writing is None:
-            self._writing = asyncio.ensure_future(self._write_pending())
-        await done
+        await self._notes.put(event)
 
-    async def _write_pending(self) -> None:
-        try:
-            while self._pending:
-                batch, self._pending = self._pending, []
-                await self._write([event for event, _ in batch])
-                for _, done in batch:
-                    if not done.done():
-                        done.set_result(None)
-        finally:
-            self._writing = None
-
-    async def _write(self, events: list[AuditEvent]) -> None:
+    async def _write(self, batch: Batch[AuditEvent]) -> None:
+        events = [event for event, _ in batch]
         for attempt in range(1, self._attempts + 1):
             try:
                 await self._insert(events)

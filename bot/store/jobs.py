@@ -24,6 +24,7 @@ from bot.core.jobs import Job, JobStatus, Result
 from bot.core.options import RetrainOptions
 from bot.core.owed import pending
 from bot.errors import ConfigError, StoreError
+from bot.store.batches import Batch, Batches
 from bot.store.schema import ACTIVE, ADDED_COLUMNS, SCHEMA_LOCK, jobs_table, metadata
 from bot.store.turns import Turns
 
@@ -102,8 +103,7 @@ class SqlJobStore:
         self._engine: AsyncEngine | None = None
         self.owner = owner or f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
         self._turns: Turns | None = None  # SQLite only: see bot.store.turns
-        self._adds: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
-        self._adding: asyncio.Task[None] | None = None
+        self._adds: Batches[dict[str, Any]] = Batches(self._insert)
 
     async def open(self) -> None:
         options: dict[str, Any] = {"pool_pre_ping": True}
@@ -199,39 +199,24 @@ class SqlJobStore:
         """
         if self._engine is None:
             raise StoreError("the job store is not open")
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._adds.append((_row(job) | self._lease(lease_seconds), done))
-        if self._adding is None:
-            self._adding = asyncio.ensure_future(self._add_pending())
-        await done
+        await self._adds.put(_row(job) | self._lease(lease_seconds))
 
-    async def _add_pending(self) -> None:
-        try:
-            while self._adds:
-                batch, self._adds = self._adds, []
-                await self._insert(batch)
-        finally:
-            self._adding = None
-
-    async def _insert(self, batch: list[tuple[dict[str, Any], asyncio.Future[None]]]) -> None:
+    async def _insert(self, batch: Batch[dict[str, Any]]) -> None:
         """Insert `batch` in one transaction; one by one if a row breaks the one-job rule."""
         try:
             async with self.begin(urgent=True) as conn:
                 await conn.execute(_INSERT, [row for row, _ in batch])
         except IntegrityError:
-            if len(batch) > 1:
-                for one in batch:
-                    await self._insert([one])
-                return
-            model_id = batch[0][0]["model_id"]
-            _settle(batch, DuplicateJob(f"model {model_id} already has a followed training"))
+            if len(batch) == 1:
+                model_id = batch[0][0]["model_id"]
+                raise DuplicateJob(f"model {model_id} already has a followed training") from None
+            for row, done in batch:
+                try:
+                    await self._insert([(row, done)])
+                except StoreError as exc:
+                    done.set_exception(exc)
         except DATABASE_ERRORS as exc:
-            _settle(batch, StoreError(f"job store failed: {exc.__class__.__name__}"))
-        except BaseException as exc:
-            _settle(batch, StoreError(f"job store failed: {exc.__class__.__name__}"))
-            raise
-        else:
-            _settle(batch, None)
+            raise StoreError(f"job store failed: {exc.__class__.__name__}") from None
 
     async def save(self, job: Job) -> None:
         """Write the job, only while this process holds its lease (else LeaseLost)."""
@@ -367,18 +352,6 @@ def _add_missing_columns(connection: sa.Connection) -> None:
         )
     for index in jobs_table.indexes:
         index.create(connection, checkfirst=True)
-
-
-def _settle(
-    batch: list[tuple[dict[str, Any], asyncio.Future[None]]], error: StoreError | None
-) -> None:
-    for _, done in batch:
-        if done.done():  # its caller stopped waiting
-            continue
-        if error is None:
-            done.set_result(None)
-        else:
-            done.set_exception(error)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
