@@ -11,6 +11,7 @@ exactly like a typed one.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 from collections.abc import Awaitable
@@ -57,6 +58,7 @@ class Requester:
 
 # Slack waits 3 s for a command's answer; this leaves room for the network on both sides.
 ACK_BUDGET: Final = 2.0
+_ANSWERS_FIRST: Final = 1.0
 
 
 def _requester_of(job: Job) -> Requester:
@@ -96,6 +98,9 @@ class Retrains:
         self._retrain_channel = retrain_channel
         self._approval_ttl = approval_ttl
         self._ack_budget = ack_budget
+        self._answering = 0  # requests in `start`: their answers go before new jobs' work
+        self._answered = asyncio.Event()
+        self._answered.set()
 
     async def start(
         self,
@@ -113,6 +118,18 @@ class Retrains:
         `budget` seconds, since a command's ack waits for it; what is not settled by then
         is settled in the background and told privately.
         """
+        self._answering += 1
+        self._answered.clear()
+        try:
+            return await self._start(model_id=model_id, options=options, by=by, budget=budget)
+        finally:
+            self._answering -= 1
+            if not self._answering:
+                self._answered.set()
+
+    async def _start(
+        self, *, model_id: str, options: RetrainOptions, by: Requester, budget: float | None
+    ) -> str | None:
         deadline = asyncio.get_running_loop().time() + (
             self._ack_budget if budget is None else budget
         )
@@ -145,19 +162,22 @@ class Retrains:
         # Stored before the confirmation goes out: a crash right after the ack leaves a job
         # that this process, restarted, or another instance takes over.
         stored = asyncio.ensure_future(self._follower.store_new(job))
-        try:
-            # Shielded: a write the ack could not wait for still lands, or fails, and says so.
-            await _within(asyncio.shield(stored), deadline)
-        except TimeoutError:
+        # Not cancelled at the deadline: a write the ack could not wait for still lands, or
+        # fails, and the requester is told which.
+        remaining = deadline - asyncio.get_running_loop().time()
+        await asyncio.wait({stored}, timeout=max(0.0, remaining))
+        if not stored.done():
             self._follower.spawn(self._settle_late(job, stored), name=f"late-{job.id}")
             return texts.not_recorded_yet(job)
+        try:
+            leased_at = stored.result()
         except DuplicateJob:
             self._follower.spawn(self._tell_existing(job), name=f"existing-{job.id}")
             return None
         except StoreError as exc:
             log.error("could not store a new retrain of %s: %s", model_id, exc)
             return texts.refused(model_id, texts.CANNOT_RECORD)
-        self._follower.spawn(self._begin(job, stored.result()), name=f"begin-{job.id}")
+        self._follower.spawn(self._begin(job, leased_at), name=f"begin-{job.id}")
         return texts.confirmation(job)
 
     def _new_job(self, *, model_id: str, options: RetrainOptions, by: Requester) -> Job:
@@ -175,6 +195,10 @@ class Retrains:
 
     async def _begin(self, job: Job, leased_at: float) -> None:
         """A stored job: into the trail, then followed (the observer submits it)."""
+        # Requests being answered go first: a burst of commands is acked before their jobs'
+        # work (the trail, Einstein, Slack) takes turns on the event loop, at most this long.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._answered.wait(), _ANSWERS_FIRST)
         by = _requester_of(job)
         await self.note(
             AuditKind.COMMAND, job.model_id, job.options, by, job_id=job.id, outcome="accepted"

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from bot.core.jobs import Job, JobStatus, Result
@@ -103,6 +103,7 @@ class SqlJobStore:
         self._engine: AsyncEngine | None = None
         self.owner = owner or f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
         self._turns: Turns | None = None  # SQLite only: see bot.store.turns
+        self._inserter: sa.Engine | None = None  # SQLite only: new jobs, on the loop's thread
         self._adds: Batches[dict[str, Any]] = Batches(self._insert)
 
     async def open(self) -> None:
@@ -116,6 +117,17 @@ class SqlJobStore:
         if engine.dialect.name == "sqlite":
             self._turns = Turns()
             sa.event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+            if engine.url.database not in (None, "", ":memory:"):
+                # New jobs go in on the event loop's own thread, in the connection's turn: a
+                # fraction of a millisecond, where each step through aiosqlite's thread waits
+                # behind everything else the loop has to do, and the ack waits for the insert.
+                # It never waits for another process's lock (that would stop the loop): a busy
+                # file sends the insert the usual way instead.
+                self._inserter = sa.create_engine(
+                    engine.url.set(drivername="sqlite+pysqlite"), pool_size=1, max_overflow=0
+                )
+                sa.event.listen(self._inserter, "connect", _sqlite_pragmas)
+                sa.event.listen(self._inserter, "connect", _never_wait)
         self._engine = engine
         await self._create_schema()
 
@@ -161,6 +173,9 @@ class SqlJobStore:
         return self._engine.dialect.name if self._engine else "unknown"
 
     async def close(self) -> None:
+        if self._inserter is not None:
+            self._inserter.dispose()
+            self._inserter = None
         if self._engine is not None:
             await self._engine.dispose()
             self._engine = None
@@ -203,9 +218,11 @@ class SqlJobStore:
 
     async def _insert(self, batch: Batch[dict[str, Any]]) -> None:
         """Insert `batch` in one transaction; one by one if a row breaks the one-job rule."""
+        rows = [row for row, _ in batch]
         try:
-            async with self.begin(urgent=True) as conn:
-                await conn.execute(_INSERT, [row for row, _ in batch])
+            if not await self._insert_here(rows):
+                async with self.begin(urgent=True) as conn:
+                    await conn.execute(_INSERT, rows)
         except IntegrityError:
             if len(batch) == 1:
                 model_id = batch[0][0]["model_id"]
@@ -217,6 +234,20 @@ class SqlJobStore:
                     done.set_exception(exc)
         except DATABASE_ERRORS as exc:
             raise StoreError(f"job store failed: {exc.__class__.__name__}") from None
+
+    async def _insert_here(self, rows: list[dict[str, Any]]) -> bool:
+        """Insert on the loop's thread (SQLite); False if the file is busy or this is not SQLite."""
+        if self._inserter is None or self._turns is None:
+            return False
+        async with self._turns.take(urgent=True):
+            try:
+                with self._inserter.begin() as conn:  # blocks for a few rows' insert
+                    conn.execute(_INSERT, rows)
+            except OperationalError as exc:
+                if "locked" not in str(exc.orig):
+                    raise
+                return False
+        return True
 
     async def save(self, job: Job) -> None:
         """Write the job, only while this process holds its lease (else LeaseLost)."""
@@ -352,6 +383,12 @@ def _add_missing_columns(connection: sa.Connection) -> None:
         )
     for index in jobs_table.indexes:
         index.create(connection, checkfirst=True)
+
+
+def _never_wait(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA busy_timeout=0")
+    cursor.close()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
