@@ -1,6 +1,6 @@
 """The pictures for a succeeded training's thread: learning curve and confusion matrix.
 
-Drawing takes 10-40 ms of CPU a picture (`bot.follow.charts`, Pillow); it runs in a worker thread so
+Drawing takes 10-15 ms of CPU a picture (`bot.follow.charts`, Pillow); it runs in a worker thread so
 the event loop goes on answering Slack meanwhile. The follower draws one training's pictures at
 a time, so a thousand trainings ending together never hold a thousand learning curves at once.
 """
