@@ -1,9 +1,15 @@
 """Following trainings: submit, poll Einstein, keep the thread current, hold the leases.
 
-follower.py  `Follower`: one task per followed job, with the leases that entitle it to them
-pictures.py  the learning curve and confusion matrix of a finished training
-charts.py    those pictures as PNG, drawn one at a time, in a worker thread for async callers
-curve.py     drawing the learning curve
-heatmap.py   drawing the confusion matrix
-canvas.py    the drawing primitives both use, on Pillow
+follower.py    `Follower`: one task per followed job, with the leases that entitle it to them
+observer.py    `Observer`: polls Einstein for every held job on its schedule, writes what changed
+submit.py      submitting a retrain: once, looking before sending again, adopting what started
+polls.py       polling a training through the state machine, then its success report
+deliverer.py   `Deliverer`: one Slack queue per channel, every post recorded
+card_edits.py  when a card is edited: a new state at once, progress in its turn, coalesced
+readback.py    reading a thread back after a restart, refused channels, links, the pictures' upload
+pictures.py    the learning curve and confusion matrix of a finished training
+charts.py      those pictures as PNG, drawn one at a time, in a worker thread for async callers
+curve.py       drawing the learning curve
+heatmap.py     drawing the confusion matrix
+canvas.py      the drawing primitives both use, on Pillow
 """

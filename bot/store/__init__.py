@@ -1,6 +1,11 @@
 """The database: jobs being followed and the audit trail, on SQLite or PostgreSQL.
 
-schema.py  both tables, their indexes and the append-only trigger
-jobs.py    `JobStore` (the protocol) and `SqlJobStore`: jobs and their leases
-audit.py   `AuditLog`: the append-only trail and its export
+schema.py    both tables, their indexes and the append-only trigger
+database.py  the URL, the engine, creating and migrating the schema at start-up
+jobs.py      `JobStore` (the protocol) and `SqlJobStore`: jobs and their leases
+rows.py      a job as a table row and back
+inserts.py   new jobs inserted together (group commit); `DuplicateJob`
+turns.py     whose turn it is on SQLite's one connection
+batches.py   group commit: what arrives during a write goes in the next one
+audit.py     `AuditLog`: the append-only trail and its export
 """

@@ -1,0 +1,167 @@
+"""Slack as it is, not as the job says: read back, refused channels, links and pictures.
+
+Around the thread's own posts the deliverer meets Slack's side of things. After a restart it
+reads the thread back and adopts the posts the last process made but did not live to record,
+so none is repeated. A channel the bot cannot post in is joined when it is public; otherwise it
+is paused for `Timing.slack_pause` and the requester told once how to invite the bot. A thread
+in another channel than the command's is linked for the requester, and the pictures, which need
+channel membership unlike posts, are uploaded after joining if need be. An error Slack will not
+outgrow is logged and passed by; a transient one is tried again soon.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Protocol
+
+from bot.core import machine
+from bot.core.jobs import Job
+from bot.core.owed import card_owed
+from bot.core.schedule import Timing
+from bot.einstein.client import EinsteinClient
+from bot.errors import SlackError, SlackRefused
+from bot.follow.held import Followed, HeldJobs
+from bot.follow.pictures import draw_pictures
+from bot.slack.look import look
+from bot.slack.notify import Notifier
+
+__all__ = ["INVITE_ASKED", "Paused", "ReadBack"]
+
+log = logging.getLogger(__name__)
+
+INVITE_ASKED = "INVITE_ASKED"  # the requester was told to invite the bot (once per job)
+# Errors that reading the thread back will not outgrow; the bot goes on without it.
+_PERMANENT_READ_ERRORS = frozenset(
+    {
+        "missing_scope",
+        "not_in_channel",
+        "channel_not_found",
+        "thread_not_found",
+        "not_allowed_token_type",
+    }
+)
+
+
+class Paused(Protocol):
+    """A channel's queue, paused until a moment of the deliverer's clock."""
+
+    paused_until: float
+
+
+class ReadBack:
+    """Reading threads back, refused channels, links elsewhere and pictures, for the deliverer."""
+
+    def __init__(
+        self,
+        *,
+        held: HeldJobs,
+        notifier: Notifier,
+        einstein: EinsteinClient,
+        timing: Timing,
+        clock: Callable[[], float],
+        retry_soon: Callable[[Followed], None],
+    ) -> None:
+        self._held = held
+        self._notifier = notifier
+        self._einstein = einstein
+        self._timing = timing
+        self._clock = clock
+        self._retry_soon = retry_soon
+        # One training's pictures drawn at a time: drawing is CPU work, and a thousand
+        # trainings ending together must not hold a thousand learning curves in memory.
+        self._drawing = asyncio.Semaphore(1)
+
+    async def _record(self, record: Followed, job: Job) -> None:
+        record.job = job
+        await self._held.persist(record)
+
+    async def reconcile(self, record: Followed) -> None:
+        """After a restart: adopt posts the last process made but did not live to record.
+
+        A crash between a Slack post and the store write would otherwise repeat that post.
+        """
+        job = record.job
+        try:
+            if job.parent_ts is None and card_owed(job):
+                ts = await self._notifier.find_card(job)
+                if ts is not None:
+                    job = machine.card_posted(job, ts=ts)
+            if job.parent_ts is not None:
+                job = machine.posted(job, *await self._notifier.posted_states(job))
+        except SlackError as exc:
+            if exc.code not in _PERMANENT_READ_ERRORS:
+                log.warning("cannot read job %s back from Slack yet (%s)", record.id, exc.code)
+                self._retry_soon(record)
+                return
+            log.warning(
+                "cannot read job %s back from Slack (%s; the bot needs the "
+                "channels:history scope); a reply may repeat after this restart",
+                record.id,
+                exc.code,
+            )
+        # The reads took time: keep what the observer wrote meanwhile, add what Slack shows.
+        current = record.job
+        if job.parent_ts is not None and current.parent_ts is None:
+            current = machine.card_posted(current, ts=job.parent_ts)
+        await self._record(record, machine.posted(current, *job.reported))
+        record.reconciled = True
+
+    async def channel_problem(self, record: Followed, channel: Paused, exc: SlackRefused) -> None:
+        """The bot cannot post in the job's channel: fix what it can, say so, keep the job."""
+        job = record.job
+        if exc.code == "not_in_channel" and await self._notifier.join(job.channel):
+            return  # joined a public channel: the next turn posts
+        channel.paused_until = self._clock() + self._timing.slack_pause
+        if exc.code in ("not_in_channel", "channel_not_found") and INVITE_ASKED not in job.reported:
+            await self._notifier.tell(
+                response_url=job.response_url,
+                channel=job.origin_channel,
+                user=job.requester,
+                message=f":warning: I cannot post about the retrain of `{job.model_id}` in "
+                f"<#{job.channel}>: I am not a member there. Invite me with `/invite` and the "
+                "training's thread will catch up; the training itself is still followed.",
+            )
+            await self._record(record, machine.posted(record.job, INVITE_ASKED))
+        log.error(
+            "cannot post for job %s in %s (%s); the job is kept and Slack is tried again in %d s",
+            job.id,
+            job.channel,
+            exc.code,
+            self._timing.slack_pause,
+        )
+
+    async def link_elsewhere(self, record: Followed) -> None:
+        job = record.job
+        if job.channel == job.origin_channel or job.parent_ts is None:
+            return
+        link = await self._notifier.permalink(job.channel, job.parent_ts)
+        where = f"<{link}|the thread in <#{job.channel}>>" if link else f"<#{job.channel}>"
+        await self._notifier.tell(
+            response_url=job.response_url,
+            channel=job.origin_channel,
+            user=job.requester,
+            message=f"{look(job.status)[0]} Retrain of `{job.model_id}` submitted; "
+            f"follow it in {where}.",
+        )
+
+    async def post_pictures(self, record: Followed) -> None:
+        """Learning curve and confusion matrix in the thread; a missing one is only logged."""
+        job = record.job
+        async with self._drawing:
+            pictures = await draw_pictures(self._einstein, job)
+        if not pictures:
+            return
+        comment = "How the training went:"
+        fence = self._held.fence(record)
+        try:
+            await self._notifier.upload_pictures(job, pictures, comment=comment, fence=fence)
+        except SlackError as exc:
+            # Files need channel membership, unlike chat:write.public posts.
+            if exc.code != "not_in_channel" or not await self._notifier.join(job.channel):
+                if exc.code in _PERMANENT_READ_ERRORS or exc.code == "not_in_channel":
+                    log.warning("pictures for job %s not posted: %s", job.id, exc.code)
+                    return
+                raise
+            await self._notifier.upload_pictures(job, pictures, comment=comment, fence=fence)

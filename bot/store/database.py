@@ -1,0 +1,161 @@
+"""Opening the database: the URL, the engine, and the schema brought up to date at start-up.
+
+`DATABASE_URL` may be Heroku's `postgres://…` or `sqlite:///file.db`; both get an asyncio driver.
+SQLite gets one pooled connection (it has one writer at a time) in WAL mode. The schema is
+created where missing and a database from an earlier release gets the columns it lacks, safely
+when several instances start at once (an advisory lock on PostgreSQL, a second look on SQLite).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from bot.core.jobs import JobStatus
+from bot.core.owed import pending
+from bot.errors import ConfigError, StoreError
+from bot.store.rows import to_job
+from bot.store.schema import ADDED_COLUMNS, SCHEMA_LOCK, jobs_table, metadata
+
+__all__ = [
+    "DATABASE_ERRORS",
+    "async_database_url",
+    "create_schema",
+    "open_engine",
+    "open_inserter",
+]
+
+# What a failing database raises. A refused or cut connection comes from the driver as an
+# OSError (asyncpg's ConnectionRefusedError, a TimeoutError), which SQLAlchemy does not wrap:
+# left out, it escaped as a raw exception while PostgreSQL restarted, past every handler that
+# retries a StoreError (the lease loop died of it).
+DATABASE_ERRORS = (SQLAlchemyError, OSError)
+
+
+def async_database_url(url: str) -> str:
+    """Map DATABASE_URL (incl. Heroku's `postgres://`) to an asyncio driver URL."""
+    url = url.strip()
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise ConfigError("DATABASE_URL must look like sqlite:///file.db or postgresql://...")
+    scheme = scheme.lower()
+    if scheme in {"sqlite", "sqlite+aiosqlite"}:
+        return f"sqlite+aiosqlite://{rest}"
+    if scheme in {"postgres", "postgresql", "postgresql+asyncpg"}:
+        return f"postgresql+asyncpg://{rest}"
+    raise ConfigError(
+        f"DATABASE_URL: unsupported database scheme {scheme!r} (use sqlite or postgresql)"
+    )
+
+
+def open_engine(url: str) -> AsyncEngine:
+    """The engine for an asyncio driver URL (see `async_database_url`)."""
+    options: dict[str, Any] = {"pool_pre_ping": True}
+    if url.startswith("sqlite"):
+        # SQLite has one writer at a time: several pooled connections in one process only
+        # fight over the file lock ("database is locked"); one connection queues them. A
+        # file never drops a connection, so no ping before each use.
+        options = {"pool_size": 1, "max_overflow": 0, "pool_timeout": 120}
+    engine = create_async_engine(url, **options)
+    if engine.dialect.name == "sqlite":
+        sa.event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def open_inserter(engine: AsyncEngine) -> sa.Engine | None:
+    """SQLite only: a plain connection to the same file for new jobs, on the loop's thread.
+
+    The ack waits for a new job's insert. Through aiosqlite each step of it waits behind
+    everything else the event loop has to do; on the loop's own thread, in the connection's
+    urgent turn, it takes a fraction of a millisecond. It never waits for another process's
+    lock (that would stop the loop): a busy file sends the insert the usual way instead.
+    """
+    if engine.dialect.name != "sqlite" or engine.url.database in (None, "", ":memory:"):
+        return None
+    inserter = sa.create_engine(
+        engine.url.set(drivername="sqlite+pysqlite"), pool_size=1, max_overflow=0
+    )
+    sa.event.listen(inserter, "connect", _sqlite_pragmas)
+    sa.event.listen(inserter, "connect", _never_wait)
+    return inserter
+
+
+async def create_schema(begin: Callable[[], AbstractAsyncContextManager[AsyncConnection]]) -> None:
+    """Create what is missing; safe when several instances start at once.
+
+    `begin` opens a transaction and turns a database failure into `StoreError`.
+    """
+    for attempt in range(5):
+        try:
+            async with begin() as conn:
+                if conn.dialect.name == "postgresql":
+                    await conn.execute(sa.text(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK})"))
+                await conn.run_sync(metadata.create_all)
+                await conn.run_sync(_add_missing_columns)
+            await _backfill_pending(begin)
+            return
+        except StoreError:
+            # SQLite has no advisory lock: a racing process may have created the table
+            # between the existence check and CREATE; looking again settles it.
+            if attempt == 4:
+                raise
+            await asyncio.sleep(0.05 * (attempt + 1))
+
+
+async def _backfill_pending(
+    begin: Callable[[], AbstractAsyncContextManager[AsyncConnection]],
+) -> None:
+    """Rows written before `pending` existed get it from the same rule as every save."""
+    c = jobs_table.c
+    async with begin() as conn:
+        rows = (await conn.execute(jobs_table.select().where(c.pending.is_(None)))).all()
+        for row in rows:
+            job = to_job(row._mapping)
+            if job.status == JobStatus.REJECTED:
+                # Earlier releases told the requester at once and recorded nothing.
+                job = job.with_changes(reported=job.reported | {JobStatus.REJECTED})
+            owed = pending(job)
+            await conn.execute(jobs_table.update().where(c.id == row.id).values(pending=owed))
+
+
+def _add_missing_columns(connection: sa.Connection) -> None:
+    """Add the columns a database created by an earlier release lacks (nullable, no default)."""
+    present = {col["name"] for col in sa.inspect(connection).get_columns(jobs_table.name)}
+    preparer = connection.dialect.identifier_preparer
+    for name in ADDED_COLUMNS:
+        if name in present:
+            continue
+        column = jobs_table.c[name]
+        kind = column.type.compile(dialect=connection.dialect)
+        connection.execute(
+            sa.text(
+                f"ALTER TABLE {preparer.quote(jobs_table.name)} "
+                f"ADD COLUMN {preparer.quote(name)} {kind}"
+            )
+        )
+    for index in jobs_table.indexes:
+        index.create(connection, checkfirst=True)
+
+
+def _never_wait(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA busy_timeout=0")
+    cursor.close()
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets a restarted process read while another still holds the file; the busy timeout
+    # waits for a writer instead of failing at once. With WAL, synchronous=NORMAL keeps every
+    # commit through a process crash (SIGKILL, a dyno restart) and skips the fsync per commit
+    # (about 10 ms here), which the ack waits for; only a power loss may undo the last ones.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
