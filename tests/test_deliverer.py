@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -10,7 +11,7 @@ import aiohttp
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.core.jobs import Job, JobStatus, utcnow
+from bot.core.jobs import Job, JobStatus, Result, utcnow
 from bot.core.options import RetrainOptions
 from bot.core.owed import FAILURE_INLINE_LIMIT, FAILURE_TEXT, pending
 from bot.core.schedule import Timing
@@ -32,6 +33,7 @@ TIMING = Timing(poll_interval=1.0, lease_seconds=30.0)
 
 @dataclass
 class Harness:
+    sim: EinsteinSimulator
     store: SqlJobStore
     slack: FakeSlack
     notifier: Notifier
@@ -44,7 +46,7 @@ class Harness:
         """A stored job leased to this process, held and handed to the deliverer."""
         job = Job(
             id=secrets.token_hex(8),
-            model_id=f"M{secrets.token_hex(6).upper()}",
+            model_id=base64.b32encode(secrets.token_bytes(16)).decode()[:26],
             options=RetrainOptions(),
             requester="U0DELIVER1",
             channel=CHANNEL,
@@ -99,7 +101,7 @@ async def harness(store: SqlJobStore, key_pair: tuple[str, str]) -> AsyncIterato
         deliverer = Deliverer(
             held=held, notifier=notifier, einstein=einstein, timing=TIMING, clock=clock
         )
-        yield Harness(store, slack, notifier, clock, held, deliverer, einstein)
+        yield Harness(sim, store, slack, notifier, clock, held, deliverer, einstein)
         for task in deliverer.stop():
             task.cancel()
     await slack.stop()
@@ -170,3 +172,33 @@ async def test_an_owed_attachment_is_delivered_by_the_next_process(harness: Harn
     assert FAILURE_TEXT in stored.reported
     assert not pending(stored)
     assert await harness.store.claim(limit=10, lease_seconds=30) == []
+
+
+async def test_drawing_pictures_does_not_hold_the_channel(harness: Harness) -> None:
+    """While one job's pictures are drawn (its data slow to come), the next job in the same
+    channel gets its final reply; the pictures follow in their own thread once drawn."""
+    slow = await harness.add(status=JobStatus.RUNNING)
+    other = await harness.add(status=JobStatus.RUNNING)
+    await harness.deliverer.settle()
+    harness.sim.add_model(slow.job.model_id)
+    harness.sim.fail_next(
+        "getTrainedModelLearningCurve", status=None, delay=1.0, model_id=slow.job.model_id
+    )
+    slow.job = slow.job.with_changes(
+        status=JobStatus.SUCCEEDED, progress=1.0, finished_at=utcnow(), result=Result()
+    )
+    harness.deliverer.changed(slow)
+    other.job = other.job.with_changes(
+        status=JobStatus.FAILED, failure_msg="not enough examples", finished_at=utcnow()
+    )
+    harness.deliverer.changed(other)
+    await harness.deliverer.settle()
+    assert harness.states().count("FAILED") == 1, "the other job's reply did not wait"
+    assert harness.slack.files == [], "the pictures are still being drawn"
+    await harness.slack.wait_for(
+        lambda: harness.slack.files, timeout=10, what="the slow job's pictures"
+    )
+    await harness.deliverer.settle()
+    stored = await harness.store.get(slow.id)
+    assert stored is not None
+    assert "PICTURES" in stored.reported

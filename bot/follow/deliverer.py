@@ -140,7 +140,8 @@ class Deliverer:
         for handle in self._later.values():
             handle.cancel()
         self._later.clear()
-        tasks = [ch.worker for ch in self._channels.values() if ch.worker] + [*self._cards.tasks]
+        tasks = [ch.worker for ch in self._channels.values() if ch.worker]
+        tasks += [*self._cards.tasks, *self._readback.draws]
         for task in tasks:
             task.cancel()
         return tasks
@@ -228,6 +229,9 @@ class Deliverer:
         if not due:
             return False
         key = due[0]
+        if key == PICTURES and record.pictures is None:
+            self._readback.draw(record, then=self.changed)  # comes back here once drawn
+            return False
         try:
             await self._post(record, key)
         except SlackRefused as exc:
@@ -237,6 +241,8 @@ class Deliverer:
             log.error(
                 "dropped the %s reply of job %s: Slack refused it (%s)", key, record.id, exc.code
             )
+        if key == PICTURES:
+            record.pictures = None  # uploaded: the memory goes
         await self._record(record, machine.posted(record.job, key))
         return bool(due_replies(record.job))
 

@@ -62,6 +62,8 @@ class Followed:
     card_shown_at: float = float("-inf")
     card_frozen: bool = False  # Slack will not let us edit the card any more
     editing: bool = False
+    pictures: list[tuple[str, bytes, str]] | None = None  # drawn, not yet uploaded
+    drawing: bool = False
     # Writes.
     saved: Job | None = None
     saved_at: float = float("-inf")

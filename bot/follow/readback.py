@@ -72,6 +72,7 @@ class ReadBack:
         # One training's pictures drawn at a time: drawing is CPU work, and a thousand
         # trainings ending together must not hold a thousand learning curves in memory.
         self._drawing = asyncio.Semaphore(1)
+        self.draws: set[asyncio.Task[None]] = set()
 
     async def _record(self, record: Followed, job: Job) -> None:
         record.job = job
@@ -146,11 +147,34 @@ class ReadBack:
             f"follow it in {where}.",
         )
 
+    def draw(self, record: Followed, *, then: Callable[[Followed], None]) -> None:
+        """Draw the pictures in a task of their own, then `then(record)` to upload them.
+
+        Off the channel's queue: the replies of the channel's other jobs do not wait while a
+        thousand trainings' pictures are drawn one after another.
+        """
+        if record.drawing or record.pictures is not None:
+            return
+        record.drawing = True
+        task = asyncio.ensure_future(self._draw(record, then))
+        self.draws.add(task)
+        task.add_done_callback(self.draws.discard)
+
+    async def _draw(self, record: Followed, then: Callable[[Followed], None]) -> None:
+        try:
+            async with self._drawing:
+                record.pictures = await draw_pictures(self._einstein, record.job)
+        except Exception:
+            log.exception("could not draw the pictures of job %s; posting none", record.id)
+            record.pictures = []
+        finally:
+            record.drawing = False
+        if self._held.holds(record):
+            then(record)
+
     async def post_pictures(self, record: Followed) -> None:
-        """Learning curve and confusion matrix in the thread; a missing one is only logged."""
-        job = record.job
-        async with self._drawing:
-            pictures = await draw_pictures(self._einstein, job)
+        """Upload the drawn learning curve and confusion matrix; a missing one is only logged."""
+        job, pictures = record.job, record.pictures or []
         if not pictures:
             return
         comment = "How the training went:"
