@@ -33,18 +33,25 @@ async def peers(key_pair: tuple[str, str]) -> AsyncIterator[tuple[EinsteinSimula
         await simulator.stop()
 
 
+def _bot(
+    tmp_path: Path, key_pair: tuple[str, str], simulator: EinsteinSimulator, slack: FakeSlack
+) -> BotProcess:
+    """A bot process (not started) on a SQLite file in `tmp_path`, polling every 50 ms."""
+    env = bot_env(
+        slack_url=slack.api_url,
+        einstein_url=simulator.base_url,
+        database_url=f"sqlite:///{tmp_path / 'jobs.sqlite3'}",
+        account=ACCOUNT,
+        private_key=key_pair[0],
+        RETRAIN_POLL_INTERVAL="0.05",
+    )
+    return BotProcess(env, tmp_path / "bot.log")
+
+
 async def test_sigkill_mid_training_then_restart(tmp_path: Path, key_pair: tuple[str, str]) -> None:
     """SIGKILL while RUNNING; the next process posts the terminal reply exactly once."""
     async with peers(key_pair) as (simulator, slack), aiohttp.ClientSession() as session:
-        env = bot_env(
-            slack_url=slack.api_url,
-            einstein_url=simulator.base_url,
-            database_url=f"sqlite:///{tmp_path / 'jobs.sqlite3'}",
-            account=ACCOUNT,
-            private_key=key_pair[0],
-            RETRAIN_POLL_INTERVAL="0.05",
-        )
-        bot = BotProcess(env, tmp_path / "bot.log")
+        bot = _bot(tmp_path, key_pair, simulator, slack)
         try:
             await bot.start(session)
             answer = await bot.command(session, MODEL, response_url=slack.response_url())
@@ -87,15 +94,7 @@ async def test_sigkill_right_after_the_ack_loses_no_command(
 ) -> None:
     """Killed the moment it confirmed a command, the bot's next process runs that retrain."""
     async with peers(key_pair) as (simulator, slack), aiohttp.ClientSession() as session:
-        env = bot_env(
-            slack_url=slack.api_url,
-            einstein_url=simulator.base_url,
-            database_url=f"sqlite:///{tmp_path / 'jobs.sqlite3'}",
-            account=ACCOUNT,
-            private_key=key_pair[0],
-            RETRAIN_POLL_INTERVAL="0.05",
-        )
-        bot = BotProcess(env, tmp_path / "bot.log")
+        bot = _bot(tmp_path, key_pair, simulator, slack)
         try:
             await bot.start(session)
             answer = await bot.command(session, MODEL, response_url=slack.response_url())
