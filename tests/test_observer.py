@@ -11,6 +11,7 @@ import aiohttp
 import pytest
 import stamina
 
+from bot.core import machine
 from bot.core.jobs import Job, JobStatus, utcnow
 from bot.core.options import RetrainOptions
 from bot.core.schedule import Timing
@@ -231,3 +232,24 @@ async def test_a_lease_counts_from_before_the_claim(harness: Harness) -> None:
     harness.store.claim = claim_then_pause  # type: ignore[method-assign]
     [claimed] = await harness.held.claim(limit=10)
     assert not harness.held.may_post(claimed)
+
+
+async def test_posts_recorded_while_the_metrics_come_are_kept(harness: Harness) -> None:
+    """A card posted while a success's metrics are fetched stays recorded: the observer applies
+    Einstein's answer to the job as it is then, so the card is never owed (and posted) twice."""
+    model = harness.sim.add_model()
+    harness.sim.script(model, queue_seconds=0.0, run_seconds=0.0)
+    record = await harness.start(model)
+    await harness.turn()
+    assert record.job.status in (JobStatus.QUEUED, JobStatus.RUNNING)
+    harness.sim.fail_next("getTrainedModelMetrics", status=None, delay=0.5, model_id=model)
+    turn = asyncio.ensure_future(harness.turn(10.0))
+    await asyncio.sleep(0.2)  # the success is seen; its metrics are on their way
+    record.job = machine.card_posted(record.job, ts="1700000000.000100")  # the deliverer's write
+    await turn
+    assert record.job.status == JobStatus.SUCCEEDED
+    assert record.job.result is not None
+    assert record.job.parent_ts == "1700000000.000100"
+    stored = await harness.store.get(record.id)
+    assert stored is not None
+    assert stored.parent_ts == "1700000000.000100"

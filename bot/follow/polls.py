@@ -96,6 +96,11 @@ class Poller:
         job = self._assess(machine.observe(before, training, now=now), now)
         if awaits_result(job):
             result = await self._result(record)
+            # The deliverer records posts meanwhile (the card's ts, replies): the answer is
+            # applied to the job as it is now, or the card would be owed, and posted, again.
+            if record.job.is_final:
+                return  # people stopped following it while the metrics came
+            job = self._assess(machine.observe(record.job, training, now=now), now)
             job = machine.with_result(job, result) if result else job
         await self._change(record, job, progress_only=_same(job, record.saved))
         if job.status != before.status:
