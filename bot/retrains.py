@@ -15,13 +15,13 @@ import contextlib
 import logging
 import secrets
 from collections.abc import Awaitable
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Final, TypeVar
 
 from bot.access.gatekeeper import Gatekeeper
 from bot.core.jobs import Job, JobStatus, utcnow
 from bot.core.options import RetrainOptions
+from bot.core.requester import Requester
 from bot.errors import StoreError
 from bot.follow.follower import Follower
 from bot.slack import texts
@@ -30,44 +30,16 @@ from bot.slack.notify import Notifier
 from bot.store.audit import AuditEvent, AuditKind, AuditLog
 from bot.store.jobs import DuplicateJob, JobStore
 
-__all__ = ["ACK_BUDGET", "Requester", "Retrains"]
+__all__ = ["ACK_BUDGET", "Retrains"]
 
 log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
 
 
-@dataclass(frozen=True, slots=True)
-class Requester:
-    """Who asks for a retrain, where, and how to answer them privately."""
-
-    user: str
-    channel: str  # where they asked: private answers go there
-    team_id: str | None = None
-    response_url: str | None = None  # a slash command's; forms and buttons have none
-
-    @classmethod
-    def of_command(cls, command: dict[str, Any]) -> Requester:
-        return cls(
-            user=str(command["user_id"]),
-            channel=str(command["channel_id"]),
-            team_id=command.get("team_id"),
-            response_url=command.get("response_url"),
-        )
-
-
 # Slack waits 3 s for a command's answer; this leaves room for the network on both sides.
 ACK_BUDGET: Final = 2.0
 _ANSWERS_FIRST: Final = 1.0
-
-
-def _requester_of(job: Job) -> Requester:
-    return Requester(
-        user=job.requester,
-        channel=job.origin_channel,
-        team_id=job.team_id,
-        response_url=job.response_url,
-    )
 
 
 async def _within(step: Awaitable[_T], deadline: float) -> _T:
@@ -199,7 +171,7 @@ class Retrains:
         # work (the trail, Einstein, Slack) takes turns on the event loop, at most this long.
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._answered.wait(), _ANSWERS_FIRST)
-        by = _requester_of(job)
+        by = Requester.of_job(job)
         await self.note(
             AuditKind.COMMAND, job.model_id, job.options, by, job_id=job.id, outcome="accepted"
         )

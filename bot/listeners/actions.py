@@ -18,9 +18,10 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.core.jobs import Job, utcnow
 from bot.core.mrkdwn import format_duration
+from bot.core.requester import Requester
 from bot.errors import SlackError, StoreError
 from bot.follow.follower import Follower
-from bot.retrains import Requester, Retrains
+from bot.retrains import Retrains
 from bot.slack.home import HOME_JOBS, HomeEntry, home_view
 from bot.slack.ids import ActionId, CallbackId
 from bot.slack.notify import Notifier

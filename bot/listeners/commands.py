@@ -20,9 +20,10 @@ from bot.access.gatekeeper import Gatekeeper
 from bot.core.grammar import Cancel, Help, History, ListJobs, Retrain, Status, parse_command
 from bot.core.help import USAGE, render_help
 from bot.core.jobs import Job, JobStatus, utcnow
+from bot.core.requester import Requester
 from bot.errors import BotError, SlackError, UsageError
 from bot.follow.follower import Follower
-from bot.retrains import Requester, Retrains
+from bot.retrains import Retrains
 from bot.slack.look import Message, job_line
 from bot.slack.notify import Notifier
 from bot.slack.views import retrain_form

@@ -1,0 +1,39 @@
+"""Who asks for something: a person, where they asked, and how to answer them privately."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from bot.core.jobs import Job
+
+__all__ = ["Requester"]
+
+
+@dataclass(frozen=True, slots=True)
+class Requester:
+    """Who asks for a retrain, where, and how to answer them privately."""
+
+    user: str
+    channel: str  # where they asked: private answers go there
+    team_id: str | None = None
+    response_url: str | None = None  # a slash command's; forms and buttons have none
+
+    @classmethod
+    def of_command(cls, command: dict[str, Any]) -> Requester:
+        return cls(
+            user=str(command["user_id"]),
+            channel=str(command["channel_id"]),
+            team_id=command.get("team_id"),
+            response_url=command.get("response_url"),
+        )
+
+    @classmethod
+    def of_job(cls, job: Job) -> Requester:
+        """The person who asked for `job`, answered where they asked."""
+        return cls(
+            user=job.requester,
+            channel=job.origin_channel,
+            team_id=job.team_id,
+            response_url=job.response_url,
+        )
