@@ -191,7 +191,7 @@ def create_bot(settings: Settings, **timing: float) -> Bot:
     )
     register_handlers(
         bolt,
-        Handlers(retrains=retrains, store=store, follower=follower, notifier=notifier, gate=gate),
+        Handlers(retrains=retrains, store=store, follower=follower, notifier=notifier),
     )
     # Card buttons, the retrain form and the Home tab start retrains the way the command does.
     register_interactions(

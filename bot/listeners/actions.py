@@ -186,7 +186,7 @@ class Interactions:
         # Stopped: the card and the thread say so. Otherwise the clicker hears why not.
         why_not = await self._retrains.stop_job(job, user=click.user)
         if why_not is not None:
-            await self._tell(click, f"{why_not} The thread keeps reporting it.")
+            await self._tell(click, why_not)
 
     async def _retrain_again(self, click: Click) -> None:
         job = await self._job(click)

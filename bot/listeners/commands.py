@@ -16,7 +16,6 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_bolt.response import BoltResponse
 
-from bot.access.gatekeeper import Gatekeeper
 from bot.core.grammar import Cancel, Help, History, ListJobs, Retrain, Status, parse_command
 from bot.core.help import USAGE, render_help
 from bot.core.jobs import Job, JobStatus, utcnow
@@ -46,13 +45,11 @@ class Handlers:
         store: JobStore,
         follower: Follower,
         notifier: Notifier,
-        gate: Gatekeeper,
     ) -> None:
         self._retrains = retrains
         self._store = store
         self._follower = follower
         self._notifier = notifier
-        self._gate = gate
 
     async def on_command(self, ack: AsyncAck, command: dict[str, Any]) -> None:
         text = str(command.get("text") or "")

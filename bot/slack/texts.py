@@ -89,7 +89,7 @@ def not_allowed_to_stop(job: Job) -> str:
     """Someone who may not stop following `job` asked to."""
     return (
         f"Sorry, only <@{job.requester}>, who started this retrain of `{job.model_id}`, "
-        "or people allowed to retrain it can stop following it."
+        "or people allowed to retrain it can stop following it. The thread keeps reporting it."
     )
 
 
