@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 import math
 import struct
@@ -14,10 +13,10 @@ from PIL import Image, ImageChops
 from bot.einstein.models import LearningCurvePoint
 from bot.follow.charts import (
     MAX_MATRIX_LABELS,
+    Drawable,
     confusion_matrix_png,
-    confusion_matrix_png_async,
+    draw_training,
     learning_curve_png,
-    learning_curve_png_async,
 )
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -254,13 +253,18 @@ def test_confusion_matrix_inconsistent_shape(labels: list[str], matrix: list[lis
     assert confusion_matrix_png(labels, matrix, title="M1") is None
 
 
-async def test_async_wrappers_render_concurrently() -> None:
-    """The async variants render in worker threads, side by side, without mixing figures up."""
-    curves, matrices = await asyncio.gather(
-        asyncio.gather(*(learning_curve_png_async(_points(5), title="M1") for _ in range(2))),
-        asyncio.gather(
-            *(confusion_matrix_png_async(_labels(3), _matrix(3), title="M1") for _ in range(2))
-        ),
-    )
-    assert [_png_size(c) for c in curves] == [(800, 450)] * 2
-    assert all(m is not None and _png_size(m)[0] >= 500 for m in matrices)
+def test_draw_training_draws_what_the_data_allows() -> None:
+    """Both pictures with both data, each alone with its own, none without data."""
+    points, labels = tuple(_points(5)), tuple(_labels(3))
+    matrix = tuple(tuple(row) for row in _matrix(3))
+    both = draw_training(Drawable("M1", points, labels, matrix))
+    assert [(name, _png_size(png)[0] >= 500) for name, png, _title in both] == [
+        ("learning-curve.png", True),
+        ("confusion-matrix.png", True),
+    ]
+    assert both[0][1] == learning_curve_png(points, title="Learning curve · M1")
+    assert [p[0] for p in draw_training(Drawable("M1", points))] == ["learning-curve.png"]
+    assert [p[0] for p in draw_training(Drawable("M1", None, labels, matrix))] == [
+        "confusion-matrix.png"
+    ]
+    assert draw_training(Drawable("M1")) == []

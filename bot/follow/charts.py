@@ -12,15 +12,15 @@ labels, 15 ms for 10 and 36 ms for 30. Importing this module takes about 30 ms; 
 interpreter that imports it and draws a 40-epoch curve and a 30-label matrix peaks at 49 MB RSS,
 19 MB more than before the import: 8 MB for importing (5 of them Pillow's), 11 for drawing.
 Matplotlib and numpy took 0.1-0.5 s a picture and 100 MB more.
-Async code should not call the plain functions on the event loop: use the `*_async` variants,
-which run them in a worker thread via `asyncio.to_thread`, so the loop keeps answering Slack.
+Async code does not call these on the event loop: `bot.follow.drawing` runs `draw_training` in
+a worker thread or, under a backlog, in worker processes, so the loop keeps answering Slack.
 """
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from bot.core.compare import confusion_labels
 from bot.einstein.models import LearningCurvePoint
@@ -30,10 +30,11 @@ from bot.follow.heatmap import draw_confusion_matrix
 
 __all__ = [
     "MAX_MATRIX_LABELS",
+    "Drawable",
+    "Picture",
     "confusion_matrix_png",
-    "confusion_matrix_png_async",
+    "draw_training",
     "learning_curve_png",
-    "learning_curve_png_async",
 ]
 
 # Beyond this a heat map's cells get too small to read in Slack's preview.
@@ -65,13 +66,33 @@ def confusion_matrix_png(
         return draw_confusion_matrix(names, matrix, title=title)
 
 
-async def learning_curve_png_async(points: Sequence[LearningCurvePoint], *, title: str) -> bytes:
-    """`learning_curve_png` in a worker thread, keeping the event loop free."""
-    return await asyncio.to_thread(learning_curve_png, points, title=title)
+# (file name, PNG bytes, title) of one picture in the thread.
+Picture = tuple[str, bytes, str]
 
 
-async def confusion_matrix_png_async(
-    labels: Sequence[str], matrix: Sequence[Sequence[int]], *, title: str
-) -> bytes | None:
-    """`confusion_matrix_png` in a worker thread, keeping the event loop free."""
-    return await asyncio.to_thread(confusion_matrix_png, labels, matrix, title=title)
+@dataclass(frozen=True, slots=True)
+class Drawable:
+    """What a finished training's pictures are drawn from; None where Einstein had nothing.
+
+    Plain data, so it can be sent to a worker process.
+    """
+
+    model_id: str
+    points: tuple[LearningCurvePoint, ...] | None = None
+    labels: tuple[str, ...] = ()
+    matrix: tuple[tuple[int, ...], ...] | None = None
+
+
+def draw_training(data: Drawable) -> list[Picture]:
+    """The learning curve and the confusion matrix, each one its data allows."""
+    pictures: list[Picture] = []
+    if data.points is not None:
+        curve = learning_curve_png(data.points, title=f"Learning curve · {data.model_id}")
+        pictures.append(("learning-curve.png", curve, "Learning curve: accuracy and loss"))
+    if data.matrix is not None:
+        title = f"Confusion matrix · {data.model_id}"
+        matrix = confusion_matrix_png(data.labels, data.matrix, title=title)
+        if matrix is not None:  # None: more than 30 labels, too many to read
+            title = "Confusion matrix: expected (rows) vs predicted (columns)"
+            pictures.append(("confusion-matrix.png", matrix, title))
+    return pictures

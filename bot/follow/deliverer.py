@@ -141,7 +141,7 @@ class Deliverer:
             handle.cancel()
         self._later.clear()
         tasks = [ch.worker for ch in self._channels.values() if ch.worker]
-        tasks += [*self._cards.tasks, *self._readback.draws]
+        tasks += [*self._cards.tasks, *self._readback.draws, *self._readback.drawing.close()]
         for task in tasks:
             task.cancel()
         return tasks

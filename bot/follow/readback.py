@@ -12,6 +12,7 @@ outgrow is logged and passed by; a transient one is tried again soon.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable
 from typing import Protocol
@@ -22,8 +23,10 @@ from bot.core.owed import card_owed
 from bot.core.schedule import Timing
 from bot.einstein.client import EinsteinClient
 from bot.errors import SlackError, SlackRefused
+from bot.follow.charts import draw_training
+from bot.follow.drawing import Drawing
 from bot.follow.held import Followed, HeldJobs
-from bot.follow.pictures import draw_pictures
+from bot.follow.pictures import fetch_drawable
 from bot.slack.look import look
 from bot.slack.notify import Notifier
 
@@ -69,9 +72,9 @@ class ReadBack:
         self._timing = timing
         self._clock = clock
         self._retry_soon = retry_soon
-        # One training's pictures drawn at a time: drawing is CPU work, and a thousand
-        # trainings ending together must not hold a thousand learning curves in memory.
-        self._drawing = asyncio.Semaphore(1)
+        # Drawing is CPU work: one training at a time in a thread, or a few in worker processes
+        # when thousands end together, never a thousand learning curves held at once.
+        self.drawing = Drawing()
         self.draws: set[asyncio.Task[None]] = set()
 
     async def _record(self, record: Followed, job: Job) -> None:
@@ -162,8 +165,9 @@ class ReadBack:
 
     async def _draw(self, record: Followed, then: Callable[[Followed], None]) -> None:
         try:
-            async with self._drawing:
-                record.pictures = await draw_pictures(self._einstein, record.job)
+            job = record.job
+            prepare = functools.partial(fetch_drawable, self._einstein, job)
+            record.pictures = await self.drawing.run(prepare, draw_training)
         except Exception:
             log.exception("could not draw the pictures of job %s; posting none", record.id)
             record.pictures = []
