@@ -72,7 +72,7 @@ from bot.fakes.slack import (
     SlackEvent,
     send_slash_command,
 )
-from bot.slack.notify import METADATA_EVENT
+from bot.slack.marks import METADATA_EVENT
 
 SECRET = secrets.token_hex(16)
 STATUS_CALL = "getTrainStatusAndProgress"

@@ -13,7 +13,6 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from bot.core.grammar import (
-    MAX_TEXT_LENGTH,
     SUBCOMMANDS,
     Cancel,
     Command,
@@ -23,10 +22,10 @@ from bot.core.grammar import (
     Retrain,
     Status,
     parse_command,
-    parse_options,
 )
 from bot.core.help import USAGE, render_help
 from bot.core.options import OPTIONS, RetrainOptions
+from bot.core.words import MAX_TEXT_LENGTH, parse_options
 from bot.errors import UsageError
 
 MODEL = "7JXCXTRXTMNLJCEF2DR5CJ46QU"

@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from bot.core.grammar import Retrain, parse_command, parse_options
+from bot.core.grammar import Retrain, parse_command
 from bot.core.jobs import Job, Result
 from bot.core.options import RetrainOptions
+from bot.core.words import parse_options
 from bot.fakes.slack.checks import check_blocks
 from bot.slack.home import HOME_JOBS, MAX_VIEW_BLOCKS, HomeEntry, home_view
 from bot.slack.ids import ActionId, BlockId, CallbackId

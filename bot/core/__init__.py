@@ -3,6 +3,7 @@
 options.py   the option table `OPTIONS` and the validated `RetrainOptions`
 kinds.py     the kinds of option value: how each is typed, checked and written back
 grammar.py   command text → typed command or a specific `UsageError`; the subcommands
+words.py     the words a command is made of: text checks, the model ID, `name=value` options
 help.py      the usage line and the help text, drawn from both tables
 jobs.py      the job value, the state machine and what a job owes Slack
 schedule.py  the follower's timing and when to poll next

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from typing import Final
 
-from bot.core.grammar import EXAMPLE_MODEL_ID, SUBCOMMANDS, SUBCOMMANDS_BY_KEYWORD, SubcommandSpec
+from bot.core.grammar import SUBCOMMANDS, SUBCOMMANDS_BY_KEYWORD, SubcommandSpec
 from bot.core.mrkdwn import escape
 from bot.core.options import OPTIONS, OptionSpec, RetrainOptions, find_option
+from bot.core.words import EXAMPLE_MODEL_ID
 
 __all__ = ["USAGE", "render_help"]
 

@@ -7,6 +7,7 @@ replies.py  the thread replies and the alerts
 views.py    the modals: the retrain form and the reject form
 home.py     the App Home tab
 notify.py   `Notifier`: posts, edits and private answers
+marks.py    how the bot knows its own posts again (message metadata, file names)
 outbox.py   `Outbox`: the only Web API caller; per-channel queues, coalesced edits, retries
 lanes.py    what waits in a lane, and its pacing: post gap, 429 holds, backoff
 failures.py one Web API attempt, and whether its failure is transient or permanent

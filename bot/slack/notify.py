@@ -8,8 +8,8 @@ check) waits at most `lookup_limit` seconds, and a modal only as long as its tri
 Failures arrive as `SlackError` (`SlackRefused` when Slack said no for good), never as a
 slack_sdk exception.
 
-Every channel post carries Slack message metadata naming the job and the state it announces,
-so a post can be recognised later (for example after a crash between posting and recording).
+Every channel post carries the marks of `bot.slack.marks`, so a post can be recognised later
+(for example after a crash between posting and recording).
 """
 
 from __future__ import annotations
@@ -23,45 +23,20 @@ from typing import Any
 import aiohttp
 
 from bot.core.jobs import Job, utcnow
-from bot.core.owed import FAILURE_TEXT, PICTURES
 from bot.errors import SlackError, SlackRefused
 from bot.slack.card import render_card
 from bot.slack.lanes import Fence
 from bot.slack.look import Message
+from bot.slack.marks import CARD, FAILURE_FILE, card_ts, file_name, metadata, posted_states
 from bot.slack.outbox import Outbox
 from bot.slack.replies import render_reply
 
-__all__ = ["METADATA_EVENT", "Notifier", "SlackError", "SlackRefused"]
+__all__ = ["Notifier", "SlackError", "SlackRefused"]
 
 log = logging.getLogger(__name__)
 
-METADATA_EVENT = "retrain_job_state"
-
 # Slack accepts a trigger_id (to open a modal) this many seconds after the click or command.
 _TRIGGER_LIFETIME = 3.0
-
-
-def _metadata(job: Job, state: str) -> dict[str, Any]:
-    return {
-        "event_type": METADATA_EVENT,
-        "event_payload": {"job_id": job.id, "model_id": job.model_id, "state": state},
-    }
-
-
-_FAILURE_FILE = "failure-message.txt"
-
-
-def picture_prefix(job: Job) -> str:
-    return f"retrain-{job.id}-"
-
-
-def _job_state(message: dict[str, Any], job: Job) -> str | None:
-    metadata = message.get("metadata") or {}
-    payload = metadata.get("event_payload") or {}
-    if metadata.get("event_type") != METADATA_EVENT or payload.get("job_id") != job.id:
-        return None
-    state = payload.get("state")
-    return str(state) if state else None
 
 
 class Notifier:
@@ -91,7 +66,7 @@ class Notifier:
             fence=fence,
             text=message.text,
             blocks=message.blocks,
-            metadata=_metadata(job, "CARD"),
+            metadata=metadata(job, CARD),
             unfurl_links=False,
         )
         return str(response["ts"])
@@ -108,7 +83,7 @@ class Notifier:
                 fence=fence,
                 text=message.text,
                 blocks=message.blocks,
-                metadata=_metadata(job, "CARD"),
+                metadata=metadata(job, CARD),
             ),
             what="chat.update",
         )
@@ -132,7 +107,7 @@ class Notifier:
             thread_ts=job.parent_ts,
             text=message.text,
             blocks=message.blocks,
-            metadata=_metadata(job, status),
+            metadata=metadata(job, status),
             reply_broadcast=job.is_failed and status == job.status,
             unfurl_links=False,
         )
@@ -156,15 +131,7 @@ class Notifier:
                 limit=200,
                 cursor=cursor,
             )
-            for message in response.get("messages") or []:
-                state = _job_state(message, job)
-                if state is not None and state != "CARD":
-                    states.add(state)
-                # Uploads carry no metadata; their file names carry the job ID instead.
-                for file in message.get("files") or []:
-                    name = str(file.get("name", ""))
-                    if name.startswith(picture_prefix(job)):
-                        states.add(FAILURE_TEXT if name.endswith(_FAILURE_FILE) else PICTURES)
+            states |= posted_states(response.get("messages") or [], job)
             cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
             if cursor is None:
                 return frozenset(states)
@@ -184,9 +151,9 @@ class Notifier:
                 cursor=cursor,
             )
             messages = response.get("messages") or []
-            for message in messages:
-                if _job_state(message, job) == "CARD":
-                    return str(message["ts"])
+            ts = card_ts(messages, job)
+            if ts is not None:
+                return ts
             cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
             too_old = any(float(m.get("ts", 0)) < oldest for m in messages)
             if cursor is None or too_old:
@@ -204,7 +171,7 @@ class Notifier:
         assert job.parent_ts is not None
         uploads = [
             {
-                "filename": f"{picture_prefix(job)}{suffix}",
+                "filename": file_name(job, suffix),
                 "file": data,
                 "title": title,
                 "alt_txt": title,
@@ -229,7 +196,7 @@ class Notifier:
             channel=job.channel,
             job_id=job.id,
             fence=fence,
-            filename=f"{picture_prefix(job)}{_FAILURE_FILE}",
+            filename=file_name(job, FAILURE_FILE),
             content=job.failure_msg or "",
             title="Einstein's failure message, in full",
             snippet_type="text",

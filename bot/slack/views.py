@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from bot.core.grammar import MAX_MODEL_ID_LENGTH, check_model_id, parse_options
 from bot.core.mrkdwn import unescape
 from bot.core.options import OPTIONS, OptionSpec, RetrainOptions
+from bot.core.words import MAX_MODEL_ID_LENGTH, check_model_id, parse_options
 from bot.errors import UsageError
 from bot.slack.ids import ActionId, BlockId, CallbackId
 from bot.slack.look import Block, section, truncate
