@@ -7,8 +7,9 @@ polls.py       polling a training through the state machine, then its success re
 deliverer.py   `Deliverer`: one Slack queue per channel, every post recorded
 card_edits.py  when a card is edited: a new state at once, progress in its turn, coalesced
 readback.py    reading a thread back after a restart, refused channels, links, the pictures' upload
-pictures.py    the learning curve and confusion matrix of a finished training
-charts.py      those pictures as PNG, drawn one at a time, in a worker thread for async callers
+pictures.py    what a finished training's learning curve and confusion matrix are drawn from
+drawing.py     where they are drawn: a thread, or worker processes when many trainings wait
+charts.py      those pictures as PNG
 curve.py       drawing the learning curve
 heatmap.py     drawing the confusion matrix
 canvas.py      the drawing primitives both use, on Pillow
