@@ -1,0 +1,1 @@
+"""Pieces of `scripts/bench_follow.py`: scenario, bots, replies, measurements, report."""
