@@ -4,7 +4,8 @@
     rules.py     the policy file's shape (pydantic), `ModelRule` and `Policy`
     loading.py   `load_policy`: YAML to `Policy`, every mistake reported with its line
     rate.py      `RateLimit`, `parse_rate` (RETRAIN_USER_RATE) and `rate_decision`
-    decision.py  `Decision`, the answer every check gives
+    decision.py  `Decision`, the answer every check gives (a refusal names every broken rule)
+    refusals.py  the refusal sentences that say what would pass (option limits, channels)
     access.py    `AccessPolicy`, which combines them
 
 EMPTY MEANS OPEN: with no RETRAIN_ALLOWED_USERS, RETRAIN_ALLOWED_GROUPS or
