@@ -21,6 +21,7 @@ from bot.einstein.client import EinsteinClient
 from bot.follow.follower import Follower
 from bot.listeners.actions import Interactions, register_interactions
 from bot.listeners.commands import Handlers, register_handlers
+from bot.listeners.forms import Forms, register_forms
 from bot.logs import request_context
 from bot.retrains import Retrains
 from bot.settings import Settings
@@ -201,6 +202,7 @@ def create_bot(settings: Settings, **timing: float) -> Bot:
         bolt,
         Interactions(store=store, follower=follower, notifier=notifier, retrains=retrains),
     )
+    register_forms(bolt, Forms(follower=follower, notifier=notifier, retrains=retrains))
     return Bot(
         settings=settings,
         bolt=bolt,

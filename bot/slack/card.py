@@ -118,7 +118,8 @@ def _confirm(title: str, text: str, confirm: str) -> dict[str, Any]:
 
 
 def _card_buttons(job: Job) -> list[Block]:
-    """Refresh and Stop while the training runs; Retrain again once it has ended."""
+    """Refresh and Stop while the training runs; Retrain again (as it was, or with changes)
+    once it has ended."""
     if job.status == JobStatus.AWAITING_APPROVAL:
         return [
             _button(
@@ -169,4 +170,6 @@ def _card_buttons(job: Job) -> list[Block]:
                 "Retrain",
             ),
         ),
+        # Opens the retrain form filled in with this job's options, to change some first.
+        _button("Retrain with changes…", ActionId.RETRAIN_WITH_CHANGES, job),
     ]
