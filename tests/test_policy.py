@@ -420,6 +420,45 @@ def test_request_nobody_else_could_approve_is_refused(fields: dict[str, Any]) ->
     )
 
 
+def test_approvers_may_be_user_groups(tmp_path: Path) -> None:
+    """`approvers` may list a user group: the decision carries it, its members may approve."""
+    text = (
+        'models:\n  - match: "PROD*"\n    protected: true\n    approvers: [S0456EFGH, U0999MNOP]\n'
+    )
+    policy = access(tmp_path, text)
+    decision = decide(policy, model=PROD_MODEL)
+    assert decision.approvers == frozenset({TEAM, BOB})
+    protected = policy.rule_for(PROD_MODEL)
+    assert protected is not None
+    assert protected.approver_groups == frozenset({TEAM})
+    member = policy.may_approve(
+        protected, approver=CAROL, approver_groups=frozenset({TEAM}), requester=ALICE
+    )
+    assert member.allowed
+    stranger = policy.may_approve(
+        protected, approver=CAROL, approver_groups=NOBODY, requester=ALICE
+    )
+    assert not stranger.allowed
+    assert policy.approver_groups_for(PROD_MODEL) == frozenset({TEAM})
+    assert policy.uses_groups
+
+
+def test_a_group_of_approvers_is_not_refused_at_once() -> None:
+    """With a group among the approvers someone else may approve, so the request waits."""
+    rules = (rule(protected=True, approvers=frozenset({ALICE, TEAM})),)
+    decision = decide(AccessPolicy(policy=Policy(rules=rules)), model=PROD_MODEL)
+    assert decision.needs_approval
+
+
+def test_a_channel_among_approvers_is_refused_with_its_line(tmp_path: Path) -> None:
+    """An approver entry that is neither a user nor a user group is named with its line."""
+    text = 'models:\n  - match: "PROD*"\n    protected: true\n    approvers: [C0789IJKL]\n'
+    assert policy_error(tmp_path, text) == (
+        "line 4: models[0].approvers[0]: must be a user or user group ID like U0999MNOP"
+        " (U, W or S, then capital letters and digits), not a channel ID"
+    )
+
+
 # --- group lookups -----------------------------------------------------------------------------
 
 

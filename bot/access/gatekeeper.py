@@ -100,7 +100,7 @@ class Gatekeeper:
         rule = self.policy.rule_for(job.model_id)
         if rule is None or not rule.protected:
             return Decision.deny("This retrain does not need an approval any more.")
-        groups = await self._groups_of(user, self.policy.groups_for(job.model_id))
+        groups = await self._groups_of(user, self.policy.approver_groups_for(job.model_id))
         return self.policy.may_approve(
             rule, approver=user, approver_groups=groups, requester=job.requester
         )

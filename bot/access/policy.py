@@ -102,11 +102,20 @@ class AccessPolicy:
     @property
     def uses_groups(self) -> bool:
         """Whether any decision can depend on group membership; if not, never ask Slack."""
-        return bool(self.allowed_groups) or any(rule.allow_groups for rule in self.policy.rules)
+        return bool(self.allowed_groups) or any(
+            rule.allow_groups or rule.approver_groups for rule in self.policy.rules
+        )
 
     def groups_for(self, model_id: str) -> frozenset[str]:
         """The user groups whose membership can decide for this model."""
         return self._people(self.rule_for(model_id)).groups
+
+    def approver_groups_for(self, model_id: str) -> frozenset[str]:
+        """The user groups whose membership can decide who approves this model's retrains."""
+        rule = self.rule_for(model_id)
+        if rule is not None and rule.approvers is not None:
+            return rule.approver_groups
+        return self.groups_for(model_id)
 
     def admits(self, *, user: str, user_groups: frozenset[str], model_id: str) -> bool:
         """Whether `user` is among the people allowed for the model (channel and options aside)."""
@@ -195,8 +204,10 @@ class AccessPolicy:
         # Refuse now rather than leave a request waiting for an approval nobody may give.
         if rule is None or not rule.protected:
             return None
-        if rule.approvers is not None:
-            others: bool | None = bool(rule.approvers - {user})
+        if rule.approver_groups:
+            others: bool | None = None  # a group may hold others; Slack tells at approval time
+        elif rule.approvers is not None:
+            others = bool(rule.approvers - {user})
         else:
             others = self._people(rule).others_than(user)
         if others is not False:
@@ -217,15 +228,16 @@ class AccessPolicy:
     ) -> Decision:
         """Whether `approver` may approve `requester`'s retrain of a model under `rule`.
 
-        Never the requester; the rule's approvers if it lists them, otherwise anyone allowed to
-        retrain the model (channel aside: an approval is given wherever the request is seen).
+        Never the requester; the rule's approvers if it lists them (directly or through one of
+        the listed user groups), otherwise anyone allowed to retrain the model (channel aside:
+        an approval is given wherever the request is seen).
         """
         if approver == requester:
             return Decision.deny(
                 "You cannot approve your own retrain; someone else has to.", rule=rule
             )
         if rule.approvers is not None:
-            if approver in rule.approvers:
+            if approver in rule.approvers or not rule.approver_groups.isdisjoint(approver_groups):
                 return Decision.allow(rule=rule)
             return Decision.deny(
                 f"Only the approvers listed for models matching `{rule.match}` can approve"

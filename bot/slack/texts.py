@@ -5,6 +5,7 @@ Plain words and a next step, never an error code or a traceback. Pure; no Slack 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Final
 
 from bot.access import Decision
@@ -16,6 +17,7 @@ __all__ = [
     "NO_TIME_TO_CHECK",
     "already_followed",
     "confirmation",
+    "mention_all",
     "not_allowed_to_stop",
     "not_recorded_yet",
     "refused",
@@ -80,9 +82,13 @@ def who_approves(decision: Decision) -> str:
     rule = decision.rule
     where = f" ({rule.where}, models matching `{rule.match}`)" if rule else ""
     if decision.approvers:
-        people = ", ".join(f"<@{u}>" for u in sorted(decision.approvers))
-        return f"It can be approved by {people}{where}."
+        return f"It can be approved by {mention_all(decision.approvers)}{where}."
     return f"Anyone allowed to retrain this model, other than the requester, can approve{where}."
+
+
+def mention_all(ids: Iterable[str]) -> str:
+    """Mentions that notify: `<@U…>` for a person, `<!subteam^S…>` for a user group's members."""
+    return ", ".join(f"<!subteam^{i}>" if i.startswith("S") else f"<@{i}>" for i in sorted(ids))
 
 
 def not_allowed_to_stop(job: Job) -> str:
