@@ -12,6 +12,7 @@ import pytest
 from bot.core.jobs import Job
 from bot.fakes.slack import Message
 from bot.slack.ids import ActionId
+from bot.slack.texts import mention_all
 from bot.store.audit import AuditKind, AuditLog
 from tests.conftest import USER, Stack
 from tests.test_interactions import another_bot, click, wait_job, wait_private_to
@@ -23,7 +24,14 @@ OTHER = "U0OTHER0004"
 
 POLICY = Path(tempfile.mkdtemp(prefix="retrain-policy-")) / "policy.yml"
 POLICY.write_text(
-    f'models:\n  - match: "GAP*"\n    protected: true\n    approvers: [{GROUP}]\n',
+    f"""models:
+  - match: "GAP*"
+    protected: true
+    approvers: [{GROUP}]
+  - match: "GAL*"
+    protected: true
+    allow_groups: [S0ALLOWED]
+""",
     encoding="utf-8",
 )
 MENTION = f"<!subteam^{GROUP}>"
@@ -53,6 +61,19 @@ async def test_card_mentions_the_approver_group(stack: Stack) -> None:
     ]
     assert MENTION in str(first_post.args["text"])
     assert MENTION in str(first_post.args["blocks"])
+
+
+@pytest.mark.settings(retrain_policy_file=str(POLICY))
+async def test_card_mentions_the_allowed_group_when_no_approvers_are_listed(stack: Stack) -> None:
+    """Without an approvers list, the card mentions the model's allowed group, who may approve."""
+    model = "GALAAAAAAAAAAAAAAAAAAAAAAA"
+    stack.usergroups["S0ALLOWED"] = [USER, APPROVER]
+    stack.simulator.add_model(model)
+    await stack.command(model)
+    await wait_job(stack, lambda j: j.status == "AWAITING_APPROVAL" and j.parent_ts is not None)
+    [card] = stack.cards()
+    assert "<!subteam^S0ALLOWED>" in card.text
+    assert "Anyone allowed to retrain this model" in card.text
 
 
 @pytest.mark.settings(retrain_policy_file=str(POLICY))
@@ -111,3 +132,12 @@ async def test_reminder_is_sent_once_with_two_instances(stack: Stack) -> None:
     assert len(_reminders(stack)) == 1
     kinds = [str(e.kind) for e in await AuditLog(stack.bot.store).events()]
     assert kinds.count(AuditKind.APPROVAL_EXPIRED) == 1
+
+
+def test_long_lists_are_mentioned_groups_first_and_counted() -> None:
+    """Groups come first; past ten mentions the rest are counted, not pinged."""
+    users = [f"U0{n:08d}" for n in range(12)]
+    text = mention_all([*users, GROUP])
+    assert text.startswith(f"{MENTION}, <@U000000000>")
+    assert text.count("<@") == 9
+    assert text.endswith(" and 3 more")

@@ -18,7 +18,8 @@ class Decision:
     try again and only then hear of the next. `rule` is the policy-file rule that applied, if
     any. An allowed retrain of a protected model has `needs_approval`; `approvers` is then the
     listed approvers (user and group IDs), or None for "anyone allowed for this model except
-    the requester".
+    the requester"; `reach` is whom to mention so they hear of it: the listed approvers, else
+    the people and user groups the model's allow list names (none when it is open to all).
     """
 
     allowed: bool
@@ -26,6 +27,7 @@ class Decision:
     rule: ModelRule | None = None
     needs_approval: bool = False
     approvers: frozenset[str] | None = None
+    reach: frozenset[str] = frozenset()
     broken: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
@@ -44,8 +46,15 @@ class Decision:
         rule: ModelRule | None = None,
         needs_approval: bool = False,
         approvers: frozenset[str] | None = None,
+        reach: frozenset[str] = frozenset(),
     ) -> Decision:
-        return cls(allowed=True, rule=rule, needs_approval=needs_approval, approvers=approvers)
+        return cls(
+            allowed=True,
+            rule=rule,
+            needs_approval=needs_approval,
+            approvers=approvers,
+            reach=reach,
+        )
 
     @classmethod
     def deny(cls, *reasons: str, rule: ModelRule | None = None) -> Decision:

@@ -165,8 +165,22 @@ class AccessPolicy:
         if broken:
             return Decision.deny(*broken, rule=rule)
         if rule is not None and rule.protected:
-            return Decision.allow(rule=rule, needs_approval=True, approvers=rule.approvers)
+            return Decision.allow(
+                rule=rule,
+                needs_approval=True,
+                approvers=rule.approvers,
+                reach=self._reach(rule, requester=user),
+            )
         return Decision.allow(rule=rule)
+
+    def _reach(self, rule: ModelRule, *, requester: str) -> frozenset[str]:
+        """Whom an approval request mentions: the listed approvers, else the allow list."""
+        if rule.approvers is not None:
+            named = rule.approvers
+        else:
+            people = self._people(rule)
+            named = people.users | people.groups
+        return named - {requester}
 
     def _people_refusal(
         self, rule: ModelRule | None, *, user: str, user_groups: frozenset[str]
