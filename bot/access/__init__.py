@@ -21,10 +21,12 @@ Choices worth knowing:
 - With `max_epochs` set, a retrain without `epochs=` is refused, because Einstein would pick the
   epochs itself (up to 1000); the message says which value to add.
 - With `feedback: false`, only an explicit `feedback=true` is refused; Einstein's default is false.
-- A protected model needs a second person: never the requester; the rule's approvers if listed,
-  otherwise anyone allowed to retrain the model. A request nobody else could approve is refused
-  at once instead of waiting forever.
+- A protected model needs a second person: never the requester; the rule's approvers if listed
+  (people, or any member of a listed user group), otherwise anyone allowed to retrain the model.
+  A request nobody else could approve is refused at once instead of waiting forever.
 - The rate limit is a sliding window per user; a start exactly one window ago no longer counts.
+- A refusal names every rule the request breaks (people, channel, options, approval, rate),
+  each with what would pass, not only the first.
 """
 
 from __future__ import annotations
