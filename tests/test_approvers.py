@@ -61,6 +61,7 @@ async def test_card_mentions_the_approver_group(stack: Stack) -> None:
     ]
     assert MENTION in str(first_post.args["text"])
     assert MENTION in str(first_post.args["blocks"])
+    assert not any(MENTION in reply.text for reply in stack.replies()), "mentioned once"
 
 
 @pytest.mark.settings(retrain_policy_file=str(POLICY))

@@ -78,7 +78,8 @@ def render_reply(job: Job, status: str, *, now: datetime | None = None) -> Messa
             if job.approval_expires_at
             else ""
         )
-        note = f" {job.decision_note}" if job.decision_note else ""
+        # Who may approve is on the card, whose first post mentions them: once is enough.
+        note = " Who may approve is on the card." if job.decision_note else ""
         text = (
             f"{symbol} `{job.model_id}` is protected: a second person must approve this "
             f"retrain before Einstein is called.{note}{until}"
