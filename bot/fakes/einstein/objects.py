@@ -55,7 +55,9 @@ def render_training(
     if not state.active:
         body["earlyStopping"] = _early_stopping(plan, state)
         body["lastEpochDone"] = state.epochs_done
-        if plan.failure_msg is not None and state.status != "SUCCEEDED":
+        # Spec and docs: `failureMsg` is "returned only if the training status is FAILED";
+        # a KILLED or FAILED_WITH_RETRIES training says nothing more than its status.
+        if plan.failure_msg is not None and state.status == "FAILED":
             body["failureMsg"] = plan.failure_msg
     return body
 
@@ -119,9 +121,12 @@ def render_model(plan: TrainingPlan, now: float, *, created_at: float) -> dict[s
 
 
 def render_dataset(dataset: Dataset, *, updated_at: float) -> dict[str, Any]:
+    """The dataset object; its counts include the feedback examples added to it."""
+    feedback = dataset.feedback_label_examples or (0,) * len(dataset.labels)
+    counts = [n + f for n, f in zip(dataset.label_examples, feedback, strict=True)]
     labels = [
         {"id": dataset.id * 10 + i, "datasetId": dataset.id, "name": name, "numExamples": count}
-        for i, (name, count) in enumerate(zip(dataset.labels, dataset.label_examples, strict=True))
+        for i, (name, count) in enumerate(zip(dataset.labels, counts, strict=True))
     ]
     return {
         "id": dataset.id,
@@ -129,7 +134,7 @@ def render_dataset(dataset: Dataset, *, updated_at: float) -> dict[str, Any]:
         "createdAt": format_time(dataset.created_at),
         "updatedAt": format_time(updated_at),
         "labelSummary": {"labels": labels},
-        "totalExamples": dataset.examples,
+        "totalExamples": sum(counts),
         "totalLabels": len(dataset.labels),
         "available": dataset.available,
         "statusMsg": "SUCCEEDED" if dataset.available else "UPLOADING",
