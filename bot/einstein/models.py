@@ -17,6 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 __all__ = [
     "FAILED_STATUSES",
     "TERMINAL_STATUSES",
+    "Dataset",
+    "DatasetLabel",
+    "Example",
     "LearningCurvePoint",
     "Metrics",
     "MetricsData",
@@ -196,6 +199,51 @@ class Metrics(_Wire):
 class LearningCurvePoint(_Wire):
     epoch: int
     metrics_data: MetricsData = Field(default_factory=MetricsData, alias="metricsData")
+
+
+class DatasetLabel(_Wire):
+    id: int | None = None
+    dataset_id: int | None = Field(default=None, alias="datasetId")
+    name: str
+    num_examples: int | None = Field(default=None, alias="numExamples")
+
+
+class LabelSummary(_Wire):
+    labels: list[DatasetLabel] = Field(default_factory=list)
+
+
+class Dataset(_Wire):
+    """`GET /v2/language/datasets/{datasetId}`: a dataset and its labels."""
+
+    id: int
+    name: str | None = None
+    type: str | None = None
+    language: str | None = None
+    available: bool | None = None
+    status_msg: str | None = Field(default=None, alias="statusMsg")
+    total_examples: int | None = Field(default=None, alias="totalExamples")
+    total_labels: int | None = Field(default=None, alias="totalLabels")
+    label_summary: LabelSummary = Field(default_factory=LabelSummary, alias="labelSummary")
+    created_at: datetime | None = Field(default=None, alias="createdAt")
+    updated_at: datetime | None = Field(default=None, alias="updatedAt")
+
+    _times = field_validator("created_at", "updated_at", mode="before")(parse_einstein_time)
+
+    @property
+    def labels(self) -> list[str]:
+        """The label names, in Einstein's order."""
+        return [label.name for label in self.label_summary.labels]
+
+
+class Example(_Wire):
+    """An example of a dataset, as `GET .../examples` and `POST /v2/language/feedback` give it."""
+
+    id: int
+    name: str | None = None
+    label: DatasetLabel | None = None
+    created_at: datetime | None = Field(default=None, alias="createdAt")
+
+    _times = field_validator("created_at", mode="before")(parse_einstein_time)
 
 
 class TokenResponse(_Wire):

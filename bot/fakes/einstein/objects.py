@@ -26,9 +26,16 @@ TrainParamsAs = Literal["string", "object"]
 
 
 def render_training(
-    plan: TrainingPlan, now: float, *, train_params_as: TrainParamsAs = "string"
+    plan: TrainingPlan,
+    now: float,
+    *,
+    train_params_as: TrainParamsAs = "string",
+    train_stats_as: TrainParamsAs = "object",
 ) -> dict[str, Any]:
-    """The training object of train, retrain and training status."""
+    """The training object of train, retrain and training status.
+
+    `trainParams` and `trainStats` are written as JSON strings (the spec's type) or objects.
+    """
     state = training_state(plan, now)
     queued = state.status == "QUEUED"
     body: dict[str, Any] = {
@@ -44,7 +51,7 @@ def render_training(
         "object": "training",
         "modelId": plan.model_id,
         "trainParams": _train_params(plan.train_params, train_params_as),
-        "trainStats": _train_stats(plan, state),
+        "trainStats": _as(_train_stats(plan, state), train_stats_as),
         "modelType": plan.model_type,
         "language": plan.language,
     }
@@ -66,6 +73,12 @@ def _train_params(raw: str | None, as_: TrainParamsAs) -> Any:
     if raw is None or as_ == "string":
         return raw
     return json.loads(raw)
+
+
+def _as(value: dict[str, Any] | None, as_: TrainParamsAs) -> Any:
+    if value is None or as_ == "object":
+        return value
+    return json.dumps(value, separators=(",", ":"))
 
 
 def _early_stopping(plan: TrainingPlan, state: TrainingState) -> bool:

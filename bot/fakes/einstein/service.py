@@ -68,6 +68,7 @@ class LanguageService:
         run_seconds: float = 150.0,
         seed: int = 0,
         train_params_as: TrainParamsAs = "string",
+        train_stats_as: TrainParamsAs = "object",
         untrained_status: int = 404,
     ) -> None:
         self._now = now
@@ -75,6 +76,7 @@ class LanguageService:
         self._run_seconds = run_seconds
         self._seed = seed
         self._train_params_as: TrainParamsAs = train_params_as
+        self._train_stats_as: TrainParamsAs = train_stats_as
         self._untrained_status = untrained_status
         self._ids = random.Random(f"{seed}:ids")
         self._datasets: dict[int, Dataset] = {}
@@ -364,7 +366,9 @@ class LanguageService:
     # -- helpers ------------------------------------------------------------------------------
 
     def _render_training(self, plan: TrainingPlan, now: float) -> dict[str, Any]:
-        return render_training(plan, now, train_params_as=self._train_params_as)
+        return render_training(
+            plan, now, train_params_as=self._train_params_as, train_stats_as=self._train_stats_as
+        )
 
     def _model_or_404(self, model_id: str) -> _Model:
         model = self._models.get(model_id)

@@ -75,6 +75,7 @@ class EinsteinSimulator(LanguageService):
         run_seconds: float = 150.0,
         seed: int = 0,
         train_params_as: TrainParamsAs = "string",
+        train_stats_as: TrainParamsAs = "object",
         untrained_status: int = 404,
         strict_multipart: bool = True,
     ) -> None:
@@ -89,6 +90,7 @@ class EinsteinSimulator(LanguageService):
             run_seconds=run_seconds,
             seed=seed,
             train_params_as=train_params_as,
+            train_stats_as=train_stats_as,
             untrained_status=untrained_status,
         )
         self._strict_multipart = strict_multipart
