@@ -207,6 +207,7 @@ class LanguageService:
         early_stop_at: int | None = None,
         stall: bool = False,
         metrics_not_found: int = 0,
+        accuracy: float | None = None,
     ) -> None:
         """Decide how the next training of `model_id` goes (`None`: of any unscripted model).
 
@@ -214,10 +215,13 @@ class LanguageService:
         service reports it resolved to (run in full), `early_stop_at` the last epoch run (else
         a training stops early once its model stops improving, at epoch 30 to 80), `stall` keeps the
         training RUNNING forever, `metrics_not_found` answers 404 to that many metrics calls
-        right after the training succeeded, as the live service sometimes does.
+        right after the training succeeded, as the live service sometimes does; `accuracy`
+        is the test accuracy its metrics aim at (0 to 1), to script a better or worse model.
         """
         if outcome not in OUTCOMES:
             raise ValueError(f"outcome must be one of {', '.join(OUTCOMES)}")
+        if accuracy is not None and not 0 <= accuracy <= 1:
+            raise ValueError("accuracy must be between 0 and 1")
         if failure_msg is not None and outcome != "FAILED":
             # Einstein returns failureMsg only with FAILED (spec and docs).
             raise ValueError("failure_msg goes with outcome FAILED only")
@@ -230,8 +234,13 @@ class LanguageService:
             early_stop_at=early_stop_at,
             stall=stall,
             metrics_not_found=metrics_not_found,
+            accuracy=accuracy,
         )
         self._scripts.setdefault(model_id, deque()).append(scripted)
+
+    def new_model_id(self) -> str:
+        """A model ID no model has yet, to script a model before it is added."""
+        return self._claim_model_id(None)
 
     def forget(self, model_id: str) -> None:
         """Delete a model: every later call about it answers 404."""

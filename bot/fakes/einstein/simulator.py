@@ -30,7 +30,7 @@ import asyncio
 import random
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
@@ -48,6 +48,9 @@ from bot.fakes.einstein.faults import (
 from bot.fakes.einstein.objects import TrainParamsAs
 from bot.fakes.einstein.requests import ApiError
 from bot.fakes.einstein.service import LanguageService
+
+if TYPE_CHECKING:
+    from bot.fakes.einstein.script import SimulatorScript
 
 __all__ = ["DEFAULT_ACCOUNT", "EinsteinSimulator", "Fault", "RecordedRequest", "run_simulator"]
 
@@ -316,17 +319,37 @@ async def run_simulator(
     time_scale: float,
     public_key_pem: str | None,
     account_id: str | None,
+    script: SimulatorScript | None = None,
 ) -> None:
-    """Serve a simulator with one trained demo model until cancelled.
+    """Serve a simulator until cancelled: the `script`'s models, or one trained demo model.
 
     With `public_key_pem`, `account_id` (or the default account) can mint tokens with its JWT;
     either way a ready access token is printed.
     """
-    simulator = EinsteinSimulator(time_scale=time_scale)
+    from bot.fakes.einstein.script import apply_script, describe_model  # imports this module
+
+    if script is None:
+        simulator = EinsteinSimulator(time_scale=time_scale)
+    else:
+        simulator = EinsteinSimulator(
+            time_scale=time_scale,
+            queue_seconds=script.queue_seconds,
+            run_seconds=script.run_seconds,
+        )
     account = account_id or DEFAULT_ACCOUNT
     if public_key_pem:
         simulator.add_account(account, public_key_pem)
-    model_id = simulator.add_model(name="Support routing model")
+    if script is not None and script.models:
+        model_ids = apply_script(simulator, script)
+        models = [
+            f"  model:        {describe_model(i, m)}"
+            for i, m in zip(model_ids, script.models, strict=True)
+        ]
+    else:
+        if script is not None:
+            apply_script(simulator, script)
+        model_id = simulator.add_model(name="Support routing model")
+        models = [f"  demo model:   {model_id}"]
     base_url = await simulator.start(host, port)
     try:
         token = simulator.issue_token(account)
@@ -334,7 +357,10 @@ async def run_simulator(
         print(f"Einstein simulator at {base_url} (time x{time_scale:g})", flush=True)
         print(f"  account:      {account} ({key_note})", flush=True)
         print(f"  access token: {token} (valid 24 h)", flush=True)
-        print(f"  demo model:   {model_id}", flush=True)
+        for line in models:
+            print(line, flush=True)
+        if script is not None and script.faults:
+            print(f"  faults:       {len(script.faults)} scripted for any call", flush=True)
         await asyncio.Event().wait()
     finally:
         await simulator.stop()
