@@ -125,8 +125,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "audit":
             return asyncio.run(_export_audit(since=args.since, model=args.model, fmt=args.format))
         if args.command == "simulator":
+            from bot.fakes.einstein.cli import run_simulator
             from bot.fakes.einstein.script import load_script
-            from bot.fakes.einstein.simulator import run_simulator
 
             script = load_script(args.script) if args.script else None
             public_key = None

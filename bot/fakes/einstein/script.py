@@ -32,11 +32,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from bot.errors import ConfigError
+from bot.fakes.einstein.datasets import DEFAULT_LABELS
 from bot.fakes.einstein.requests import MODEL_ID_PATTERN
-from bot.fakes.einstein.service import DEFAULT_LABELS
 from bot.fakes.einstein.simulator import EinsteinSimulator
 
-__all__ = ["CALLS", "SimulatorScript", "apply_script", "load_script"]
+__all__ = ["CALLS", "ModelScript", "SimulatorScript", "apply_script", "load_script"]
 
 # Short names for the calls a fault can target, and the spec's operation ids they stand for.
 CALLS = {
@@ -260,18 +260,3 @@ def _add_fault(simulator: EinsteinSimulator, fault: FaultScript, *, model_id: st
         delay=fault.delay,
         model_id=model_id,
     )
-
-
-def describe_model(model_id: str, model: ModelScript) -> str:
-    """One line saying what the model's script holds in store, for the simulator's banner."""
-    plans = []
-    for training in model.trainings:
-        plan: str = training.outcome
-        if training.accuracy is not None:
-            plan += f" (accuracy {training.accuracy:g})"
-        if training.metrics_not_found:
-            plan += f" (metrics 404 x{training.metrics_not_found})"
-        plans.append(plan)
-    then = "next trainings " + ", ".join(plans) + ", then successes" if plans else "succeeds"
-    faults = f"; {len(model.faults)} fault(s)" if model.faults else ""
-    return f"{model_id} ({then}{faults})"

@@ -30,7 +30,7 @@ import asyncio
 import random
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
@@ -49,10 +49,7 @@ from bot.fakes.einstein.objects import TrainParamsAs
 from bot.fakes.einstein.requests import ApiError
 from bot.fakes.einstein.service import LanguageService
 
-if TYPE_CHECKING:
-    from bot.fakes.einstein.script import SimulatorScript
-
-__all__ = ["DEFAULT_ACCOUNT", "EinsteinSimulator", "Fault", "RecordedRequest", "run_simulator"]
+__all__ = ["DEFAULT_ACCOUNT", "EinsteinSimulator", "Fault", "RecordedRequest"]
 
 DEFAULT_ACCOUNT = "simulator@example.com"
 _TOKEN_PATH = "/v2/oauth2/token"  # noqa: S105 - a URL path, not a secret
@@ -310,57 +307,3 @@ class EinsteinSimulator(LanguageService):
 
 def _error(status: int, message: str) -> web.Response:
     return web.json_response({"message": message}, status=status)
-
-
-async def run_simulator(
-    *,
-    host: str,
-    port: int,
-    time_scale: float,
-    public_key_pem: str | None,
-    account_id: str | None,
-    script: SimulatorScript | None = None,
-) -> None:
-    """Serve a simulator until cancelled: the `script`'s models, or one trained demo model.
-
-    With `public_key_pem`, `account_id` (or the default account) can mint tokens with its JWT;
-    either way a ready access token is printed.
-    """
-    from bot.fakes.einstein.script import apply_script, describe_model  # imports this module
-
-    if script is None:
-        simulator = EinsteinSimulator(time_scale=time_scale)
-    else:
-        simulator = EinsteinSimulator(
-            time_scale=time_scale,
-            queue_seconds=script.queue_seconds,
-            run_seconds=script.run_seconds,
-        )
-    account = account_id or DEFAULT_ACCOUNT
-    if public_key_pem:
-        simulator.add_account(account, public_key_pem)
-    if script is not None and script.models:
-        model_ids = apply_script(simulator, script)
-        models = [
-            f"  model:        {describe_model(i, m)}"
-            for i, m in zip(model_ids, script.models, strict=True)
-        ]
-    else:
-        if script is not None:
-            apply_script(simulator, script)
-        model_id = simulator.add_model(name="Support routing model")
-        models = [f"  demo model:   {model_id}"]
-    base_url = await simulator.start(host, port)
-    try:
-        token = simulator.issue_token(account)
-        key_note = "key registered" if public_key_pem else "no key registered: use the token"
-        print(f"Einstein simulator at {base_url} (time x{time_scale:g})", flush=True)
-        print(f"  account:      {account} ({key_note})", flush=True)
-        print(f"  access token: {token} (valid 24 h)", flush=True)
-        for line in models:
-            print(line, flush=True)
-        if script is not None and script.faults:
-            print(f"  faults:       {len(script.faults)} scripted for any call", flush=True)
-        await asyncio.Event().wait()
-    finally:
-        await simulator.stop()
