@@ -7,16 +7,18 @@ What is retried, and why it is safe:
 
     call                  retried after                              because
     GET status, metrics,  connection errors, timeouts, 5xx, 429      reading twice changes nothing
-    learning curve
-    POST retrain          no connection made (refused, DNS); 429;    Einstein never processed it
-                          503 with Retry-After
+    learning curve,
+    dataset, examples
+    POST retrain,         no connection made (refused, DNS); 429;    Einstein never processed it
+    POST feedback         503 with Retry-After
     token (auth.py)       connection errors, timeouts, 5xx, 429      a spare token harms nothing
     any call, once        401: sent again with a fresh token         the refused request was not
                                                                      processed
 
 Any other retrain failure (a timeout, a connection broken after sending, a 5xx) may hide a
 training Einstein did start, so it is raised at once: the follower looks for that training
-before it sends the retrain again. How the retries wait, `Retry-After` included, is
+before it sends the retrain again. A feedback example sent twice would be stored twice, so
+it follows the retrain's rule. How the retries wait, `Retry-After` included, is
 `bot.einstein.retry`'s.
 """
 
@@ -24,17 +26,23 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import aiohttp
-from pydantic import BaseModel, ValidationError
 
 from bot.core.options import RetrainOptions
 from bot.einstein.answers import Answer, check_answer, einstein_message
 from bot.einstein.auth import TokenSource
-from bot.einstein.models import TERMINAL_STATUSES, LearningCurvePoint, Metrics, Training
+from bot.einstein.models import (
+    TERMINAL_STATUSES,
+    Dataset,
+    Example,
+    LearningCurvePoint,
+    Metrics,
+    Training,
+)
+from bot.einstein.reading import parse_body, parse_items, safe_dataset_id, safe_model_id
 from bot.einstein.retry import DEFAULT_RETRY, RetryPolicy, call_with_retries
 from bot.errors import EinsteinError, EinsteinRejected, EinsteinUnavailable
 
@@ -42,8 +50,11 @@ __all__ = ["KNOWN_STATUSES", "EinsteinClient"]
 
 log = logging.getLogger(__name__)
 
-_Model = TypeVar("_Model", bound=BaseModel)
 _LC_PAGE = 25  # the API's maximum page size for learning curves
+_EXAMPLES_PAGE = 100  # the API's default page size for examples
+# Bounds a listing against a service that keeps answering full pages (10,000 pages of 100).
+_MAX_PAGES = 10_000
+_MAX_NAME = 180  # feedback example names, per the spec
 KNOWN_STATUSES = TERMINAL_STATUSES | {"QUEUED", "RUNNING"}
 
 
@@ -79,7 +90,7 @@ class EinsteinClient:
 
     async def retrain(self, model_id: str, options: RetrainOptions) -> Training:
         """`POST v2/language/retrain`: start a new training that keeps `model_id`."""
-        model_id = _safe(model_id)
+        model_id = safe_model_id(model_id)
 
         def form() -> aiohttp.FormData:
             # Built per attempt: aiohttp consumes a FormData when it is sent.
@@ -100,40 +111,101 @@ class EinsteinClient:
     async def training_status(self, model_id: str) -> Training:
         """`GET v2/language/train/{modelId}`."""
         body = await self._call(
-            "GET", f"v2/language/train/{_safe(model_id)}", what="status request"
+            "GET", f"v2/language/train/{safe_model_id(model_id)}", what="status request"
         )
         return _training(body, what="training status")
 
     async def metrics(self, model_id: str) -> Metrics:
         """`GET v2/language/models/{modelId}`: metrics of the model's last training."""
         body = await self._call(
-            "GET", f"v2/language/models/{_safe(model_id)}", what="metrics request"
+            "GET", f"v2/language/models/{safe_model_id(model_id)}", what="metrics request"
         )
-        return _parse(Metrics, body, what="model metrics")
+        return parse_body(Metrics, body, what="model metrics")
 
     async def learning_curve(self, model_id: str) -> list[LearningCurvePoint]:
         """`GET v2/language/models/{modelId}/lc`, every page."""
-        points: list[LearningCurvePoint] = []
-        offset = 0
-        while True:
+        items = await self._every_page(
+            f"v2/language/models/{safe_model_id(model_id)}/lc", page=_LC_PAGE, what="learning curve"
+        )
+        return parse_items(LearningCurvePoint, items, what="learning curve")
+
+    async def dataset_id(self, model_id: str) -> int:
+        """The dataset `model_id` was trained on: its training's `datasetId`."""
+        training = await self.training_status(model_id)
+        if training.dataset_id is None:
+            raise EinsteinError("Einstein's training status names no datasetId")
+        return training.dataset_id
+
+    async def dataset(self, dataset_id: int) -> Dataset:
+        """`GET v2/language/datasets/{datasetId}`: the dataset, with its labels."""
+        body = await self._call(
+            "GET", f"v2/language/datasets/{safe_dataset_id(dataset_id)}", what="dataset request"
+        )
+        return parse_body(Dataset, body, what="dataset")
+
+    async def feedback_examples(self, dataset_id: int) -> list[Example]:
+        """`GET v2/language/datasets/{datasetId}/examples?source=feedback`, every page."""
+        items = await self._every_page(
+            f"v2/language/datasets/{safe_dataset_id(dataset_id)}/examples",
+            page=_EXAMPLES_PAGE,
+            params={"source": "feedback"},
+            what="examples",
+        )
+        return parse_items(Example, items, what="examples")
+
+    async def feedback_count(self, dataset_id: int) -> int:
+        """How many feedback examples the dataset has."""
+        return len(await self.feedback_examples(dataset_id))
+
+    async def add_feedback(
+        self, model_id: str, *, document: str, expected_label: str, name: str | None = None
+    ) -> Example:
+        """`POST v2/language/feedback`: `document` becomes an example of `expected_label` in
+        the dataset of `model_id`. Einstein refuses a label the dataset does not have
+        (kind `unknown_label`) and an unknown model (`EinsteinNotFound`)."""
+        model_id = safe_model_id(model_id)
+        if not document.strip():
+            raise EinsteinRejected("the document is empty", kind="invalid_parameter")
+        if not expected_label.strip():
+            raise EinsteinRejected("the expected label is empty", kind="invalid_parameter")
+        if name is not None and not 0 < len(name) <= _MAX_NAME:
+            raise EinsteinRejected(
+                f"an example name has 1 to {_MAX_NAME} characters", kind="invalid_parameter"
+            )
+
+        def form() -> aiohttp.FormData:
+            data = aiohttp.FormData(default_to_multipart=True)
+            data.add_field("modelId", model_id)
+            data.add_field("document", document)
+            data.add_field("expectedLabel", expected_label)
+            if name is not None:
+                data.add_field("name", name)
+            return data
+
+        body = await self._call(
+            "POST", "v2/language/feedback", form=form, retry_on=_unprocessed, what="feedback"
+        )
+        return parse_body(Example, body, what="feedback answer")
+
+    async def _every_page(
+        self, path: str, *, page: int, params: dict[str, str] | None = None, what: str
+    ) -> list[Any]:
+        """The `data` items of every page of a list call, read until a page is not full."""
+        items: list[Any] = []
+        for _ in range(_MAX_PAGES):
             body = await self._call(
                 "GET",
-                f"v2/language/models/{_safe(model_id)}/lc",
-                params={"offset": str(offset), "count": str(_LC_PAGE)},
-                what="learning curve request",
+                path,
+                params={**(params or {}), "offset": str(len(items)), "count": str(page)},
+                what=f"{what} request",
             )
             data = body.get("data")
             if not isinstance(data, list):
-                raise EinsteinError("Einstein's learning curve answer has no data list")
-            try:
-                points.extend(LearningCurvePoint.model_validate(item) for item in data)
-            except ValidationError as exc:
-                raise EinsteinError(
-                    f"Einstein's learning curve answer is malformed ({_fields(exc)})"
-                ) from None
-            if len(data) < _LC_PAGE:
-                return points
-            offset += len(data)
+                raise EinsteinError(f"Einstein's {what} answer has no data list")
+            items.extend(data)
+            if len(data) < page:
+                return items
+        raise EinsteinError(f"Einstein's {what} answer goes on past {_MAX_PAGES} pages")
 
     async def _call(
         self,
@@ -258,37 +330,7 @@ def _unprocessed(exc: EinsteinError) -> bool:
     )
 
 
-def _fields(exc: ValidationError) -> str:
-    """The names of the fields that failed, never their values."""
-    names = sorted(
-        {".".join(str(part) for part in error["loc"]) or "body" for error in exc.errors()}
-    )
-    shown = ", ".join(names[:5])
-    return shown + (", …" if len(names) > 5 else "")
-
-
-def _parse(model: type[_Model], body: dict[str, Any], *, what: str) -> _Model:
-    try:
-        return model.model_validate(body)
-    except ValidationError as exc:
-        raise EinsteinError(f"Einstein's {what} is malformed ({_fields(exc)})") from None
-
-
-_MODEL_ID = re.compile(r"[A-Za-z0-9]{1,64}")
-
-
-def _safe(model_id: str) -> str:
-    """The model ID, checked again here: it goes into URL paths and form parts, so nothing but
-    letters and digits may pass, whatever the caller checked before."""
-    if not _MODEL_ID.fullmatch(model_id):
-        raise EinsteinRejected(
-            "the model ID must be 1 to 64 letters and digits",
-            kind="invalid_parameter",
-        )
-    return model_id
-
-
 def _training(body: dict[str, Any], *, what: str) -> Training:
     # A status the bot does not know is passed on, not refused: the follower treats it as
     # still running (never as success) and says so in the log.
-    return _parse(Training, body, what=what)
+    return parse_body(Training, body, what=what)

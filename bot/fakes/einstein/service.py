@@ -13,8 +13,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.fakes.einstein.datasets import DEFAULT_LABELS, DatasetStore
 from bot.fakes.einstein.metrics import learning_curve, render_metrics
-from bot.fakes.einstein.objects import TrainParamsAs, render_dataset, render_model, render_training
+from bot.fakes.einstein.objects import TrainParamsAs, render_model, render_training
 from bot.fakes.einstein.requests import (
     MODEL_ID_PATTERN,
     ApiError,
@@ -30,15 +31,12 @@ from bot.fakes.einstein.training import (
     Script,
     TrainingPlan,
     plan_training,
-    spread,
     training_state,
 )
 
 __all__ = ["DEFAULT_LABELS", "LanguageService"]
 
-DEFAULT_LABELS = ("billing", "shipping", "returns", "other")
 _MAX_WORDS = 3_000_000
-_WORDS_PER_EXAMPLE = 12
 _LC_PAGE_MAX = 25
 _MODELS_PAGE_MAX = 100
 _ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
@@ -54,7 +52,7 @@ class _Model:
     misses: dict[int, int] = field(default_factory=dict)
 
 
-class LanguageService:
+class LanguageService(DatasetStore):
     """Datasets, models and trainings, with the setup calls tests and the demo use."""
 
     def __init__(
@@ -65,63 +63,37 @@ class LanguageService:
         run_seconds: float = 150.0,
         seed: int = 0,
         train_params_as: TrainParamsAs = "string",
+        train_stats_as: TrainParamsAs = "object",
         untrained_status: int = 404,
     ) -> None:
-        self._now = now
         self._queue_seconds = queue_seconds
         self._run_seconds = run_seconds
         self._seed = seed
         self._train_params_as: TrainParamsAs = train_params_as
+        self._train_stats_as: TrainParamsAs = train_stats_as
         self._untrained_status = untrained_status
-        self._ids = random.Random(f"{seed}:ids")
-        self._datasets: dict[int, Dataset] = {}
+        super().__init__(now=now, ids=random.Random(f"{seed}:ids"))
         self._models: dict[str, _Model] = {}
         self._scripts: dict[str | None, deque[Script]] = {}
-        self._next_dataset_id = 1_040_000 + self._ids.randrange(10_000)
         self._next_version_id = 20_000 + self._ids.randrange(10_000)
-
-    def now(self) -> float:
-        """Simulated time, in epoch seconds."""
-        return self._now()
 
     # -- setup --------------------------------------------------------------------------------
 
-    def add_dataset(
+    def add_feedback(
         self,
-        dataset_id: int | None = None,
+        model_id: str,
+        label: str | None = None,
         *,
-        name: str = "Support requests",
-        labels: Sequence[str] = DEFAULT_LABELS,
-        examples: int = 150,
-        words: int | None = None,
-        feedback_examples: int = 0,
-        model_type: str = "text-intent",
-        language: str = "en_US",
-        available: bool = True,
-    ) -> int:
-        """A dataset ready to train (unless `available=False`); returns its id."""
-        if dataset_id is None:
-            dataset_id = self._new_dataset_id()
-        elif dataset_id in self._datasets:
-            raise ValueError(f"dataset {dataset_id} exists already")
-        if not labels or examples < len(labels):
-            raise ValueError("a dataset needs labels and at least one example per label")
-        # Uneven label sizes, as real datasets have, with at least one example each.
-        weights = [self._ids.randint(8, 12) for _ in labels]
-        counts = [n + 1 for n in spread(examples - len(labels), weights)]
-        self._datasets[dataset_id] = Dataset(
-            id=dataset_id,
-            name=name,
-            labels=tuple(labels),
-            label_examples=tuple(counts),
-            words=words if words is not None else examples * _WORDS_PER_EXAMPLE,
-            feedback_examples=feedback_examples,
-            model_type=model_type,
-            language=language,
-            available=available,
-            created_at=self.now() - 86_400,
-        )
-        return dataset_id
+        count: int = 1,
+        document: str = "a message the model misclassified",
+    ) -> None:
+        """Add `count` feedback examples to the dataset of `model_id`, as `POST /feedback` would;
+        `label=None` takes the dataset's labels in turn."""
+        store = self._examples[self._model_or_404(model_id).dataset_id]
+        labels = store.dataset.labels
+        for i in range(count):
+            chosen = label if label is not None else labels[i % len(labels)]
+            store.add(label=chosen, document=document, name=None, now=self.now())
 
     def add_model(
         self,
@@ -174,16 +146,24 @@ class LanguageService:
         early_stop_at: int | None = None,
         stall: bool = False,
         metrics_not_found: int = 0,
+        accuracy: float | None = None,
     ) -> None:
         """Decide how the next training of `model_id` goes (`None`: of any unscripted model).
 
         Scripts queue up: a second call scripts the training after that. `epochs` is what the
-        service reports it resolved to, `early_stop_at` the last epoch run, `stall` keeps the
+        service reports it resolved to (run in full), `early_stop_at` the last epoch run (else
+        a training stops early once its model stops improving, at epoch 30 to 80), `stall` keeps the
         training RUNNING forever, `metrics_not_found` answers 404 to that many metrics calls
-        right after the training succeeded, as the live service sometimes does.
+        right after the training succeeded, as the live service sometimes does; `accuracy`
+        is the test accuracy its metrics aim at (0 to 1), to script a better or worse model.
         """
         if outcome not in OUTCOMES:
             raise ValueError(f"outcome must be one of {', '.join(OUTCOMES)}")
+        if accuracy is not None and not 0 <= accuracy <= 1:
+            raise ValueError("accuracy must be between 0 and 1")
+        if failure_msg is not None and outcome != "FAILED":
+            # Einstein returns failureMsg only with FAILED (spec and docs).
+            raise ValueError("failure_msg goes with outcome FAILED only")
         scripted = Script(
             outcome=outcome,
             failure_msg=failure_msg,
@@ -193,8 +173,13 @@ class LanguageService:
             early_stop_at=early_stop_at,
             stall=stall,
             metrics_not_found=metrics_not_found,
+            accuracy=accuracy,
         )
         self._scripts.setdefault(model_id, deque()).append(scripted)
+
+    def new_model_id(self) -> str:
+        """A model ID no model has yet, to script a model before it is added."""
+        return self._claim_model_id(None)
 
     def forget(self, model_id: str) -> None:
         """Delete a model: every later call about it answers 404."""
@@ -300,27 +285,30 @@ class LanguageService:
         data = [render_model(m.plans[-1], now, created_at=m.created_at) for m in page]
         return {"object": "list", "data": data}
 
-    def dataset(self, dataset_id: str) -> dict[str, Any]:
-        """`GET /v2/language/datasets/{datasetId}`."""
-        dataset = self._dataset_or_404(parse_dataset_id(dataset_id))
-        return render_dataset(dataset, updated_at=dataset.created_at)
+    def feedback(self, form: Mapping[str, str]) -> dict[str, Any]:
+        """`POST /v2/language/feedback`: a feedback example in the model's dataset."""
+        model = self._model_or_404(parse_model_id(form.get("modelId")))
+        store = self._examples[self._dataset_or_404(model.dataset_id).id]
+        example = store.add(
+            label=form.get("expectedLabel") or "",
+            document=form.get("document") or "",
+            name=form.get("name"),
+            now=self.now(),
+        )
+        return store.render(example)
 
     # -- helpers ------------------------------------------------------------------------------
 
     def _render_training(self, plan: TrainingPlan, now: float) -> dict[str, Any]:
-        return render_training(plan, now, train_params_as=self._train_params_as)
+        return render_training(
+            plan, now, train_params_as=self._train_params_as, train_stats_as=self._train_stats_as
+        )
 
     def _model_or_404(self, model_id: str) -> _Model:
         model = self._models.get(model_id)
         if model is None:
             raise ApiError(404, _model_not_found(model_id))
         return model
-
-    def _dataset_or_404(self, dataset_id: int) -> Dataset:
-        dataset = self._datasets.get(dataset_id)
-        if dataset is None:
-            raise ApiError(404, f"Dataset not found: {dataset_id}")
-        return dataset
 
     def _check_trainable(self, dataset: Dataset) -> None:
         if not dataset.available:
@@ -394,12 +382,6 @@ class LanguageService:
         if model_id in self._models:
             raise ValueError(f"model {model_id} exists already")
         return model_id
-
-    def _new_dataset_id(self) -> int:
-        while self._next_dataset_id in self._datasets:
-            self._next_dataset_id += 1
-        self._next_dataset_id += 1
-        return self._next_dataset_id - 1
 
 
 def _algorithm(dataset: Dataset, requested: str | None, *, default: str | None) -> str | None:

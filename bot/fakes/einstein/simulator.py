@@ -8,13 +8,14 @@
     await sim.stop()
 
 It serves the calls the bot makes, with the documented shapes: token, train, retrain, training
-status, metrics, learning curve, models of a dataset, dataset. Trainings follow a time-driven
-state machine (`training`), their outcome can be scripted, and faults can be injected
-(`faults`). Every request received is kept in `requests`.
+status, metrics, learning curve, models of a dataset, dataset, its examples, and feedback.
+Trainings follow a time-driven state machine (`training`), their outcome can be scripted, and
+faults can be injected (`faults`). Every request received is kept in `requests`.
 
 Choices where the live service is undocumented (all errors are JSON `{"message": ...}`):
 - 400: an invalid parameter, a dataset already training, more than 3 million words, a dataset
-  not available yet, a train/retrain body that is not multipart/form-data;
+  not available yet, a train/retrain/feedback body that is not multipart/form-data, a feedback
+  label the model's dataset does not have;
 - 404: an unknown or forgotten model or dataset; metrics or learning curve of a model with no
   successful training yet (the status is configurable: `untrained_status`);
 - 401 and the token endpoint: see `auth`.
@@ -48,7 +49,7 @@ from bot.fakes.einstein.objects import TrainParamsAs
 from bot.fakes.einstein.requests import ApiError
 from bot.fakes.einstein.service import LanguageService
 
-__all__ = ["DEFAULT_ACCOUNT", "EinsteinSimulator", "Fault", "RecordedRequest", "run_simulator"]
+__all__ = ["DEFAULT_ACCOUNT", "EinsteinSimulator", "Fault", "RecordedRequest"]
 
 DEFAULT_ACCOUNT = "simulator@example.com"
 _TOKEN_PATH = "/v2/oauth2/token"  # noqa: S105 - a URL path, not a secret
@@ -74,6 +75,7 @@ class EinsteinSimulator(LanguageService):
         run_seconds: float = 150.0,
         seed: int = 0,
         train_params_as: TrainParamsAs = "string",
+        train_stats_as: TrainParamsAs = "object",
         untrained_status: int = 404,
         strict_multipart: bool = True,
     ) -> None:
@@ -88,6 +90,7 @@ class EinsteinSimulator(LanguageService):
             run_seconds=run_seconds,
             seed=seed,
             train_params_as=train_params_as,
+            train_stats_as=train_stats_as,
             untrained_status=untrained_status,
         )
         self._strict_multipart = strict_multipart
@@ -235,6 +238,13 @@ class EinsteinSimulator(LanguageService):
         async def dataset(request: web.Request) -> web.Response:
             return web.json_response(self.dataset(request.match_info["datasetId"]))
 
+        async def examples(request: web.Request) -> web.Response:
+            body = self.examples(request.match_info["datasetId"], request.query)
+            return web.json_response(body)
+
+        async def feedback(request: web.Request) -> web.Response:
+            return web.json_response(self.feedback(await self._form(request, multipart=True)))
+
         app = web.Application(middlewares=[observe])
         # Route names are the spec's operation ids, which faults and `calls` refer to.
         app.add_routes(
@@ -251,6 +261,8 @@ class EinsteinSimulator(LanguageService):
                     "/v2/language/datasets/{datasetId}/models", models, name="getTrainedModels"
                 ),
                 web.get("/v2/language/datasets/{datasetId}", dataset, name="getDataset"),
+                web.get("/v2/language/datasets/{datasetId}/examples", examples, name="getExamples"),
+                web.post("/v2/language/feedback", feedback, name="provideFeedback"),
             ]
         )
         return app
@@ -295,34 +307,3 @@ class EinsteinSimulator(LanguageService):
 
 def _error(status: int, message: str) -> web.Response:
     return web.json_response({"message": message}, status=status)
-
-
-async def run_simulator(
-    *,
-    host: str,
-    port: int,
-    time_scale: float,
-    public_key_pem: str | None,
-    account_id: str | None,
-) -> None:
-    """Serve a simulator with one trained demo model until cancelled.
-
-    With `public_key_pem`, `account_id` (or the default account) can mint tokens with its JWT;
-    either way a ready access token is printed.
-    """
-    simulator = EinsteinSimulator(time_scale=time_scale)
-    account = account_id or DEFAULT_ACCOUNT
-    if public_key_pem:
-        simulator.add_account(account, public_key_pem)
-    model_id = simulator.add_model(name="Support routing model")
-    base_url = await simulator.start(host, port)
-    try:
-        token = simulator.issue_token(account)
-        key_note = "key registered" if public_key_pem else "no key registered: use the token"
-        print(f"Einstein simulator at {base_url} (time x{time_scale:g})", flush=True)
-        print(f"  account:      {account} ({key_note})", flush=True)
-        print(f"  access token: {token} (valid 24 h)", flush=True)
-        print(f"  demo model:   {model_id}", flush=True)
-        await asyncio.Event().wait()
-    finally:
-        await simulator.stop()

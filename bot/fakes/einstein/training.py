@@ -36,7 +36,8 @@ _FAILURE_REACH = 0.5
 # A stalled training stops advancing halfway through its run and never finishes.
 _STALL_AT = 0.5
 _SECONDS_PER_QUEUE_PLACE = 10.0
-# Without `epochs` the service picked 1000 and stopped early around epoch 50 (observed samples).
+# Without `epochs` the service picked 1000 and stopped early around epoch 50 (observed samples);
+# with more requested epochs than the model needs, it stops early too (documented).
 _SERVICE_EPOCHS = 1000
 _EARLY_STOP_RANGE = (30, 80)
 
@@ -53,6 +54,8 @@ class Dataset:
     language: str
     available: bool
     created_at: float
+    # Feedback examples per label; when empty, `feedback_examples` is spread over the labels.
+    feedback_label_examples: tuple[int, ...] = ()
 
     @property
     def examples(self) -> int:
@@ -71,6 +74,7 @@ class Script:
     early_stop_at: int | None = None
     stall: bool = False
     metrics_not_found: int = 0
+    accuracy: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +105,7 @@ class TrainingPlan:
     load_seconds: float
     save_seconds: float
     metrics_not_found: int = 0
+    accuracy: float | None = None  # the test accuracy its metrics aim at, if scripted
 
     @property
     def started_at(self) -> float:
@@ -148,14 +153,21 @@ def plan_training(
 ) -> TrainingPlan:
     """Fix a training's course; `rng` makes the service-chosen numbers reproducible."""
     epochs = script.epochs or requested_epochs or _SERVICE_EPOCHS
+    # The epoch after which the model stops improving: Einstein stops there (earlyStopping,
+    # lastEpochDone) whether it chose the epochs or was asked for more.
+    plateau = rng.randint(*_EARLY_STOP_RANGE)
     if script.early_stop_at is not None:
         last_epoch = max(1, min(script.early_stop_at, epochs))
-    elif script.epochs is None and requested_epochs is None:
-        last_epoch = rng.randint(*_EARLY_STOP_RANGE)
+    elif script.epochs is not None:
+        last_epoch = epochs  # a scripted epoch count runs in full
     else:
-        last_epoch = epochs
-    feedback = dataset.feedback_examples if with_feedback else 0
-    extra = spread(feedback, dataset.label_examples)
+        last_epoch = min(epochs, plateau)
+    if not with_feedback:
+        extra = [0] * len(dataset.labels)
+    elif dataset.feedback_label_examples:
+        extra = list(dataset.feedback_label_examples)
+    else:
+        extra = spread(dataset.feedback_examples, dataset.label_examples)
     counts = [n + f for n, f in zip(dataset.label_examples, extra, strict=True)]
     queue = max(0.0, script.queue_seconds if script.queue_seconds is not None else queue_seconds)
     run = max(0.0, script.run_seconds if script.run_seconds is not None else run_seconds)
@@ -185,6 +197,7 @@ def plan_training(
         load_seconds=run * rng.uniform(0.01, 0.03),
         save_seconds=run * rng.uniform(0.002, 0.006),
         metrics_not_found=script.metrics_not_found,
+        accuracy=script.accuracy,
     )
 
 
@@ -192,8 +205,6 @@ def _default_failure_msg(outcome: str, model_id: str) -> str | None:
     if outcome == "FAILED":
         # Wording reported by a user of the live service (heroku/einstein-vision-node#3).
         return f"System error, training failed to complete on model {model_id}"
-    if outcome == "FAILED_WITH_RETRIES":
-        return f"Training failed to complete on model {model_id} after retries"
     return None
 
 
