@@ -131,7 +131,7 @@ class Retrains:
         try:
             leased_at = stored.result()
         except DuplicateJob:
-            self._follower.spawn(self._tell_existing(job), name=f"existing-{job.id}")
+            self._follower.spawn(self._duplicate(job), name=f"existing-{job.id}")
             return None
         except StoreError as exc:
             log.error("could not store a new retrain of %s: %s", model_id, exc)
@@ -180,7 +180,7 @@ class Retrains:
         try:
             leased_at = await stored
         except DuplicateJob:
-            await self._tell_existing(job)
+            await self._duplicate(job)
             return
         except StoreError as exc:
             log.error("could not store a new retrain of %s: %s", job.model_id, exc)
@@ -189,8 +189,20 @@ class Retrains:
         await self._begin(job, leased_at)
         await self._tell(job, f"{texts.confirmation(job)} It was recorded after all.")
 
-    async def _tell_existing(self, job: Job) -> None:
+    async def _duplicate(self, job: Job) -> None:
+        """A retrain of a model already followed: into the trail as a duplicate, and the
+        requester gets a link to the training that goes on."""
         existing = await self._card_of_existing(job.model_id)
+        by = Requester.of_job(job)
+        await self.note(AuditKind.COMMAND, job.model_id, job.options, by, outcome="duplicate")
+        await self.note(
+            AuditKind.DUPLICATE,
+            job.model_id,
+            job.options,
+            by,
+            job_id=existing.id if existing else None,
+            outcome="already followed",
+        )
         where = await self.where(existing) if existing else ""
         await self._tell(job, texts.already_followed(job.model_id, where))
 
