@@ -36,8 +36,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-# The Home tab looks for the user's jobs among this many recent ones of everybody.
-_RECENT_SCAN: Final = 500
 _MAX_JOB_ID: Final = 64  # the store's column width; anything longer is not a job of ours
 
 
@@ -273,13 +271,10 @@ class Interactions:
 
     async def _jobs_of(self, user: str) -> list[Job]:
         """The user's trainings still followed, newest first, then their recent ones."""
-        running = [j for j in await self._store.unfinished() if j.requester == user]
-        running = [j for j in reversed(running) if not j.is_final]
+        running = await self._store.of_requester(user, limit=HOME_JOBS, active=True)
         seen = {j.id for j in running}
         recent = [
-            j
-            for j in await self._store.recent(limit=_RECENT_SCAN)
-            if j.requester == user and j.id not in seen
+            j for j in await self._store.of_requester(user, limit=HOME_JOBS) if j.id not in seen
         ]
         return [*running, *recent][:HOME_JOBS]
 

@@ -128,11 +128,11 @@ class Handlers:
             case Cancel(model_id=model_id):
                 return await self._retrains.stop(model_id, user=str(command["user_id"]))
             case History(model_id=model_id):
-                jobs = [
-                    j
-                    for j in await self._store.recent(limit=50)
-                    if model_id is None or j.model_id == model_id
-                ][:10]
+                jobs = await (
+                    self._store.recent(limit=10)
+                    if model_id is None
+                    else self._store.of_model(model_id, limit=10)
+                )
                 if not jobs:
                     return "No trainings recorded yet."
                 lines = [f"• {_history_line(j)}{await self._retrains.where(j)}" for j in jobs]
@@ -143,9 +143,7 @@ class Handlers:
         active = await self._store.active_for_model(model_id)
         if active is not None:
             return active
-        return next(
-            (j for j in await self._store.recent(limit=100) if j.model_id == model_id), None
-        )
+        return next(iter(await self._store.of_model(model_id, limit=1)), None)
 
 
 def _history_line(job: Job) -> str:

@@ -73,6 +73,11 @@ sa.Index(
 )
 sa.Index("retrain_jobs_lease", jobs_table.c.lease_expires)
 sa.Index("retrain_jobs_pending", jobs_table.c.pending)
+# The read commands and the Home tab: the newest jobs of everybody, of one model, of one
+# person, each found by an index however many jobs the table holds.
+sa.Index("retrain_jobs_created", jobs_table.c.created_at)
+sa.Index("retrain_jobs_model_created", jobs_table.c.model_id, jobs_table.c.created_at)
+sa.Index("retrain_jobs_requester_created", jobs_table.c.requester, jobs_table.c.created_at)
 
 # Columns added after the first release, created in place on a database that predates them.
 ADDED_COLUMNS = ("reached", "first_queue_position", "pending")
