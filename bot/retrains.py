@@ -19,11 +19,13 @@ from datetime import timedelta
 from typing import Any, Final, TypeVar
 
 from bot.access.gatekeeper import Gatekeeper
+from bot.access.visibility import Visibility, private_by_name
 from bot.core.jobs import Job, JobStatus, utcnow
 from bot.core.options import RetrainOptions
 from bot.core.requester import Requester
-from bot.errors import StoreError
+from bot.errors import SlackError, StoreError
 from bot.follow.follower import Follower
+from bot.reads import Reads
 from bot.slack import texts
 from bot.slack.look import Message, look
 from bot.slack.notify import Notifier
@@ -40,6 +42,8 @@ _T = TypeVar("_T")
 # Slack waits 3 s for a command's answer; this leaves room for the network on both sides.
 ACK_BUDGET: Final = 2.0
 _ANSWERS_FIRST: Final = 1.0
+# Whether a new job's channel is private is asked before Einstein is: at most this long.
+_PRIVACY_LOOKUP: Final = 2.0
 
 
 async def _within(step: Awaitable[_T], deadline: float) -> _T:
@@ -58,6 +62,8 @@ class Retrains:
         notifier: Notifier,
         gate: Gatekeeper,
         audit: AuditLog,
+        reads: Reads,
+        visibility: Visibility,
         retrain_channel: str | None,
         approval_ttl: float = 3600.0,
     ) -> None:
@@ -66,6 +72,8 @@ class Retrains:
         self._notifier = notifier
         self._gate = gate
         self._audit = audit
+        self._reads = reads
+        self._visibility = visibility
         self._retrain_channel = retrain_channel
         self._approval_ttl = approval_ttl
         self._answering = 0  # requests in `start`: their answers go before new jobs' work
@@ -140,16 +148,25 @@ class Retrains:
         return texts.confirmation(job)
 
     def _new_job(self, *, model_id: str, options: RetrainOptions, by: Requester) -> Job:
+        channel = self._retrain_channel or by.channel
+        # Known at once only when the command's channel name says "private" and the thread
+        # stays there; else Slack is asked after the answer (`_private_channels`).
+        private = (
+            frozenset({by.channel})
+            if channel == by.channel and private_by_name(by.channel, by.channel_name)
+            else None
+        )
         return Job(
             id=secrets.token_hex(8),
             model_id=model_id,
             options=options,
             requester=by.user,
-            channel=self._retrain_channel or by.channel,
+            channel=channel,
             origin_channel=by.channel,
             team_id=by.team_id,
             response_url=by.response_url,
             created_at=utcnow(),
+            private_channels=private,
         )
 
     async def _begin(self, job: Job, leased_at: float) -> None:
@@ -160,6 +177,7 @@ class Retrains:
         # without (docs/benchmarks.md).
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._answered.wait(), _ANSWERS_FIRST)
+        job = await self._private_channels(job)
         by = Requester.of_job(job)
         await self.note(
             AuditKind.COMMAND, job.model_id, job.options, by, job_id=job.id, outcome="accepted"
@@ -174,6 +192,22 @@ class Retrains:
                 outcome=job.decision_note,
             )
         self._follower.follow(job, leased_at=leased_at)
+
+    async def _private_channels(self, job: Job) -> Job:
+        """`job` knowing which of its channels are private, when Slack says so in time.
+
+        Stored with the job's next write; unknown, the read commands ask Slack when they need to.
+        """
+        if job.private_channels is not None:
+            return job
+        try:
+            private = await asyncio.wait_for(
+                self._visibility.private_channels(job), _PRIVACY_LOOKUP
+            )
+        except (SlackError, TimeoutError) as exc:
+            log.warning("could not tell whether job %s is in a private channel: %r", job.id, exc)
+            return job
+        return job.with_changes(private_channels=private)
 
     async def _settle_late(self, job: Job, stored: asyncio.Future[float]) -> None:
         """The store answered after the ack: the requester hears which way it went."""
@@ -203,7 +237,7 @@ class Retrains:
             job_id=existing.id if existing else None,
             outcome="already followed",
         )
-        where = await self.where(existing) if existing else ""
+        where = await self._reads.where_for(existing, user=job.requester) if existing else ""
         await self._tell(job, texts.already_followed(job.model_id, where))
 
     async def stop(self, model_id: str, *, user: str) -> str:
@@ -297,13 +331,6 @@ class Retrains:
             await asyncio.sleep(0.2)
             existing = await self._store.active_for_model(model_id)
         return existing
-
-    async def where(self, job: Job) -> str:
-        """Where `job`'s thread is, as a few words for a private answer."""
-        if job.parent_ts is None:
-            return f" (its thread is about to appear in <#{job.channel}>)"
-        link = await self._notifier.permalink(job.channel, job.parent_ts)
-        return f" (<{link}|thread>)" if link else f" (in <#{job.channel}>)"
 
     async def _tell(self, job: Job, text: str | Message) -> None:
         await self._notifier.tell(

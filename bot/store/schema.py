@@ -55,6 +55,8 @@ jobs_table = sa.Table(
     sa.Column("approver", sa.String(32)),
     sa.Column("decision_note", sa.Text),
     sa.Column("approval_expires_at", sa.DateTime(timezone=True)),
+    # The job's private channels fenced with commas (",," for none); NULL while unknown.
+    sa.Column("private_channels", sa.Text),
     # The lease: which process follows the job, until when. A process that dies stops
     # renewing, and another one takes the job over once the lease has expired.
     sa.Column("lease_owner", sa.String(128)),
@@ -80,7 +82,7 @@ sa.Index("retrain_jobs_model_created", jobs_table.c.model_id, jobs_table.c.creat
 sa.Index("retrain_jobs_requester_created", jobs_table.c.requester, jobs_table.c.created_at)
 
 # Columns added after the first release, created in place on a database that predates them.
-ADDED_COLUMNS = ("reached", "first_queue_position", "pending")
+ADDED_COLUMNS = ("reached", "first_queue_position", "pending", "private_channels")
 
 # Any fixed number: every instance takes the same PostgreSQL advisory lock around start-up DDL.
 SCHEMA_LOCK = 0x7265747261696E
