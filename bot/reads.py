@@ -72,7 +72,11 @@ class Reads:
             lines,
             more=len(seen.shown) - len(drawn),
             notes=answers.left_out(seen),
-            empty="No trainings are being followed right now.",
+            empty=(
+                "None of the trainings being followed is one you may see."
+                if seen.left_out
+                else "No trainings are being followed right now."
+            ),
         )
 
     async def _history(self, model_id: str | None, *, user: str) -> Message:
@@ -88,7 +92,11 @@ class Reads:
             "Recent trainings",
             lines,
             notes=answers.left_out(seen),
-            empty="No trainings recorded yet.",
+            empty=(
+                "No recent training is one you may see."
+                if seen.left_out
+                else "No trainings recorded yet."
+            ),
         )
 
     async def home(self, user: str) -> dict[str, Any]:

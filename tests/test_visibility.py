@@ -7,11 +7,15 @@ who is in them. Assertions are on the private answers Slack received and the Hom
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from bot.access.visibility import Sight, Visibility, private_by_name
 from bot.core.jobs import Job
+from bot.core.options import RetrainOptions
+from bot.errors import SlackError
 from bot.fakes.slack import Channel
 from tests.conftest import CHANNEL, USER, Stack
 from tests.test_interactions import send_event, wait_job
@@ -156,3 +160,78 @@ async def test_home_leaves_out_a_private_channel_its_requester_left(stack: Stack
     assert not _names_the_channel(home)
     assert MODEL not in home
     assert "private channels you are not a member of" in home
+
+
+# -- the rules and the cache, with a directory standing in for Slack -------------------------
+
+
+class _Directory:
+    """Answers like Slack's conversations.info and .members, counting the questions."""
+
+    def __init__(self) -> None:
+        self.members = {PRIVATE: frozenset({USER})}
+        self.asked: list[str] = []
+        self.down = False
+
+    async def channel_is_private(self, channel: str) -> bool:
+        self.asked.append(f"info {channel}")
+        return channel in self.members
+
+    async def channel_members(self, channel: str) -> frozenset[str]:
+        self.asked.append(f"members {channel}")
+        if self.down:
+            raise SlackError("Slack did not answer", code="timeout")
+        return self.members[channel]
+
+
+def _job(channel: str, **changes: Any) -> Job:
+    return Job(
+        id="j1",
+        model_id=MODEL,
+        options=RetrainOptions(),
+        requester=USER,
+        channel=channel,
+        origin_channel=channel,
+        created_at=datetime(2026, 1, 1, tzinfo=UTC),
+    ).with_changes(**changes)
+
+
+async def test_membership_is_asked_again_after_five_minutes() -> None:
+    """A member list is reused for five minutes, then asked again: someone who left is out."""
+    now = [0.0]
+    directory = _Directory()
+    visibility = Visibility(directory=directory, clock=lambda: now[0])
+    job = _job(PRIVATE, private_channels=frozenset({PRIVATE}))
+    assert await visibility.sight(job, USER) == Sight.SHOWN
+    directory.members[PRIVATE] = frozenset()
+    now[0] = 299.0
+    assert await visibility.sight(job, USER) == Sight.SHOWN
+    now[0] = 300.0
+    assert await visibility.sight(job, USER) == Sight.HIDDEN
+    assert directory.asked == [f"members {PRIVATE}", f"members {PRIVATE}"]
+
+
+async def test_a_failed_lookup_is_not_remembered() -> None:
+    """Slack failing hides the job this time only; the next look asks again."""
+    directory = _Directory()
+    visibility = Visibility(directory=directory)
+    job = _job(PRIVATE, private_channels=frozenset({PRIVATE}))
+    directory.down = True
+    assert await visibility.sight(job, USER) == Sight.UNCHECKED
+    directory.down = False
+    assert await visibility.sight(job, USER) == Sight.SHOWN
+
+
+@pytest.mark.parametrize(
+    ("channel", "name", "private"),
+    [
+        ("D0123", "directmessage", True),
+        ("G0123", "privategroup", True),
+        ("C0123", "mpdm-alice--bob-1", True),
+        ("C0123", "payload-models", False),
+        ("C0123", None, False),
+    ],
+)
+def test_private_by_name(channel: str, name: str | None, private: bool) -> None:
+    """A command's channel name shows a DM, an old private group or a group DM as private."""
+    assert private_by_name(channel, name) is private

@@ -86,6 +86,10 @@ class Sorted:
     hidden: int = 0
     unchecked: int = 0
 
+    @property
+    def left_out(self) -> int:
+        return self.hidden + self.unchecked
+
 
 class Visibility:
     """Answers "may this person see this job?" with Slack's word, cached `ttl` seconds."""
