@@ -6,6 +6,7 @@
     rate.py      `RateLimit`, `parse_rate` (RETRAIN_USER_RATE) and `rate_decision`
     decision.py  `Decision`, the answer every check gives
     access.py    `AccessPolicy`, which combines them
+    visibility.py  who may see a training in a private channel or a DM (read commands, Home)
 
 EMPTY MEANS OPEN: with no RETRAIN_ALLOWED_USERS, RETRAIN_ALLOWED_GROUPS or
 RETRAIN_ALLOWED_CHANNELS set, and no policy file, anyone may retrain any model from any channel.
