@@ -23,7 +23,7 @@ from bot.access.visibility import Visibility, private_by_name
 from bot.core.jobs import Job, JobStatus, utcnow
 from bot.core.options import RetrainOptions
 from bot.core.requester import Requester
-from bot.errors import SlackError, StoreError
+from bot.errors import StoreError
 from bot.follow.follower import Follower
 from bot.reads import Reads
 from bot.slack import texts
@@ -177,7 +177,8 @@ class Retrains:
         # without (docs/benchmarks.md).
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._answered.wait(), _ANSWERS_FIRST)
-        job = await self._private_channels(job)
+        # Stored with the job's next write; unknown, the read commands ask Slack themselves.
+        job = await self._visibility.known(job, within=_PRIVACY_LOOKUP)
         by = Requester.of_job(job)
         await self.note(
             AuditKind.COMMAND, job.model_id, job.options, by, job_id=job.id, outcome="accepted"
@@ -192,22 +193,6 @@ class Retrains:
                 outcome=job.decision_note,
             )
         self._follower.follow(job, leased_at=leased_at)
-
-    async def _private_channels(self, job: Job) -> Job:
-        """`job` knowing which of its channels are private, when Slack says so in time.
-
-        Stored with the job's next write; unknown, the read commands ask Slack when they need to.
-        """
-        if job.private_channels is not None:
-            return job
-        try:
-            private = await asyncio.wait_for(
-                self._visibility.private_channels(job), _PRIVACY_LOOKUP
-            )
-        except (SlackError, TimeoutError) as exc:
-            log.warning("could not tell whether job %s is in a private channel: %r", job.id, exc)
-            return job
-        return job.with_changes(private_channels=private)
 
     async def _settle_late(self, job: Job, stored: asyncio.Future[float]) -> None:
         """The store answered after the ack: the requester hears which way it went."""

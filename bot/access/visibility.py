@@ -21,6 +21,7 @@ choice, made only for a job that is `Sight.SHOWN`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -116,6 +117,17 @@ class Visibility:
             if not is_direct(channel) and await self._is_private(channel):
                 found.add(channel)
         return frozenset(found)
+
+    async def known(self, job: Job, *, within: float) -> Job:
+        """`job` knowing its private channels, when Slack says so `within` seconds; else as is."""
+        if job.private_channels is not None:
+            return job
+        try:
+            private = await asyncio.wait_for(self.private_channels(job), within)
+        except (SlackError, TimeoutError) as exc:
+            log.warning("could not tell whether job %s is in a private channel: %r", job.id, exc)
+            return job
+        return job.with_changes(private_channels=private)
 
     async def sight(self, job: Job, user: str) -> Sight:
         """Whether `user` may see `job` (module docstring)."""
