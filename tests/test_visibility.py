@@ -84,7 +84,7 @@ async def test_history_leaves_out_private_trainings_for_others(stack: Stack) -> 
     assert f"archives/{PRIVATE}/" in await _ask(stack, f"history {MODEL}", user=USER)
     outsider = await _ask(stack, f"history {MODEL}", user=OTHER)
     assert not _names_the_channel(outsider)
-    assert "1 training is in private channels you are not a member of" in outsider
+    assert "1 training is in a private channel you are not a member of" in outsider
 
 
 async def test_a_duplicate_request_names_no_private_channel(stack: Stack) -> None:
@@ -133,6 +133,15 @@ async def test_a_failed_membership_check_hides_the_training_and_says_so(stack: S
     assert "Slack did not say just now who is in it" in answer
 
 
+async def test_a_failed_membership_check_leaves_status_plain_too(stack: Stack) -> None:
+    """`status` says plainly that Slack could not tell, and names no channel."""
+    await _training_in_private(stack, channel_name=PRIVATE_NAME)
+    stack.slack.fail_next("conversations.members", error="missing_scope")
+    answer = await _ask(stack, f"status {MODEL}", user=USER)
+    assert not _names_the_channel(answer)
+    assert "Slack did not say just now whether you are a member" in answer
+
+
 async def test_a_dm_training_is_shown_to_its_requester_only(stack: Stack) -> None:
     """A retrain typed in a DM shows in its requester's list, never the DM, and not to others."""
     stack.simulator.add_model(MODEL)
@@ -159,7 +168,7 @@ async def test_home_leaves_out_a_private_channel_its_requester_left(stack: Stack
     home = json.dumps(view.view)
     assert not _names_the_channel(home)
     assert MODEL not in home
-    assert "private channels you are not a member of" in home
+    assert "1 training is in a private channel you are not a member of" in home
 
 
 # -- the rules and the cache, with a directory standing in for Slack -------------------------

@@ -30,7 +30,7 @@ __all__ = [
 
 MAX_LINES: Final = 40  # a list longer than this says how many more there are
 
-_TRY_AGAIN: Final = "Slack did not say just now who is in it; please try again in a minute."
+_TRY_AGAIN: Final = "please try again in a minute."
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,14 +67,26 @@ def _history(job: Job, *, now: datetime, stamp: Callable[[datetime], str]) -> st
 def left_out(seen: Sorted) -> list[str]:
     """What an answer says about the trainings it does not show."""
     notes = []
-    if seen.hidden:
-        some = "1 training is" if seen.hidden == 1 else f"{seen.hidden} trainings are"
+    if seen.hidden == 1:
         notes.append(
-            f":lock: {some} in private channels you are not a member of, so not shown here."
+            ":lock: 1 training is in a private channel you are not a member of, so it is not "
+            "shown here."
         )
-    if seen.unchecked:
-        some = "1 training" if seen.unchecked == 1 else f"{seen.unchecked} trainings"
-        notes.append(f":warning: {some} in private channels not shown: {_TRY_AGAIN}")
+    elif seen.hidden:
+        notes.append(
+            f":lock: {seen.hidden} trainings are in private channels you are not a member of, "
+            "so they are not shown here."
+        )
+    if seen.unchecked == 1:
+        notes.append(
+            ":warning: 1 training in a private channel is not shown: Slack did not say just "
+            f"now who is in it; {_TRY_AGAIN}"
+        )
+    elif seen.unchecked:
+        notes.append(
+            f":warning: {seen.unchecked} trainings in private channels are not shown: Slack "
+            f"did not say just now who is in them; {_TRY_AGAIN}"
+        )
     return notes
 
 
@@ -83,7 +95,7 @@ def hidden_latest(model_id: str, *, unchecked: bool) -> str:
     if unchecked:
         return (
             f":warning: The latest retrain of `{model_id}` is in a private channel and is not "
-            f"shown: {_TRY_AGAIN}"
+            f"shown: Slack did not say just now whether you are a member; {_TRY_AGAIN}"
         )
     return (
         f":lock: The latest retrain of `{model_id}` is in a private channel you are not a "
