@@ -150,7 +150,7 @@ class Retrains:
     def _new_job(self, *, model_id: str, options: RetrainOptions, by: Requester) -> Job:
         channel = self._retrain_channel or by.channel
         # Known at once only when the command's channel name says "private" and the thread
-        # stays there; else Slack is asked after the answer (`_private_channels`).
+        # stays there; else Slack is asked after the answer (`Visibility.known`, in `_begin`).
         private = (
             frozenset({by.channel})
             if channel == by.channel and private_by_name(by.channel, by.channel_name)
