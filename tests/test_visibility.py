@@ -6,6 +6,7 @@ who is in them. Assertions are on the private answers Slack received and the Hom
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -188,6 +189,7 @@ class _Directory:
 
     async def channel_members(self, channel: str) -> frozenset[str]:
         self.asked.append(f"members {channel}")
+        await asyncio.sleep(0)  # an answer takes a turn of the event loop, as Slack's would
         if self.down:
             raise SlackError("Slack did not answer", code="timeout")
         return self.members[channel]
@@ -244,3 +246,13 @@ async def test_a_failed_lookup_is_not_remembered() -> None:
 def test_private_by_name(channel: str, name: str | None, private: bool) -> None:
     """A command's channel name shows a DM, an old private group or a group DM as private."""
     assert private_by_name(channel, name) is private
+
+
+async def test_people_asking_at_once_share_one_question() -> None:
+    """Ten people opening the Home tab at once about one channel cost one member list."""
+    directory = _Directory()
+    visibility = Visibility(directory=directory)
+    job = _job(PRIVATE, private_channels=frozenset({PRIVATE}))
+    sights = await asyncio.gather(*(visibility.sight(job, USER) for _ in range(10)))
+    assert set(sights) == {Sight.SHOWN}
+    assert directory.asked == [f"members {PRIVATE}"]

@@ -27,7 +27,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Final, Protocol, TypeVar
+from typing import Any, Final, Protocol, TypeVar
 
 from bot.core.jobs import Job
 from bot.errors import SlackError
@@ -107,6 +107,8 @@ class Visibility:
         self._clock = clock
         self._private: dict[str, tuple[bool, float]] = {}
         self._members: dict[str, tuple[frozenset[str], float]] = {}
+        # Questions on their way to Slack: people asking at once about one channel share one.
+        self._asking: dict[tuple[int, str], asyncio.Future[Any]] = {}
 
     async def private_channels(self, job: Job) -> frozenset[str]:
         """The job's private channels, DMs aside; `SlackError` when Slack does not say."""
@@ -163,6 +165,11 @@ class Visibility:
     async def _members_of(self, channel: str) -> frozenset[str]:
         return await self._cached(self._members, channel, self._directory.channel_members)
 
+    def _asked(self, key: tuple[int, str], done: asyncio.Future[Any]) -> None:
+        self._asking.pop(key, None)
+        if not done.cancelled():
+            done.exception()  # retrieved: whoever waited has it, or nobody waits any more
+
     async def _cached(
         self,
         cache: dict[str, tuple[_T, float]],
@@ -174,6 +181,12 @@ class Visibility:
         known = cache.get(channel)
         if known is not None and now - known[1] < self._ttl:
             return known[0]
-        value = await ask(channel)
+        key = (id(cache), channel)
+        asking = self._asking.get(key)
+        if asking is None:
+            asking = asyncio.ensure_future(ask(channel))
+            self._asking[key] = asking
+            asking.add_done_callback(lambda done: self._asked(key, done))
+        value: _T = await asyncio.shield(asking)
         cache[channel] = (value, now)
         return value
