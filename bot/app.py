@@ -15,6 +15,7 @@ from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.access.gatekeeper import Gatekeeper
+from bot.access.visibility import Visibility
 from bot.core.schedule import Timing
 from bot.einstein.auth import JwtTokenSource, StaticTokenSource, TokenSource
 from bot.einstein.client import EinsteinClient
@@ -23,8 +24,10 @@ from bot.listeners.actions import Interactions, register_interactions
 from bot.listeners.commands import Handlers, register_handlers
 from bot.listeners.forms import Forms, register_forms
 from bot.logs import request_context
+from bot.reads import Reads
 from bot.retrains import Retrains
 from bot.settings import Settings
+from bot.slack.channels import SlackChannels
 from bot.slack.inbound import to_bolt_request
 from bot.slack.notify import Notifier
 from bot.slack.outbox import Outbox
@@ -155,6 +158,8 @@ def create_bot(settings: Settings, **timing: float) -> Bot:
     outbox = Outbox(client=slack, post_interval=settings.slack_post_interval)
     notifier = Notifier(outbox=outbox, session=session)
     gate = Gatekeeper(policy=policy, store=store, groups=notifier)
+    visibility = Visibility(directory=SlackChannels(outbox=outbox))
+    reads = Reads(store=store, visibility=visibility, notifier=notifier)
     follower = Follower(
         store=store,
         einstein=einstein,
@@ -190,17 +195,21 @@ def create_bot(settings: Settings, **timing: float) -> Bot:
         notifier=notifier,
         gate=gate,
         audit=audit,
+        reads=reads,
+        visibility=visibility,
         retrain_channel=settings.retrain_channel,
         approval_ttl=settings.retrain_approval_ttl,
     )
     register_handlers(
         bolt,
-        Handlers(retrains=retrains, store=store, follower=follower, notifier=notifier),
+        Handlers(retrains=retrains, reads=reads, follower=follower, notifier=notifier),
     )
     # Card buttons, the retrain form and the Home tab start retrains the way the command does.
     register_interactions(
         bolt,
-        Interactions(store=store, follower=follower, notifier=notifier, retrains=retrains),
+        Interactions(
+            store=store, follower=follower, notifier=notifier, retrains=retrains, reads=reads
+        ),
     )
     register_forms(bolt, Forms(follower=follower, notifier=notifier, retrains=retrains))
     return Bot(

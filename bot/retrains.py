@@ -19,11 +19,13 @@ from datetime import timedelta
 from typing import Any, Final, TypeVar
 
 from bot.access.gatekeeper import Gatekeeper
+from bot.access.visibility import Visibility, private_by_name
 from bot.core.jobs import Job, JobStatus, utcnow
 from bot.core.options import RetrainOptions
 from bot.core.requester import Requester
 from bot.errors import StoreError
 from bot.follow.follower import Follower
+from bot.reads import Reads
 from bot.slack import texts
 from bot.slack.look import Message, look
 from bot.slack.notify import Notifier
@@ -40,6 +42,8 @@ _T = TypeVar("_T")
 # Slack waits 3 s for a command's answer; this leaves room for the network on both sides.
 ACK_BUDGET: Final = 2.0
 _ANSWERS_FIRST: Final = 1.0
+# Whether a new job's channel is private is asked before Einstein is: at most this long.
+_PRIVACY_LOOKUP: Final = 2.0
 
 
 async def _within(step: Awaitable[_T], deadline: float) -> _T:
@@ -58,6 +62,8 @@ class Retrains:
         notifier: Notifier,
         gate: Gatekeeper,
         audit: AuditLog,
+        reads: Reads,
+        visibility: Visibility,
         retrain_channel: str | None,
         approval_ttl: float = 3600.0,
     ) -> None:
@@ -66,6 +72,8 @@ class Retrains:
         self._notifier = notifier
         self._gate = gate
         self._audit = audit
+        self._reads = reads
+        self._visibility = visibility
         self._retrain_channel = retrain_channel
         self._approval_ttl = approval_ttl
         self._answering = 0  # requests in `start`: their answers go before new jobs' work
@@ -132,7 +140,7 @@ class Retrains:
         try:
             leased_at = stored.result()
         except DuplicateJob:
-            self._follower.spawn(self._tell_existing(job), name=f"existing-{job.id}")
+            self._follower.spawn(self._duplicate(job), name=f"existing-{job.id}")
             return None
         except StoreError as exc:
             log.error("could not store a new retrain of %s: %s", model_id, exc)
@@ -141,16 +149,25 @@ class Retrains:
         return texts.confirmation(job)
 
     def _new_job(self, *, model_id: str, options: RetrainOptions, by: Requester) -> Job:
+        channel = self._retrain_channel or by.channel
+        # Known at once only when the command's channel name says "private" and the thread
+        # stays there; else Slack is asked after the answer (`Visibility.known`, in `_begin`).
+        private = (
+            frozenset({by.channel})
+            if channel == by.channel and private_by_name(by.channel, by.channel_name)
+            else None
+        )
         return Job(
             id=secrets.token_hex(8),
             model_id=model_id,
             options=options,
             requester=by.user,
-            channel=self._retrain_channel or by.channel,
+            channel=channel,
             origin_channel=by.channel,
             team_id=by.team_id,
             response_url=by.response_url,
             created_at=utcnow(),
+            private_channels=private,
         )
 
     async def _begin(self, job: Job, leased_at: float) -> None:
@@ -161,6 +178,8 @@ class Retrains:
         # without (docs/benchmarks.md).
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._answered.wait(), _ANSWERS_FIRST)
+        # Stored with the job's next write; unknown, the read commands ask Slack themselves.
+        job = await self._visibility.known(job, within=_PRIVACY_LOOKUP)
         by = Requester.of_job(job)
         await self.note(
             AuditKind.COMMAND, job.model_id, job.options, by, job_id=job.id, outcome="accepted"
@@ -181,7 +200,7 @@ class Retrains:
         try:
             leased_at = await stored
         except DuplicateJob:
-            await self._tell_existing(job)
+            await self._duplicate(job)
             return
         except StoreError as exc:
             log.error("could not store a new retrain of %s: %s", job.model_id, exc)
@@ -190,9 +209,21 @@ class Retrains:
         await self._begin(job, leased_at)
         await self._tell(job, f"{texts.confirmation(job)} It was recorded after all.")
 
-    async def _tell_existing(self, job: Job) -> None:
+    async def _duplicate(self, job: Job) -> None:
+        """A retrain of a model already followed: into the trail as a duplicate, and the
+        requester gets a link to the training that goes on."""
         existing = await self._card_of_existing(job.model_id)
-        where = await self.where(existing) if existing else ""
+        by = Requester.of_job(job)
+        await self.note(AuditKind.COMMAND, job.model_id, job.options, by, outcome="duplicate")
+        await self.note(
+            AuditKind.DUPLICATE,
+            job.model_id,
+            job.options,
+            by,
+            job_id=existing.id if existing else None,
+            outcome="already followed",
+        )
+        where = await self._reads.where_for(existing, user=job.requester) if existing else ""
         await self._tell(job, texts.already_followed(job.model_id, where))
 
     async def stop(self, model_id: str, *, user: str) -> str:
@@ -286,13 +317,6 @@ class Retrains:
             await asyncio.sleep(0.2)
             existing = await self._store.active_for_model(model_id)
         return existing
-
-    async def where(self, job: Job) -> str:
-        """Where `job`'s thread is, as a few words for a private answer."""
-        if job.parent_ts is None:
-            return f" (its thread is about to appear in <#{job.channel}>)"
-        link = await self._notifier.permalink(job.channel, job.parent_ts)
-        return f" (<{link}|thread>)" if link else f" (in <#{job.channel}>)"
 
     async def _tell(self, job: Job, text: str | Message) -> None:
         await self._notifier.tell(

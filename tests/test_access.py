@@ -256,3 +256,19 @@ async def test_history_and_audit_of_a_full_run(stack: Stack) -> None:
     assert f"by <@{USER}>" in text
     assert "macro F1" in text
     assert private_to(stack, OTHER) == []
+
+
+async def test_a_duplicate_request_is_audited_as_a_duplicate(stack: Stack) -> None:
+    """A retrain of a model already followed is recorded as a duplicate, never as accepted."""
+    stack.simulator.add_model(MODEL)
+    stack.simulator.script(MODEL, stall=True)
+    await stack.command(MODEL)
+    await _wait_kind(stack, AuditKind.SUBMITTED)
+    _, url = await stack.command(MODEL, user=OTHER)
+    assert "already being followed" in await stack.wait_private(url)
+    await _wait_kind(stack, AuditKind.DUPLICATE)
+    events = await AuditLog(stack.bot.store).events(kinds=[AuditKind.COMMAND])
+    assert [(e.actor, e.outcome) for e in events] == [(USER, "accepted"), (OTHER, "duplicate")]
+    [duplicate] = await AuditLog(stack.bot.store).events(kinds=[AuditKind.DUPLICATE])
+    [job] = await stack.bot.store.recent()
+    assert (duplicate.actor, duplicate.job_id) == (OTHER, job.id)

@@ -245,6 +245,40 @@ async def test_conversations_info(client: AsyncWebClient) -> None:
     assert info["channel"]["name"] == "secret"
 
 
+async def test_conversations_members_pages_like_slack(fake: FakeSlack) -> None:
+    """conversations.members lists a channel's members, bot included, in pages with a cursor."""
+    fake.add_channel(
+        Channel(id="G0TEAM", name="team", is_private=True, members=frozenset({"U3", "U1", "U2"}))
+    )
+    client = AsyncWebClient(token="xoxb-test", base_url=fake.api_url)
+    first = await client.conversations_members(channel="G0TEAM", limit=2)
+    cursor = first["response_metadata"]["next_cursor"]
+    second = await client.conversations_members(channel="G0TEAM", limit=2, cursor=cursor)
+    assert first["members"] + second["members"] == sorted(["U1", "U2", "U3", fake.identity.user_id])
+    assert second["response_metadata"]["next_cursor"] == ""
+
+
+async def test_conversations_members_refuses_channels_the_bot_cannot_see(
+    client: AsyncWebClient,
+) -> None:
+    """A private channel the bot is not in does not exist for conversations.members."""
+    with pytest.raises(SlackApiError) as hidden:
+        await client.conversations_members(channel=HIDDEN)
+    assert error_of(hidden) == "channel_not_found"
+
+
+async def test_reading_about_a_private_channel_needs_groups_read() -> None:
+    """Without groups:read, conversations.members and .info refuse private channels."""
+    async with FakeSlack(channels=CHANNELS, scopes=["chat:write", "channels:read"]) as fake:
+        client = AsyncWebClient(token="xoxb-test", base_url=fake.api_url)
+        with pytest.raises(SlackApiError) as members:
+            await client.conversations_members(channel=SECRET)
+        with pytest.raises(SlackApiError) as info:
+            await client.conversations_info(channel=SECRET)
+        assert (error_of(members), error_of(info)) == ("missing_scope", "missing_scope")
+        assert (await client.conversations_info(channel=GENERAL))["channel"]["id"] == GENERAL
+
+
 async def test_files_upload_v2_into_thread(fake: FakeSlack, client: AsyncWebClient) -> None:
     """files_upload_v2 reserves a URL on the fake, uploads the bytes and shares into the thread."""
     parent = await client.chat_postMessage(channel=GENERAL, text="job")

@@ -28,6 +28,12 @@ def test_manifest_is_valid() -> None:
     jsonschema.validate(_manifest(), schema)
 
 
+def test_manifest_asks_for_the_scopes_of_private_channels() -> None:
+    """The bot may ask who is in a private channel, and whether a channel is private."""
+    scopes = _manifest()["oauth_config"]["scopes"]["bot"]  # type: ignore[index]
+    assert {"groups:read", "channels:read"} <= set(scopes)
+
+
 async def test_every_manifest_command_has_a_handler(sqlite_url: str) -> None:
     """Each slash command the manifest declares is answered by a listener (not Bolt's 404)."""
     settings = Settings(

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
+
 import pytest
 
-from bot.core.mrkdwn import code_safe, escape, format_duration, percent, shorten, unescape
+from bot.core.mrkdwn import (
+    code_safe,
+    escape,
+    format_duration,
+    local_time,
+    percent,
+    shorten,
+    unescape,
+    utc_time,
+)
 
 
 @pytest.mark.parametrize(
@@ -78,3 +89,16 @@ def test_percent(value: float | None, text: str) -> None:
 def test_format_duration_edges(seconds: float, text: str) -> None:
     """Whole seconds, never negative; minutes from 60 s, hours from 3600 s."""
     assert format_duration(seconds) == text
+
+
+def test_local_time_is_slack_date_formatting_with_a_utc_fallback() -> None:
+    """A time in mrkdwn is Slack's date token (each reader's zone), falling back to UTC."""
+    moment = datetime(2026, 11, 27, 7, 7, 39, tzinfo=timezone(timedelta(hours=1)))
+    assert local_time(moment) == (
+        f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} {{time}}|2026-11-27 06:07 UTC>"
+    )
+
+
+def test_utc_time_is_plain_utc_to_the_minute() -> None:
+    """Plain text (a message's fallback) shows the time in UTC."""
+    assert utc_time(datetime(2026, 11, 27, 6, 7, 59, tzinfo=UTC)) == "2026-11-27 06:07 UTC"

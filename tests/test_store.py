@@ -6,6 +6,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from bot.core.jobs import Job, LabelScore, Result
 from bot.core.options import RetrainOptions
@@ -126,6 +127,64 @@ async def test_active_for_model_and_recent(store: SqlJobStore) -> None:
     assert active.id == "new"
     assert await store.active_for_model("OTHER") is None
     assert [j.id for j in await store.recent(limit=5)] == ["new", "old"]
+
+
+async def test_an_old_training_is_found_behind_many_newer_jobs(store: SqlJobStore) -> None:
+    """A model's and a person's trainings are found by index, behind 600 newer jobs of others."""
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    await store.add(_job("old", status="SUCCEEDED", created_at=start), lease_seconds=30)
+    await asyncio.gather(
+        *(
+            store.add(
+                _job(
+                    f"n{i}",
+                    model_id=f"OTHER{i}",
+                    requester="U2",
+                    status="SUCCEEDED",
+                    created_at=start + timedelta(minutes=i + 1),
+                ),
+                lease_seconds=30,
+            )
+            for i in range(600)
+        )
+    )
+    await store.add(
+        _job("running", status="RUNNING", created_at=start + timedelta(days=1)), lease_seconds=30
+    )
+    assert [j.id for j in await store.of_model("7JXCXTRXTMNLJCEF2DR5CJ46QU", limit=10)] == [
+        "running",
+        "old",
+    ]
+    assert [j.id for j in await store.of_requester("U1", limit=20)] == ["running", "old"]
+    assert [j.id for j in await store.of_requester("U1", limit=20, active=True)] == ["running"]
+    assert "old" not in {j.id for j in await store.recent(limit=500)}
+    async with store.connect() as conn:
+        names = await conn.run_sync(
+            lambda sync: {i["name"] for i in sa.inspect(sync).get_indexes("retrain_jobs")}
+        )
+    assert {"retrain_jobs_model_created", "retrain_jobs_requester_created"} <= names
+
+
+async def test_a_database_without_private_channels_gets_the_column(database_url: str) -> None:
+    """A database from before `private_channels` gains it at start-up; its jobs read as unknown."""
+    old = SqlJobStore(database_url)
+    await old.open()
+    await old.add(_job("before", status="SUCCEEDED"), lease_seconds=30)
+    async with old.begin() as conn:
+        await conn.execute(sa.text("ALTER TABLE retrain_jobs DROP COLUMN private_channels"))
+    await old.close()
+    store = SqlJobStore(database_url)
+    await store.open()
+    try:
+        before = await store.get("before")
+        assert before is not None
+        assert before.private_channels is None
+        await store.add(_job("after", private_channels=frozenset({"G1"})), lease_seconds=30)
+        after = await store.get("after")
+        assert after is not None
+        assert after.private_channels == {"G1"}
+    finally:
+        await store.close()
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@
     decision.py  `Decision`, the answer every check gives (a refusal names every broken rule)
     refusals.py  the refusal sentences that say what would pass (option limits, channels)
     access.py    `AccessPolicy`, which combines them
+    visibility.py  who may see a training in a private channel or a DM (read commands, Home)
 
 EMPTY MEANS OPEN: with no RETRAIN_ALLOWED_USERS, RETRAIN_ALLOWED_GROUPS or
 RETRAIN_ALLOWED_CHANNELS set, and no policy file, anyone may retrain any model from any channel.

@@ -145,6 +145,10 @@ class Job:
     approver: str | None = None
     decision_note: str | None = None
     approval_expires_at: datetime | None = None
+    # Which of `channel` and `origin_channel` are private (direct messages aside), so the read
+    # commands show the job only to their members; None until Slack has said
+    # (`bot.access.visibility`).
+    private_channels: frozenset[str] | None = None
 
     @property
     def is_final(self) -> bool:

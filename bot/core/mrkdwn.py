@@ -3,11 +3,26 @@
 `&`, `<` and `>` are Slack's markup characters: outside text shown in mrkdwn has them written as
 `&amp;`, `&lt;` and `&gt;`, or Slack would read `<...>` as a link or mention. Slack sends typed
 text the same way, so `unescape` gives back what was typed.
+
+Every time shown in Slack goes through `local_time`: Slack's date formatting, which each reader
+sees in their own time zone. Slack reads it only in mrkdwn text (section and context blocks);
+the plain `text` of a message (notifications, screen readers) says `utc_time` instead.
 """
 
 from __future__ import annotations
 
-__all__ = ["code_safe", "escape", "format_duration", "percent", "shorten", "unescape"]
+from datetime import UTC, datetime
+
+__all__ = [
+    "code_safe",
+    "escape",
+    "format_duration",
+    "local_time",
+    "percent",
+    "shorten",
+    "unescape",
+    "utc_time",
+]
 
 
 def escape(text: str) -> str:
@@ -48,3 +63,15 @@ def format_duration(seconds: float) -> str:
     if minutes:
         return f"{minutes}m {secs:02d}s"
     return f"{secs}s"
+
+
+def utc_time(moment: datetime) -> str:
+    """`moment` in UTC to the minute, for plain text: `2026-11-27 06:07 UTC`."""
+    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+
+
+def local_time(moment: datetime) -> str:
+    """`moment` in each reader's time zone (Slack's date formatting), in UTC where a client
+    cannot show that. For mrkdwn text only."""
+    seconds = int(moment.timestamp())
+    return f"<!date^{seconds}^{{date_short_pretty}} {{time}}|{utc_time(moment)}>"

@@ -18,6 +18,9 @@ class Requester:
     channel: str  # where they asked: private answers go there
     team_id: str | None = None
     response_url: str | None = None  # a slash command's; forms and buttons have none
+    # A slash command's `channel_name`: `directmessage`, `privategroup` and `mpdm-…` say that
+    # the channel is private; forms and buttons have none.
+    channel_name: str | None = None
 
     @classmethod
     def of_command(cls, command: dict[str, Any]) -> Requester:
@@ -26,6 +29,7 @@ class Requester:
             channel=str(command["channel_id"]),
             team_id=command.get("team_id"),
             response_url=command.get("response_url"),
+            channel_name=command.get("channel_name"),
         )
 
     @classmethod

@@ -16,13 +16,13 @@ from typing import Any, Final
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
-from bot.core.jobs import Job, utcnow
+from bot.core.jobs import Job
 from bot.core.mrkdwn import format_duration
 from bot.core.requester import Requester
 from bot.errors import SlackError, StoreError
 from bot.follow.follower import Follower
+from bot.reads import Reads
 from bot.retrains import Retrains
-from bot.slack.home import HOME_JOBS, HomeEntry, home_view
 from bot.slack.ids import ActionId, CallbackId
 from bot.slack.notify import Notifier
 from bot.slack.views import read_reject_form, reject_form, retrain_form
@@ -36,8 +36,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-# The Home tab looks for the user's jobs among this many recent ones of everybody.
-_RECENT_SCAN: Final = 500
 _MAX_JOB_ID: Final = 64  # the store's column width; anything longer is not a job of ours
 
 
@@ -74,11 +72,13 @@ class Interactions:
         follower: Follower,
         notifier: Notifier,
         retrains: Retrains,
+        reads: Reads,
     ) -> None:
         self._store = store
         self._follower = follower
         self._notifier = notifier
         self._retrains = retrains
+        self._reads = reads
 
     # -- buttons --------------------------------------------------------------------------
 
@@ -266,30 +266,15 @@ class Interactions:
             self._follower.spawn(self._publish_home(user), name=f"home-{user}")
 
     async def _publish_home(self, user: str) -> None:
-        jobs = await self._jobs_of(user)
-        links = await asyncio.gather(*(self._link(job) for job in jobs))
-        entries = [HomeEntry(job=job, link=link) for job, link in zip(jobs, links, strict=True)]
         try:
-            await self._notifier.publish_home(user, home_view(entries, now=utcnow()))
+            view = await self._reads.home(user)
+        except StoreError as exc:
+            log.warning("could not read the Home tab's trainings: %s", exc)
+            return
+        try:
+            await self._notifier.publish_home(user, view)
         except SlackError as exc:
             log.warning("could not publish the Home tab: %s", exc.code)
-
-    async def _jobs_of(self, user: str) -> list[Job]:
-        """The user's trainings still followed, newest first, then their recent ones."""
-        running = [j for j in await self._store.unfinished() if j.requester == user]
-        running = [j for j in reversed(running) if not j.is_final]
-        seen = {j.id for j in running}
-        recent = [
-            j
-            for j in await self._store.recent(limit=_RECENT_SCAN)
-            if j.requester == user and j.id not in seen
-        ]
-        return [*running, *recent][:HOME_JOBS]
-
-    async def _link(self, job: Job) -> str | None:
-        if job.parent_ts is None:
-            return None
-        return await self._notifier.permalink(job.channel, job.parent_ts)
 
 
 def register_interactions(app: AsyncApp, interactions: Interactions) -> None:

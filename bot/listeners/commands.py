@@ -18,15 +18,14 @@ from slack_bolt.response import BoltResponse
 
 from bot.core.grammar import Cancel, Help, History, ListJobs, Retrain, Status, parse_command
 from bot.core.help import USAGE, render_help
-from bot.core.jobs import Job, JobStatus, utcnow
 from bot.core.requester import Requester
 from bot.errors import BotError, SlackError, UsageError
 from bot.follow.follower import Follower
+from bot.reads import Reads
 from bot.retrains import Retrains
-from bot.slack.look import Message, job_line
+from bot.slack.look import Message
 from bot.slack.notify import Notifier
 from bot.slack.views import retrain_form
-from bot.store.jobs import JobStore
 
 __all__ = ["COMMAND", "Handlers", "register_handlers"]
 
@@ -42,12 +41,12 @@ class Handlers:
         self,
         *,
         retrains: Retrains,
-        store: JobStore,
+        reads: Reads,
         follower: Follower,
         notifier: Notifier,
     ) -> None:
         self._retrains = retrains
-        self._store = store
+        self._reads = reads
         self._follower = follower
         self._notifier = notifier
 
@@ -111,52 +110,13 @@ class Handlers:
         )
 
     async def _reply_for(self, parsed: object, command: dict[str, Any]) -> Message | str:
+        user = str(command["user_id"])
         match parsed:
-            case Status(model_id=model_id):
-                job = await self._latest(model_id)
-                if job is None:
-                    return f"No retrain of `{model_id}` has been followed here."
-                return f"{job_line(job, now=utcnow())}{await self._retrains.where(job)}"
-            case ListJobs():
-                jobs = [j for j in await self._store.unfinished() if not j.is_final]
-                if not jobs:
-                    return "No trainings are being followed right now."
-                lines = [
-                    f"• {job_line(j, now=utcnow())}{await self._retrains.where(j)}" for j in jobs
-                ]
-                return "*Trainings being followed*\n" + "\n".join(lines)
+            case Status() | ListJobs() | History():
+                return await self._reads.answer(parsed, user=user)
             case Cancel(model_id=model_id):
-                return await self._retrains.stop(model_id, user=str(command["user_id"]))
-            case History(model_id=model_id):
-                jobs = [
-                    j
-                    for j in await self._store.recent(limit=50)
-                    if model_id is None or j.model_id == model_id
-                ][:10]
-                if not jobs:
-                    return "No trainings recorded yet."
-                lines = [f"• {_history_line(j)}{await self._retrains.where(j)}" for j in jobs]
-                return "*Recent trainings*\n" + "\n".join(lines)
+                return await self._retrains.stop(model_id, user=user)
         raise BotError(f"no answer for {parsed!r}")
-
-    async def _latest(self, model_id: str) -> Job | None:
-        active = await self._store.active_for_model(model_id)
-        if active is not None:
-            return active
-        return next(
-            (j for j in await self._store.recent(limit=100) if j.model_id == model_id), None
-        )
-
-
-def _history_line(job: Job) -> str:
-    """One past training: outcome, metrics, requester and approver."""
-    line = f"{job_line(job, now=utcnow())} · by <@{job.requester}>"
-    if job.result is not None and job.result.macro_f1 is not None:
-        line += f" · macro F1 {job.result.macro_f1 * 100:.1f}%"
-    if job.approver is not None:
-        verb = "declined" if job.status == JobStatus.DECLINED else "approved"
-        line += f" · {verb} by <@{job.approver}>"
-    return line
 
 
 def register_handlers(app: AsyncApp, handlers: Handlers) -> None:

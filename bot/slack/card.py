@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.core.jobs import Job, JobStatus
-from bot.core.mrkdwn import format_duration, percent
+from bot.core.mrkdwn import format_duration, local_time, percent
 from bot.slack.ids import ActionId, BlockId
 from bot.slack.look import (
     MAX_HEADER,
@@ -48,7 +48,7 @@ def _state_line(job: Job, *, now: datetime) -> str:
     if job.status == JobStatus.QUEUED and job.queue_position is not None:
         parts.append(f"position {job.queue_position} in the queue")
     if job.status == JobStatus.AWAITING_APPROVAL and job.approval_expires_at is not None:
-        parts.append(f"until {job.approval_expires_at:%H:%M} UTC")
+        parts.append(f"until {local_time(job.approval_expires_at)}")
     if job.status == JobStatus.RUNNING:
         parts.append(f"`{progress_bar(job.progress)}` {job.progress * 100:.0f}%")
     if job.epochs_done is not None and job.epochs:
@@ -88,7 +88,7 @@ def render_card(job: Job, *, now: datetime) -> Message:
         section(_state_line(job, now=now)),
         *_approvers(job),
         {"type": "section", "fields": fields},
-        _context(f"Updated {now:%Y-%m-%d %H:%M:%S} UTC · job `{job.id}`"),
+        _context(f"Updated {local_time(now)} · job `{job.id}`"),
     ]
     buttons = _card_buttons(job)
     if buttons:

@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
+from bot.access.visibility import is_direct
 from bot.core.jobs import Job
+from bot.core.mrkdwn import local_time
 from bot.slack.look import MAX_SECTION, Block, job_line, section, truncate
 
 __all__ = ["HOME_JOBS", "MAX_VIEW_BLOCKS", "HomeEntry", "home_view"]
@@ -34,12 +36,15 @@ def _home_line(entry: HomeEntry, *, now: datetime) -> str:
     if entry.link:
         line += f" · <{entry.link}|thread>"
     elif job.parent_ts is not None:
-        line += f" · in <#{job.channel}>"
+        line += " · in a direct message" if is_direct(job.channel) else f" · in <#{job.channel}>"
     return truncate(line, MAX_SECTION)
 
 
-def home_view(entries: Sequence[HomeEntry], *, now: datetime) -> dict[str, Any]:
-    """The Home tab: the user's running trainings, then their recent ones, newest first."""
+def home_view(
+    entries: Sequence[HomeEntry], *, now: datetime, notes: Sequence[str] = ()
+) -> dict[str, Any]:
+    """The Home tab: the user's running trainings, then their recent ones, newest first, and
+    `notes` on those left out (`bot.slack.answers.left_out`)."""
     shown = list(entries)[:HOME_JOBS]
     running = [e for e in shown if not e.job.is_final]
     ended = [e for e in shown if e.job.is_final]
@@ -50,13 +55,13 @@ def home_view(entries: Sequence[HomeEntry], *, now: datetime) -> dict[str, Any]:
             "elements": [
                 {
                     "type": "mrkdwn",
-                    "text": f"Updated {now:%Y-%m-%d %H:%M} UTC. Type `/retrain` in a channel "
+                    "text": f"Updated {local_time(now)}. Type `/retrain` in a channel "
                     "to open the retrain form, or `/retrain help` for the typed command.",
                 }
             ],
         },
     ]
-    if not shown:
+    if not shown and not notes:
         blocks.append(section("You have not retrained a model with this bot yet."))
     for title, group in (("Running", running), ("Recent", ended)):
         if not group:
@@ -64,4 +69,7 @@ def home_view(entries: Sequence[HomeEntry], *, now: datetime) -> dict[str, Any]:
         blocks.append({"type": "divider"})
         blocks.append(section(f"*{title}*"))
         blocks.extend(section(_home_line(e, now=now)) for e in group)
+    if notes:
+        blocks.append({"type": "divider"})
+        blocks.extend(section(note) for note in notes)
     return {"type": "home", "blocks": blocks[:MAX_VIEW_BLOCKS]}

@@ -7,6 +7,7 @@ calls here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -71,9 +72,12 @@ def look(status: str) -> tuple[str, str]:
     return _LOOK.get(status, (":grey_question:", status.replace("_", " ").title()))
 
 
-def job_line(job: Job, *, now: datetime) -> str:
+def job_line(job: Job, *, now: datetime, stamp: Callable[[datetime], str] | None = None) -> str:
     """One job in a line: its state (with progress or queue position), model, options, accuracy
-    and age. `/retrain status`, `list`, `history` and the Home tab all show jobs this way."""
+    and age. `/retrain status`, `list`, `history` and the Home tab all show jobs this way.
+
+    With `stamp` (`bot.core.mrkdwn.local_time` or `utc_time`), when it started or ended is
+    shown as a time instead of an age."""
     symbol, name = look(job.status)
     head = f"{symbol} *{name}*"
     if job.status == JobStatus.RUNNING:
@@ -83,7 +87,12 @@ def job_line(job: Job, *, now: datetime) -> str:
     parts = [f"{head} · `{job.model_id}`", job.options.describe()]
     if job.result is not None and job.result.test_accuracy is not None:
         parts.append(f"accuracy {percent(job.result.test_accuracy)}")
-    if job.finished_at is not None:
+    if stamp is not None:
+        ended = job.finished_at is not None
+        parts.append(
+            f"{'ended' if ended else 'started'} {stamp(job.finished_at or job.created_at)}"
+        )
+    elif job.finished_at is not None:
         parts.append(f"ended {format_duration((now - job.finished_at).total_seconds())} ago")
     else:
         parts.append(f"started {format_duration((now - job.created_at).total_seconds())} ago")

@@ -1,4 +1,7 @@
-"""The notifier: the one place that calls Slack's Web API (messages, modals, Home, user groups).
+"""The notifier: how the bot speaks through Slack's Web API (messages, modals, Home, user groups).
+
+Questions about a channel (is it private, who is in it) are asked by `bot.slack.channels`,
+through the same outbox.
 
 Every call goes through the outbox (`bot.slack.outbox`), which paces posts per channel, coalesces
 card edits, honours Retry-After and retries transient failures; the notifier waits for an

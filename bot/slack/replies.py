@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from bot.core.compare import Comparison, render_comparison
 from bot.core.jobs import Job, JobStatus, Result
 from bot.core.machine import RECOVERED, REMINDER, STALLED, UNREACHABLE
-from bot.core.mrkdwn import format_duration, percent
+from bot.core.mrkdwn import format_duration, local_time, percent, utc_time
 from bot.core.owed import APPROVED, FAILURE_INLINE_LIMIT
 from bot.slack.look import MAX_TEXT, Message, look, section, truncate
 
@@ -73,26 +73,34 @@ def render_reply(job: Job, status: str, *, now: datetime | None = None) -> Messa
     if status == JobStatus.SUCCEEDED:
         return _success(job)
     if status == JobStatus.AWAITING_APPROVAL:
-        until = (
-            f" Approval is possible until {job.approval_expires_at:%H:%M} UTC."
-            if job.approval_expires_at
-            else ""
-        )
         # Who may approve is on the card, whose first post mentions them: once is enough.
         note = " Who may approve is on the card." if job.decision_note else ""
         text = (
             f"{symbol} `{job.model_id}` is protected: a second person must approve this "
-            f"retrain before Einstein is called.{note}{until}"
+            f"retrain before Einstein is called.{note}"
         )
-        return Message(text=truncate(text, MAX_TEXT), blocks=[section(text)])
+        expires = job.approval_expires_at
+        if expires is None:
+            return Message(text=truncate(text, MAX_TEXT), blocks=[section(text)])
+        until = " Approval is possible until {}."
+        return Message(
+            text=truncate(text + until.format(utc_time(expires)), MAX_TEXT),
+            blocks=[section(text + until.format(local_time(expires)))],
+        )
     if status == REMINDER:
-        until = f" until {job.approval_expires_at:%H:%M} UTC" if job.approval_expires_at else ""
         note = f" {job.decision_note}" if job.decision_note else ""
-        text = (
-            f":bell: Reminder: <@{job.requester}>'s retrain of `{job.model_id}` still waits "
-            f"for approval{until}; *Approve* or *Reject* is on the card above.{note}"
+        expires = job.approval_expires_at
+
+        def reminder(until: str) -> str:
+            return (
+                f":bell: Reminder: <@{job.requester}>'s retrain of `{job.model_id}` still "
+                f"waits for approval{until}; *Approve* or *Reject* is on the card above.{note}"
+            )
+
+        return Message(
+            text=truncate(reminder(f" until {utc_time(expires)}" if expires else ""), MAX_TEXT),
+            blocks=[section(reminder(f" until {local_time(expires)}" if expires else ""))],
         )
-        return Message(text=truncate(text, MAX_TEXT), blocks=[section(text)])
     if status == APPROVED:
         text = f":white_check_mark: <@{job.approver}> approved the retrain; submitting it."
         return Message(text=text, blocks=[section(text)])

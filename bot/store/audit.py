@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 class AuditKind(StrEnum):
     COMMAND = "command"  # a /retrain as typed (or a modal submitted, a button clicked)
     DENIED = "denied"  # access control said no
+    DUPLICATE = "duplicate"  # the model already had a followed training; nothing was started
     APPROVAL_REQUESTED = "approval_requested"
     APPROVED = "approved"
     APPROVAL_REJECTED = "approval_rejected"

@@ -70,6 +70,8 @@ class JobStore(Protocol):
     async def active_for_model(self, model_id: str) -> Job | None: ...
     async def started_by(self, user: str, *, since: datetime) -> list[datetime]: ...
     async def recent(self, *, limit: int = 20) -> list[Job]: ...
+    async def of_model(self, model_id: str, *, limit: int) -> list[Job]: ...
+    async def of_requester(self, user: str, *, limit: int, active: bool = False) -> list[Job]: ...
 
 
 class SqlJobStore:
@@ -256,7 +258,23 @@ class SqlJobStore:
         return [t for t in (as_utc(r[0]) for r in rows) if t is not None]
 
     async def recent(self, *, limit: int = 20) -> list[Job]:
-        query = jobs_table.select().order_by(jobs_table.c.created_at.desc()).limit(limit)
+        """The newest `limit` jobs of everybody, newest first."""
+        return await self._newest(jobs_table.select(), limit=limit)
+
+    async def of_model(self, model_id: str, *, limit: int) -> list[Job]:
+        """`model_id`'s newest `limit` jobs, newest first (an index, however old they are)."""
+        query = jobs_table.select().where(jobs_table.c.model_id == model_id)
+        return await self._newest(query, limit=limit)
+
+    async def of_requester(self, user: str, *, limit: int, active: bool = False) -> list[Job]:
+        """The newest `limit` jobs `user` asked for (only those still active, with `active`)."""
+        query = jobs_table.select().where(jobs_table.c.requester == user)
+        if active:
+            query = query.where(jobs_table.c.status.in_(ACTIVE))
+        return await self._newest(query, limit=limit)
+
+    async def _newest(self, query: sa.Select[Any], *, limit: int) -> list[Job]:
+        query = query.order_by(jobs_table.c.created_at.desc()).limit(limit)
         async with self._begin() as conn:
             rows = (await conn.execute(query)).all()
         return [to_job(r._mapping) for r in rows]

@@ -65,6 +65,9 @@ def to_row(job: Job) -> dict[str, Any]:
         "approver": job.approver,
         "decision_note": job.decision_note,
         "approval_expires_at": as_utc(job.approval_expires_at),
+        "private_channels": (
+            None if job.private_channels is None else _fenced(job.private_channels)
+        ),
     }
 
 
@@ -104,6 +107,9 @@ def to_job(row: Any) -> Job:
         approver=row["approver"],
         decision_note=row["decision_note"],
         approval_expires_at=as_utc(row["approval_expires_at"]),
+        private_channels=(
+            None if row["private_channels"] is None else _unfenced(row["private_channels"])
+        ),
     )
 
 

@@ -55,6 +55,8 @@ jobs_table = sa.Table(
     sa.Column("approver", sa.String(32)),
     sa.Column("decision_note", sa.Text),
     sa.Column("approval_expires_at", sa.DateTime(timezone=True)),
+    # The job's private channels fenced with commas (",," for none); NULL while unknown.
+    sa.Column("private_channels", sa.Text),
     # The lease: which process follows the job, until when. A process that dies stops
     # renewing, and another one takes the job over once the lease has expired.
     sa.Column("lease_owner", sa.String(128)),
@@ -73,9 +75,14 @@ sa.Index(
 )
 sa.Index("retrain_jobs_lease", jobs_table.c.lease_expires)
 sa.Index("retrain_jobs_pending", jobs_table.c.pending)
+# The read commands and the Home tab: the newest jobs of everybody, of one model, of one
+# person, each found by an index however many jobs the table holds.
+sa.Index("retrain_jobs_created", jobs_table.c.created_at)
+sa.Index("retrain_jobs_model_created", jobs_table.c.model_id, jobs_table.c.created_at)
+sa.Index("retrain_jobs_requester_created", jobs_table.c.requester, jobs_table.c.created_at)
 
 # Columns added after the first release, created in place on a database that predates them.
-ADDED_COLUMNS = ("reached", "first_queue_position", "pending")
+ADDED_COLUMNS = ("reached", "first_queue_position", "pending", "private_channels")
 
 # Any fixed number: every instance takes the same PostgreSQL advisory lock around start-up DDL.
 SCHEMA_LOCK = 0x7265747261696E

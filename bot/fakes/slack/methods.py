@@ -68,6 +68,7 @@ class WebApi:
             "conversations.history": self.conversations_history,
             "conversations.join": self.conversations_join,
             "conversations.info": self.conversations_info,
+            "conversations.members": self.conversations_members,
             "reactions.add": self.reactions_add,
             "files.getUploadURLExternal": self.files_get_upload_url_external,
             "files.completeUploadExternal": self.files_complete_upload_external,
@@ -180,7 +181,12 @@ class WebApi:
 
     def conversations_info(self, args: Args) -> ApiResult:
         """What the bot can see of a channel."""
-        return _ok(channel=channel_payload(self._ws.visible(args.get("channel"))))
+        return _ok(channel=channel_payload(self._ws.readable(args.get("channel"))))
+
+    def conversations_members(self, args: Args) -> ApiResult:
+        """A channel's member IDs in pages of ``limit`` (Slack's default 100), with a cursor."""
+        members, cursor = page(self._ws.members(args.get("channel")), args, default_limit=100)
+        return _ok(members=members, response_metadata={"next_cursor": cursor})
 
     def reactions_add(self, args: Args) -> ApiResult:
         """React to a message."""

@@ -55,6 +55,7 @@ DEFAULT_SCOPES = (
     "commands",
     "files:write",
     "groups:history",
+    "groups:read",
     "reactions:write",
     "usergroups:read",
     "users:read",

@@ -93,6 +93,26 @@ class Workspace:
             raise ApiFailure("channel_not_found")
         return channel
 
+    def readable(self, channel_id: object) -> Channel:
+        """The channel, if the token's scopes let the bot read about it: ``channels:read`` for
+        public channels, ``groups:read`` for private ones (else ``missing_scope``)."""
+        channel = self.visible(channel_id)
+        needed = "groups:read" if channel.is_private else "channels:read"
+        if needed not in self.scopes:
+            raise ApiFailure("missing_scope")
+        return channel
+
+    def members(self, channel_id: object) -> list[str]:
+        """The channel's members, the bot included when it is one, sorted.
+
+        A channel whose ``members`` were not given lists only the bot (if a member).
+        """
+        channel = self.readable(channel_id)
+        members = set(channel.members or ())
+        if channel.bot_is_member:
+            members.add(self.identity.user_id)
+        return sorted(members)
+
     def require_postable(self, channel: Channel, *, membership: bool = False) -> None:
         """Refuse posting where the bot may not; ``membership`` drops the public-channel pass."""
         if channel.is_archived:
