@@ -80,20 +80,27 @@ async def test_one_claim_wins(store: SqlJobStore, database_url: str) -> None:
         fire = schedule.next_run.isoformat() if schedule.next_run else ""
         moved = schedule.with_changes(next_run=NOW + timedelta(days=1))
         wins = await asyncio.gather(
-            autos.claim(schedule, fire=fire, moved=moved),
-            rival.claim(schedule, fire=fire, moved=moved),
+            autos.claim(schedule, fire=fire, moved=moved, at=NOW),
+            rival.claim(schedule, fire=fire, moved=moved, at=NOW),
         )
         assert sorted(wins) == [False, True]
         stored = await autos.get(schedule.id)
         assert stored is not None
-        assert (stored.pending, stored.next_run) == (fire, moved.next_run)
+        assert (stored.pending, stored.next_run, stored.claimed_at) == (fire, moved.next_run, NOW)
+        # A process that finds the fire still pending takes it over once, whoever races it.
+        later = NOW + timedelta(minutes=5)
+        takeovers = await asyncio.gather(
+            autos.reclaim(stored, at=later), rival.reclaim(stored, at=later)
+        )
+        assert sorted(takeovers) == [False, True]
         # Pending: nobody claims it again until it is settled.
-        assert await rival.claim(stored, fire="again", moved=stored) is False
+        assert await rival.claim(stored, fire="again", moved=stored, at=NOW) is False
         job_id = fire_job_id(schedule.id, fire)
         await rival.settle(schedule.id, fire=fire, job_id=job_id, at=NOW)
         settled = await autos.get(schedule.id)
         assert settled is not None
         assert (settled.pending, settled.last_job_id, settled.fired_at) == (None, job_id, NOW)
+        assert settled.claimed_at is None
     finally:
         await other.close()
 
@@ -104,9 +111,11 @@ async def test_trigger_claim_moves_the_baseline(store: SqlJobStore) -> None:
     trigger = _trigger()
     await autos.add(trigger)
     moved = trigger.with_changes(baseline=31)
-    assert await autos.claim(trigger, fire="31", moved=moved) is True
+    assert await autos.claim(trigger, fire="31", moved=moved, at=NOW) is True
     await autos.settle(trigger.id, fire="31", job_id=None, at=NOW)
-    assert await autos.claim(trigger, fire="31", moved=moved) is False  # read before the move
+    assert (
+        await autos.claim(trigger, fire="31", moved=moved, at=NOW) is False
+    )  # read before the move
     stored = await autos.get(trigger.id)
     assert stored is not None
     assert (stored.baseline, stored.last_job_id) == (31, None)

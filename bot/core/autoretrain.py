@@ -49,6 +49,8 @@ class AutoRetrain:
     fired_at: datetime | None = None
     last_job_id: str | None = None
     pending: str | None = None  # the key of a claimed fire not yet carried out
+    claimed_at: datetime | None = None  # when `pending` was claimed
+    refusal: str | None = None  # why the last fire was refused, as said in the channel
 
     def with_changes(self, **changes: Any) -> AutoRetrain:
         return replace(self, **changes)

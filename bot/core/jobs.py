@@ -145,6 +145,7 @@ class Job:
     approver: str | None = None
     decision_note: str | None = None
     approval_expires_at: datetime | None = None
+    started_by: str | None = None  # the schedule or trigger that started it (its ID)
 
     @property
     def is_final(self) -> bool:

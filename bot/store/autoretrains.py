@@ -58,7 +58,9 @@ class AutoRetrainStore:
     async def triggers(self) -> list[AutoRetrain]:
         return await self._read(_T.select().where(_C.kind == AutoKind.TRIGGER.value))
 
-    async def claim(self, auto: AutoRetrain, *, fire: str, moved: AutoRetrain) -> bool:
+    async def claim(
+        self, auto: AutoRetrain, *, fire: str, moved: AutoRetrain, at: datetime
+    ) -> bool:
         """Mark fire `fire` of `auto` pending and store `moved`'s next run or baseline, if
         nobody did since `auto` was read. True for the one caller that wins."""
         query = (
@@ -69,13 +71,37 @@ class AutoRetrainStore:
                 _same(_C.next_run, auto.next_run),
                 _same(_C.baseline, auto.baseline),
             )
-            .values(pending=fire, next_run=moved.next_run, baseline=moved.baseline)
+            .values(pending=fire, claimed_at=at, next_run=moved.next_run, baseline=moved.baseline)
         )
         return await self._write(query, what="claim a fire of") == 1
 
-    async def settle(self, auto_id: str, *, fire: str, job_id: str | None, at: datetime) -> None:
-        """The pending fire `fire` is carried out (`job_id`: the job it started, if any)."""
-        values: dict[str, Any] = {"pending": None, "fired_at": at}
+    async def reclaim(self, auto: AutoRetrain, *, at: datetime) -> bool:
+        """Take over `auto`'s pending fire, left by a process that stopped before settling it;
+        True for the one caller that wins."""
+        query = (
+            _T.update()
+            .where(
+                _C.id == auto.id,
+                _C.pending == auto.pending,
+                _same(_C.claimed_at, auto.claimed_at),
+            )
+            .values(claimed_at=at)
+        )
+        return await self._write(query, what="take over a fire of") == 1
+
+    async def settle(
+        self,
+        auto_id: str,
+        *,
+        fire: str,
+        job_id: str | None,
+        at: datetime,
+        refusal: str | None = None,
+    ) -> None:
+        """The pending fire `fire` is carried out (`job_id`: the job it started, if any;
+        `refusal`: why not, as said in the channel)."""
+        values: dict[str, Any] = {"pending": None, "claimed_at": None, "fired_at": at}
+        values["refusal"] = refusal
         if job_id is not None:
             values["last_job_id"] = job_id
         query = _T.update().where(_C.id == auto_id, _C.pending == fire).values(**values)
@@ -121,6 +147,8 @@ def _row(auto: AutoRetrain) -> dict[str, Any]:
         "fired_at": auto.fired_at,
         "last_job_id": auto.last_job_id,
         "pending": auto.pending,
+        "claimed_at": auto.claimed_at,
+        "refusal": auto.refusal,
     }
 
 
@@ -144,4 +172,6 @@ def _auto(row: Mapping[str, Any]) -> AutoRetrain:
         fired_at=as_utc(row["fired_at"]),
         last_job_id=row["last_job_id"],
         pending=row["pending"],
+        claimed_at=as_utc(row["claimed_at"]),
+        refusal=row["refusal"],
     )
