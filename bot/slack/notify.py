@@ -259,6 +259,10 @@ class Notifier:
         )
         return frozenset(str(u) for u in response.get("users") or [])
 
+    async def say(self, channel: str, text: str) -> None:
+        """A message in `channel` for everyone (a schedule's refused or skipped fire)."""
+        await self._call("chat_postMessage", channel=channel, text=text, unfurl_links=False)
+
     async def tell(
         self, *, response_url: str | None, channel: str, user: str, message: Message | str
     ) -> None:
