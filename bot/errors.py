@@ -24,6 +24,7 @@ An `EinsteinError` also says what went wrong in `kind`, so callers that explain 
     unreachable        no connection could be made: the request certainly did not reach Einstein
     auth               the credentials were refused
     not_found          the model or dataset is unknown to Einstein
+    unknown_label      a feedback example's label is not one of the dataset's labels
     dataset_busy       another training of the dataset is queued or running
     too_many_words     the dataset has more words than training accepts
     dataset_not_ready  the dataset is still being created or updated
@@ -62,6 +63,7 @@ EinsteinErrorKind: TypeAlias = Literal[
     "unreachable",
     "auth",
     "not_found",
+    "unknown_label",
     "dataset_busy",
     "too_many_words",
     "dataset_not_ready",

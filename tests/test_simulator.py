@@ -236,12 +236,25 @@ def test_split_follows_ratio_and_feedback() -> None:
     assert fed["testSplitSize"] + fed["trainSplitSize"] == fed["examples"]
 
 
-def test_requested_epochs_run_without_early_stop() -> None:
-    """Requested epochs are reported once running and all run unless early stop is scripted."""
-    full = render_training(make_plan(requested_epochs=40), T0 + 1000)
-    early = render_training(make_plan(requested_epochs=40, early_stop_at=25), T0 + 1000)
-    assert (full["epochs"], full["lastEpochDone"], full["earlyStopping"]) == (40, 40, False)
-    assert (early["epochs"], early["lastEpochDone"], early["earlyStopping"]) == (40, 25, True)
+def test_requested_epochs_stop_early_once_the_model_stops_improving() -> None:
+    """More requested epochs than the model needs end early: earlyStopping, fewer epochs done."""
+    body = render_training(make_plan(requested_epochs=500), T0 + 1000)
+    assert body["epochs"] == 500
+    assert 30 <= body["lastEpochDone"] < 500
+    assert body["earlyStopping"] is body["trainStats"]["earlyStopping"] is True
+    assert body["trainStats"]["lastEpochDone"] == body["lastEpochDone"]
+
+
+def test_few_requested_epochs_run_in_full() -> None:
+    """Fewer requested epochs than the model needs all run, without early stopping."""
+    body = render_training(make_plan(requested_epochs=20), T0 + 1000)
+    assert (body["epochs"], body["lastEpochDone"], body["earlyStopping"]) == (20, 20, False)
+
+
+def test_scripted_early_stop() -> None:
+    """A scripted early stop ends the training at that epoch."""
+    body = render_training(make_plan(requested_epochs=40, early_stop_at=25), T0 + 1000)
+    assert (body["epochs"], body["lastEpochDone"], body["earlyStopping"]) == (40, 25, True)
 
 
 @given(
@@ -430,20 +443,38 @@ async def test_with_feedback_adds_feedback_examples(
     assert (await api.status(model_id))["trainStats"]["examples"] == 120
 
 
-@pytest.mark.parametrize("outcome", ["FAILED", "KILLED", "FAILED_WITH_RETRIES"])
-async def test_scripted_failures(
+async def test_scripted_failure_carries_its_message(
+    api: Api, sim: EinsteinSimulator, clock: FakeClock
+) -> None:
+    """A scripted FAILED training ends with the scripted failureMsg."""
+    model_id = sim.add_model()
+    sim.script(model_id, outcome="FAILED", failure_msg="needs 100 examples per label")
+    await api.retrain(model_id)
+    clock.advance(QUEUE + RUN)
+    body = await api.status(model_id)
+    assert (body["status"], body["failureMsg"]) == ("FAILED", "needs 100 examples per label")
+    assert Training.model_validate(body).is_failed
+
+
+@pytest.mark.parametrize("outcome", ["KILLED", "FAILED_WITH_RETRIES"])
+async def test_other_failures_carry_no_failure_msg(
     api: Api, sim: EinsteinSimulator, clock: FakeClock, outcome: str
 ) -> None:
-    """A scripted outcome ends the next training in that status, with the scripted failureMsg."""
+    """KILLED and FAILED_WITH_RETRIES end without failureMsg, which the spec gives FAILED only."""
     model_id = sim.add_model()
-    sim.script(
-        model_id, outcome=outcome, failure_msg="needs 100 examples per label", run_seconds=10
-    )
+    sim.script(model_id, outcome=outcome, run_seconds=10)
     await api.retrain(model_id)
     clock.advance(QUEUE + 10)
     body = await api.status(model_id)
-    assert (body["status"], body["failureMsg"]) == (outcome, "needs 100 examples per label")
+    assert body["status"] == outcome
+    assert "failureMsg" not in body
     assert Training.model_validate(body).is_failed
+
+
+def test_a_failure_message_needs_the_failed_outcome(sim: EinsteinSimulator) -> None:
+    """Scripting a failureMsg for another outcome is refused, as Einstein would never send it."""
+    with pytest.raises(ValueError, match="FAILED only"):
+        sim.script(None, outcome="FAILED_WITH_RETRIES", failure_msg="no")
 
 
 async def test_scripts_apply_in_order(api: Api, sim: EinsteinSimulator, clock: FakeClock) -> None:

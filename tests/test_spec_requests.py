@@ -11,10 +11,14 @@ import re
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 import yaml
 from openapi_schema_validator import OAS30Validator
 
+from bot.einstein.auth import StaticTokenSource
+from bot.einstein.client import EinsteinClient
+from bot.fakes.einstein.simulator import EinsteinSimulator
 from tests.conftest import Stack
 
 SPEC_PATH = Path(__file__).parent / "spec" / "einstein-openapi-2.0.1.yaml"
@@ -103,3 +107,37 @@ async def test_requests_conform_to_the_spec(
         assert _path_template_matches(spec, request.method, request.path), request.path
         if request.operation != "generateTokenV2":
             assert request.headers["Authorization"].startswith("Bearer ")
+
+
+async def test_feedback_requests_conform_to_the_spec(spec: dict[str, Any]) -> None:
+    """The dataset, examples and feedback requests follow the spec: paths, query, form fields."""
+    sim = EinsteinSimulator()
+    model_id = sim.add_model(MODEL)
+    base_url = await sim.start()
+    try:
+        async with aiohttp.ClientSession() as session:
+            client = EinsteinClient(
+                base_url=base_url, tokens=StaticTokenSource(sim.issue_token()), session=session
+            )
+            dataset_id = await client.dataset_id(model_id)
+            labels = (await client.dataset(dataset_id)).labels
+            await client.add_feedback(
+                model_id, document="where is it?", expected_label=labels[0], name="from Slack"
+            )
+            assert await client.feedback_count(dataset_id) == 1
+    finally:
+        await sim.stop()
+    schema = _request_schema(spec, "/v2/language/feedback", "multipart/form-data")
+    [feedback] = sim.calls("provideFeedback")
+    assert feedback.content_type == "multipart/form-data"
+    assert feedback.form is not None
+    OAS30Validator(schema).validate(_typed(feedback.form, schema))
+    assert set(feedback.form) == set(schema["properties"])
+    [examples] = sim.calls("getExamples")
+    declared = spec["paths"]["/v2/language/datasets/{datasetId}/examples"]["get"]["parameters"]
+    query = {p["name"]: p["schema"] for p in declared if p["in"] == "query"}
+    assert set(examples.query) <= set(query)
+    for name, value in examples.query.items():
+        OAS30Validator(query[name]).validate(value)
+    for request in sim.requests:
+        assert _path_template_matches(spec, request.method, request.path), request.path

@@ -145,6 +145,13 @@ _TOO_MANY_WORDS = re.compile(
     r"|(3[ ,.]?000[ ,.]?000|3\s*million|too many|exceed\w*|limit|maximum).*\bwords?\b",
     re.IGNORECASE,
 )
+# A feedback label the dataset lacks; checked before "not found", which it often also says.
+_UNKNOWN_LABEL = re.compile(
+    r"\b(expected\s*label|label)\b.*\b(invalid|not valid|unknown|not found|does not exist|"
+    r"no such|must be|not (a |one of )?(the )?(dataset'?s? )?labels?)\b"
+    r"|\b(invalid|unknown|no such)\s+(expected\s*)?label\b",
+    re.IGNORECASE,
+)
 _NOT_READY = re.compile(r"\bnot\s+(yet\s+)?(available|ready)\b", re.IGNORECASE)
 _BUSY = re.compile(
     r"\b(being|currently|already)\s+(being\s+)?train"
@@ -173,9 +180,11 @@ _KINDS_BY_WORDING: tuple[tuple[re.Pattern[str], EinsteinErrorKind], ...] = (
 
 
 def _rejection_kind(status: int, said: str | None) -> EinsteinErrorKind:
+    text = said or ""
+    if _UNKNOWN_LABEL.search(text):
+        return "unknown_label"
     if status == 404:
         return "not_found"
-    text = said or ""
     for pattern, kind in _KINDS_BY_WORDING:
         if pattern.search(text):
             return kind

@@ -7,16 +7,18 @@ What is retried, and why it is safe:
 
     call                  retried after                              because
     GET status, metrics,  connection errors, timeouts, 5xx, 429      reading twice changes nothing
-    learning curve
-    POST retrain          no connection made (refused, DNS); 429;    Einstein never processed it
-                          503 with Retry-After
+    learning curve,
+    dataset, examples
+    POST retrain,         no connection made (refused, DNS); 429;    Einstein never processed it
+    POST feedback         503 with Retry-After
     token (auth.py)       connection errors, timeouts, 5xx, 429      a spare token harms nothing
     any call, once        401: sent again with a fresh token         the refused request was not
                                                                      processed
 
 Any other retrain failure (a timeout, a connection broken after sending, a 5xx) may hide a
 training Einstein did start, so it is raised at once: the follower looks for that training
-before it sends the retrain again. How the retries wait, `Retry-After` included, is
+before it sends the retrain again. A feedback example sent twice would be stored twice, so
+it follows the retrain's rule. How the retries wait, `Retry-After` included, is
 `bot.einstein.retry`'s.
 """
 
@@ -34,7 +36,14 @@ from pydantic import BaseModel, ValidationError
 from bot.core.options import RetrainOptions
 from bot.einstein.answers import Answer, check_answer, einstein_message
 from bot.einstein.auth import TokenSource
-from bot.einstein.models import TERMINAL_STATUSES, LearningCurvePoint, Metrics, Training
+from bot.einstein.models import (
+    TERMINAL_STATUSES,
+    Dataset,
+    Example,
+    LearningCurvePoint,
+    Metrics,
+    Training,
+)
 from bot.einstein.retry import DEFAULT_RETRY, RetryPolicy, call_with_retries
 from bot.errors import EinsteinError, EinsteinRejected, EinsteinUnavailable
 
@@ -44,6 +53,10 @@ log = logging.getLogger(__name__)
 
 _Model = TypeVar("_Model", bound=BaseModel)
 _LC_PAGE = 25  # the API's maximum page size for learning curves
+_EXAMPLES_PAGE = 100  # the API's default page size for examples
+# Bounds a listing against a service that keeps answering full pages (10,000 pages of 100).
+_MAX_PAGES = 10_000
+_MAX_NAME = 180  # feedback example names, per the spec
 KNOWN_STATUSES = TERMINAL_STATUSES | {"QUEUED", "RUNNING"}
 
 
@@ -113,27 +126,88 @@ class EinsteinClient:
 
     async def learning_curve(self, model_id: str) -> list[LearningCurvePoint]:
         """`GET v2/language/models/{modelId}/lc`, every page."""
-        points: list[LearningCurvePoint] = []
-        offset = 0
-        while True:
+        items = await self._every_page(
+            f"v2/language/models/{_safe(model_id)}/lc", page=_LC_PAGE, what="learning curve"
+        )
+        return _parse_items(LearningCurvePoint, items, what="learning curve")
+
+    async def dataset_id(self, model_id: str) -> int:
+        """The dataset `model_id` was trained on: its training's `datasetId`."""
+        training = await self.training_status(model_id)
+        if training.dataset_id is None:
+            raise EinsteinError("Einstein's training status names no datasetId")
+        return training.dataset_id
+
+    async def dataset(self, dataset_id: int) -> Dataset:
+        """`GET v2/language/datasets/{datasetId}`: the dataset, with its labels."""
+        body = await self._call(
+            "GET", f"v2/language/datasets/{_dataset(dataset_id)}", what="dataset request"
+        )
+        return _parse(Dataset, body, what="dataset")
+
+    async def feedback_examples(self, dataset_id: int) -> list[Example]:
+        """`GET v2/language/datasets/{datasetId}/examples?source=feedback`, every page."""
+        items = await self._every_page(
+            f"v2/language/datasets/{_dataset(dataset_id)}/examples",
+            page=_EXAMPLES_PAGE,
+            params={"source": "feedback"},
+            what="examples",
+        )
+        return _parse_items(Example, items, what="examples")
+
+    async def feedback_count(self, dataset_id: int) -> int:
+        """How many feedback examples the dataset has."""
+        return len(await self.feedback_examples(dataset_id))
+
+    async def add_feedback(
+        self, model_id: str, *, document: str, expected_label: str, name: str | None = None
+    ) -> Example:
+        """`POST v2/language/feedback`: `document` becomes an example of `expected_label` in
+        the dataset of `model_id`. Einstein refuses a label the dataset does not have
+        (kind `unknown_label`) and an unknown model (`EinsteinNotFound`)."""
+        model_id = _safe(model_id)
+        if not document.strip():
+            raise EinsteinRejected("the document is empty", kind="invalid_parameter")
+        if not expected_label.strip():
+            raise EinsteinRejected("the expected label is empty", kind="invalid_parameter")
+        if name is not None and not 0 < len(name) <= _MAX_NAME:
+            raise EinsteinRejected(
+                f"an example name has 1 to {_MAX_NAME} characters", kind="invalid_parameter"
+            )
+
+        def form() -> aiohttp.FormData:
+            data = aiohttp.FormData(default_to_multipart=True)
+            data.add_field("modelId", model_id)
+            data.add_field("document", document)
+            data.add_field("expectedLabel", expected_label)
+            if name is not None:
+                data.add_field("name", name)
+            return data
+
+        body = await self._call(
+            "POST", "v2/language/feedback", form=form, retry_on=_unprocessed, what="feedback"
+        )
+        return _parse(Example, body, what="feedback answer")
+
+    async def _every_page(
+        self, path: str, *, page: int, params: dict[str, str] | None = None, what: str
+    ) -> list[Any]:
+        """The `data` items of every page of a list call, read until a page is not full."""
+        items: list[Any] = []
+        for _ in range(_MAX_PAGES):
             body = await self._call(
                 "GET",
-                f"v2/language/models/{_safe(model_id)}/lc",
-                params={"offset": str(offset), "count": str(_LC_PAGE)},
-                what="learning curve request",
+                path,
+                params={**(params or {}), "offset": str(len(items)), "count": str(page)},
+                what=f"{what} request",
             )
             data = body.get("data")
             if not isinstance(data, list):
-                raise EinsteinError("Einstein's learning curve answer has no data list")
-            try:
-                points.extend(LearningCurvePoint.model_validate(item) for item in data)
-            except ValidationError as exc:
-                raise EinsteinError(
-                    f"Einstein's learning curve answer is malformed ({_fields(exc)})"
-                ) from None
-            if len(data) < _LC_PAGE:
-                return points
-            offset += len(data)
+                raise EinsteinError(f"Einstein's {what} answer has no data list")
+            items.extend(data)
+            if len(data) < page:
+                return items
+        raise EinsteinError(f"Einstein's {what} answer goes on past {_MAX_PAGES} pages")
 
     async def _call(
         self,
@@ -267,6 +341,13 @@ def _fields(exc: ValidationError) -> str:
     return shown + (", …" if len(names) > 5 else "")
 
 
+def _parse_items(model: type[_Model], items: list[Any], *, what: str) -> list[_Model]:
+    try:
+        return [model.model_validate(item) for item in items]
+    except ValidationError as exc:
+        raise EinsteinError(f"Einstein's {what} answer is malformed ({_fields(exc)})") from None
+
+
 def _parse(model: type[_Model], body: dict[str, Any], *, what: str) -> _Model:
     try:
         return model.model_validate(body)
@@ -286,6 +367,13 @@ def _safe(model_id: str) -> str:
             kind="invalid_parameter",
         )
     return model_id
+
+
+def _dataset(dataset_id: int) -> str:
+    """A dataset ID for a URL path: a positive integer, whatever the caller checked before."""
+    if isinstance(dataset_id, bool) or not isinstance(dataset_id, int) or dataset_id <= 0:
+        raise EinsteinRejected("a dataset ID is a positive integer", kind="invalid_parameter")
+    return str(dataset_id)
 
 
 def _training(body: dict[str, Any], *, what: str) -> Training:

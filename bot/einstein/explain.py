@@ -53,6 +53,12 @@ def explain(error: EinsteinError, *, model_id: str) -> str:
                 f"Einstein does not know the model {model}: it was deleted, belongs to another "
                 "account, or the id is mistyped. Check the id and try again."
             )
+        case "unknown_label":
+            return (
+                f"The dataset of {model} has no such label"
+                + (f" (Einstein said: {said})" if said else "")
+                + ". Choose one of the model's labels and try again."
+            )
         case "invalid_parameter" if said:
             return (
                 f"Einstein refused a parameter: {said}. Fix that value and try again; "

@@ -1,7 +1,8 @@
 """Pydantic models of the Einstein payloads the bot reads.
 
 They are tolerant on purpose: the live service adds fields, omits documented ones, sends
-`trainParams` either as a JSON string or as an object and writes timestamps as
+`trainParams` and `trainStats` either as a JSON string (the spec's type) or as an object
+(what the docs show) and writes timestamps as
 `2017-08-18T21:39:53.000+0000`. Unknown fields are ignored, absent ones default to None.
 """
 
@@ -16,9 +17,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 __all__ = [
     "FAILED_STATUSES",
     "TERMINAL_STATUSES",
+    "Dataset",
+    "DatasetLabel",
+    "Example",
     "LearningCurvePoint",
     "Metrics",
     "MetricsData",
+    "PrecisionRecallCurve",
     "TokenResponse",
     "TrainParams",
     "TrainStats",
@@ -101,9 +106,11 @@ class Training(_Wire):
     def _progress_or_zero(cls, value: Any) -> Any:
         return 0.0 if value is None else value
 
-    @field_validator("train_params", mode="before")
+    @field_validator("train_params", "train_stats", mode="before")
     @classmethod
-    def _params_from_string(cls, value: Any) -> Any:
+    def _object_from_string(cls, value: Any) -> Any:
+        # The spec types both as strings holding JSON; the live service and the docs show
+        # objects. Either is read; an unreadable string counts as absent, not as an error.
         if isinstance(value, str):
             if not value.strip():
                 return None
@@ -128,6 +135,19 @@ class Training(_Wire):
         return self.train_stats.last_epoch_done if self.train_stats else None
 
 
+class PrecisionRecallCurve(_Wire):
+    """Precision, recall and F1 over all labels at each probability threshold.
+
+    The docs name the object but not its keys; these are the simulator's, and any other shape
+    is read as an empty curve rather than refused.
+    """
+
+    threshold: list[float] = Field(default_factory=list)
+    precision: list[float] = Field(default_factory=list)
+    recall: list[float] = Field(default_factory=list)
+    f1: list[float] = Field(default_factory=list)
+
+
 class MetricsData(_Wire):
     labels: list[str] = Field(default_factory=list)
     f1: list[float] = Field(default_factory=list)
@@ -139,6 +159,20 @@ class MetricsData(_Wire):
     training_accuracy: float | None = Field(default=None, alias="trainingAccuracy")
     training_loss: float | None = Field(default=None, alias="trainingLoss")
     confusion_matrix: list[list[int]] = Field(default_factory=list, alias="confusionMatrix")
+    precision_recall_curve: PrecisionRecallCurve | None = Field(
+        default=None, alias="precisionRecallCurve"
+    )
+
+    @field_validator("precision_recall_curve", mode="before")
+    @classmethod
+    def _curve_or_none(cls, value: Any) -> Any:
+        # A field nothing in the bot depends on must not make a whole metrics answer unreadable.
+        if not isinstance(value, dict):
+            return None
+        try:
+            return PrecisionRecallCurve.model_validate(value)
+        except ValueError:
+            return None
 
     @property
     def effective_macro_f1(self) -> float | None:
@@ -165,6 +199,51 @@ class Metrics(_Wire):
 class LearningCurvePoint(_Wire):
     epoch: int
     metrics_data: MetricsData = Field(default_factory=MetricsData, alias="metricsData")
+
+
+class DatasetLabel(_Wire):
+    id: int | None = None
+    dataset_id: int | None = Field(default=None, alias="datasetId")
+    name: str
+    num_examples: int | None = Field(default=None, alias="numExamples")
+
+
+class LabelSummary(_Wire):
+    labels: list[DatasetLabel] = Field(default_factory=list)
+
+
+class Dataset(_Wire):
+    """`GET /v2/language/datasets/{datasetId}`: a dataset and its labels."""
+
+    id: int
+    name: str | None = None
+    type: str | None = None
+    language: str | None = None
+    available: bool | None = None
+    status_msg: str | None = Field(default=None, alias="statusMsg")
+    total_examples: int | None = Field(default=None, alias="totalExamples")
+    total_labels: int | None = Field(default=None, alias="totalLabels")
+    label_summary: LabelSummary = Field(default_factory=LabelSummary, alias="labelSummary")
+    created_at: datetime | None = Field(default=None, alias="createdAt")
+    updated_at: datetime | None = Field(default=None, alias="updatedAt")
+
+    _times = field_validator("created_at", "updated_at", mode="before")(parse_einstein_time)
+
+    @property
+    def labels(self) -> list[str]:
+        """The label names, in Einstein's order."""
+        return [label.name for label in self.label_summary.labels]
+
+
+class Example(_Wire):
+    """An example of a dataset, as `GET .../examples` and `POST /v2/language/feedback` give it."""
+
+    id: int
+    name: str | None = None
+    label: DatasetLabel | None = None
+    created_at: datetime | None = Field(default=None, alias="createdAt")
+
+    _times = field_validator("created_at", mode="before")(parse_einstein_time)
 
 
 class TokenResponse(_Wire):

@@ -4,6 +4,7 @@ service.py   datasets, models and trainings as the API shows them
 training.py  the life of one training: queue, epochs, outcome
 objects.py   the training, model and dataset objects the API answers with
 metrics.py   metrics and learning curves of finished trainings
+feedback.py  the examples of a dataset, feedback examples added to it
 requests.py  reading and checking requests as the real API does
 auth.py      the OAuth JWT-bearer grant and token checks
 faults.py    scripted outages, 429s and slow answers

@@ -167,7 +167,12 @@ async def record_request(request: web.Request, *, time: float) -> RecordedReques
 
 
 def flatten_form(data: MultiDictProxy[Any]) -> dict[str, str]:
-    """Form fields as text; an uploaded file is recorded by its file name."""
+    """Form fields as text, parts sent with a file name included.
+
+    Python `requests` sends every `files=` entry as a part with a file name, Salesforce's own
+    smoke tests among them (`files={"modelId": ...}`), and the live API reads such a part as
+    the field's value: so does the simulator, whatever the file name says.
+    """
     flat: dict[str, str] = {}
     for key, value in data.items():
         if isinstance(value, str):
@@ -175,5 +180,16 @@ def flatten_form(data: MultiDictProxy[Any]) -> dict[str, str]:
         elif isinstance(value, bytes):
             flat[key] = value.decode("utf-8", "replace")
         else:
-            flat[key] = str(getattr(value, "filename", ""))
+            flat[key] = _file_text(value)
     return flat
+
+
+def _file_text(field: Any) -> str:
+    handle = getattr(field, "file", None)
+    if handle is None:
+        return str(getattr(field, "filename", ""))
+    # The parsed form is cached per request and read twice (the log, then the handler).
+    handle.seek(0)
+    content = handle.read()
+    handle.seek(0)
+    return content.decode("utf-8", "replace") if isinstance(content, bytes) else str(content)

@@ -2,7 +2,8 @@
 
 The numbers are invented but consistent with each other, so a client can cross-check them:
 precision, recall and F1 come from a confusion matrix whose rows add up to each label's test
-split, `testAccuracy` is its trace over its total, `macroF1` is the mean F1. A model's quality
+split, `testAccuracy` is its trace over its total, `macroF1` is the mean F1, and the
+`precisionRecallCurve` starts from the test accuracy at threshold 0. A model's quality
 drifts with each successful training, usually upwards, the way a retrain on more data does.
 """
 
@@ -15,7 +16,13 @@ from typing import Any
 from bot.fakes.einstein.objects import format_time
 from bot.fakes.einstein.training import TrainingPlan
 
-__all__ = ["learning_curve", "metrics_data", "model_quality", "render_metrics"]
+__all__ = [
+    "learning_curve",
+    "metrics_data",
+    "model_quality",
+    "precision_recall_curve",
+    "render_metrics",
+]
 
 _BASE_QUALITY = (0.72, 0.86)
 _QUALITY_STEP = (-0.01, 0.04)  # per successful retrain: usually a bit better, sometimes worse
@@ -54,6 +61,23 @@ def metrics_data(
         "testLoss": round(-math.log(max(accuracy, 0.05)) + rng.uniform(0.02, 0.1), 4),
         "trainingAccuracy": round(training_accuracy, 4),
         "trainingLoss": round(-math.log(training_accuracy) + rng.uniform(0.0, 0.03), 4),
+        "precisionRecallCurve": precision_recall_curve(accuracy),
+    }
+
+
+def precision_recall_curve(accuracy: float) -> dict[str, list[float]]:
+    """The label-independent curve: precision, recall and F1 when only predictions at or above
+    each probability threshold count. A higher threshold is surer (precision rises) and
+    answers less often (recall falls); at threshold 0 both are the test accuracy."""
+    thresholds = [step / 10 for step in range(10)]
+    precision = [accuracy + (1 - accuracy) * 0.9 * t for t in thresholds]
+    recall = [accuracy * (1 - 0.8 * t * t) for t in thresholds]
+    f1 = [_ratio(2 * p * r, p + r) for p, r in zip(precision, recall, strict=True)]
+    return {
+        "threshold": thresholds,
+        "precision": _rounded(precision),
+        "recall": _rounded(recall),
+        "f1": _rounded(f1),
     }
 
 

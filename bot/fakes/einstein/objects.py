@@ -26,9 +26,16 @@ TrainParamsAs = Literal["string", "object"]
 
 
 def render_training(
-    plan: TrainingPlan, now: float, *, train_params_as: TrainParamsAs = "string"
+    plan: TrainingPlan,
+    now: float,
+    *,
+    train_params_as: TrainParamsAs = "string",
+    train_stats_as: TrainParamsAs = "object",
 ) -> dict[str, Any]:
-    """The training object of train, retrain and training status."""
+    """The training object of train, retrain and training status.
+
+    `trainParams` and `trainStats` are written as JSON strings (the spec's type) or objects.
+    """
     state = training_state(plan, now)
     queued = state.status == "QUEUED"
     body: dict[str, Any] = {
@@ -44,7 +51,7 @@ def render_training(
         "object": "training",
         "modelId": plan.model_id,
         "trainParams": _train_params(plan.train_params, train_params_as),
-        "trainStats": _train_stats(plan, state),
+        "trainStats": _as(_train_stats(plan, state), train_stats_as),
         "modelType": plan.model_type,
         "language": plan.language,
     }
@@ -55,7 +62,9 @@ def render_training(
     if not state.active:
         body["earlyStopping"] = _early_stopping(plan, state)
         body["lastEpochDone"] = state.epochs_done
-        if plan.failure_msg is not None and state.status != "SUCCEEDED":
+        # Spec and docs: `failureMsg` is "returned only if the training status is FAILED";
+        # a KILLED or FAILED_WITH_RETRIES training says nothing more than its status.
+        if plan.failure_msg is not None and state.status == "FAILED":
             body["failureMsg"] = plan.failure_msg
     return body
 
@@ -64,6 +73,12 @@ def _train_params(raw: str | None, as_: TrainParamsAs) -> Any:
     if raw is None or as_ == "string":
         return raw
     return json.loads(raw)
+
+
+def _as(value: dict[str, Any] | None, as_: TrainParamsAs) -> Any:
+    if value is None or as_ == "object":
+        return value
+    return json.dumps(value, separators=(",", ":"))
 
 
 def _early_stopping(plan: TrainingPlan, state: TrainingState) -> bool:
@@ -119,9 +134,12 @@ def render_model(plan: TrainingPlan, now: float, *, created_at: float) -> dict[s
 
 
 def render_dataset(dataset: Dataset, *, updated_at: float) -> dict[str, Any]:
+    """The dataset object; its counts include the feedback examples added to it."""
+    feedback = dataset.feedback_label_examples or (0,) * len(dataset.labels)
+    counts = [n + f for n, f in zip(dataset.label_examples, feedback, strict=True)]
     labels = [
         {"id": dataset.id * 10 + i, "datasetId": dataset.id, "name": name, "numExamples": count}
-        for i, (name, count) in enumerate(zip(dataset.labels, dataset.label_examples, strict=True))
+        for i, (name, count) in enumerate(zip(dataset.labels, counts, strict=True))
     ]
     return {
         "id": dataset.id,
@@ -129,7 +147,7 @@ def render_dataset(dataset: Dataset, *, updated_at: float) -> dict[str, Any]:
         "createdAt": format_time(dataset.created_at),
         "updatedAt": format_time(updated_at),
         "labelSummary": {"labels": labels},
-        "totalExamples": dataset.examples,
+        "totalExamples": sum(counts),
         "totalLabels": len(dataset.labels),
         "available": dataset.available,
         "statusMsg": "SUCCEEDED" if dataset.available else "UPLOADING",

@@ -7,12 +7,14 @@ per route, and the rules here (one training per dataset, the word cap, 404s) are
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.fakes.einstein.feedback import DatasetExamples
 from bot.fakes.einstein.metrics import learning_curve, render_metrics
 from bot.fakes.einstein.objects import TrainParamsAs, render_dataset, render_model, render_training
 from bot.fakes.einstein.requests import (
@@ -41,6 +43,7 @@ _MAX_WORDS = 3_000_000
 _WORDS_PER_EXAMPLE = 12
 _LC_PAGE_MAX = 25
 _MODELS_PAGE_MAX = 100
+_EXAMPLES_PAGE_MAX = 100
 _ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 
 
@@ -65,6 +68,7 @@ class LanguageService:
         run_seconds: float = 150.0,
         seed: int = 0,
         train_params_as: TrainParamsAs = "string",
+        train_stats_as: TrainParamsAs = "object",
         untrained_status: int = 404,
     ) -> None:
         self._now = now
@@ -72,9 +76,11 @@ class LanguageService:
         self._run_seconds = run_seconds
         self._seed = seed
         self._train_params_as: TrainParamsAs = train_params_as
+        self._train_stats_as: TrainParamsAs = train_stats_as
         self._untrained_status = untrained_status
         self._ids = random.Random(f"{seed}:ids")
         self._datasets: dict[int, Dataset] = {}
+        self._examples: dict[int, DatasetExamples] = {}
         self._models: dict[str, _Model] = {}
         self._scripts: dict[str | None, deque[Script]] = {}
         self._next_dataset_id = 1_040_000 + self._ids.randrange(10_000)
@@ -99,7 +105,10 @@ class LanguageService:
         language: str = "en_US",
         available: bool = True,
     ) -> int:
-        """A dataset ready to train (unless `available=False`); returns its id."""
+        """A dataset ready to train (unless `available=False`); returns its id.
+
+        `feedback_examples` are added as feedback, spread over the labels like the examples.
+        """
         if dataset_id is None:
             dataset_id = self._new_dataset_id()
         elif dataset_id in self._datasets:
@@ -109,19 +118,43 @@ class LanguageService:
         # Uneven label sizes, as real datasets have, with at least one example each.
         weights = [self._ids.randint(8, 12) for _ in labels]
         counts = [n + 1 for n in spread(examples - len(labels), weights)]
-        self._datasets[dataset_id] = Dataset(
+        dataset = self._datasets[dataset_id] = Dataset(
             id=dataset_id,
             name=name,
             labels=tuple(labels),
             label_examples=tuple(counts),
             words=words if words is not None else examples * _WORDS_PER_EXAMPLE,
-            feedback_examples=feedback_examples,
+            feedback_examples=0,  # counted from the feedback examples added below
             model_type=model_type,
             language=language,
             available=available,
             created_at=self.now() - 86_400,
         )
+        store = self._examples[dataset_id] = DatasetExamples(dataset)
+        for label, n in zip(labels, spread(feedback_examples, counts), strict=True):
+            for _ in range(n):
+                store.add(label=label, document=f"a {label} request", name=None, now=self.now())
         return dataset_id
+
+    def add_feedback(
+        self,
+        model_id: str,
+        label: str | None = None,
+        *,
+        count: int = 1,
+        document: str = "a message the model misclassified",
+    ) -> None:
+        """Add `count` feedback examples to the dataset of `model_id`, as `POST /feedback` would;
+        `label=None` takes the dataset's labels in turn."""
+        store = self._examples[self._model_or_404(model_id).dataset_id]
+        labels = store.dataset.labels
+        for i in range(count):
+            chosen = label if label is not None else labels[i % len(labels)]
+            store.add(label=chosen, document=document, name=None, now=self.now())
+
+    def feedback_count(self, dataset_id: int) -> int:
+        """How many feedback examples the dataset has."""
+        return len(self._examples[dataset_id].feedback)
 
     def add_model(
         self,
@@ -178,12 +211,16 @@ class LanguageService:
         """Decide how the next training of `model_id` goes (`None`: of any unscripted model).
 
         Scripts queue up: a second call scripts the training after that. `epochs` is what the
-        service reports it resolved to, `early_stop_at` the last epoch run, `stall` keeps the
+        service reports it resolved to (run in full), `early_stop_at` the last epoch run (else
+        a training stops early once its model stops improving, at epoch 30 to 80), `stall` keeps the
         training RUNNING forever, `metrics_not_found` answers 404 to that many metrics calls
         right after the training succeeded, as the live service sometimes does.
         """
         if outcome not in OUTCOMES:
             raise ValueError(f"outcome must be one of {', '.join(OUTCOMES)}")
+        if failure_msg is not None and outcome != "FAILED":
+            # Einstein returns failureMsg only with FAILED (spec and docs).
+            raise ValueError("failure_msg goes with outcome FAILED only")
         scripted = Script(
             outcome=outcome,
             failure_msg=failure_msg,
@@ -303,12 +340,35 @@ class LanguageService:
     def dataset(self, dataset_id: str) -> dict[str, Any]:
         """`GET /v2/language/datasets/{datasetId}`."""
         dataset = self._dataset_or_404(parse_dataset_id(dataset_id))
-        return render_dataset(dataset, updated_at=dataset.created_at)
+        store = self._examples[dataset.id]
+        updated = max([dataset.created_at] + [e.created_at for e in store.feedback])
+        return render_dataset(dataset, updated_at=updated)
+
+    def examples(self, dataset_id: str, query: Mapping[str, str]) -> dict[str, Any]:
+        """`GET /v2/language/datasets/{datasetId}/examples`, `source` all, feedback or upload."""
+        dataset = self._dataset_or_404(parse_dataset_id(dataset_id))
+        offset, count = parse_page(query, max_count=_EXAMPLES_PAGE_MAX)
+        data = self._examples[dataset.id].page(query, offset=offset, count=count)
+        return {"object": "list", "data": data}
+
+    def feedback(self, form: Mapping[str, str]) -> dict[str, Any]:
+        """`POST /v2/language/feedback`: a feedback example in the model's dataset."""
+        model = self._model_or_404(parse_model_id(form.get("modelId")))
+        store = self._examples[self._dataset_or_404(model.dataset_id).id]
+        example = store.add(
+            label=form.get("expectedLabel") or "",
+            document=form.get("document") or "",
+            name=form.get("name"),
+            now=self.now(),
+        )
+        return store.render(example)
 
     # -- helpers ------------------------------------------------------------------------------
 
     def _render_training(self, plan: TrainingPlan, now: float) -> dict[str, Any]:
-        return render_training(plan, now, train_params_as=self._train_params_as)
+        return render_training(
+            plan, now, train_params_as=self._train_params_as, train_stats_as=self._train_stats_as
+        )
 
     def _model_or_404(self, model_id: str) -> _Model:
         model = self._models.get(model_id)
@@ -320,7 +380,11 @@ class LanguageService:
         dataset = self._datasets.get(dataset_id)
         if dataset is None:
             raise ApiError(404, f"Dataset not found: {dataset_id}")
-        return dataset
+        # With the feedback examples added so far.
+        counts = self._examples[dataset_id].label_counts()
+        return dataclasses.replace(
+            dataset, feedback_examples=sum(counts), feedback_label_examples=counts
+        )
 
     def _check_trainable(self, dataset: Dataset) -> None:
         if not dataset.available:

@@ -8,13 +8,14 @@
     await sim.stop()
 
 It serves the calls the bot makes, with the documented shapes: token, train, retrain, training
-status, metrics, learning curve, models of a dataset, dataset. Trainings follow a time-driven
-state machine (`training`), their outcome can be scripted, and faults can be injected
-(`faults`). Every request received is kept in `requests`.
+status, metrics, learning curve, models of a dataset, dataset, its examples, and feedback.
+Trainings follow a time-driven state machine (`training`), their outcome can be scripted, and
+faults can be injected (`faults`). Every request received is kept in `requests`.
 
 Choices where the live service is undocumented (all errors are JSON `{"message": ...}`):
 - 400: an invalid parameter, a dataset already training, more than 3 million words, a dataset
-  not available yet, a train/retrain body that is not multipart/form-data;
+  not available yet, a train/retrain/feedback body that is not multipart/form-data, a feedback
+  label the model's dataset does not have;
 - 404: an unknown or forgotten model or dataset; metrics or learning curve of a model with no
   successful training yet (the status is configurable: `untrained_status`);
 - 401 and the token endpoint: see `auth`.
@@ -74,6 +75,7 @@ class EinsteinSimulator(LanguageService):
         run_seconds: float = 150.0,
         seed: int = 0,
         train_params_as: TrainParamsAs = "string",
+        train_stats_as: TrainParamsAs = "object",
         untrained_status: int = 404,
         strict_multipart: bool = True,
     ) -> None:
@@ -88,6 +90,7 @@ class EinsteinSimulator(LanguageService):
             run_seconds=run_seconds,
             seed=seed,
             train_params_as=train_params_as,
+            train_stats_as=train_stats_as,
             untrained_status=untrained_status,
         )
         self._strict_multipart = strict_multipart
@@ -235,6 +238,13 @@ class EinsteinSimulator(LanguageService):
         async def dataset(request: web.Request) -> web.Response:
             return web.json_response(self.dataset(request.match_info["datasetId"]))
 
+        async def examples(request: web.Request) -> web.Response:
+            body = self.examples(request.match_info["datasetId"], request.query)
+            return web.json_response(body)
+
+        async def feedback(request: web.Request) -> web.Response:
+            return web.json_response(self.feedback(await self._form(request, multipart=True)))
+
         app = web.Application(middlewares=[observe])
         # Route names are the spec's operation ids, which faults and `calls` refer to.
         app.add_routes(
@@ -251,6 +261,8 @@ class EinsteinSimulator(LanguageService):
                     "/v2/language/datasets/{datasetId}/models", models, name="getTrainedModels"
                 ),
                 web.get("/v2/language/datasets/{datasetId}", dataset, name="getDataset"),
+                web.get("/v2/language/datasets/{datasetId}/examples", examples, name="getExamples"),
+                web.post("/v2/language/feedback", feedback, name="provideFeedback"),
             ]
         )
         return app

@@ -36,7 +36,8 @@ _FAILURE_REACH = 0.5
 # A stalled training stops advancing halfway through its run and never finishes.
 _STALL_AT = 0.5
 _SECONDS_PER_QUEUE_PLACE = 10.0
-# Without `epochs` the service picked 1000 and stopped early around epoch 50 (observed samples).
+# Without `epochs` the service picked 1000 and stopped early around epoch 50 (observed samples);
+# with more requested epochs than the model needs, it stops early too (documented).
 _SERVICE_EPOCHS = 1000
 _EARLY_STOP_RANGE = (30, 80)
 
@@ -53,6 +54,8 @@ class Dataset:
     language: str
     available: bool
     created_at: float
+    # Feedback examples per label; when empty, `feedback_examples` is spread over the labels.
+    feedback_label_examples: tuple[int, ...] = ()
 
     @property
     def examples(self) -> int:
@@ -148,14 +151,21 @@ def plan_training(
 ) -> TrainingPlan:
     """Fix a training's course; `rng` makes the service-chosen numbers reproducible."""
     epochs = script.epochs or requested_epochs or _SERVICE_EPOCHS
+    # The epoch after which the model stops improving: Einstein stops there (earlyStopping,
+    # lastEpochDone) whether it chose the epochs or was asked for more.
+    plateau = rng.randint(*_EARLY_STOP_RANGE)
     if script.early_stop_at is not None:
         last_epoch = max(1, min(script.early_stop_at, epochs))
-    elif script.epochs is None and requested_epochs is None:
-        last_epoch = rng.randint(*_EARLY_STOP_RANGE)
+    elif script.epochs is not None:
+        last_epoch = epochs  # a scripted epoch count runs in full
     else:
-        last_epoch = epochs
-    feedback = dataset.feedback_examples if with_feedback else 0
-    extra = spread(feedback, dataset.label_examples)
+        last_epoch = min(epochs, plateau)
+    if not with_feedback:
+        extra = [0] * len(dataset.labels)
+    elif dataset.feedback_label_examples:
+        extra = list(dataset.feedback_label_examples)
+    else:
+        extra = spread(dataset.feedback_examples, dataset.label_examples)
     counts = [n + f for n, f in zip(dataset.label_examples, extra, strict=True)]
     queue = max(0.0, script.queue_seconds if script.queue_seconds is not None else queue_seconds)
     run = max(0.0, script.run_seconds if script.run_seconds is not None else run_seconds)
@@ -192,8 +202,6 @@ def _default_failure_msg(outcome: str, model_id: str) -> str | None:
     if outcome == "FAILED":
         # Wording reported by a user of the live service (heroku/einstein-vision-node#3).
         return f"System error, training failed to complete on model {model_id}"
-    if outcome == "FAILED_WITH_RETRIES":
-        return f"Training failed to complete on model {model_id} after retries"
     return None
 
 
