@@ -138,6 +138,7 @@ def timing_from(settings: Settings, **overrides: float) -> Timing:
         "stall_after": settings.retrain_stall_after,
         "unreachable_after": settings.retrain_unreachable_after,
         "trigger_interval": settings.retrain_trigger_interval,
+        "regression_alert": settings.retrain_regression_alert,
     }
     return Timing(**(values | overrides))
 

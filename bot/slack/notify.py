@@ -108,7 +108,7 @@ class Notifier:
             text=message.text,
             blocks=message.blocks,
             metadata=metadata(job, status),
-            reply_broadcast=job.is_failed and status == job.status,
+            reply_broadcast=status == job.status and (job.is_failed or _regressed(job)),
             unfurl_links=False,
         )
         return str(response["ts"])
@@ -321,3 +321,8 @@ class Notifier:
                 return await call
         except TimeoutError:
             raise SlackError(f"Slack {what} did not go through in time", code="timeout") from None
+
+
+def _regressed(job: Job) -> bool:
+    """A success that made the model worse is told to the whole channel, like a failure."""
+    return job.result is not None and bool(job.result.regressed)
