@@ -60,6 +60,12 @@ def _parser() -> argparse.ArgumentParser:
         help="PEM file of the account's public key, to accept its JWTs",
     )
     sim.add_argument("--account-id", default=None, help="account ID the public key belongs to")
+    sim.add_argument(
+        "--script",
+        default=None,
+        metavar="FILE",
+        help="YAML file scripting each model's trainings and failing calls (see the README)",
+    )
     return parser
 
 
@@ -119,8 +125,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "audit":
             return asyncio.run(_export_audit(since=args.since, model=args.model, fmt=args.format))
         if args.command == "simulator":
-            from bot.fakes.einstein.simulator import run_simulator
+            from bot.fakes.einstein.cli import run_simulator
+            from bot.fakes.einstein.script import load_script
 
+            script = load_script(args.script) if args.script else None
             public_key = None
             if args.public_key:
                 with open(args.public_key, encoding="utf-8") as handle:
@@ -132,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
                     time_scale=args.time_scale,
                     public_key_pem=public_key,
                     account_id=args.account_id,
+                    script=script,
                 )
             )
             return 0

@@ -23,8 +23,9 @@ from hypothesis import strategies as st
 from openapi_schema_validator import OAS30Validator, oas30_format_checker
 
 from bot.einstein.models import LearningCurvePoint, Metrics, TokenResponse, Training
+from bot.fakes.einstein.cli import run_simulator
 from bot.fakes.einstein.objects import format_duration, format_time, render_training
-from bot.fakes.einstein.simulator import EinsteinSimulator, run_simulator
+from bot.fakes.einstein.simulator import EinsteinSimulator
 from bot.fakes.einstein.training import (
     OUTCOMES,
     Dataset,

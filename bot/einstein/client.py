@@ -26,12 +26,10 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import aiohttp
-from pydantic import BaseModel, ValidationError
 
 from bot.core.options import RetrainOptions
 from bot.einstein.answers import Answer, check_answer, einstein_message
@@ -44,6 +42,7 @@ from bot.einstein.models import (
     Metrics,
     Training,
 )
+from bot.einstein.reading import parse_body, parse_items, safe_dataset_id, safe_model_id
 from bot.einstein.retry import DEFAULT_RETRY, RetryPolicy, call_with_retries
 from bot.errors import EinsteinError, EinsteinRejected, EinsteinUnavailable
 
@@ -51,7 +50,6 @@ __all__ = ["KNOWN_STATUSES", "EinsteinClient"]
 
 log = logging.getLogger(__name__)
 
-_Model = TypeVar("_Model", bound=BaseModel)
 _LC_PAGE = 25  # the API's maximum page size for learning curves
 _EXAMPLES_PAGE = 100  # the API's default page size for examples
 # Bounds a listing against a service that keeps answering full pages (10,000 pages of 100).
@@ -92,7 +90,7 @@ class EinsteinClient:
 
     async def retrain(self, model_id: str, options: RetrainOptions) -> Training:
         """`POST v2/language/retrain`: start a new training that keeps `model_id`."""
-        model_id = _safe(model_id)
+        model_id = safe_model_id(model_id)
 
         def form() -> aiohttp.FormData:
             # Built per attempt: aiohttp consumes a FormData when it is sent.
@@ -113,23 +111,23 @@ class EinsteinClient:
     async def training_status(self, model_id: str) -> Training:
         """`GET v2/language/train/{modelId}`."""
         body = await self._call(
-            "GET", f"v2/language/train/{_safe(model_id)}", what="status request"
+            "GET", f"v2/language/train/{safe_model_id(model_id)}", what="status request"
         )
         return _training(body, what="training status")
 
     async def metrics(self, model_id: str) -> Metrics:
         """`GET v2/language/models/{modelId}`: metrics of the model's last training."""
         body = await self._call(
-            "GET", f"v2/language/models/{_safe(model_id)}", what="metrics request"
+            "GET", f"v2/language/models/{safe_model_id(model_id)}", what="metrics request"
         )
-        return _parse(Metrics, body, what="model metrics")
+        return parse_body(Metrics, body, what="model metrics")
 
     async def learning_curve(self, model_id: str) -> list[LearningCurvePoint]:
         """`GET v2/language/models/{modelId}/lc`, every page."""
         items = await self._every_page(
-            f"v2/language/models/{_safe(model_id)}/lc", page=_LC_PAGE, what="learning curve"
+            f"v2/language/models/{safe_model_id(model_id)}/lc", page=_LC_PAGE, what="learning curve"
         )
-        return _parse_items(LearningCurvePoint, items, what="learning curve")
+        return parse_items(LearningCurvePoint, items, what="learning curve")
 
     async def dataset_id(self, model_id: str) -> int:
         """The dataset `model_id` was trained on: its training's `datasetId`."""
@@ -141,19 +139,19 @@ class EinsteinClient:
     async def dataset(self, dataset_id: int) -> Dataset:
         """`GET v2/language/datasets/{datasetId}`: the dataset, with its labels."""
         body = await self._call(
-            "GET", f"v2/language/datasets/{_dataset(dataset_id)}", what="dataset request"
+            "GET", f"v2/language/datasets/{safe_dataset_id(dataset_id)}", what="dataset request"
         )
-        return _parse(Dataset, body, what="dataset")
+        return parse_body(Dataset, body, what="dataset")
 
     async def feedback_examples(self, dataset_id: int) -> list[Example]:
         """`GET v2/language/datasets/{datasetId}/examples?source=feedback`, every page."""
         items = await self._every_page(
-            f"v2/language/datasets/{_dataset(dataset_id)}/examples",
+            f"v2/language/datasets/{safe_dataset_id(dataset_id)}/examples",
             page=_EXAMPLES_PAGE,
             params={"source": "feedback"},
             what="examples",
         )
-        return _parse_items(Example, items, what="examples")
+        return parse_items(Example, items, what="examples")
 
     async def feedback_count(self, dataset_id: int) -> int:
         """How many feedback examples the dataset has."""
@@ -165,7 +163,7 @@ class EinsteinClient:
         """`POST v2/language/feedback`: `document` becomes an example of `expected_label` in
         the dataset of `model_id`. Einstein refuses a label the dataset does not have
         (kind `unknown_label`) and an unknown model (`EinsteinNotFound`)."""
-        model_id = _safe(model_id)
+        model_id = safe_model_id(model_id)
         if not document.strip():
             raise EinsteinRejected("the document is empty", kind="invalid_parameter")
         if not expected_label.strip():
@@ -187,7 +185,7 @@ class EinsteinClient:
         body = await self._call(
             "POST", "v2/language/feedback", form=form, retry_on=_unprocessed, what="feedback"
         )
-        return _parse(Example, body, what="feedback answer")
+        return parse_body(Example, body, what="feedback answer")
 
     async def _every_page(
         self, path: str, *, page: int, params: dict[str, str] | None = None, what: str
@@ -332,51 +330,7 @@ def _unprocessed(exc: EinsteinError) -> bool:
     )
 
 
-def _fields(exc: ValidationError) -> str:
-    """The names of the fields that failed, never their values."""
-    names = sorted(
-        {".".join(str(part) for part in error["loc"]) or "body" for error in exc.errors()}
-    )
-    shown = ", ".join(names[:5])
-    return shown + (", …" if len(names) > 5 else "")
-
-
-def _parse_items(model: type[_Model], items: list[Any], *, what: str) -> list[_Model]:
-    try:
-        return [model.model_validate(item) for item in items]
-    except ValidationError as exc:
-        raise EinsteinError(f"Einstein's {what} answer is malformed ({_fields(exc)})") from None
-
-
-def _parse(model: type[_Model], body: dict[str, Any], *, what: str) -> _Model:
-    try:
-        return model.model_validate(body)
-    except ValidationError as exc:
-        raise EinsteinError(f"Einstein's {what} is malformed ({_fields(exc)})") from None
-
-
-_MODEL_ID = re.compile(r"[A-Za-z0-9]{1,64}")
-
-
-def _safe(model_id: str) -> str:
-    """The model ID, checked again here: it goes into URL paths and form parts, so nothing but
-    letters and digits may pass, whatever the caller checked before."""
-    if not _MODEL_ID.fullmatch(model_id):
-        raise EinsteinRejected(
-            "the model ID must be 1 to 64 letters and digits",
-            kind="invalid_parameter",
-        )
-    return model_id
-
-
-def _dataset(dataset_id: int) -> str:
-    """A dataset ID for a URL path: a positive integer, whatever the caller checked before."""
-    if isinstance(dataset_id, bool) or not isinstance(dataset_id, int) or dataset_id <= 0:
-        raise EinsteinRejected("a dataset ID is a positive integer", kind="invalid_parameter")
-    return str(dataset_id)
-
-
 def _training(body: dict[str, Any], *, what: str) -> Training:
     # A status the bot does not know is passed on, not refused: the follower treats it as
     # still running (never as success) and says so in the log.
-    return _parse(Training, body, what=what)
+    return parse_body(Training, body, what=what)

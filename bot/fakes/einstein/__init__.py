@@ -1,6 +1,7 @@
 """The Einstein Language API simulator: `EinsteinSimulator` in `simulator.py`.
 
-service.py   datasets, models and trainings as the API shows them
+service.py   models and trainings as the API shows them
+datasets.py  datasets, as the API shows them
 training.py  the life of one training: queue, epochs, outcome
 objects.py   the training, model and dataset objects the API answers with
 metrics.py   metrics and learning curves of finished trainings
@@ -8,4 +9,6 @@ feedback.py  the examples of a dataset, feedback examples added to it
 requests.py  reading and checking requests as the real API does
 auth.py      the OAuth JWT-bearer grant and token checks
 faults.py    scripted outages, 429s and slow answers
+script.py    the YAML scripts of `python -m bot simulator --script`
+cli.py       the simulator served standalone
 """

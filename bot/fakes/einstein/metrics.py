@@ -105,8 +105,15 @@ def _rounded(values: list[float]) -> list[float]:
     return [round(v, 4) for v in values]
 
 
+def _quality(plan: TrainingPlan, *, seed: int, generation: int) -> float:
+    """The scripted test accuracy of the training, else the model's drifting quality."""
+    if plan.accuracy is not None:
+        return plan.accuracy
+    return model_quality(seed=seed, model_id=plan.model_id, generation=generation)
+
+
 def _final(plan: TrainingPlan, *, seed: int, generation: int) -> dict[str, Any]:
-    quality = model_quality(seed=seed, model_id=plan.model_id, generation=generation)
+    quality = _quality(plan, seed=seed, generation=generation)
     rng = random.Random(f"{seed}:{plan.model_id}:{generation}:final")
     return metrics_data(labels=plan.labels, test_counts=plan.test_counts, quality=quality, rng=rng)
 
@@ -132,7 +139,7 @@ def learning_curve(
 
     `epochResults` is left out: it is documented as N/A for language models.
     """
-    final_quality = model_quality(seed=seed, model_id=plan.model_id, generation=generation)
+    final_quality = _quality(plan, seed=seed, generation=generation)
     chance = 1 / max(1, len(plan.labels))
     points = []
     for epoch in range(offset + 1, min(epochs_done, offset + count) + 1):

@@ -7,16 +7,15 @@ per route, and the rules here (one training per dataset, the word cap, 404s) are
 
 from __future__ import annotations
 
-import dataclasses
 import random
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.fakes.einstein.feedback import DatasetExamples
+from bot.fakes.einstein.datasets import DEFAULT_LABELS, DatasetStore
 from bot.fakes.einstein.metrics import learning_curve, render_metrics
-from bot.fakes.einstein.objects import TrainParamsAs, render_dataset, render_model, render_training
+from bot.fakes.einstein.objects import TrainParamsAs, render_model, render_training
 from bot.fakes.einstein.requests import (
     MODEL_ID_PATTERN,
     ApiError,
@@ -32,18 +31,14 @@ from bot.fakes.einstein.training import (
     Script,
     TrainingPlan,
     plan_training,
-    spread,
     training_state,
 )
 
 __all__ = ["DEFAULT_LABELS", "LanguageService"]
 
-DEFAULT_LABELS = ("billing", "shipping", "returns", "other")
 _MAX_WORDS = 3_000_000
-_WORDS_PER_EXAMPLE = 12
 _LC_PAGE_MAX = 25
 _MODELS_PAGE_MAX = 100
-_EXAMPLES_PAGE_MAX = 100
 _ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 
 
@@ -57,7 +52,7 @@ class _Model:
     misses: dict[int, int] = field(default_factory=dict)
 
 
-class LanguageService:
+class LanguageService(DatasetStore):
     """Datasets, models and trainings, with the setup calls tests and the demo use."""
 
     def __init__(
@@ -71,70 +66,18 @@ class LanguageService:
         train_stats_as: TrainParamsAs = "object",
         untrained_status: int = 404,
     ) -> None:
-        self._now = now
         self._queue_seconds = queue_seconds
         self._run_seconds = run_seconds
         self._seed = seed
         self._train_params_as: TrainParamsAs = train_params_as
         self._train_stats_as: TrainParamsAs = train_stats_as
         self._untrained_status = untrained_status
-        self._ids = random.Random(f"{seed}:ids")
-        self._datasets: dict[int, Dataset] = {}
-        self._examples: dict[int, DatasetExamples] = {}
+        super().__init__(now=now, ids=random.Random(f"{seed}:ids"))
         self._models: dict[str, _Model] = {}
         self._scripts: dict[str | None, deque[Script]] = {}
-        self._next_dataset_id = 1_040_000 + self._ids.randrange(10_000)
         self._next_version_id = 20_000 + self._ids.randrange(10_000)
 
-    def now(self) -> float:
-        """Simulated time, in epoch seconds."""
-        return self._now()
-
     # -- setup --------------------------------------------------------------------------------
-
-    def add_dataset(
-        self,
-        dataset_id: int | None = None,
-        *,
-        name: str = "Support requests",
-        labels: Sequence[str] = DEFAULT_LABELS,
-        examples: int = 150,
-        words: int | None = None,
-        feedback_examples: int = 0,
-        model_type: str = "text-intent",
-        language: str = "en_US",
-        available: bool = True,
-    ) -> int:
-        """A dataset ready to train (unless `available=False`); returns its id.
-
-        `feedback_examples` are added as feedback, spread over the labels like the examples.
-        """
-        if dataset_id is None:
-            dataset_id = self._new_dataset_id()
-        elif dataset_id in self._datasets:
-            raise ValueError(f"dataset {dataset_id} exists already")
-        if not labels or examples < len(labels):
-            raise ValueError("a dataset needs labels and at least one example per label")
-        # Uneven label sizes, as real datasets have, with at least one example each.
-        weights = [self._ids.randint(8, 12) for _ in labels]
-        counts = [n + 1 for n in spread(examples - len(labels), weights)]
-        dataset = self._datasets[dataset_id] = Dataset(
-            id=dataset_id,
-            name=name,
-            labels=tuple(labels),
-            label_examples=tuple(counts),
-            words=words if words is not None else examples * _WORDS_PER_EXAMPLE,
-            feedback_examples=0,  # counted from the feedback examples added below
-            model_type=model_type,
-            language=language,
-            available=available,
-            created_at=self.now() - 86_400,
-        )
-        store = self._examples[dataset_id] = DatasetExamples(dataset)
-        for label, n in zip(labels, spread(feedback_examples, counts), strict=True):
-            for _ in range(n):
-                store.add(label=label, document=f"a {label} request", name=None, now=self.now())
-        return dataset_id
 
     def add_feedback(
         self,
@@ -151,10 +94,6 @@ class LanguageService:
         for i in range(count):
             chosen = label if label is not None else labels[i % len(labels)]
             store.add(label=chosen, document=document, name=None, now=self.now())
-
-    def feedback_count(self, dataset_id: int) -> int:
-        """How many feedback examples the dataset has."""
-        return len(self._examples[dataset_id].feedback)
 
     def add_model(
         self,
@@ -207,6 +146,7 @@ class LanguageService:
         early_stop_at: int | None = None,
         stall: bool = False,
         metrics_not_found: int = 0,
+        accuracy: float | None = None,
     ) -> None:
         """Decide how the next training of `model_id` goes (`None`: of any unscripted model).
 
@@ -214,10 +154,13 @@ class LanguageService:
         service reports it resolved to (run in full), `early_stop_at` the last epoch run (else
         a training stops early once its model stops improving, at epoch 30 to 80), `stall` keeps the
         training RUNNING forever, `metrics_not_found` answers 404 to that many metrics calls
-        right after the training succeeded, as the live service sometimes does.
+        right after the training succeeded, as the live service sometimes does; `accuracy`
+        is the test accuracy its metrics aim at (0 to 1), to script a better or worse model.
         """
         if outcome not in OUTCOMES:
             raise ValueError(f"outcome must be one of {', '.join(OUTCOMES)}")
+        if accuracy is not None and not 0 <= accuracy <= 1:
+            raise ValueError("accuracy must be between 0 and 1")
         if failure_msg is not None and outcome != "FAILED":
             # Einstein returns failureMsg only with FAILED (spec and docs).
             raise ValueError("failure_msg goes with outcome FAILED only")
@@ -230,8 +173,13 @@ class LanguageService:
             early_stop_at=early_stop_at,
             stall=stall,
             metrics_not_found=metrics_not_found,
+            accuracy=accuracy,
         )
         self._scripts.setdefault(model_id, deque()).append(scripted)
+
+    def new_model_id(self) -> str:
+        """A model ID no model has yet, to script a model before it is added."""
+        return self._claim_model_id(None)
 
     def forget(self, model_id: str) -> None:
         """Delete a model: every later call about it answers 404."""
@@ -337,20 +285,6 @@ class LanguageService:
         data = [render_model(m.plans[-1], now, created_at=m.created_at) for m in page]
         return {"object": "list", "data": data}
 
-    def dataset(self, dataset_id: str) -> dict[str, Any]:
-        """`GET /v2/language/datasets/{datasetId}`."""
-        dataset = self._dataset_or_404(parse_dataset_id(dataset_id))
-        store = self._examples[dataset.id]
-        updated = max([dataset.created_at] + [e.created_at for e in store.feedback])
-        return render_dataset(dataset, updated_at=updated)
-
-    def examples(self, dataset_id: str, query: Mapping[str, str]) -> dict[str, Any]:
-        """`GET /v2/language/datasets/{datasetId}/examples`, `source` all, feedback or upload."""
-        dataset = self._dataset_or_404(parse_dataset_id(dataset_id))
-        offset, count = parse_page(query, max_count=_EXAMPLES_PAGE_MAX)
-        data = self._examples[dataset.id].page(query, offset=offset, count=count)
-        return {"object": "list", "data": data}
-
     def feedback(self, form: Mapping[str, str]) -> dict[str, Any]:
         """`POST /v2/language/feedback`: a feedback example in the model's dataset."""
         model = self._model_or_404(parse_model_id(form.get("modelId")))
@@ -375,16 +309,6 @@ class LanguageService:
         if model is None:
             raise ApiError(404, _model_not_found(model_id))
         return model
-
-    def _dataset_or_404(self, dataset_id: int) -> Dataset:
-        dataset = self._datasets.get(dataset_id)
-        if dataset is None:
-            raise ApiError(404, f"Dataset not found: {dataset_id}")
-        # With the feedback examples added so far.
-        counts = self._examples[dataset_id].label_counts()
-        return dataclasses.replace(
-            dataset, feedback_examples=sum(counts), feedback_label_examples=counts
-        )
 
     def _check_trainable(self, dataset: Dataset) -> None:
         if not dataset.available:
@@ -458,12 +382,6 @@ class LanguageService:
         if model_id in self._models:
             raise ValueError(f"model {model_id} exists already")
         return model_id
-
-    def _new_dataset_id(self) -> int:
-        while self._next_dataset_id in self._datasets:
-            self._next_dataset_id += 1
-        self._next_dataset_id += 1
-        return self._next_dataset_id - 1
 
 
 def _algorithm(dataset: Dataset, requested: str | None, *, default: str | None) -> str | None:

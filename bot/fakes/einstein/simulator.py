@@ -49,7 +49,7 @@ from bot.fakes.einstein.objects import TrainParamsAs
 from bot.fakes.einstein.requests import ApiError
 from bot.fakes.einstein.service import LanguageService
 
-__all__ = ["DEFAULT_ACCOUNT", "EinsteinSimulator", "Fault", "RecordedRequest", "run_simulator"]
+__all__ = ["DEFAULT_ACCOUNT", "EinsteinSimulator", "Fault", "RecordedRequest"]
 
 DEFAULT_ACCOUNT = "simulator@example.com"
 _TOKEN_PATH = "/v2/oauth2/token"  # noqa: S105 - a URL path, not a secret
@@ -307,34 +307,3 @@ class EinsteinSimulator(LanguageService):
 
 def _error(status: int, message: str) -> web.Response:
     return web.json_response({"message": message}, status=status)
-
-
-async def run_simulator(
-    *,
-    host: str,
-    port: int,
-    time_scale: float,
-    public_key_pem: str | None,
-    account_id: str | None,
-) -> None:
-    """Serve a simulator with one trained demo model until cancelled.
-
-    With `public_key_pem`, `account_id` (or the default account) can mint tokens with its JWT;
-    either way a ready access token is printed.
-    """
-    simulator = EinsteinSimulator(time_scale=time_scale)
-    account = account_id or DEFAULT_ACCOUNT
-    if public_key_pem:
-        simulator.add_account(account, public_key_pem)
-    model_id = simulator.add_model(name="Support routing model")
-    base_url = await simulator.start(host, port)
-    try:
-        token = simulator.issue_token(account)
-        key_note = "key registered" if public_key_pem else "no key registered: use the token"
-        print(f"Einstein simulator at {base_url} (time x{time_scale:g})", flush=True)
-        print(f"  account:      {account} ({key_note})", flush=True)
-        print(f"  access token: {token} (valid 24 h)", flush=True)
-        print(f"  demo model:   {model_id}", flush=True)
-        await asyncio.Event().wait()
-    finally:
-        await simulator.stop()

@@ -74,6 +74,7 @@ class Script:
     early_stop_at: int | None = None
     stall: bool = False
     metrics_not_found: int = 0
+    accuracy: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +105,7 @@ class TrainingPlan:
     load_seconds: float
     save_seconds: float
     metrics_not_found: int = 0
+    accuracy: float | None = None  # the test accuracy its metrics aim at, if scripted
 
     @property
     def started_at(self) -> float:
@@ -195,6 +197,7 @@ def plan_training(
         load_seconds=run * rng.uniform(0.01, 0.03),
         save_seconds=run * rng.uniform(0.002, 0.006),
         metrics_not_found=script.metrics_not_found,
+        accuracy=script.accuracy,
     )
 
 
