@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from bot.app import create_bot
+from bot.app import Bot, create_bot
 from bot.core.autoretrain import AutoKind, AutoRetrain
 from bot.core.options import RetrainOptions
 from bot.core.recurrence import Recurrence
@@ -27,9 +27,10 @@ async def _autos(stack: Stack) -> list[AutoRetrain]:
     return await AutoRetrainStore(stack.bot.store).all()  # type: ignore[arg-type]
 
 
-async def _make_due(stack: Stack, auto_id: str, *, ago: timedelta) -> None:
+async def _make_due(stack: Stack | Bot, auto_id: str, *, ago: timedelta) -> None:
     """Time passes: the schedule's next run is now `ago` in the past."""
-    async with stack.bot.store.begin() as conn:  # type: ignore[attr-defined]
+    store = stack.bot.store if isinstance(stack, Stack) else stack.store
+    async with store.begin() as conn:  # type: ignore[attr-defined]
         await conn.execute(
             autoretrains_table.update()
             .where(autoretrains_table.c.id == auto_id)
@@ -213,3 +214,32 @@ async def test_two_instances_fire_once(stack: Stack) -> None:
         assert not [m for m in stack.slack.messages(CHANNEL) if "skipped" in (m.text or "")]
     finally:
         await other.stop()
+
+
+@FAST
+async def test_runs_missed_while_no_instance_ran_fire_once_at_start_up(stack: Stack) -> None:
+    """The bot stops; two days of hourly runs pass; the next bot fires once when it starts."""
+    stack.simulator.add_model(MODEL)
+    _, url = await stack.command(f"schedule {MODEL} cron=@hourly")
+    await stack.wait_private(url)
+    (auto,) = await _autos(stack)
+    await stack.bot.stop()
+    later = create_bot(stack.bot.settings, schedule_tick=0.05, claim_interval=0.05)
+    await later.store.open()
+    await _make_due(later, auto.id, ago=timedelta(days=2))
+    await later.store.close()
+    await later.start()
+    try:
+        await _wait(lambda: _has_job(later))
+        await asyncio.sleep(0.3)
+        assert len(stack.simulator.calls("retrain")) == 1
+        (fired,) = await AutoRetrainStore(later.store).all()  # type: ignore[arg-type]
+        assert fired.next_run is not None
+        assert fired.next_run > datetime.now(UTC)
+    finally:
+        await later.stop()
+        stack.bot = later  # the fixture stops the bot it holds
+
+
+async def _has_job(bot: Bot) -> bool:
+    return bool(await bot.store.recent(limit=5))
