@@ -27,10 +27,9 @@ async def _autos(stack: Stack) -> list[AutoRetrain]:
     return await AutoRetrainStore(stack.bot.store).all()  # type: ignore[arg-type]
 
 
-async def _make_due(stack: Stack | Bot, auto_id: str, *, ago: timedelta) -> None:
+async def _make_due(bot: Bot, auto_id: str, *, ago: timedelta) -> None:
     """Time passes: the schedule's next run is now `ago` in the past."""
-    store = stack.bot.store if isinstance(stack, Stack) else stack.store
-    async with store.begin() as conn:  # type: ignore[attr-defined]
+    async with bot.store.begin() as conn:  # type: ignore[attr-defined]
         await conn.execute(
             autoretrains_table.update()
             .where(autoretrains_table.c.id == auto_id)
@@ -86,7 +85,7 @@ async def test_a_due_schedule_fires_once_as_a_normal_job(stack: Stack) -> None:
     _, url = await stack.command(f"schedule {MODEL} cron=@hourly epochs=5")
     await stack.wait_private(url)
     (auto,) = await _autos(stack)
-    await _make_due(stack, auto.id, ago=timedelta(days=3))
+    await _make_due(stack.bot, auto.id, ago=timedelta(days=3))
     await stack.wait_final()
     await asyncio.sleep(0.3)  # more passes of the loop: nothing more may fire
     assert len(stack.simulator.calls("retrain")) == 1
@@ -119,7 +118,7 @@ async def test_a_refused_fire_is_said_once(stack: Stack) -> None:
     )
     await autos.add(auto)
     for _ in range(2):
-        await _make_due(stack, auto.id, ago=timedelta(minutes=1))
+        await _make_due(stack.bot, auto.id, ago=timedelta(minutes=1))
         await _wait(lambda: _settled(autos, auto.id))
     notes = [m.text for m in stack.slack.messages(CHANNEL) if "did not start" in (m.text or "")]
     assert len(notes) == 1
@@ -146,7 +145,7 @@ async def test_a_fire_while_training_is_skipped_with_a_note(stack: Stack) -> Non
     _, url = await stack.command(f"schedule {MODEL} cron=@daily")
     await stack.wait_private(url)
     (auto,) = await _autos(stack)
-    await _make_due(stack, auto.id, ago=timedelta(minutes=1))
+    await _make_due(stack.bot, auto.id, ago=timedelta(minutes=1))
     await stack.slack.wait_for(
         lambda: [m for m in stack.slack.messages(CHANNEL) if "skipped this run" in (m.text or "")],
         timeout=10,
@@ -203,7 +202,7 @@ async def test_two_instances_fire_once(stack: Stack) -> None:
         _, url = await stack.command(f"schedule {MODEL} cron=@hourly")
         await stack.wait_private(url)
         (auto,) = await _autos(stack)
-        await _make_due(stack, auto.id, ago=timedelta(hours=5))
+        await _make_due(stack.bot, auto.id, ago=timedelta(hours=5))
         await stack.wait_final()
         await asyncio.sleep(0.5)
         assert len(stack.simulator.calls("retrain")) == 1
