@@ -10,7 +10,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.web.async_client import AsyncWebClient
@@ -23,9 +23,11 @@ from bot.einstein.client import EinsteinClient
 from bot.follow.follower import Follower
 from bot.listeners.actions import Interactions, register_interactions
 from bot.listeners.commands import Handlers, register_handlers
+from bot.listeners.forms import Forms, register_forms
 from bot.logs import request_context
 from bot.retrains import Retrains
 from bot.settings import Settings
+from bot.slack.inbound import to_bolt_request
 from bot.slack.notify import Notifier
 from bot.slack.outbox import Outbox
 from bot.store.audit import AuditLog
@@ -84,6 +86,8 @@ class Bot:
 
     async def _events(self, request: web.Request) -> web.Response:
         request_context.set(secrets.token_hex(4))
+        # Our own reading of the form body: Bolt's takes a channel named #payload-… for a
+        # button click (bot/slack/inbound.py); the signature is still checked on the raw body.
         bolt_response = await self.bolt.async_dispatch(await to_bolt_request(request))
         return await to_aiohttp_response(bolt_response)
 
@@ -231,6 +235,7 @@ def create_bot(settings: Settings, **timing: float) -> Bot:
         bolt,
         Interactions(store=store, follower=follower, notifier=notifier, retrains=retrains),
     )
+    register_forms(bolt, Forms(follower=follower, notifier=notifier, retrains=retrains))
     return Bot(
         settings=settings,
         bolt=bolt,

@@ -119,7 +119,8 @@ class Retrains:
                 return texts.refused(model_id, texts.NO_TIME_TO_CHECK)
         if not check.allowed:
             self._follower.spawn(
-                self.record_denial(model_id, options, by, check.reason),
+                # The trail's line lists every broken rule, as the answer does.
+                self.record_denial(model_id, options, by, check.reason, broken=list(check.broken)),
                 name=f"denied-{job.id}",
             )
             return texts.refused(model_id, check.reason)

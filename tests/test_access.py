@@ -108,6 +108,35 @@ async def test_model_rule_limits(stack: Stack, options: str, words: str) -> None
     assert stack.simulator.calls("retrain") == []
 
 
+@pytest.mark.settings(retrain_policy_file=str(POLICY))
+async def test_refusal_names_every_broken_rule(stack: Stack) -> None:
+    """`epochs=500 feedback=true` is refused once for both rules; the trail lists both."""
+    answer, _ = await stack.command(f"{PROD} epochs=500 feedback=true")
+    assert "It breaks 2 rules" in answer.body
+    assert "use `epochs=200` or fewer" in answer.body
+    assert "use `feedback=false`" in answer.body
+    await _wait_kind(stack, AuditKind.DENIED)
+    [denied] = await AuditLog(stack.bot.store).events(kinds=[AuditKind.DENIED])
+    assert denied.outcome is not None
+    assert "epochs=200" in denied.outcome
+    assert "feedback=false" in denied.outcome
+    assert len(denied.detail["broken"]) == 2
+    assert stack.simulator.calls("retrain") == []
+
+
+@pytest.mark.settings(retrain_policy_file=str(POLICY), retrain_user_rate="1/hour")
+async def test_refusal_names_the_rate_limit_with_the_rules(stack: Stack) -> None:
+    """Past the rate limit and over a rule's epochs, one refusal names both."""
+    stack.simulator.add_model(MODEL)
+    await stack.command(MODEL)
+    await stack.wait_final()
+    answer, _ = await stack.command(f"{PROD} epochs=500")
+    assert "It breaks 2 rules" in answer.body
+    assert "at most 200 epochs" in answer.body
+    assert "1/hour" in answer.body
+    assert len(stack.simulator.calls("retrain")) == 1
+
+
 @pytest.mark.settings(retrain_user_rate="1/hour")
 async def test_rate_limit(stack: Stack) -> None:
     """A second retrain within the window is refused privately with when the next is possible."""

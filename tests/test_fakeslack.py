@@ -293,6 +293,29 @@ async def test_views_open_update_publish(fake: FakeSlack, client: AsyncWebClient
     ]
 
 
+@pytest.mark.parametrize(
+    "element",
+    [
+        {
+            "type": "static_select",
+            "options": [{"text": plain("Yes"), "value": "true"}],
+            "initial_option": {"text": plain("Yes"), "value": "yes"},
+        },
+        {"type": "number_input", "is_decimal_allowed": True, "initial_value": "1e-05"},
+        {"type": "number_input", "is_decimal_allowed": False, "initial_value": "0.5"},
+    ],
+)
+async def test_views_open_refuses_a_bad_initial_value(
+    client: AsyncWebClient, element: dict[str, object]
+) -> None:
+    """A prefilled select must start on one of its options, a number field on a number."""
+    block = {"type": "input", "block_id": "b", "label": plain("L"), "element": element}
+    modal = {"type": "modal", "title": plain("Retrain"), "blocks": [block]}
+    with pytest.raises(SlackApiError) as info:
+        await client.views_open(trigger_id="1.2.abc", view=modal)
+    assert error_of(info) == "invalid_blocks"
+
+
 async def test_usergroups_and_users(client: AsyncWebClient) -> None:
     """usergroups.users.list returns configured members; users.info a minimal profile."""
     group = await client.usergroups_users_list(usergroup="S0ML")

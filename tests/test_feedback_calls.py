@@ -12,6 +12,7 @@ import stamina
 from bot.einstein.auth import StaticTokenSource
 from bot.einstein.client import EinsteinClient
 from bot.einstein.explain import explain
+from bot.einstein.models import MetricsData
 from bot.errors import EinsteinError, EinsteinNotFound, EinsteinRejected, EinsteinUnavailable
 from bot.fakes.einstein.simulator import EinsteinSimulator
 
@@ -162,3 +163,21 @@ async def test_a_page_without_data_is_malformed(setup: Setup) -> None:
     setup.sim.fail_next(EXAMPLES, status=200, body={"object": "list"})
     with pytest.raises(EinsteinError, match="examples answer has no data list"):
         await setup.client.feedback_count(setup.dataset_id)
+
+
+@pytest.mark.parametrize(
+    ("curve", "thresholds"),
+    [
+        ({"threshold": [0.0, 0.5], "precision": [0.8, 0.9]}, [0.0, 0.5]),
+        ({"other": 1}, []),
+        ("x", None),
+    ],
+)
+def test_an_odd_precision_recall_curve_never_breaks_metrics(
+    curve: object, thresholds: list[float] | None
+) -> None:
+    """precisionRecallCurve, whose keys are undocumented, is read when it can be, else left out."""
+    data = MetricsData.model_validate({"testAccuracy": 0.9, "precisionRecallCurve": curve})
+    assert data.test_accuracy == 0.9
+    read = data.precision_recall_curve
+    assert (read.threshold if read is not None else None) == thresholds

@@ -70,6 +70,21 @@ def test_approval_flow_transitions() -> None:
     assert due_replies(declined) == ("DECLINED",)
 
 
+def test_reminder_is_owed_once_half_way_and_only_while_awaiting() -> None:
+    """Half-way to expiry the reminder is owed once; posted, or approved first, it is not."""
+    waiting = machine.await_approval(_job(), expires_at=NOW + timedelta(hours=1), note="ask A")
+    waiting = machine.posted(waiting.with_changes(parent_ts="1.1"), "AWAITING_APPROVAL")
+    assert machine.remind(waiting, now=NOW + timedelta(minutes=29)) is waiting
+    reminded = machine.remind(waiting, now=NOW + timedelta(minutes=30))
+    assert due_replies(reminded) == (machine.REMINDER,)
+    assert machine.reminder_at(reminded) is None
+    told = machine.posted(reminded, machine.REMINDER)
+    assert due_replies(told) == ()
+    assert machine.remind(told, now=NOW + timedelta(minutes=50)) is told
+    approved = machine.approve(reminded, by="U2", now=NOW)
+    assert due_replies(approved) == ("APPROVED",)
+
+
 @pytest.mark.parametrize(
     ("status", "transition"),
     [

@@ -110,7 +110,10 @@ def test_listed_user_is_allowed() -> None:
 def test_unlisted_user_is_refused_naming_the_list() -> None:
     """A user missing from RETRAIN_ALLOWED_USERS is refused with the variable named."""
     decision = decide(access(allowed_users=BOB))
-    assert decision.reason == "You are not on the allow list for retrains (RETRAIN_ALLOWED_USERS)."
+    assert decision.reason == (
+        "You are not on the allow list for retrains (RETRAIN_ALLOWED_USERS); whoever runs the"
+        " bot can add you or one of your user groups."
+    )
 
 
 def test_user_in_allowed_group_is_allowed() -> None:
@@ -125,7 +128,8 @@ def test_user_outside_allowed_groups_is_refused() -> None:
     decision = decide(policy, groups=frozenset({"S0000ZZZZ"}))
     assert decision.reason == (
         "You are not on the allow list for retrains"
-        " (RETRAIN_ALLOWED_USERS, RETRAIN_ALLOWED_GROUPS)."
+        " (RETRAIN_ALLOWED_USERS, RETRAIN_ALLOWED_GROUPS); whoever runs the bot can add you"
+        " or one of your user groups."
     )
 
 
@@ -133,7 +137,8 @@ def test_channel_not_listed_is_refused() -> None:
     """A retrain from a channel missing from RETRAIN_ALLOWED_CHANNELS is refused."""
     decision = decide(access(allowed_channels=OPS), channel=ELSEWHERE)
     assert decision.reason == (
-        "This channel is not one where retrains are allowed (RETRAIN_ALLOWED_CHANNELS)."
+        "This channel is not one where retrains are allowed (RETRAIN_ALLOWED_CHANNELS);"
+        " type it in <#C0789IJKL>."
     )
 
 
@@ -181,7 +186,8 @@ def test_rule_people_list_replaces_global_lists(tmp_path: Path) -> None:
     assert decide(policy, user=ALICE, model="PROD1").allowed
     refused = decide(policy, user=CAROL, model="PROD1")
     assert refused.reason == (
-        "You are not on the allow list for models matching `PROD*` (policy file rule 1, line 2)."
+        "You are not on the allow list for models matching `PROD*` (policy file rule 1, line 2);"
+        " whoever keeps the policy file can add you or one of your user groups."
     )
     assert refused.rule == policy.rule_for("PROD1")
 
@@ -200,7 +206,7 @@ def test_rule_channel_list_replaces_global_channels(tmp_path: Path) -> None:
     refused = decide(policy, channel=OPS, model=PROD_MODEL)
     assert refused.reason == (
         "This channel is not one where models matching `PROD*` can be retrained"
-        " (policy file rule 1, line 2)."
+        " (policy file rule 1, line 2); type it in <#C0111AAAA>."
     )
 
 
@@ -228,7 +234,10 @@ def prod(tmp_path: Path) -> AccessPolicy:
 def test_epochs_above_the_limit_are_refused(prod: AccessPolicy) -> None:
     """Asking for more epochs than `max_epochs` is refused with both numbers."""
     decision = decide(prod, model=PROD_MODEL, epochs=500)
-    assert decision.reason == "Models matching `PROD*` allow at most 200 epochs; you asked for 500."
+    assert decision.reason == (
+        "Models matching `PROD*` allow at most 200 epochs; you asked for 500:"
+        " use `epochs=200` or fewer."
+    )
 
 
 @pytest.mark.parametrize("epochs", [1, 199, 200])
@@ -249,7 +258,47 @@ def test_unset_epochs_are_refused_under_a_limit(prod: AccessPolicy) -> None:
 def test_feedback_true_is_refused_when_the_rule_forbids_it(prod: AccessPolicy) -> None:
     """`feedback: false` refuses `feedback=true`."""
     decision = decide(prod, model=PROD_MODEL, epochs=10, with_feedback=True)
-    assert decision.reason == "Models matching `PROD*` cannot be retrained with feedback=true."
+    assert decision.reason == (
+        "Models matching `PROD*` cannot be retrained with feedback=true: leave `feedback` out"
+        " or use `feedback=false`."
+    )
+
+
+def test_every_broken_option_is_named_at_once(prod: AccessPolicy) -> None:
+    """`epochs=500 feedback=true` is refused for both, each with what would pass."""
+    decision = decide(prod, model=PROD_MODEL, epochs=500, with_feedback=True)
+    assert decision.broken == (
+        "Models matching `PROD*` allow at most 200 epochs; you asked for 500:"
+        " use `epochs=200` or fewer.",
+        "Models matching `PROD*` cannot be retrained with feedback=true: leave `feedback` out"
+        " or use `feedback=false`.",
+    )
+    assert decision.reason == (
+        "It breaks 2 rules; fix them all and try again:\n"
+        f"• {decision.broken[0]}\n• {decision.broken[1]}"
+    )
+
+
+def test_people_channel_and_options_are_all_named(tmp_path: Path) -> None:
+    """A stranger in the wrong channel asking for too many epochs hears of all three rules."""
+    decision = decide(
+        access(tmp_path, ISSUE_EXAMPLE), user=CAROL, channel=ELSEWHERE, model=PROD_MODEL
+    )
+    assert [reason.split(" ", 3)[:3] for reason in decision.broken] == [
+        ["You", "are", "not"],
+        ["This", "channel", "is"],
+        ["Models", "matching", "`PROD*`"],
+    ]
+    assert decision.reason is not None
+    assert decision.reason.startswith("It breaks 3 rules")
+
+
+def test_more_than_five_allowed_channels_are_counted() -> None:
+    """A refusal names five allowed channels and counts the rest."""
+    channels = ",".join(f"C0{n}AAAAAAA" for n in range(7))
+    decision = decide(access(allowed_channels=channels), channel=ELSEWHERE)
+    assert decision.reason is not None
+    assert decision.reason.endswith("<#C04AAAAAAA> or 2 other channels.")
 
 
 @pytest.mark.parametrize("feedback", [False, None])
@@ -366,7 +415,47 @@ def test_request_nobody_else_could_approve_is_refused(fields: dict[str, Any]) ->
     decision = decide(policy, model=PROD_MODEL)
     assert decision.reason == (
         "Models matching `PROD*` need a second person's approval, and nobody but you may"
-        " approve (policy file rule 1, line 2)."
+        " approve (policy file rule 1, line 2); whoever keeps the policy file can add another"
+        " approver."
+    )
+
+
+def test_approvers_may_be_user_groups(tmp_path: Path) -> None:
+    """`approvers` may list a user group: the decision carries it, its members may approve."""
+    text = (
+        'models:\n  - match: "PROD*"\n    protected: true\n    approvers: [S0456EFGH, U0999MNOP]\n'
+    )
+    policy = access(tmp_path, text)
+    decision = decide(policy, model=PROD_MODEL)
+    assert decision.approvers == frozenset({TEAM, BOB})
+    protected = policy.rule_for(PROD_MODEL)
+    assert protected is not None
+    assert protected.approver_groups == frozenset({TEAM})
+    member = policy.may_approve(
+        protected, approver=CAROL, approver_groups=frozenset({TEAM}), requester=ALICE
+    )
+    assert member.allowed
+    stranger = policy.may_approve(
+        protected, approver=CAROL, approver_groups=NOBODY, requester=ALICE
+    )
+    assert not stranger.allowed
+    assert policy.approver_groups_for(PROD_MODEL) == frozenset({TEAM})
+    assert policy.uses_groups
+
+
+def test_a_group_of_approvers_is_not_refused_at_once() -> None:
+    """With a group among the approvers someone else may approve, so the request waits."""
+    rules = (rule(protected=True, approvers=frozenset({ALICE, TEAM})),)
+    decision = decide(AccessPolicy(policy=Policy(rules=rules)), model=PROD_MODEL)
+    assert decision.needs_approval
+
+
+def test_a_channel_among_approvers_is_refused_with_its_line(tmp_path: Path) -> None:
+    """An approver entry that is neither a user nor a user group is named with its line."""
+    text = 'models:\n  - match: "PROD*"\n    protected: true\n    approvers: [C0789IJKL]\n'
+    assert policy_error(tmp_path, text) == (
+        "line 4: models[0].approvers[0]: must be a user or user group ID like U0999MNOP"
+        " (U, W or S, then capital letters and digits), not a channel ID"
     )
 
 

@@ -68,6 +68,14 @@ def test_awaiting_approval_wakes_for_the_expiry() -> None:
     assert max(_delays(job)) <= 2 * 1.2
 
 
+def test_awaiting_approval_wakes_for_the_reminder() -> None:
+    """Half-way to a distant expiry, the job looks again to remind the approvers."""
+    job = _job(status="AWAITING_APPROVAL", approval_expires_at=NOW + timedelta(seconds=4))
+    assert max(_delays(job)) <= 2 * 1.2
+    reminded = job.with_changes(reached=frozenset({"REMINDER"}))
+    assert min(_delays(reminded)) > 2 * 1.2
+
+
 def test_takeover_bound() -> None:
     """The documented bound: the lease plus one claim interval with its jitter."""
     assert Timing(lease_seconds=30, claim_interval=5).takeover_bound == 36.0

@@ -66,6 +66,14 @@ def test_the_documented_example_is_valid() -> None:
     assert len(model_ids) == len(script.models) == 2
 
 
+def test_the_readme_example_is_valid(tmp_path: Path) -> None:
+    """The script shown in the README loads."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    [block] = re.findall(r"```yaml\n(queue_seconds:.*?)```", readme, re.DOTALL)
+    script = load_script(_write(tmp_path, block))
+    assert [len(m.trainings) for m in script.models] == [3]
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [

@@ -63,7 +63,7 @@ def _job(index: int, *, status: str = "SUCCEEDED", **changes: Any) -> Job:
 
 
 def test_form_has_one_input_per_field() -> None:
-    """The form asks for the model ID and the five options, each under its own block ID."""
+    """The form asks for the model ID and the six options, each under its own block ID."""
     view = retrain_form(channel="C0001")
     inputs = _inputs(view)
     assert list(inputs) == [BlockId.MODEL, *(block for block, _, _ in FORM_OPTIONS)]
@@ -100,6 +100,38 @@ def test_menus_offer_only_what_the_grammar_accepts() -> None:
             parse_options({name: option["value"]})
     algorithms = [o["value"] for o in inputs[BlockId.ALGORITHM]["element"]["options"]]
     assert algorithms == ["intent", "multilingual-intent", "multilingual-intent-ood"]
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        RetrainOptions(),
+        RetrainOptions(train_split_ratio=0.7, with_feedback=False, learning_rate=0.00001),
+        RetrainOptions(
+            epochs=50, algorithm="multilingual-intent-ood", with_global_dataset_id=1041763
+        ),
+        RetrainOptions(with_feedback=True, learning_rate=1.0),
+    ],
+)
+def test_prefilled_form_reads_back_as_the_same_options(options: RetrainOptions) -> None:
+    """A form filled in with a job's options, submitted untouched, gives those options."""
+    view = retrain_form(channel="C0001", model_id=MODEL, options=options)
+    check_blocks(view["blocks"], limit=MAX_VIEW_BLOCKS)
+    values = {}
+    for block_id, block in _inputs(view).items():
+        element = block["element"]
+        raw = element.get("initial_value") or (element.get("initial_option") or {}).get("value")
+        if raw is not None:
+            values[BlockId(block_id)] = raw
+    assert read_retrain_form(_submitted(values)) == RetrainForm(
+        model_id=MODEL, options=options, channel="C0001"
+    )
+
+
+def test_prefilled_numbers_are_written_out() -> None:
+    """A tiny learning rate is shown as 0.00001, never 1e-05, which a number field refuses."""
+    view = retrain_form(channel="C0001", model_id=MODEL, options=RetrainOptions(learning_rate=1e-5))
+    assert _inputs(view)[BlockId.LEARNING_RATE]["element"]["initial_value"] == "0.00001"
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,8 @@
     rules.py     the policy file's shape (pydantic), `ModelRule` and `Policy`
     loading.py   `load_policy`: YAML to `Policy`, every mistake reported with its line
     rate.py      `RateLimit`, `parse_rate` (RETRAIN_USER_RATE) and `rate_decision`
-    decision.py  `Decision`, the answer every check gives
+    decision.py  `Decision`, the answer every check gives (a refusal names every broken rule)
+    refusals.py  the refusal sentences that say what would pass (option limits, channels)
     access.py    `AccessPolicy`, which combines them
 
 EMPTY MEANS OPEN: with no RETRAIN_ALLOWED_USERS, RETRAIN_ALLOWED_GROUPS or
@@ -20,10 +21,12 @@ Choices worth knowing:
 - With `max_epochs` set, a retrain without `epochs=` is refused, because Einstein would pick the
   epochs itself (up to 1000); the message says which value to add.
 - With `feedback: false`, only an explicit `feedback=true` is refused; Einstein's default is false.
-- A protected model needs a second person: never the requester; the rule's approvers if listed,
-  otherwise anyone allowed to retrain the model. A request nobody else could approve is refused
-  at once instead of waiting forever.
+- A protected model needs a second person: never the requester; the rule's approvers if listed
+  (people, or any member of a listed user group), otherwise anyone allowed to retrain the model.
+  A request nobody else could approve is refused at once instead of waiting forever.
 - The rate limit is a sliding window per user; a start exactly one window ago no longer counts.
+- A refusal names every rule the request breaks (people, channel, options, approval, rate),
+  each with what would pass, not only the first.
 """
 
 from __future__ import annotations

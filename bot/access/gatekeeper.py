@@ -70,7 +70,8 @@ class Gatekeeper:
     async def check_retrain(
         self, *, user: str, channel: str, model_id: str, options: RetrainOptions
     ) -> Decision:
-        """Allow lists, the model's rule, option limits, then the user's rate limit."""
+        """Allow lists, the model's rule, option limits and the user's rate limit, all of them:
+        a refusal names every one the request breaks."""
         groups = (
             await self._groups_of(user, self.policy.groups_for(model_id))
             if (self.policy.groups_needed(model_id, user=user))
@@ -79,7 +80,7 @@ class Gatekeeper:
         decision = self.policy.decide(
             user=user, user_groups=groups, channel=channel, model_id=model_id, options=options
         )
-        if not decision.allowed or self.policy.rate_window is None:
+        if self.policy.rate_window is None:
             return decision
         now = self._now()
         try:
@@ -87,18 +88,19 @@ class Gatekeeper:
         except StoreError as exc:
             # Without the count the limit cannot be applied; refusing is the safe side.
             log.error("rate limit check failed: %s", exc)
+            if not decision.allowed:
+                return decision  # refused anyway; the rate can wait until the rest passes
             return Decision.deny(
                 "The bot cannot check your retrain rate right now; please try again in a minute."
             )
-        rate = self.policy.check_rate(recent, now=now)
-        return decision if rate.allowed else rate
+        return decision.and_also(self.policy.check_rate(recent, now=now))
 
     async def check_approver(self, job: Job, *, user: str) -> Decision:
         """Whether `user` may approve (or reject) `job`'s retrain."""
         rule = self.policy.rule_for(job.model_id)
         if rule is None or not rule.protected:
             return Decision.deny("This retrain does not need an approval any more.")
-        groups = await self._groups_of(user, self.policy.groups_for(job.model_id))
+        groups = await self._groups_of(user, self.policy.approver_groups_for(job.model_id))
         return self.policy.may_approve(
             rule, approver=user, approver_groups=groups, requester=job.requester
         )

@@ -10,7 +10,7 @@ from bot.errors import ConfigError
 
 __all__ = ["IdKind", "id_problem", "parse_id_list"]
 
-IdKind: TypeAlias = Literal["user", "group", "channel"]
+IdKind: TypeAlias = Literal["user", "group", "channel", "approver"]
 
 # Slack IDs are upper-case letters and digits after a one-letter prefix that names the kind.
 _ID_BODY: Final = re.compile(r"[A-Z0-9]+")
@@ -39,6 +39,10 @@ _KINDS: Final[dict[IdKind, _Kind]] = {
     "user": _Kind("UW", "user", "U0123ABCD", "@", "copy the member ID from the user's profile"),
     "group": _Kind("S", "user group", "S0456EFGH", "@", "user group IDs start with S"),
     "channel": _Kind("CGD", "channel", "C0789IJKL", "#", "the ID is in the channel's details"),
+    # Approvers are people or user groups; a group's members are asked for when one approves.
+    "approver": _Kind(
+        "UWS", "user or user group", "U0999MNOP", "@", "copy the member or user group ID"
+    ),
 }
 
 
@@ -56,7 +60,8 @@ def id_problem(value: str, *, kind: IdKind) -> str | None:
     if _is_kind(value.upper(), spec):
         return f"{spec.expected}; Slack IDs are upper case"
     for other in _KINDS.values():
-        if other is not spec and _is_kind(value, other):
+        # "approver" is users and groups together: never the other kind an ID was mistaken for.
+        if other is not spec and other is not _KINDS["approver"] and _is_kind(value, other):
             return f"{spec.expected}, not a {other.noun} ID"
     return spec.expected
 

@@ -15,7 +15,8 @@ from bot.access.decision import Decision
 from bot.access.ids import parse_id_list
 from bot.access.loading import load_policy
 from bot.access.rate import RateLimit, parse_rate, rate_decision
-from bot.access.rules import MAX_EPOCHS, ModelRule, Policy
+from bot.access.refusals import channel_list, options_refusals
+from bot.access.rules import ModelRule, Policy
 from bot.core.options import RetrainOptions
 
 __all__ = ["CHANNELS_VARIABLE", "GROUPS_VARIABLE", "USERS_VARIABLE", "AccessPolicy"]
@@ -49,27 +50,6 @@ class _People:
 
 def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
-
-
-def _options_refusal(rule: ModelRule, options: RetrainOptions) -> str | None:
-    models = f"Models matching `{rule.match}`"
-    if rule.max_epochs is not None:
-        if options.epochs is None:
-            # Unset epochs lets Einstein pick from the dataset size, up to 1000: refuse rather
-            # than let a limit be passed by leaving the option out.
-            return (
-                f"{models} allow at most {rule.max_epochs} epochs, and without `epochs=`"
-                f" Einstein may choose up to {MAX_EPOCHS}; add `epochs={rule.max_epochs}`"
-                " or fewer."
-            )
-        if options.epochs > rule.max_epochs:
-            return (
-                f"{models} allow at most {rule.max_epochs} epochs; you asked for {options.epochs}."
-            )
-    # Unset feedback is Einstein's default, false, so only an explicit true is refused.
-    if not rule.feedback and options.with_feedback:
-        return f"{models} cannot be retrained with feedback=true."
-    return None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -122,11 +102,20 @@ class AccessPolicy:
     @property
     def uses_groups(self) -> bool:
         """Whether any decision can depend on group membership; if not, never ask Slack."""
-        return bool(self.allowed_groups) or any(rule.allow_groups for rule in self.policy.rules)
+        return bool(self.allowed_groups) or any(
+            rule.allow_groups or rule.approver_groups for rule in self.policy.rules
+        )
 
     def groups_for(self, model_id: str) -> frozenset[str]:
         """The user groups whose membership can decide for this model."""
         return self._people(self.rule_for(model_id)).groups
+
+    def approver_groups_for(self, model_id: str) -> frozenset[str]:
+        """The user groups whose membership can decide who approves this model's retrains."""
+        rule = self.rule_for(model_id)
+        if rule is not None and rule.approvers is not None:
+            return rule.approver_groups
+        return self.groups_for(model_id)
 
     def admits(self, *, user: str, user_groups: frozenset[str], model_id: str) -> bool:
         """Whether `user` is among the people allowed for the model (channel and options aside)."""
@@ -161,19 +150,37 @@ class AccessPolicy:
         model_id: str,
         options: RetrainOptions,
     ) -> Decision:
-        """Whether `user` may retrain `model_id` in `channel` with `options` (rate aside)."""
+        """Whether `user` may retrain `model_id` in `channel` with `options` (rate aside).
+
+        A refusal names every rule broken, not only the first, each with what would pass.
+        """
         rule = self.rule_for(model_id)
-        refusal = (
-            self._people_refusal(rule, user=user, user_groups=user_groups)
-            or self._channel_refusal(rule, channel=channel)
-            or (_options_refusal(rule, options) if rule is not None else None)
-            or self._approval_refusal(rule, user=user)
-        )
-        if refusal is not None:
-            return Decision.deny(refusal, rule=rule)
+        refusals = [
+            self._people_refusal(rule, user=user, user_groups=user_groups),
+            self._channel_refusal(rule, channel=channel),
+            *(options_refusals(rule, options) if rule is not None else ()),
+            self._approval_refusal(rule, user=user),
+        ]
+        broken = [refusal for refusal in refusals if refusal is not None]
+        if broken:
+            return Decision.deny(*broken, rule=rule)
         if rule is not None and rule.protected:
-            return Decision.allow(rule=rule, needs_approval=True, approvers=rule.approvers)
+            return Decision.allow(
+                rule=rule,
+                needs_approval=True,
+                approvers=rule.approvers,
+                reach=self._reach(rule, requester=user),
+            )
         return Decision.allow(rule=rule)
+
+    def _reach(self, rule: ModelRule, *, requester: str) -> frozenset[str]:
+        """Whom an approval request mentions: the listed approvers, else the allow list."""
+        if rule.approvers is not None:
+            named = rule.approvers
+        else:
+            people = self._people(rule)
+            named = people.users | people.groups
+        return named - {requester}
 
     def _people_refusal(
         self, rule: ModelRule | None, *, user: str, user_groups: frozenset[str]
@@ -182,11 +189,15 @@ class AccessPolicy:
             return None
         if rule is not None and rule.limits_people:
             return (
-                f"You are not on the allow list for models matching `{rule.match}` ({rule.where})."
+                f"You are not on the allow list for models matching `{rule.match}` ({rule.where});"
+                " whoever keeps the policy file can add you or one of your user groups."
             )
         listed = [USERS_VARIABLE] if self.allowed_users else []
         listed += [GROUPS_VARIABLE] if self.allowed_groups else []
-        return f"You are not on the allow list for retrains ({', '.join(listed)})."
+        return (
+            f"You are not on the allow list for retrains ({', '.join(listed)});"
+            " whoever runs the bot can add you or one of your user groups."
+        )
 
     def _channel_refusal(self, rule: ModelRule | None, *, channel: str) -> str | None:
         if rule is not None and rule.allow_channels is not None:
@@ -194,25 +205,31 @@ class AccessPolicy:
                 return None
             return (
                 f"This channel is not one where models matching `{rule.match}`"
-                f" can be retrained ({rule.where})."
+                f" can be retrained ({rule.where}); type it in {channel_list(rule.allow_channels)}."
             )
         if not self.allowed_channels or channel in self.allowed_channels:
             return None
-        return f"This channel is not one where retrains are allowed ({CHANNELS_VARIABLE})."
+        return (
+            f"This channel is not one where retrains are allowed ({CHANNELS_VARIABLE});"
+            f" type it in {channel_list(self.allowed_channels)}."
+        )
 
     def _approval_refusal(self, rule: ModelRule | None, *, user: str) -> str | None:
         # Refuse now rather than leave a request waiting for an approval nobody may give.
         if rule is None or not rule.protected:
             return None
-        if rule.approvers is not None:
-            others: bool | None = bool(rule.approvers - {user})
+        if rule.approver_groups:
+            others: bool | None = None  # a group may hold others; Slack tells at approval time
+        elif rule.approvers is not None:
+            others = bool(rule.approvers - {user})
         else:
             others = self._people(rule).others_than(user)
         if others is not False:
             return None
         return (
             f"Models matching `{rule.match}` need a second person's approval, and nobody"
-            f" but you may approve ({rule.where})."
+            f" but you may approve ({rule.where}); whoever keeps the policy file can add"
+            " another approver."
         )
 
     def may_approve(
@@ -225,15 +242,16 @@ class AccessPolicy:
     ) -> Decision:
         """Whether `approver` may approve `requester`'s retrain of a model under `rule`.
 
-        Never the requester; the rule's approvers if it lists them, otherwise anyone allowed to
-        retrain the model (channel aside: an approval is given wherever the request is seen).
+        Never the requester; the rule's approvers if it lists them (directly or through one of
+        the listed user groups), otherwise anyone allowed to retrain the model (channel aside:
+        an approval is given wherever the request is seen).
         """
         if approver == requester:
             return Decision.deny(
                 "You cannot approve your own retrain; someone else has to.", rule=rule
             )
         if rule.approvers is not None:
-            if approver in rule.approvers:
+            if approver in rule.approvers or not rule.approver_groups.isdisjoint(approver_groups):
                 return Decision.allow(rule=rule)
             return Decision.deny(
                 f"Only the approvers listed for models matching `{rule.match}` can approve"

@@ -87,6 +87,7 @@ def _epochs(value: int) -> int:
 UserId = Annotated[StrictStr, AfterValidator(_id_of("user"))]
 GroupId = Annotated[StrictStr, AfterValidator(_id_of("group"))]
 ChannelId = Annotated[StrictStr, AfterValidator(_id_of("channel"))]
+ApproverId = Annotated[StrictStr, AfterValidator(_id_of("approver"))]
 
 # An empty list would read as "nobody" to some and "everybody" to others: refuse it.
 _EMPTY_LIST: Final = {
@@ -96,8 +97,8 @@ _EMPTY_LIST: Final = {
         "must list at least one channel ID; leave the key out to use RETRAIN_ALLOWED_CHANNELS"
     ),
     "approvers": (
-        "must list at least one user ID; leave the key out to let anyone allowed for the"
-        " model approve"
+        "must list at least one user or user group ID; leave the key out to let anyone allowed"
+        " for the model approve"
     ),
 }
 
@@ -112,7 +113,7 @@ class RuleEntry(BaseModel):
     allow_groups: frozenset[GroupId] | None = None
     allow_channels: frozenset[ChannelId] | None = None
     protected: StrictBool = False
-    approvers: frozenset[UserId] | None = None
+    approvers: frozenset[ApproverId] | None = None  # users (U…, W…) and user groups (S…)
     max_epochs: Annotated[StrictInt, AfterValidator(_epochs)] | None = None
     feedback: StrictBool = True  # false refuses `feedback=true`
 
@@ -214,6 +215,11 @@ class ModelRule:
     def limits_people(self) -> bool:
         """Whether the rule has its own user or group list (which replaces the global ones)."""
         return self.allow_users is not None or self.allow_groups is not None
+
+    @property
+    def approver_groups(self) -> frozenset[str]:
+        """The user groups among the listed approvers (their members may approve)."""
+        return frozenset(a for a in self.approvers or () if a.startswith("S"))
 
     def summary(self) -> str:
         """A short description for start-up logs, e.g. `PROD*` (own users, protected)."""

@@ -3,8 +3,9 @@
 Each transition is a pure function from a job (and what happened) to the next job. Einstein's
 reports go through `observe`; the bot's own outcomes through `submitted`, `reject`, `lose` and
 `unanswered`; people's decisions through `await_approval`, `approve`, `decline`, `expire` and
-`cancel`; Slack's confirmations through `card_posted` and `posted`. A transition that does not
-apply to the job's status raises `TransitionError` instead of guessing.
+`cancel` (and the time they take through `remind`); Slack's confirmations through `card_posted`
+and `posted`. A transition that does not apply to the job's status raises `TransitionError`
+instead of guessing.
 
     AWAITING_APPROVAL ──approve──▶ SUBMITTING ──submitted──▶ QUEUED ──▶ RUNNING ──▶ SUCCEEDED
           │ decline / expire            │ reject                 └───────┴──▶ FAILED, KILLED,
@@ -23,6 +24,7 @@ from bot.errors import BotError
 
 __all__ = [
     "RECOVERED",
+    "REMINDER",
     "STALLED",
     "UNREACHABLE",
     "TransitionError",
@@ -38,12 +40,17 @@ __all__ = [
     "observe",
     "posted",
     "reject",
+    "remind",
+    "reminder_at",
     "submitted",
     "unanswered",
     "with_result",
 ]
 
 STALLED = "STALLED"
+# The approvers' reminder, half-way to an approval's expiry: in `reached` once due, in
+# `reported` once posted, so it goes out once whichever process is following the job.
+REMINDER = "REMINDER"
 UNREACHABLE = "UNREACHABLE"
 RECOVERED = "RECOVERED"
 _REPORTED = {
@@ -168,6 +175,24 @@ def expire(job: Job, *, now: datetime) -> Job:
     if job.approval_expires_at is None or now < job.approval_expires_at:
         return job
     return job.with_changes(status=JobStatus.EXPIRED, finished_at=now, updated_at=now)
+
+
+def reminder_at(job: Job) -> datetime | None:
+    """When the approvers are reminded: half-way from the request to the approval's expiry;
+    None once the reminder is due (or when nothing awaits approval)."""
+    expires = job.approval_expires_at
+    if job.status != JobStatus.AWAITING_APPROVAL or expires is None or REMINDER in job.reached:
+        return None
+    return job.created_at + (expires - job.created_at) / 2
+
+
+def remind(job: Job, *, now: datetime) -> Job:
+    """Half the approval time has passed: the reminder is owed; unchanged before that."""
+    _require(job, _AWAITING, "remind its approvers")
+    due = reminder_at(job)
+    if due is None or now < due:
+        return job
+    return job.with_changes(reached=job.reached | {REMINDER})
 
 
 def cancel(job: Job, *, by: str, now: datetime) -> Job:

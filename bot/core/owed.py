@@ -6,6 +6,7 @@ a job still needs a process at all (Einstein to watch, or Slack to tell); the st
 beside the job, so the query for unfinished work is a column, not a second copy of these rules.
 
 Reply keys: a status ("QUEUED", "SUCCEEDED", ...), `APPROVED`, an alert ("STALLED#1"),
+`REMINDER` (the approvers', half-way to expiry, owed only while the job still awaits them),
 `PICTURES` (learning curve and confusion matrix after a success) and `FAILURE_TEXT` (a failure
 message too long for the reply, attached whole). A refused retrain has no thread: its key
 "REJECTED" records that the requester was told privately (`due_private`).
@@ -14,7 +15,7 @@ message too long for the reply, attached whole). A refused retrain has no thread
 from __future__ import annotations
 
 from bot.core.jobs import Job, JobStatus
-from bot.core.machine import alert_key
+from bot.core.machine import REMINDER, alert_key
 
 __all__ = [
     "APPROVED",
@@ -63,6 +64,8 @@ def due_replies(job: Job) -> tuple[str, ...]:
     reached = _milestones(job)
     due = [key for key in _MILESTONES if key in reached and key not in job.reported]
     if job.status not in _THREAD_FINALS:
+        if _reminder_owed(job):
+            due.append(REMINDER)
         key = alert_key(job)
         if key is not None and key not in job.reported:
             due.append(key)
@@ -77,6 +80,15 @@ def due_replies(job: Job) -> tuple[str, ...]:
     if job.is_failed and too_long and FAILURE_TEXT not in job.reported:
         return (*due, FAILURE_TEXT)
     return tuple(due)
+
+
+def _reminder_owed(job: Job) -> bool:
+    # Approved, declined or expired first: a reminder would only confuse.
+    return (
+        job.status == JobStatus.AWAITING_APPROVAL
+        and REMINDER in job.reached
+        and REMINDER not in job.reported
+    )
 
 
 def due_private(job: Job) -> tuple[str, ...]:

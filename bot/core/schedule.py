@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.core.jobs import Job, JobStatus
+from bot.core.machine import reminder_at
 
 __all__ = ["Timing", "poll_delay", "slot_end"]
 
@@ -53,9 +54,9 @@ def poll_delay(job: Job, *, timing: Timing, errors: int, now: datetime) -> float
     interval = timing.poll_interval
     if job.is_final:  # only Slack posts are pending
         base = min(interval, 5.0)
-    elif job.status == JobStatus.AWAITING_APPROVAL:  # only the expiry to watch
-        expires = job.approval_expires_at
-        left = (expires - now).total_seconds() if expires else interval
+    elif job.status == JobStatus.AWAITING_APPROVAL:  # only the reminder and expiry to watch
+        moments = [m for m in (reminder_at(job), job.approval_expires_at) if m is not None]
+        left = min((m - now).total_seconds() for m in moments) if moments else interval
         base = max(0.05, min(interval * 3, left))
     elif errors:
         base = min(timing.max_backoff, interval * 2**errors)

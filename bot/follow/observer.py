@@ -185,7 +185,12 @@ class Observer:
         self._deliverer.changed(record)
 
     async def _expire(self, record: Followed) -> None:
-        job = machine.expire(record.job, now=self._now())
+        """Expire an approval nobody gave in time; half-way there, owe the approvers a reminder."""
+        now = self._now()
+        job = machine.expire(record.job, now=now)
+        if job.status == JobStatus.AWAITING_APPROVAL:
+            job = machine.remind(job, now=now)
         if job is not record.job:
             await self._change(record, job)
-            await self._audit.job_event(AuditKind.APPROVAL_EXPIRED, job)
+            if job.status == JobStatus.EXPIRED:
+                await self._audit.job_event(AuditKind.APPROVAL_EXPIRED, job)

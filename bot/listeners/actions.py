@@ -1,4 +1,5 @@
-"""Listeners for the card's buttons, the retrain form and the App Home tab.
+"""Listeners for the card's buttons, the reject form and the App Home tab (the retrain form's
+submission is in `bot.listeners.forms`).
 
 Each listener acks at once (Slack allows 3 seconds) and hands the work to a background task.
 Nothing ties a card to a process: a button's value is its job ID and the job is read from the
@@ -9,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -25,7 +25,7 @@ from bot.retrains import Retrains
 from bot.slack.home import HOME_JOBS, HomeEntry, home_view
 from bot.slack.ids import ActionId, CallbackId
 from bot.slack.notify import Notifier
-from bot.slack.views import FormErrors, read_reject_form, read_retrain_form, reject_form
+from bot.slack.views import read_reject_form, reject_form, retrain_form
 from bot.store.jobs import JobStore
 
 __all__ = [
@@ -96,6 +96,16 @@ class Interactions:
         await ack()
         click = Click.of(body)
         self._follower.spawn(self._retrain_again(click), name=f"again-{click.job_id}")
+
+    async def on_retrain_with_changes(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        # The form opens from the click's trigger_id, which lives 3 seconds from the click.
+        arrived = asyncio.get_running_loop().time()
+        await ack()
+        click = Click.of(body)
+        self._follower.spawn(
+            self._open_changes(click, str(body.get("trigger_id") or ""), triggered_at=arrived),
+            name=f"changes-{click.job_id}",
+        )
 
     async def on_approve(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
@@ -200,6 +210,26 @@ class Interactions:
         if answer is not None:  # else a link to the model's followed training follows
             await self._tell(click, answer)
 
+    async def _open_changes(self, click: Click, trigger_id: str, *, triggered_at: float) -> None:
+        """The retrain form, filled in with the job's model and options; submitted, it goes
+        through `Retrains.start` like the typed command (`bot.listeners.forms`)."""
+        job = await self._job(click)
+        if job is None:
+            return
+        form = retrain_form(channel=click.channel, model_id=job.model_id, options=job.options)
+        try:
+            await self._notifier.open_view(
+                form, trigger_id=trigger_id, user=click.user, triggered_at=triggered_at
+            )
+        except SlackError as exc:
+            log.warning("could not open the retrain form: %s", exc.code)
+            options = f" {job.options.describe()}" if job.options.to_dict() else ""
+            await self._tell(
+                click,
+                "Sorry, Slack did not open the form in time. Click *Retrain with changes…* "
+                f"again, or type `/retrain {job.model_id}{options}` with your changes.",
+            )
+
     async def _job(self, click: Click) -> Job | None:
         """The clicked card's job, from the store; a polite word when it is gone."""
         try:
@@ -226,33 +256,6 @@ class Interactions:
         await self._notifier.tell(
             response_url=None, channel=click.channel, user=click.user, message=text
         )
-
-    # -- the retrain form -----------------------------------------------------------------
-
-    async def on_form_submitted(
-        self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]
-    ) -> None:
-        form = read_retrain_form(view)
-        if isinstance(form, FormErrors):
-            await ack(response_action="errors", errors=dict(form.errors))
-            return
-        await ack()  # closes the form
-        by = Requester(
-            user=str((body.get("user") or {}).get("id") or ""),
-            channel=form.channel,
-            team_id=(body.get("team") or {}).get("id"),
-        )
-
-        async def submit() -> None:
-            # The same answer as the typed command's; the form has no response_url, so it
-            # goes as an ephemeral message where the command was typed.
-            answer = await self._retrains.start(model_id=form.model_id, options=form.options, by=by)
-            if answer is not None:
-                await self._notifier.tell(
-                    response_url=None, channel=by.channel, user=by.user, message=answer
-                )
-
-        self._follower.spawn(submit(), name=f"form-{secrets.token_hex(4)}")
 
     # -- the App Home tab -----------------------------------------------------------------
 
@@ -293,8 +296,8 @@ def register_interactions(app: AsyncApp, interactions: Interactions) -> None:
     app.action(str(ActionId.REFRESH))(interactions.on_refresh)
     app.action(str(ActionId.STOP_FOLLOWING))(interactions.on_stop)
     app.action(str(ActionId.RETRAIN_AGAIN))(interactions.on_retrain_again)
+    app.action(str(ActionId.RETRAIN_WITH_CHANGES))(interactions.on_retrain_with_changes)
     app.action(str(ActionId.APPROVE))(interactions.on_approve)
     app.action(str(ActionId.REJECT))(interactions.on_reject)
     app.view(str(CallbackId.REJECT_MODAL))(interactions.on_reason_submitted)
-    app.view(str(CallbackId.RETRAIN_MODAL))(interactions.on_form_submitted)
     app.event("app_home_opened")(interactions.on_home_opened)

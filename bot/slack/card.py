@@ -86,6 +86,7 @@ def render_card(job: Job, *, now: datetime) -> Message:
             "text": {"type": "plain_text", "text": truncate(f"Retrain {job.model_id}", MAX_HEADER)},
         },
         section(_state_line(job, now=now)),
+        *_approvers(job),
         {"type": "section", "fields": fields},
         _context(f"Updated {now:%Y-%m-%d %H:%M:%S} UTC · job `{job.id}`"),
     ]
@@ -95,7 +96,17 @@ def render_card(job: Job, *, now: datetime) -> Message:
     text = f"Retrain of {job.model_id} requested by <@{job.requester}>: {name}"
     if job.status == JobStatus.RUNNING:
         text += f" ({job.progress * 100:.0f}%)"
+    if job.status == JobStatus.AWAITING_APPROVAL and job.decision_note:
+        text += f". {job.decision_note}"  # the mentions notify when the card is first posted
     return Message(text=truncate(text, MAX_TEXT), blocks=blocks)
+
+
+def _approvers(job: Job) -> list[Block]:
+    """While a retrain awaits approval, who may give it: listed approvers and user groups are
+    mentioned, so the card's first post notifies them."""
+    if job.status != JobStatus.AWAITING_APPROVAL or not job.decision_note:
+        return []
+    return [section(truncate(f":busts_in_silhouette: {job.decision_note}", MAX_SECTION))]
 
 
 def _button(text: str, action: ActionId, job: Job, **extra: Any) -> Block:
@@ -118,7 +129,8 @@ def _confirm(title: str, text: str, confirm: str) -> dict[str, Any]:
 
 
 def _card_buttons(job: Job) -> list[Block]:
-    """Refresh and Stop while the training runs; Retrain again once it has ended."""
+    """Refresh and Stop while the training runs; Retrain again (as it was, or with changes)
+    once it has ended."""
     if job.status == JobStatus.AWAITING_APPROVAL:
         return [
             _button(
@@ -169,6 +181,8 @@ def _card_buttons(job: Job) -> list[Block]:
                 "Retrain",
             ),
         ),
+        # Opens the retrain form filled in with this job's options, to change some first.
+        _button("Retrain with changes…", ActionId.RETRAIN_WITH_CHANGES, job),
     ]
 
 

@@ -13,6 +13,8 @@ __all__ = ["ActionId", "BlockId", "CallbackId", "EventType"]
 
 class ActionId(StrEnum):
     RETRAIN_AGAIN = "retrain_again"
+    # Opens the retrain form filled in with the ended job's model and options.
+    RETRAIN_WITH_CHANGES = "retrain_with_changes"
     STOP_FOLLOWING = "stop_following"
     REFRESH = "refresh"
     APPROVE = "approve_retrain"
@@ -30,6 +32,7 @@ class BlockId(StrEnum):
     EPOCHS = "epochs"
     ALGORITHM = "algorithm"
     GLOBAL = "global"
+    LEARNING_RATE = "lr"
     REASON = "reason"
 
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from bot.core.compare import Comparison, render_comparison
 from bot.core.jobs import Job, JobStatus, Result
-from bot.core.machine import RECOVERED, STALLED, UNREACHABLE
+from bot.core.machine import RECOVERED, REMINDER, STALLED, UNREACHABLE
 from bot.core.mrkdwn import escape, format_duration, percent
 from bot.core.owed import APPROVED, FAILURE_INLINE_LIMIT
 from bot.slack.look import MAX_TEXT, Message, look, section, truncate
@@ -78,10 +78,19 @@ def render_reply(job: Job, status: str, *, now: datetime | None = None) -> Messa
             if job.approval_expires_at
             else ""
         )
-        note = f" {job.decision_note}" if job.decision_note else ""
+        # Who may approve is on the card, whose first post mentions them: once is enough.
+        note = " Who may approve is on the card." if job.decision_note else ""
         text = (
             f"{symbol} `{job.model_id}` is protected: a second person must approve this "
             f"retrain before Einstein is called.{note}{until}"
+        )
+        return Message(text=truncate(text, MAX_TEXT), blocks=[section(text)])
+    if status == REMINDER:
+        until = f" until {job.approval_expires_at:%H:%M} UTC" if job.approval_expires_at else ""
+        note = f" {job.decision_note}" if job.decision_note else ""
+        text = (
+            f":bell: Reminder: <@{job.requester}>'s retrain of `{job.model_id}` still waits "
+            f"for approval{until}; *Approve* or *Reject* is on the card above.{note}"
         )
         return Message(text=truncate(text, MAX_TEXT), blocks=[section(text)])
     if status == APPROVED:

@@ -5,6 +5,7 @@ Plain words and a next step, never an error code or a traceback. Pure; no Slack 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Final
 
 from bot.access import Decision
@@ -16,6 +17,7 @@ __all__ = [
     "NO_TIME_TO_CHECK",
     "already_followed",
     "confirmation",
+    "mention_all",
     "not_allowed_to_stop",
     "not_recorded_yet",
     "refused",
@@ -28,6 +30,7 @@ CANNOT_RECORD: Final = (
     "The bot cannot record new retrains right now (its database is not answering), and it "
     "starts none it has not recorded. Please try again in a minute."
 )
+_MENTIONS: Final = 10  # a long allow list is counted, not pinged one by one
 NO_TIME_TO_CHECK: Final = (
     "Checking your access took too long (Slack was slow to list user groups). "
     "Please try again in a moment."
@@ -80,9 +83,20 @@ def who_approves(decision: Decision) -> str:
     rule = decision.rule
     where = f" ({rule.where}, models matching `{rule.match}`)" if rule else ""
     if decision.approvers:
-        people = ", ".join(f"<@{u}>" for u in sorted(decision.approvers))
-        return f"It can be approved by {people}{where}."
-    return f"Anyone allowed to retrain this model, other than the requester, can approve{where}."
+        return f"It can be approved by {mention_all(decision.reach)}{where}."
+    who = f": {mention_all(decision.reach)}" if decision.reach else ""
+    return (
+        f"Anyone allowed to retrain this model, other than the requester, can approve{where}{who}."
+    )
+
+
+def mention_all(ids: Iterable[str]) -> str:
+    """Mentions that notify: `<!subteam^S…>` for a user group's members, `<@U…>` for a person;
+    groups first, at most `_MENTIONS`, the rest counted."""
+    ordered = sorted(ids, key=lambda i: (not i.startswith("S"), i))
+    shown = [f"<!subteam^{i}>" if i.startswith("S") else f"<@{i}>" for i in ordered[:_MENTIONS]]
+    more = len(ordered) - _MENTIONS
+    return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
 
 
 def not_allowed_to_stop(job: Job) -> str:

@@ -11,8 +11,10 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Final
 
+from bot.core.kinds import OptionValue
 from bot.core.mrkdwn import unescape
 from bot.core.options import OPTIONS, OptionSpec, RetrainOptions
 from bot.core.words import MAX_MODEL_ID_LENGTH, check_model_id, parse_options
@@ -41,6 +43,7 @@ FORM_OPTIONS: Final[tuple[tuple[BlockId, str, str], ...]] = (
     (BlockId.EPOCHS, "epochs", "Epochs"),
     (BlockId.ALGORITHM, "algorithm", "Algorithm"),
     (BlockId.GLOBAL, "global", "Global dataset ID"),
+    (BlockId.LEARNING_RATE, "lr", "Learning rate"),
 )
 _SPECS: Final = {spec.name: spec for spec in OPTIONS}
 _FLAG_CHOICES: Final = (("Yes, also train on feedback examples", "true"), ("No", "false"))
@@ -77,9 +80,9 @@ def _element(name: str, spec: OptionSpec) -> Block:
         }
     elif name == "algorithm":
         element = {"type": "static_select", "options": [_option(c, c) for c in _choices(spec)]}
-    elif name in ("split", "epochs"):
+    elif name in ("split", "epochs", "lr"):
         # No min/max here: the grammar decides what is in range and says why on the field.
-        element = {"type": "number_input", "is_decimal_allowed": name == "split"}
+        element = {"type": "number_input", "is_decimal_allowed": name != "epochs"}
     else:
         element = {"type": "plain_text_input"}
     element["action_id"] = ActionId.FORM_FIELD
@@ -87,24 +90,51 @@ def _element(name: str, spec: OptionSpec) -> Block:
     return element
 
 
-def _option_input(block: BlockId, name: str, label: str) -> Block:
+def _raw(value: OptionValue) -> str:
+    """An option's value as typed: `true`, `100`, `0.001` (never `1e-03`, which a number
+    field would not show)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return format(Decimal(repr(value)), "f")
+    return str(value)
+
+
+def _prefill(element: Block, raw: str) -> None:
+    if element["type"] == "static_select":
+        chosen = [option for option in element["options"] if option["value"] == raw]
+        if chosen:  # Slack refuses an initial option that is not one of the options
+            element["initial_option"] = chosen[0]
+    else:
+        element["initial_value"] = raw
+
+
+def _option_input(block: BlockId, name: str, label: str, *, value: OptionValue | None) -> Block:
     spec = _SPECS[name]
     hint = _plain(spec.description)
     hint = f"{hint[:1].upper()}{hint[1:]}."
     if name not in ("feedback", "algorithm"):  # menus show their values already
         hint += f" Example: {spec.example}."
+    element = _element(name, spec)
+    if value is not None:
+        _prefill(element, _raw(value))
     return {
         "type": "input",
         "block_id": block,
         "optional": True,
         "label": _text(label),
-        "element": _element(name, spec),
+        "element": element,
         "hint": _text(truncate(hint, _MAX_HINT)),
     }
 
 
-def retrain_form(*, channel: str) -> dict[str, Any]:
-    """The modal a bare `/retrain` opens; `channel` is where the command was typed."""
+def retrain_form(
+    *, channel: str, model_id: str | None = None, options: RetrainOptions | None = None
+) -> dict[str, Any]:
+    """The modal a bare `/retrain` opens; `channel` is where the command was typed.
+
+    *Retrain with changes…* opens it filled in with a job's model and options.
+    """
     model: Block = {
         "type": "input",
         "block_id": BlockId.MODEL,
@@ -116,6 +146,9 @@ def retrain_form(*, channel: str) -> dict[str, Any]:
             "placeholder": _text("Letters and digits, as Einstein shows it"),
         },
     }
+    if model_id:
+        model["element"]["initial_value"] = model_id
+    chosen = options or RetrainOptions()
     intro: Block = {
         "type": "context",
         "elements": [
@@ -135,7 +168,14 @@ def retrain_form(*, channel: str) -> dict[str, Any]:
         # The submission has no channel of its own: the confirmation goes where the
         # command was typed, and the card goes there too unless a retrain channel is set.
         "private_metadata": json.dumps({"channel": channel}),
-        "blocks": [intro, model, *(_option_input(*field) for field in FORM_OPTIONS)],
+        "blocks": [
+            intro,
+            model,
+            *(
+                _option_input(block, name, label, value=getattr(chosen, _SPECS[name].attr))
+                for block, name, label in FORM_OPTIONS
+            ),
+        ],
     }
 
 

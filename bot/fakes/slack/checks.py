@@ -7,6 +7,7 @@ these checks cover what a bot that builds its own blocks can plausibly get wrong
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -32,6 +33,8 @@ MAX_ACTIONS_ELEMENTS = 25
 # chat.postMessage truncates past 40,000 characters; chat.update documents msg_too_long past 4,000.
 MAX_POST_TEXT = 40_000
 MAX_UPDATE_TEXT = 4_000
+_INTEGER = re.compile(r"-?\d+")
+_DECIMAL = re.compile(r"-?\d+(?:\.\d+)?")
 
 KNOWN_BLOCK_TYPES = frozenset(
     {
@@ -123,6 +126,24 @@ def _block_problem(block: object) -> str | None:
         return _count_problem(block.get("elements"), MAX_CONTEXT_ELEMENTS, "context elements")
     if kind == "actions":
         return _count_problem(block.get("elements"), MAX_ACTIONS_ELEMENTS, "actions elements")
+    if kind == "input":
+        return _input_problem(block.get("element"))
+    return None
+
+
+def _input_problem(element: object) -> str | None:
+    """What Slack refuses in a prefilled input: an initial option that is not one of the
+    options, or an initial number that is not a number of the allowed kind."""
+    if not isinstance(element, Mapping):
+        return "an input block needs an element"
+    kind = element.get("type")
+    initial, options = element.get("initial_option"), element.get("options") or []
+    if kind == "static_select" and initial is not None and initial not in options:
+        return "initial_option must exactly match one of the options"
+    if kind == "number_input" and "initial_value" in element:
+        pattern = _DECIMAL if element.get("is_decimal_allowed") else _INTEGER
+        if not pattern.fullmatch(str(element["initial_value"])):
+            return "initial_value must be a number of the element's kind"
     return None
 
 
