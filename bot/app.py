@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.access.gatekeeper import Gatekeeper
 from bot.access.visibility import Visibility
+from bot.autoruns import AutoRuns, FeedbackCount
 from bot.core.schedule import Timing
 from bot.einstein.auth import JwtTokenSource, StaticTokenSource, TokenSource
 from bot.einstein.client import EinsteinClient
@@ -32,6 +34,7 @@ from bot.slack.inbound import to_bolt_request
 from bot.slack.notify import Notifier
 from bot.slack.outbox import Outbox
 from bot.store.audit import AuditLog
+from bot.store.autoretrains import AutoRetrainStore
 from bot.store.jobs import JobStore, SqlJobStore
 
 __all__ = ["Bot", "create_bot"]
@@ -53,16 +56,26 @@ class Bot:
     outbox: Outbox
     einstein: EinsteinClient
     session: aiohttp.ClientSession
+    autoruns: AutoRuns
     ready: bool = field(default=False)
+    _loops: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self) -> None:
-        """Open the store and resume the jobs an earlier process left unfinished."""
+        """Open the store, resume the jobs an earlier process left unfinished, and fire the
+        schedules (a run missed while no instance ran fires now, once)."""
         await self.store.open()
         await self.follower.start()
+        self._loops = [
+            asyncio.ensure_future(self.autoruns.run_schedules()),
+            asyncio.ensure_future(self.autoruns.run_triggers()),
+        ]
         self.ready = True
 
     async def stop(self) -> None:
         self.ready = False
+        for loop in self._loops:
+            loop.cancel()
+        await asyncio.gather(*self._loops, return_exceptions=True)
         await self.follower.stop()
         await self.outbox.close()
         await self.store.close()
@@ -131,6 +144,8 @@ def timing_from(settings: Settings, **overrides: float) -> Timing:
         "claim_interval": min(5.0, settings.retrain_lease_seconds / 4),
         "stall_after": settings.retrain_stall_after,
         "unreachable_after": settings.retrain_unreachable_after,
+        "trigger_interval": settings.retrain_trigger_interval,
+        "regression_alert": settings.retrain_regression_alert,
     }
     return Timing(**(values | overrides))
 
@@ -200,9 +215,27 @@ def create_bot(settings: Settings, **timing: float) -> Bot:
         retrain_channel=settings.retrain_channel,
         approval_ttl=settings.retrain_approval_ttl,
     )
+    timings = timing_from(settings, **timing)
+    autoruns = AutoRuns(
+        autos=AutoRetrainStore(store),
+        retrains=retrains,
+        gate=gate,
+        notifier=notifier,
+        audit=audit,
+        feedback_count=_feedback_counter(einstein),
+        retrain_channel=settings.retrain_channel,
+        tick=timings.schedule_tick,
+        trigger_interval=timings.trigger_interval,
+    )
     register_handlers(
         bolt,
-        Handlers(retrains=retrains, reads=reads, follower=follower, notifier=notifier),
+        Handlers(
+            retrains=retrains,
+            reads=reads,
+            autoruns=autoruns,
+            follower=follower,
+            notifier=notifier,
+        ),
     )
     # Card buttons, the retrain form and the Home tab start retrains the way the command does.
     register_interactions(
@@ -221,4 +254,14 @@ def create_bot(settings: Settings, **timing: float) -> Bot:
         outbox=outbox,
         einstein=einstein,
         session=session,
+        autoruns=autoruns,
     )
+
+
+def _feedback_counter(einstein: EinsteinClient) -> FeedbackCount:
+    """How many feedback examples a model's dataset has: its training names the dataset."""
+
+    async def count(model_id: str) -> int:
+        return await einstein.feedback_count(await einstein.dataset_id(model_id))
+
+    return count

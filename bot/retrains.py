@@ -15,9 +15,11 @@ import contextlib
 import logging
 import secrets
 from collections.abc import Awaitable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Final, TypeVar
 
+from bot.access.decision import Decision
 from bot.access.gatekeeper import Gatekeeper
 from bot.access.visibility import Visibility, private_by_name
 from bot.core.jobs import Job, JobStatus, utcnow
@@ -32,7 +34,7 @@ from bot.slack.notify import Notifier
 from bot.store.audit import AuditEvent, AuditKind, AuditLog
 from bot.store.jobs import DuplicateJob, JobStore
 
-__all__ = ["ACK_BUDGET", "Retrains"]
+__all__ = ["ACK_BUDGET", "Fired", "Retrains"]
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +51,15 @@ _PRIVACY_LOOKUP: Final = 2.0
 async def _within(step: Awaitable[_T], deadline: float) -> _T:
     """`step`'s result, or TimeoutError once the loop's clock passes `deadline`."""
     return await asyncio.wait_for(step, max(0.0, deadline - asyncio.get_running_loop().time()))
+
+
+@dataclass(frozen=True, slots=True)
+class Fired:
+    """What a schedule's or trigger's fire did: started `job`, or not and why."""
+
+    job: Job | None
+    refusal: str | None = None  # the access rules or policy said no
+    busy: Job | None = None  # the model was already training: this job
 
 
 class Retrains:
@@ -122,11 +133,7 @@ class Retrains:
             )
             return texts.refused(model_id, check.reason)
         if check.needs_approval:
-            job = job.with_changes(
-                status=JobStatus.AWAITING_APPROVAL,
-                approval_expires_at=job.created_at + timedelta(seconds=self._approval_ttl),
-                decision_note=texts.who_approves(check),
-            )
+            job = self._awaiting_approval(job, check)
         # Stored before the confirmation goes out: a crash right after the ack leaves a job
         # that this process, restarted, or another instance takes over.
         stored = asyncio.ensure_future(self._follower.store_new(job))
@@ -147,6 +154,39 @@ class Retrains:
             return texts.refused(model_id, texts.CANNOT_RECORD)
         self._follower.spawn(self._begin(job, leased_at), name=f"begin-{job.id}")
         return texts.confirmation(job)
+
+    async def fire(self, job: Job) -> Fired:
+        """Start `job`, which a schedule or trigger made for its creator, as a command would.
+
+        The access rules and policy limits are checked for the creator now. A job by this ID
+        already stored means this fire happened before (its claim outlived a crash).
+        """
+        if await self._store.get(job.id) is not None:
+            return Fired(job=None)
+        by = Requester.of_job(job)
+        check = await self._gate.check_retrain(
+            user=by.user, channel=job.channel, model_id=job.model_id, options=job.options
+        )
+        if not check.allowed:
+            await self.note(
+                AuditKind.DENIED, job.model_id, job.options, by, outcome=check.reason, fire=job.id
+            )
+            return Fired(job=None, refusal=check.reason)
+        if check.needs_approval:
+            job = self._awaiting_approval(job, check)
+        try:
+            leased_at = await self._follower.store_new(job)
+        except DuplicateJob:
+            return Fired(job=None, busy=await self._store.active_for_model(job.model_id))
+        await self._begin(job, leased_at)
+        return Fired(job=job)
+
+    def _awaiting_approval(self, job: Job, check: Decision) -> Job:
+        return job.with_changes(
+            status=JobStatus.AWAITING_APPROVAL,
+            approval_expires_at=job.created_at + timedelta(seconds=self._approval_ttl),
+            decision_note=texts.who_approves(check),
+        )
 
     def _new_job(self, *, model_id: str, options: RetrainOptions, by: Requester) -> Job:
         channel = self._retrain_channel or by.channel

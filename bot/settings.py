@@ -66,6 +66,8 @@ class Settings(BaseSettings):
     retrain_policy_file: Path | None = None
     retrain_user_rate: str | None = None
     retrain_approval_ttl: float = Field(default=3600.0, gt=0)
+    retrain_trigger_interval: float = Field(default=900.0, gt=0)
+    retrain_regression_alert: float = Field(default=2.0, ge=0, le=100)
     log_format: Literal["text", "json"] = "text"
 
     @field_validator("slack_api_url", "einstein_api_url")

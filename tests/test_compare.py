@@ -14,6 +14,7 @@ from bot.core.compare import (
     LabelMove,
     compare_metrics,
     confusion_labels,
+    regressions,
     render_comparison,
 )
 from bot.einstein.models import MetricsData
@@ -257,3 +258,30 @@ def test_from_dict_is_lenient() -> None:
     """Unknown keys are ignored and missing ones take their defaults."""
     c = Comparison.from_dict({"accuracy_after": 0.9, "added_later": 1})
     assert c == Comparison(accuracy_after=0.9)
+
+
+@pytest.mark.parametrize(
+    ("accuracy", "macro_f1", "expected"),
+    [
+        ((0.90, 0.87), (0.85, 0.80), (("test accuracy", -3.0), ("macro F1", -5.0))),
+        ((0.90, 0.87), (0.85, 0.84), (("test accuracy", -3.0),)),
+        ((0.90, 0.88), (0.85, 0.85), ()),  # exactly 2 points down is not more than 2
+        ((0.90, 0.95), (0.90, 0.85), (("macro F1", -5.0),)),
+    ],
+)
+def test_regressions_name_what_fell_past_the_alert(
+    accuracy: tuple[float, float], macro_f1: tuple[float, float], expected: object
+) -> None:
+    """Only metrics that fell by more than the alert's points are named, with the loss."""
+    comparison = Comparison(
+        accuracy_before=accuracy[0],
+        accuracy_after=accuracy[1],
+        macro_f1_before=macro_f1[0],
+        macro_f1_after=macro_f1[1],
+    )
+    assert regressions(comparison, 2.0) == expected
+
+
+def test_no_regression_without_a_before() -> None:
+    """A first training has nothing to fall from."""
+    assert regressions(Comparison(accuracy_after=0.1, macro_f1_after=0.1), 2.0) == ()

@@ -8,5 +8,7 @@ help.py      the usage line and the help text, drawn from both tables
 jobs.py      the job value, the state machine and what a job owes Slack
 schedule.py  the follower's timing and when to poll next
 compare.py   before/after metrics of a retrain
+recurrence.py  a cron line in a time zone (cronsim, zoneinfo): the next run, missed runs
+autoretrain.py  schedules and feedback triggers: the value, its IDs, the job a fire starts
 mrkdwn.py    Slack mrkdwn escaping, one-line shortening, percentages and durations
 """

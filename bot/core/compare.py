@@ -28,6 +28,7 @@ __all__ = [
     "LabelMove",
     "compare_metrics",
     "confusion_labels",
+    "regressions",
     "render_comparison",
 ]
 
@@ -128,6 +129,19 @@ def compare_metrics(before: MetricsData | None, after: MetricsData) -> Compariso
         dropped_labels=dropped,
         confused_pairs=pairs,
     )
+
+
+def regressions(comparison: Comparison, points: float) -> tuple[tuple[str, float], ...]:
+    """The headline metrics that fell more than `points` percentage points, with their change
+    in points (negative), e.g. `(("test accuracy", -3.4),)`."""
+    fallen = []
+    for name, delta in (
+        ("test accuracy", comparison.accuracy_delta),
+        ("macro F1", comparison.macro_f1_delta),
+    ):
+        if delta is not None and round(delta * 100, _PRECISION) < -points:
+            fallen.append((name, round(delta * 100, 1)))
+    return tuple(fallen)
 
 
 def confusion_labels(

@@ -20,6 +20,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final, TypeAlias
 
+from bot.core.autocommands import (
+    Schedule,
+    Schedules,
+    Unschedule,
+    When,
+    parse_schedule,
+    parse_schedules,
+    parse_unschedule,
+    parse_when,
+)
 from bot.core.kinds import closest
 from bot.core.mrkdwn import code_safe, unescape
 from bot.core.options import OPTION_SPELLINGS, RetrainOptions, find_option
@@ -74,7 +84,9 @@ class History:
     model_id: str | None = None
 
 
-Command: TypeAlias = Retrain | Help | Status | ListJobs | Cancel | History
+Command: TypeAlias = (
+    Retrain | Help | Status | ListJobs | Cancel | History | Schedule | When | Schedules | Unschedule
+)
 
 
 def _parse_retrain(words: Sequence[str]) -> Retrain:
@@ -160,6 +172,22 @@ SUBCOMMANDS: Final[tuple[SubcommandSpec, ...]] = (
         _parse_cancel,
     ),
     SubcommandSpec("history", "[modelId]", "past retrains, of one model or all", _parse_history),
+    SubcommandSpec(
+        "schedule",
+        '<modelId> cron="<cron>" [tz=<zone>] [options]',
+        "retrain on a schedule: a 5-field cron line or @hourly, @daily, @weekly, @monthly,"
+        " read in an IANA time zone (default UTC)",
+        parse_schedule,
+    ),
+    SubcommandSpec(
+        "when",
+        "<modelId> feedback>=<N> [options]",
+        "retrain (with feedback) once the model's dataset has N feedback examples more than"
+        " at its last retrain",
+        parse_when,
+    ),
+    SubcommandSpec("schedules", "", "the schedules and triggers, with their IDs", parse_schedules),
+    SubcommandSpec("unschedule", "<id>", "remove a schedule or trigger", parse_unschedule),
 )
 SUBCOMMANDS_BY_KEYWORD: Final = {sub.keyword: sub for sub in SUBCOMMANDS}
 

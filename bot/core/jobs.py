@@ -89,6 +89,8 @@ class Result:
     metrics_error: str | None = None
     # bot.core.compare.Comparison.to_dict() of the metrics before and after, when there were both.
     comparison: dict[str, Any] | None = None
+    # The headline metrics that fell by more than RETRAIN_REGRESSION_ALERT points: (name, points).
+    regressed: tuple[tuple[str, float], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -97,6 +99,7 @@ class Result:
     def from_dict(cls, data: dict[str, Any]) -> Result:
         data = dict(data)
         data["weakest"] = tuple(LabelScore(**item) for item in data.get("weakest", ()))
+        data["regressed"] = tuple((str(n), float(p)) for n, p in data.get("regressed", ()))
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
 
@@ -149,6 +152,7 @@ class Job:
     # commands show the job only to their members; None until Slack has said
     # (`bot.access.visibility`).
     private_channels: frozenset[str] | None = None
+    started_by: str | None = None  # the schedule or trigger that started it (its ID)
 
     @property
     def is_final(self) -> bool:

@@ -26,6 +26,9 @@ class Timing:
     max_backoff: float = 300.0
     slack_pause: float = 300.0  # after Slack refuses the channel itself, before trying again
     card_edits_per_minute: float = 50.0  # Slack's Tier 3 budget for chat.update
+    schedule_tick: float = 15.0  # how often due schedules are looked for
+    trigger_interval: float = 900.0  # how often feedback triggers count feedback
+    regression_alert: float = 2.0  # points of accuracy or macro F1 lost that the reply warns of
 
     @property
     def poll_slot(self) -> float:

@@ -11,13 +11,14 @@ the report goes out without them.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
 
 from bot.core import machine
-from bot.core.compare import compare_metrics
+from bot.core.compare import compare_metrics, regressions
 from bot.core.jobs import Job, Result
 from bot.core.owed import awaits_result
 from bot.core.report import summarize_result
@@ -132,8 +133,11 @@ class Poller:
                 record.training or _unknown(job), None, metrics_error=exc.message
             )
         before = MetricsData.model_validate_json(job.baseline) if job.baseline else None
-        comparison = compare_metrics(before, metrics.metrics_data).to_dict()
-        return summarize_result(record.training, metrics, comparison=comparison)
+        comparison = compare_metrics(before, metrics.metrics_data)
+        result = summarize_result(record.training, metrics, comparison=comparison.to_dict())
+        return dataclasses.replace(
+            result, regressed=regressions(comparison, self._timing.regression_alert)
+        )
 
     async def fetch_result(self, record: Followed) -> float | None:
         """A later turn for a succeeded training still without its report."""

@@ -16,6 +16,8 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_bolt.response import BoltResponse
 
+from bot.autoruns import AutoRuns
+from bot.core.autocommands import Schedule, Schedules, Unschedule, When
 from bot.core.grammar import Cancel, Help, History, ListJobs, Retrain, Status, parse_command
 from bot.core.help import USAGE, render_help
 from bot.core.requester import Requester
@@ -42,11 +44,13 @@ class Handlers:
         *,
         retrains: Retrains,
         reads: Reads,
+        autoruns: AutoRuns,
         follower: Follower,
         notifier: Notifier,
     ) -> None:
         self._retrains = retrains
         self._reads = reads
+        self._autoruns = autoruns
         self._follower = follower
         self._notifier = notifier
 
@@ -116,6 +120,12 @@ class Handlers:
                 return await self._reads.answer(parsed, user=user)
             case Cancel(model_id=model_id):
                 return await self._retrains.stop(model_id, user=user)
+            case Schedule() | When():
+                return await self._autoruns.create(parsed, by=Requester.of_command(command))
+            case Schedules():
+                return await self._autoruns.listing()
+            case Unschedule(auto_id=auto_id):
+                return await self._autoruns.remove(auto_id, by=Requester.of_command(command))
         raise BotError(f"no answer for {parsed!r}")
 
 

@@ -74,7 +74,7 @@ def render_card(job: Job, *, now: datetime) -> Message:
     _, name = look(job.status)
     fields = [
         {"type": "mrkdwn", "text": f"*Model*\n`{job.model_id}`"},
-        {"type": "mrkdwn", "text": f"*Requested by*\n<@{job.requester}>"},
+        {"type": "mrkdwn", "text": _requested_by(job)},
         {"type": "mrkdwn", "text": f"*Options*\n{job.options.describe()}"},
     ]
     if job.approver is not None:
@@ -184,3 +184,10 @@ def _card_buttons(job: Job) -> list[Block]:
         # Opens the retrain form filled in with this job's options, to change some first.
         _button("Retrain with changes…", ActionId.RETRAIN_WITH_CHANGES, job),
     ]
+
+
+def _requested_by(job: Job) -> str:
+    if job.started_by is None:
+        return f"*Requested by*\n<@{job.requester}>"
+    kind = "trigger" if job.started_by.startswith("trg-") else "schedule"
+    return f"*Started by*\n{kind} `{job.started_by}` of <@{job.requester}>"

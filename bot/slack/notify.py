@@ -111,7 +111,7 @@ class Notifier:
             text=message.text,
             blocks=message.blocks,
             metadata=metadata(job, status),
-            reply_broadcast=job.is_failed and status == job.status,
+            reply_broadcast=status == job.status and (job.is_failed or _regressed(job)),
             unfurl_links=False,
         )
         return str(response["ts"])
@@ -262,6 +262,10 @@ class Notifier:
         )
         return frozenset(str(u) for u in response.get("users") or [])
 
+    async def say(self, channel: str, text: str) -> None:
+        """A message in `channel` for everyone (a schedule's refused or skipped fire)."""
+        await self._call("chat_postMessage", channel=channel, text=text, unfurl_links=False)
+
     async def tell(
         self, *, response_url: str | None, channel: str, user: str, message: Message | str
     ) -> None:
@@ -320,3 +324,8 @@ class Notifier:
                 return await call
         except TimeoutError:
             raise SlackError(f"Slack {what} did not go through in time", code="timeout") from None
+
+
+def _regressed(job: Job) -> bool:
+    """A success that made the model worse is told to the whole channel, like a failure."""
+    return job.result is not None and bool(job.result.regressed)

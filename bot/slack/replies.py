@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from bot.core.compare import Comparison, render_comparison
 from bot.core.jobs import Job, JobStatus, Result
 from bot.core.machine import RECOVERED, REMINDER, STALLED, UNREACHABLE
-from bot.core.mrkdwn import format_duration, local_time, percent, utc_time
+from bot.core.mrkdwn import escape, format_duration, local_time, percent, utc_time
 from bot.core.owed import APPROVED, FAILURE_INLINE_LIMIT
 from bot.slack.look import MAX_TEXT, Message, look, section, truncate
 
@@ -153,6 +153,14 @@ def _success(job: Job) -> Message:
     symbol, _ = look(JobStatus.SUCCEEDED)
     result = job.result or Result()
     head = f"<@{job.requester}> {symbol} Retrain of `{job.model_id}` succeeded."
+    if result.regressed:
+        fallen = " and ".join(
+            f"{name} by {-points:.1f} points" for name, points in result.regressed
+        )
+        head = (
+            f"<@{job.requester}> :warning: Retrain of `{job.model_id}` succeeded, but the model "
+            f"got worse: {fallen}."
+        )
     if result.comparison is not None:
         lines = render_comparison(Comparison.from_dict(result.comparison))
     else:
@@ -179,6 +187,22 @@ def _success(job: Job) -> Message:
         lines.append(f"*Training time*: {duration}")
     if result.metrics_error:
         lines.append(f":warning: Metrics unavailable: {result.metrics_error}")
+    if result.regressed:
+        lines.append(_what_to_do(job, result))
     accuracy, macro_f1 = percent(result.test_accuracy), percent(result.macro_f1)
     text = f"{head} Test accuracy {accuracy}, macro F1 {macro_f1}."
     return Message(text=truncate(text, MAX_TEXT), blocks=[section(head), section("\n".join(lines))])
+
+
+def _what_to_do(job: Job, result: Result) -> str:
+    """After a worse model: Einstein has already put it in place, so say what helps."""
+    weak = ""
+    if result.comparison is not None:
+        down = Comparison.from_dict(result.comparison).movers_down
+        if down:
+            weak = " for " + ", ".join(f"*{escape(m.label)}*" for m in down)
+    return (
+        "*What now*: Einstein replaces the model in place, so this model is the one answering "
+        f"now. Add examples{weak} (or feedback on its mistakes) and retrain again: "
+        f"`/retrain {job.model_id}`."
+    )

@@ -8,4 +8,5 @@ inserts.py   new jobs inserted together (group commit); `DuplicateJob`
 turns.py     whose turn it is on SQLite's one connection
 batches.py   group commit: what arrives during a write goes in the next one
 audit.py     `AuditLog`: the append-only trail and its export
+autoretrains.py  schedules and feedback triggers, and the claim that fires each once
 """

@@ -64,6 +64,7 @@ def to_row(job: Job) -> dict[str, Any]:
         "baseline": job.baseline,
         "approver": job.approver,
         "decision_note": job.decision_note,
+        "started_by": job.started_by,
         "approval_expires_at": as_utc(job.approval_expires_at),
         "private_channels": (
             None if job.private_channels is None else _fenced(job.private_channels)
@@ -106,6 +107,7 @@ def to_job(row: Any) -> Job:
         baseline=row["baseline"],
         approver=row["approver"],
         decision_note=row["decision_note"],
+        started_by=row.get("started_by"),
         approval_expires_at=as_utc(row["approval_expires_at"]),
         private_channels=(
             None if row["private_channels"] is None else _unfenced(row["private_channels"])

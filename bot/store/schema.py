@@ -12,7 +12,15 @@ import sqlalchemy as sa
 
 from bot.core.jobs import ACTIVE_STATUSES
 
-__all__ = ["ACTIVE", "ADDED_COLUMNS", "SCHEMA_LOCK", "audit_table", "jobs_table", "metadata"]
+__all__ = [
+    "ACTIVE",
+    "ADDED_COLUMNS",
+    "SCHEMA_LOCK",
+    "audit_table",
+    "autoretrains_table",
+    "jobs_table",
+    "metadata",
+]
 
 metadata = sa.MetaData()
 
@@ -57,6 +65,7 @@ jobs_table = sa.Table(
     sa.Column("approval_expires_at", sa.DateTime(timezone=True)),
     # The job's private channels fenced with commas (",," for none); NULL while unknown.
     sa.Column("private_channels", sa.Text),
+    sa.Column("started_by", sa.String(16)),
     # The lease: which process follows the job, until when. A process that dies stops
     # renewing, and another one takes the job over once the lease has expired.
     sa.Column("lease_owner", sa.String(128)),
@@ -82,7 +91,13 @@ sa.Index("retrain_jobs_model_created", jobs_table.c.model_id, jobs_table.c.creat
 sa.Index("retrain_jobs_requester_created", jobs_table.c.requester, jobs_table.c.created_at)
 
 # Columns added after the first release, created in place on a database that predates them.
-ADDED_COLUMNS = ("reached", "first_queue_position", "pending", "private_channels")
+ADDED_COLUMNS = (
+    "reached",
+    "first_queue_position",
+    "pending",
+    "private_channels",
+    "started_by",
+)
 
 # Any fixed number: every instance takes the same PostgreSQL advisory lock around start-up DDL.
 SCHEMA_LOCK = 0x7265747261696E
@@ -127,3 +142,30 @@ def _guard(target: sa.Table, connection: sa.Connection, **_: Any) -> None:
 
 
 sa.event.listen(audit_table, "after_create", _guard)
+
+
+# Schedules and feedback triggers (`bot.core.autoretrain`). A fire is claimed by moving
+# `next_run` (schedules) or `baseline` (triggers) on from the value the claimer read, and
+# `pending` holds the claimed fire's key until its job exists.
+autoretrains_table = sa.Table(
+    "retrain_autoretrains",
+    metadata,
+    sa.Column("id", sa.String(16), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("model_id", sa.String(64), nullable=False, index=True),
+    sa.Column("options", sa.Text, nullable=False),
+    sa.Column("creator", sa.String(32), nullable=False),
+    sa.Column("channel", sa.String(32), nullable=False),
+    sa.Column("team_id", sa.String(32)),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("cron", sa.String(128)),
+    sa.Column("tz", sa.String(64)),
+    sa.Column("next_run", sa.DateTime(timezone=True), index=True),
+    sa.Column("threshold", sa.Integer),
+    sa.Column("baseline", sa.Integer),
+    sa.Column("fired_at", sa.DateTime(timezone=True)),
+    sa.Column("last_job_id", sa.String(64)),
+    sa.Column("pending", sa.String(64)),
+    sa.Column("claimed_at", sa.DateTime(timezone=True)),
+    sa.Column("refusal", sa.Text),
+)
