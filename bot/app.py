@@ -123,6 +123,7 @@ def timing_from(settings: Settings, **overrides: float) -> Timing:
         "lease_seconds": settings.retrain_lease_seconds,
         "claim_interval": min(5.0, settings.retrain_lease_seconds / 4),
         "stall_after": settings.retrain_stall_after,
+        "queue_stall_after": settings.retrain_queue_stall_after,
         "unreachable_after": settings.retrain_unreachable_after,
     }
     return Timing(**(values | overrides))

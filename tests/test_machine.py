@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from bot.core import machine
-from bot.core.jobs import JobStatus, Result
+from bot.core.jobs import Job, JobStatus, Result
 from bot.core.owed import awaits_result, card_owed, due_private, due_replies, pending
 from tests.test_jobs import NOW, _job, _training
 
@@ -94,3 +94,38 @@ def test_cancel_notes_who_stopped_it() -> None:
         "stopped by <@U9>",
         NOW,
     )
+
+
+def _assess(job: Job, minutes: float) -> Job:
+    return machine.assess(
+        job,
+        now=NOW + timedelta(minutes=minutes),
+        stall_after=1800,
+        unreachable_after=10**6,  # contact times are not what is tested here
+        queue_stall_after=1800,
+    )
+
+
+def test_queued_too_long_is_one_alert_that_no_recovery_follows() -> None:
+    """Queued past queue_stall_after: one QUEUED_LONG alert; once said and started, no RECOVERED."""
+    queued = machine.observe(_job(), _training("QUEUED", queuePosition=4), now=NOW)
+    assert _assess(queued, 29).condition is None
+    alerted = _assess(queued, 31)
+    assert due_replies(machine.card_posted(alerted, ts="1.0"))[-1] == "QUEUED_LONG#1"
+    said = machine.posted(machine.card_posted(alerted, ts="1.0"), "QUEUED", "QUEUED_LONG#1")
+    assert _assess(said, 60) is said, "said once, however long it stays queued"
+    running = machine.observe(
+        said, _training("RUNNING", progress=0.1), now=NOW + timedelta(minutes=61)
+    )
+    started = _assess(running, 61)
+    assert due_replies(started) == ("RUNNING",)
+
+
+def test_queue_alert_not_yet_said_is_withdrawn_when_the_training_starts() -> None:
+    """A QUEUED_LONG alert still unsaid when the training starts is dropped, not recovered."""
+    alerted = _assess(machine.observe(_job(), _training("QUEUED"), now=NOW), 31)
+    running = machine.observe(
+        alerted, _training("RUNNING", progress=0.1), now=NOW + timedelta(minutes=32)
+    )
+    started = _assess(running, 32)
+    assert (started.condition, started.condition_seq) == (None, 0)

@@ -145,6 +145,9 @@ class Job:
     approver: str | None = None
     decision_note: str | None = None
     approval_expires_at: datetime | None = None
+    # Posts Slack refused for good in `channel` (not a member, no such channel) since the job
+    # came there; after `machine.MOVE_AFTER` the thread moves to the requester's DM.
+    refusals: int = 0
 
     @property
     def is_final(self) -> bool:

@@ -68,6 +68,7 @@ class WebApi:
             "conversations.history": self.conversations_history,
             "conversations.join": self.conversations_join,
             "conversations.info": self.conversations_info,
+            "conversations.open": self.conversations_open,
             "reactions.add": self.reactions_add,
             "files.getUploadURLExternal": self.files_get_upload_url_external,
             "files.completeUploadExternal": self.files_complete_upload_external,
@@ -181,6 +182,16 @@ class WebApi:
     def conversations_info(self, args: Args) -> ApiResult:
         """What the bot can see of a channel."""
         return _ok(channel=channel_payload(self._ws.visible(args.get("channel"))))
+
+    def conversations_open(self, args: Args) -> ApiResult:
+        """Open (or find) the bot's DM with one user; needs ``im:write``."""
+        if "im:write" not in self._ws.scopes:
+            raise ApiFailure("missing_scope")
+        if args.get("channel"):
+            return _ok(channel={"id": self._ws.visible(args.get("channel")).id})
+        channel, already = self._ws.open_im(args.get("users"))
+        reopened: dict[str, Any] = {"no_op": True, "already_open": True} if already else {}
+        return _ok(channel={"id": channel.id}, **reopened)
 
     def reactions_add(self, args: Args) -> ApiResult:
         """React to a message."""

@@ -55,6 +55,8 @@ DEFAULT_SCOPES = (
     "commands",
     "files:write",
     "groups:history",
+    "im:history",
+    "im:write",
     "reactions:write",
     "usergroups:read",
     "users:read",
