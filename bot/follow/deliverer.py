@@ -11,7 +11,8 @@ in a lane of its own (edits do not count against the channel's pace of posts).
 Every post is recorded (`Job.reported`, `Job.parent_ts`) as soon as Slack confirms it. A post is
 made only while this process's lease on the job is safe (`HeldJobs.may_post`, checked again by
 the outbox right before sending). A channel Slack refuses (not a member, archived, revoked
-token) is paused for `Timing.slack_pause` and the requester told once; any other refusal drops
+token) is paused for `Timing.slack_pause` and the requester told once, unless the thread can
+move to the requester's DM (`bot.follow.readback`); any other refusal drops
 that one message, recorded as handled so the thread goes on. A transient failure leaves the post
 owed and tries again later. Nothing here waits on Einstein except the pictures' data.
 
@@ -160,7 +161,10 @@ class Deliverer:
                     continue
                 job_context.set(record.id)
                 if await self._step(record, channel):
-                    channel.queue.setdefault(record.id, record)  # its next post, after the others'
+                    if record.job.channel == channel_id:
+                        channel.queue.setdefault(record.id, record)  # next post, after the others'
+                    else:
+                        self.changed(record)  # its thread moved to another channel
                 self._finish(record)
         finally:
             channel.worker = None

@@ -212,6 +212,14 @@ class Notifier:
             return False
         return True
 
+    async def open_dm(self, user: str) -> str:
+        """The id (`D…`) of the bot's DM with `user`, opened if need be (needs `im:write`)."""
+        response = await self._wait(
+            self._outbox.call("conversations_open", lane=f"conversations.open {user}", users=user),
+            what="conversations.open",
+        )
+        return str((response.get("channel") or {})["id"])
+
     async def permalink(self, channel: str, ts: str) -> str | None:
         try:
             response = await self._call("chat_getPermalink", channel=channel, message_ts=ts)

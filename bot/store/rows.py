@@ -65,6 +65,7 @@ def to_row(job: Job) -> dict[str, Any]:
         "approver": job.approver,
         "decision_note": job.decision_note,
         "approval_expires_at": as_utc(job.approval_expires_at),
+        "refusals": job.refusals,
     }
 
 
@@ -104,6 +105,7 @@ def to_job(row: Any) -> Job:
         approver=row["approver"],
         decision_note=row["decision_note"],
         approval_expires_at=as_utc(row["approval_expires_at"]),
+        refusals=row["refusals"] or 0,
     )
 
 

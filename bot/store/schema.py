@@ -55,6 +55,8 @@ jobs_table = sa.Table(
     sa.Column("approver", sa.String(32)),
     sa.Column("decision_note", sa.Text),
     sa.Column("approval_expires_at", sa.DateTime(timezone=True)),
+    # Posts Slack refused for good in `channel`; at `machine.MOVE_AFTER` the thread moves.
+    sa.Column("refusals", sa.Integer),
     # The lease: which process follows the job, until when. A process that dies stops
     # renewing, and another one takes the job over once the lease has expired.
     sa.Column("lease_owner", sa.String(128)),
@@ -75,7 +77,7 @@ sa.Index("retrain_jobs_lease", jobs_table.c.lease_expires)
 sa.Index("retrain_jobs_pending", jobs_table.c.pending)
 
 # Columns added after the first release, created in place on a database that predates them.
-ADDED_COLUMNS = ("reached", "first_queue_position", "pending")
+ADDED_COLUMNS = ("reached", "first_queue_position", "pending", "refusals")
 
 # Any fixed number: every instance takes the same PostgreSQL advisory lock around start-up DDL.
 SCHEMA_LOCK = 0x7265747261696E
