@@ -15,6 +15,7 @@ from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.access.gatekeeper import Gatekeeper
+from bot.choices import Choices
 from bot.core.schedule import Timing
 from bot.einstein.auth import JwtTokenSource, StaticTokenSource, TokenSource
 from bot.einstein.client import EinsteinClient
@@ -28,6 +29,7 @@ from bot.slack.notify import Notifier
 from bot.slack.outbox import Outbox
 from bot.store.audit import AuditLog
 from bot.store.jobs import JobStore, SqlJobStore
+from bot.store.prefs import NotifyMode, Preferences
 
 __all__ = ["Bot", "create_bot"]
 
@@ -152,11 +154,17 @@ def create_bot(settings: Settings, **timing: float) -> Bot:
     outbox = Outbox(client=slack, post_interval=settings.slack_post_interval)
     notifier = Notifier(outbox=outbox, session=session)
     gate = Gatekeeper(policy=policy, store=store, groups=notifier)
+    preferences = Preferences(store)
+
+    async def wants_dm(user: str) -> bool:
+        return await preferences.notify(user) == NotifyMode.DM
+
     follower = Follower(
         store=store,
         einstein=einstein,
         notifier=notifier,
         audit=audit,
+        wants_dm=wants_dm,
         timing=timing_from(settings, **timing),
     )
     bot_token = settings.slack_bot_token.get_secret_value().strip()
@@ -192,7 +200,13 @@ def create_bot(settings: Settings, **timing: float) -> Bot:
     )
     register_handlers(
         bolt,
-        Handlers(retrains=retrains, store=store, follower=follower, notifier=notifier),
+        Handlers(
+            retrains=retrains,
+            store=store,
+            follower=follower,
+            notifier=notifier,
+            choices=Choices(preferences=preferences),
+        ),
     )
     # Card buttons, the retrain form and the Home tab start retrains the way the command does.
     register_interactions(

@@ -9,6 +9,11 @@ Reply keys: a status ("QUEUED", "SUCCEEDED", ...), `APPROVED`, an alert ("STALLE
 `PICTURES` (learning curve and confusion matrix after a success) and `FAILURE_TEXT` (a failure
 message too long for the reply, attached whole). A refused retrain has no thread: its key
 "REJECTED" records that the requester was told privately (`due_private`).
+
+Once the thread told a training's end, its requester may also be owed a DM with the result
+(`due_direct`): `DM_RESULT` records that it was sent, `DM_NONE` that the requester did not ask
+for one (`/retrain notify`), so either way the job ends. A thread that is itself in the
+requester's DM owes no second copy.
 """
 
 from __future__ import annotations
@@ -18,11 +23,14 @@ from bot.core.machine import alert_key
 
 __all__ = [
     "APPROVED",
+    "DM_NONE",
+    "DM_RESULT",
     "FAILURE_INLINE_LIMIT",
     "FAILURE_TEXT",
     "PICTURES",
     "awaits_result",
     "card_owed",
+    "due_direct",
     "due_private",
     "due_replies",
     "owes_slack",
@@ -32,6 +40,8 @@ __all__ = [
 APPROVED = "APPROVED"
 PICTURES = "PICTURES"
 FAILURE_TEXT = "FAILURE_TEXT"
+DM_RESULT = "DM_RESULT"
+DM_NONE = "DM_NONE"
 # Longer failure messages are cut in the reply (Slack's section limit) and attached whole.
 FAILURE_INLINE_LIMIT = 2500
 
@@ -86,6 +96,15 @@ def due_private(job: Job) -> tuple[str, ...]:
     return ()
 
 
+def due_direct(job: Job) -> tuple[str, ...]:
+    """The requester's DM with the result, once the thread told the end; empty when settled."""
+    if job.status not in _THREAD_FINALS or job.status not in job.reported:
+        return ()
+    if job.channel.startswith("D") or DM_RESULT in job.reported or DM_NONE in job.reported:
+        return ()  # the thread is in a DM already (DM ids start with D), or it is settled
+    return (DM_RESULT,)
+
+
 def awaits_result(job: Job) -> bool:
     """A succeeded training whose metrics have not been read yet (its reply waits for them)."""
     return (
@@ -101,7 +120,9 @@ def card_owed(job: Job) -> bool:
 
 
 def owes_slack(job: Job) -> bool:
-    return card_owed(job) or bool(due_replies(job)) or bool(due_private(job))
+    return (
+        card_owed(job) or bool(due_replies(job)) or bool(due_private(job)) or bool(due_direct(job))
+    )
 
 
 def pending(job: Job) -> bool:

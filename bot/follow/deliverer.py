@@ -17,7 +17,8 @@ that one message, recorded as handled so the thread goes on. A transient failure
 owed and tries again later. Nothing here waits on Einstein except the pictures' data.
 
 When the card is edited: `bot.follow.card_edits`. Reading a thread back, a refused channel, the
-link for the requester and the pictures: `bot.follow.readback`.
+link for the requester and the pictures: `bot.follow.readback`. The result by DM:
+`bot.follow.direct`.
 """
 
 from __future__ import annotations
@@ -31,11 +32,20 @@ from datetime import datetime
 
 from bot.core import machine
 from bot.core.jobs import Job, utcnow
-from bot.core.owed import FAILURE_TEXT, PICTURES, card_owed, due_private, due_replies, pending
+from bot.core.owed import (
+    FAILURE_TEXT,
+    PICTURES,
+    card_owed,
+    due_direct,
+    due_private,
+    due_replies,
+    pending,
+)
 from bot.core.schedule import Timing
 from bot.einstein.client import EinsteinClient
 from bot.errors import SlackError, SlackRefused
 from bot.follow.card_edits import CardEdits, card_state
+from bot.follow.direct import DirectResults, WantsDm
 from bot.follow.held import Followed, HeldJobs
 from bot.follow.readback import ReadBack
 from bot.logs import job_context
@@ -86,6 +96,7 @@ class Deliverer:
         timing: Timing,
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = utcnow,
+        wants_dm: WantsDm | None = None,
     ) -> None:
         self._held = held
         self._notifier = notifier
@@ -111,6 +122,7 @@ class Deliverer:
             clock=clock,
             retry_soon=self._retry_soon,
         )
+        self._direct = DirectResults(held=held, notifier=notifier, wants_dm=wants_dm)
         self.on_done: Callable[[Followed], None] = lambda _record: None
 
     @property
@@ -231,6 +243,8 @@ class Deliverer:
             self._cards.edit(record)
         due = due_replies(job)
         if not due:
+            if due_direct(job):
+                await self._direct.send(record)  # the thread said it all: now the DM
             return False
         key = due[0]
         if key == PICTURES and record.pictures is None:
@@ -248,7 +262,7 @@ class Deliverer:
         if key == PICTURES:
             record.pictures = None  # uploaded: the memory goes
         await self._record(record, machine.posted(record.job, key))
-        return bool(due_replies(record.job))
+        return bool(due_replies(record.job) or due_direct(record.job))
 
     async def _record(self, record: Followed, job: Job) -> None:
         record.job = job

@@ -168,7 +168,7 @@ class ReadBack:
             )
             return True
         try:
-            dm = await self._notifier.open_dm(job.requester)
+            dm = await self._notifier.direct.open(job.requester)
         except SlackRefused as exc:
             log.error("cannot open a DM with %s for job %s: %s", job.requester, job.id, exc.code)
             return False

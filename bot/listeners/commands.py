@@ -16,7 +16,17 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_bolt.response import BoltResponse
 
-from bot.core.grammar import Cancel, Help, History, ListJobs, Retrain, Status, parse_command
+from bot.choices import Choices
+from bot.core.grammar import (
+    Cancel,
+    Help,
+    History,
+    ListJobs,
+    Notify,
+    Retrain,
+    Status,
+    parse_command,
+)
 from bot.core.help import USAGE, render_help
 from bot.core.jobs import Job, JobStatus, utcnow
 from bot.core.requester import Requester
@@ -45,7 +55,9 @@ class Handlers:
         store: JobStore,
         follower: Follower,
         notifier: Notifier,
+        choices: Choices,
     ) -> None:
+        self._choices = choices
         self._retrains = retrains
         self._store = store
         self._follower = follower
@@ -127,6 +139,8 @@ class Handlers:
                 return "*Trainings being followed*\n" + "\n".join(lines)
             case Cancel(model_id=model_id):
                 return await self._retrains.stop(model_id, user=str(command["user_id"]))
+            case Notify(mode=mode):
+                return await self._choices.notify(user=str(command["user_id"]), mode=mode)
             case History(model_id=model_id):
                 jobs = [
                     j

@@ -25,6 +25,7 @@ import aiohttp
 from bot.core.jobs import Job, utcnow
 from bot.errors import SlackError, SlackRefused
 from bot.slack.card import render_card
+from bot.slack.direct import DirectMessages
 from bot.slack.lanes import Fence
 from bot.slack.look import Message
 from bot.slack.marks import CARD, FAILURE_FILE, card_ts, file_name, metadata, posted_states
@@ -55,6 +56,7 @@ class Notifier:
         self._session = session
         self._wait_limit = wait_limit
         self._lookup_limit = lookup_limit
+        self.direct = DirectMessages(outbox=outbox, wait_limit=wait_limit)  # the bot's DMs
 
     async def post_card(self, job: Job, *, fence: Fence | None = None) -> str:
         """Post the parent message; returns its ts."""
@@ -211,14 +213,6 @@ class Notifier:
             log.warning("could not join %s: %s", channel, exc.code)
             return False
         return True
-
-    async def open_dm(self, user: str) -> str:
-        """The id (`D…`) of the bot's DM with `user`, opened if need be (needs `im:write`)."""
-        response = await self._wait(
-            self._outbox.call("conversations_open", lane=f"conversations.open {user}", users=user),
-            what="conversations.open",
-        )
-        return str((response.get("channel") or {})["id"])
 
     async def permalink(self, channel: str, ts: str) -> str | None:
         try:

@@ -1,6 +1,6 @@
-"""The database schema: the jobs being followed and the audit trail, in one place.
+"""The database schema: the jobs being followed, the audit trail and people's choices.
 
-Both tables are created at start-up by `SqlJobStore.open()` (under an advisory lock on
+The tables are created at start-up by `SqlJobStore.open()` (under an advisory lock on
 PostgreSQL, so several instances may start at once).
 """
 
@@ -12,7 +12,15 @@ import sqlalchemy as sa
 
 from bot.core.jobs import ACTIVE_STATUSES
 
-__all__ = ["ACTIVE", "ADDED_COLUMNS", "SCHEMA_LOCK", "audit_table", "jobs_table", "metadata"]
+__all__ = [
+    "ACTIVE",
+    "ADDED_COLUMNS",
+    "SCHEMA_LOCK",
+    "audit_table",
+    "jobs_table",
+    "metadata",
+    "prefs_table",
+]
 
 metadata = sa.MetaData()
 
@@ -96,6 +104,15 @@ audit_table = sa.Table(
     sa.Column("options", sa.Text),
     sa.Column("outcome", sa.Text),
     sa.Column("detail", sa.Text),
+)
+
+# Each person's choices (`/retrain notify dm|off`); a person without a row chose nothing.
+prefs_table = sa.Table(
+    "retrain_user_prefs",
+    metadata,
+    sa.Column("user_id", sa.String(32), primary_key=True),
+    sa.Column("notify", sa.String(16), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
 
 # The database itself keeps the trail append-only, whatever code talks to it.
