@@ -129,3 +129,15 @@ def test_queue_alert_not_yet_said_is_withdrawn_when_the_training_starts() -> Non
     )
     started = _assess(running, 32)
     assert (started.condition, started.condition_seq) == (None, 0)
+
+
+def test_a_thread_moved_to_the_dm_owes_the_requester_one_note_once_its_card_is_there() -> None:
+    """After `move`, the card is owed in the DM; once posted, MOVED is owed until recorded."""
+    refused = machine.refused(machine.refused(_job(status=JobStatus.QUEUED, channel="D0PEOPLE")))
+    moved = machine.move(refused.with_changes(parent_ts="1.0"), channel="D0BOT")
+    assert (moved.channel, moved.origin_channel, moved.refusals) == ("D0BOT", "C1", 0)
+    assert card_owed(moved)
+    assert due_private(moved) == ()
+    posted = machine.card_posted(moved, ts="2.0")
+    assert due_private(posted) == ("MOVED",)
+    assert due_private(machine.posted(posted, "MOVED")) == ()

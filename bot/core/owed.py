@@ -27,12 +27,14 @@ __all__ = [
     "DM_RESULT",
     "FAILURE_INLINE_LIMIT",
     "FAILURE_TEXT",
+    "MOVED",
     "PICTURES",
     "awaits_result",
     "card_owed",
     "due_direct",
     "due_private",
     "due_replies",
+    "moved_to_dm",
     "owes_slack",
     "pending",
 ]
@@ -42,6 +44,7 @@ PICTURES = "PICTURES"
 FAILURE_TEXT = "FAILURE_TEXT"
 DM_RESULT = "DM_RESULT"
 DM_NONE = "DM_NONE"
+MOVED = "MOVED"  # the requester was told that the thread moved to their DM
 # Longer failure messages are cut in the reply (Slack's section limit) and attached whole.
 FAILURE_INLINE_LIMIT = 2500
 
@@ -90,10 +93,18 @@ def due_replies(job: Job) -> tuple[str, ...]:
 
 
 def due_private(job: Job) -> tuple[str, ...]:
-    """What the requester is still to be told privately: why Einstein refused the retrain."""
+    """What the requester is still to be told privately: why Einstein refused the retrain,
+    or where its thread went (`MOVED`: to their DM, once the card is there)."""
     if job.status == JobStatus.REJECTED and JobStatus.REJECTED not in job.reported:
         return (JobStatus.REJECTED,)
+    if moved_to_dm(job) and job.parent_ts is not None and MOVED not in job.reported:
+        return (MOVED,)
     return ()
+
+
+def moved_to_dm(job: Job) -> bool:
+    """Whether the job's thread moved to the requester's DM (DM ids start with D)."""
+    return job.channel != job.origin_channel and job.channel.startswith("D")
 
 
 def due_direct(job: Job) -> tuple[str, ...]:

@@ -34,6 +34,7 @@ from bot.core import machine
 from bot.core.jobs import Job, utcnow
 from bot.core.owed import (
     FAILURE_TEXT,
+    MOVED,
     PICTURES,
     card_owed,
     due_direct,
@@ -231,13 +232,16 @@ class Deliverer:
             await self._readback.link_elsewhere(record)
             return True
         for key in due_private(job):
-            await self._notifier.tell(
-                response_url=job.response_url,
-                channel=job.origin_channel,
-                user=job.requester,
-                message=f":no_entry: The retrain of `{job.model_id}` was not started. "
-                f"{job.failure_msg or ''}".rstrip(),
-            )
+            if key == MOVED:
+                await self._readback.tell_moved(record)
+            else:
+                await self._notifier.tell(
+                    response_url=job.response_url,
+                    channel=job.origin_channel,
+                    user=job.requester,
+                    message=f":no_entry: The retrain of `{job.model_id}` was not started. "
+                    f"{job.failure_msg or ''}".rstrip(),
+                )
             await self._record(record, machine.posted(record.job, key))
         if job.parent_ts is not None and self._cards.due(record):
             self._cards.edit(record)

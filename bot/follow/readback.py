@@ -24,7 +24,7 @@ from typing import Protocol
 
 from bot.core import machine
 from bot.core.jobs import Job
-from bot.core.owed import card_owed
+from bot.core.owed import card_owed, moved_to_dm
 from bot.core.schedule import Timing
 from bot.einstein.client import EinsteinClient
 from bot.errors import SlackError, SlackRefused
@@ -35,7 +35,7 @@ from bot.follow.pictures import fetch_drawable
 from bot.slack.look import look
 from bot.slack.notify import Notifier
 
-__all__ = ["INVITE_ASKED", "Paused", "ReadBack", "moved_text", "moved_to_dm"]
+__all__ = ["INVITE_ASKED", "Paused", "ReadBack", "moved_text"]
 
 log = logging.getLogger(__name__)
 
@@ -185,19 +185,23 @@ class ReadBack:
         )
         return True
 
+    async def tell_moved(self, record: Followed) -> None:
+        """Tell the requester where the thread went, with a link (owed as `MOVED`)."""
+        job = record.job
+        assert job.parent_ts is not None
+        link = await self._notifier.permalink(job.channel, job.parent_ts)
+        await self._notifier.tell(
+            response_url=job.response_url,
+            channel=job.origin_channel,
+            user=job.requester,
+            message=moved_text(job, link),
+        )
+
     async def link_elsewhere(self, record: Followed) -> None:
         job = record.job
-        if job.channel == job.origin_channel or job.parent_ts is None:
-            return
+        if job.channel == job.origin_channel or job.parent_ts is None or moved_to_dm(job):
+            return  # a thread moved to the DM is told as `MOVED` (`owed.due_private`)
         link = await self._notifier.permalink(job.channel, job.parent_ts)
-        if moved_to_dm(job):
-            await self._notifier.tell(
-                response_url=job.response_url,
-                channel=job.origin_channel,
-                user=job.requester,
-                message=moved_text(job, link),
-            )
-            return
         where = f"<{link}|the thread in <#{job.channel}>>" if link else f"<#{job.channel}>"
         await self._notifier.tell(
             response_url=job.response_url,
@@ -250,11 +254,6 @@ class ReadBack:
                     return
                 raise
             await self._notifier.upload_pictures(job, pictures, comment=comment, fence=fence)
-
-
-def moved_to_dm(job: Job) -> bool:
-    """Whether the job's thread was moved to the requester's DM (DM ids start with D)."""
-    return job.channel != job.origin_channel and job.channel.startswith("D")
 
 
 def moved_text(job: Job, link: str | None) -> str:
