@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 
 import pytest
-from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.core.jobs import Job
+from bot.core import machine
+from bot.core.jobs import Job, Result, utcnow
+from bot.core.options import RetrainOptions
 from bot.core.owed import DM_NONE, DM_RESULT
-from bot.slack.marks import metadata
-from tests.conftest import USER, Stack
+from bot.fakes.slack import DEFAULT_SCOPES
+from bot.slack.direct import render_result
+from tests.conftest import CHANNEL, USER, Stack
 
 MODEL = "7JXCXTRXTMNLJCEF2DR5CJ46QU"
 DM = "D0REQUEST1"  # the fake's DM between the bot and USER
@@ -99,17 +102,51 @@ async def test_help_notify_explains_it(stack: Stack) -> None:
 
 
 async def test_dm_already_sent_before_a_crash_is_not_sent_again(stack: Stack) -> None:
-    """A DM the last process posted but did not record is found in the DM and not repeated."""
+    """A DM a dead process posted but did not record is found in the DM, not sent again."""
     await _choose(stack, "notify dm")
     stack.simulator.add_model(MODEL)
-    stack.simulator.script(MODEL, queue_seconds=300)
-    await stack.command(MODEL)
-    [job] = await stack.bot.store.recent(limit=1)
-    # What a process that died right after posting the DM left behind, marked as the bot marks it.
-    client = AsyncWebClient(token="xoxb-test-token", base_url=stack.slack.api_url)
-    dm = (await client.conversations_open(users=USER))["channel"]["id"]
-    await client.chat_postMessage(channel=dm, text="sent before", metadata=metadata(job, DM_RESULT))
-    final = await _settled(stack, timeout=20)
-    await asyncio.sleep(0.3)
-    assert [m.text for m in stack.slack.messages(dm)] == ["sent before"]
+    training = await stack.bot.einstein.retrain(MODEL, RetrainOptions())
+    job = Job(
+        id=secrets.token_hex(8),
+        model_id=MODEL,
+        options=RetrainOptions(),
+        requester=USER,
+        channel=CHANNEL,
+        origin_channel=CHANNEL,
+        created_at=utcnow(),
+    )
+    job = machine.observe(job, training, now=utcnow())
+    job = machine.card_posted(job, ts=await stack.bot.notifier.post_card(job))
+    await stack.bot.notifier.post_reply(job, "QUEUED")
+    job = machine.with_result(
+        machine.observe(job, training.model_copy(update={"status": "SUCCEEDED"}), now=utcnow()),
+        Result(test_accuracy=0.9),
+    )
+    job = machine.posted(job, "QUEUED", "SUCCEEDED", "PICTURES")
+    # The dead process sent the DM, then died before recording it.
+    dm = await stack.bot.notifier.direct.open(USER)
+    await stack.bot.notifier.direct.post(
+        dm, render_result(job, link=None), job=job, state=DM_RESULT
+    )
+    await stack.bot.store.add(job, lease_seconds=30)
+    await stack.bot.store.release([job.id])
+    final = await _settled(stack)
+    assert len(stack.slack.messages(dm)) == 1
     assert DM_RESULT in final.reported
+
+
+@pytest.mark.slack(scopes=tuple(s for s in DEFAULT_SCOPES if s != "im:write"))
+async def test_dm_slack_refuses_is_logged_and_the_job_still_ends(
+    stack: Stack, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Without im:write the DM cannot be sent: an error is logged, the thread is whole and
+    the job ends instead of trying forever."""
+    await _choose(stack, "notify dm")
+    stack.simulator.add_model(MODEL)
+    await stack.command(MODEL)
+    job = await _settled(stack)
+    assert DM_NONE in job.reported
+    assert any("succeeded" in m.text for m in stack.replies())
+    assert any(
+        "result DM" in r.getMessage() and "missing_scope" in r.getMessage() for r in caplog.records
+    )

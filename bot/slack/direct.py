@@ -59,14 +59,15 @@ class DirectMessages:
         )
 
     async def posted(self, dm: str, *, job: Job, state: str) -> bool:
-        """Whether the DM already holds `job`'s post marked `state` (newest 200 messages)."""
+        """Whether the DM already holds `job`'s post marked `state` among its newest messages
+        (15: Slack's page limit for some apps; the post looked for is recent)."""
         response = await self._wait(
             self._outbox.call(
                 "conversations_history",
                 channel=dm,
                 job_id=job.id,
                 include_all_metadata=True,
-                limit=200,
+                limit=15,
             ),
             what="conversations.history",
         )
