@@ -179,7 +179,8 @@ class ReadBack:
         if dm == job.channel:
             return False  # the DM itself refuses: nowhere else to go
         # Stored before anything is posted there: a restart reads the thread back in the DM.
-        await self._record(record, machine.move(job, channel=dm))
+        # Applied to the job as it is now: the observer may have moved it on meanwhile.
+        await self._record(record, machine.move(record.job, channel=dm))
         log.warning(
             "job %s moves from %s (%s) to the requester's DM %s", job.id, job.channel, code, dm
         )
