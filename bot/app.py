@@ -18,6 +18,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.access.gatekeeper import Gatekeeper
 from bot.access.visibility import Visibility
 from bot.autoruns import AutoRuns, FeedbackCount
+from bot.choices import Choices
 from bot.core.schedule import Timing
 from bot.einstein.auth import JwtTokenSource, StaticTokenSource, TokenSource
 from bot.einstein.client import EinsteinClient
@@ -36,6 +37,7 @@ from bot.slack.outbox import Outbox
 from bot.store.audit import AuditLog
 from bot.store.autoretrains import AutoRetrainStore
 from bot.store.jobs import JobStore, SqlJobStore
+from bot.store.prefs import NotifyMode, Preferences
 
 __all__ = ["Bot", "create_bot"]
 
@@ -143,6 +145,7 @@ def timing_from(settings: Settings, **overrides: float) -> Timing:
         "lease_seconds": settings.retrain_lease_seconds,
         "claim_interval": min(5.0, settings.retrain_lease_seconds / 4),
         "stall_after": settings.retrain_stall_after,
+        "queue_stall_after": settings.retrain_queue_stall_after,
         "unreachable_after": settings.retrain_unreachable_after,
         "trigger_interval": settings.retrain_trigger_interval,
         "regression_alert": settings.retrain_regression_alert,
@@ -175,12 +178,19 @@ def create_bot(settings: Settings, **timing: float) -> Bot:
     gate = Gatekeeper(policy=policy, store=store, groups=notifier)
     visibility = Visibility(directory=SlackChannels(outbox=outbox))
     reads = Reads(store=store, visibility=visibility, notifier=notifier)
+    preferences = Preferences(store)
+
+    async def wants_dm(user: str) -> bool:
+        return await preferences.notify(user) == NotifyMode.DM
+
+    timings = timing_from(settings, **timing)
     follower = Follower(
         store=store,
         einstein=einstein,
         notifier=notifier,
         audit=audit,
-        timing=timing_from(settings, **timing),
+        wants_dm=wants_dm,
+        timing=timings,
     )
     bot_token = settings.slack_bot_token.get_secret_value().strip()
 
@@ -215,7 +225,6 @@ def create_bot(settings: Settings, **timing: float) -> Bot:
         retrain_channel=settings.retrain_channel,
         approval_ttl=settings.retrain_approval_ttl,
     )
-    timings = timing_from(settings, **timing)
     autoruns = AutoRuns(
         autos=AutoRetrainStore(store),
         retrains=retrains,
@@ -235,6 +244,7 @@ def create_bot(settings: Settings, **timing: float) -> Bot:
             autoruns=autoruns,
             follower=follower,
             notifier=notifier,
+            choices=Choices(preferences=preferences),
         ),
     )
     # Card buttons, the retrain form and the Home tab start retrains the way the command does.

@@ -56,6 +56,7 @@ class Settings(BaseSettings):
     retrain_poll_interval: float = Field(default=10.0, gt=0, le=3600)
     port: int = Field(default=3000, ge=1, le=65535)
     retrain_stall_after: float = Field(default=1800.0, gt=0)
+    retrain_queue_stall_after: float = Field(default=1800.0, gt=0)
     retrain_unreachable_after: float = Field(default=600.0, gt=0)
     retrain_lease_seconds: float = Field(default=30.0, ge=1, le=3600)
 

@@ -109,7 +109,13 @@ class BotProcess:
             self.process.wait(timeout=10)
 
     async def command(
-        self, session: aiohttp.ClientSession, text: str, *, response_url: str
+        self,
+        session: aiohttp.ClientSession,
+        text: str,
+        *,
+        response_url: str,
+        channel: str = CHANNEL,
+        **extra: str,
     ) -> SentRequest:
         return await send_slash_command(
             session,
@@ -117,6 +123,7 @@ class BotProcess:
             signing_secret=SIGNING_SECRET,
             text=text,
             user_id=USER,
-            channel_id=CHANNEL,
+            channel_id=channel,
             response_url=response_url,
+            **extra,
         )

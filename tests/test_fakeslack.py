@@ -238,6 +238,43 @@ async def test_join_private_channel_fails(client: AsyncWebClient) -> None:
     assert error_of(member) == "method_not_supported_for_channel_type"
 
 
+async def test_conversations_open_gives_one_dm_per_user(
+    fake: FakeSlack, client: AsyncWebClient
+) -> None:
+    """conversations.open opens the bot's DM with a user once; again it says already_open."""
+    first = await client.conversations_open(users="U1")
+    again = await client.conversations_open(users="U1")
+    dm = first["channel"]["id"]
+    assert dm.startswith("D")
+    assert again["channel"]["id"] == dm
+    assert "already_open" not in first.data
+    assert again["already_open"]
+    await client.chat_postMessage(channel=dm, text="hello")
+    assert [m.text for m in fake.messages(dm)] == ["hello"]
+
+
+async def test_dm_between_people_refuses_the_bot() -> None:
+    """A DM between two people the bot is not in: its posts there get channel_not_found."""
+    people = Channel(id="D0PEOPLE", name="directmessage", is_im=True, bot_is_member=False)
+    async with FakeSlack(channels=[people]) as fake:
+        other = AsyncWebClient(token="xoxb-test", base_url=fake.api_url)
+        with pytest.raises(SlackApiError) as refused:
+            await other.chat_postMessage(channel="D0PEOPLE", text="hi")
+        with pytest.raises(SlackApiError) as join:
+            await other.conversations_join(channel="D0PEOPLE")
+    assert error_of(refused) == "channel_not_found"
+    assert error_of(join) == "channel_not_found"
+
+
+async def test_conversations_open_needs_im_write() -> None:
+    """Without the im:write scope, conversations.open is refused with missing_scope."""
+    async with FakeSlack(scopes=("chat:write",)) as fake:
+        client = AsyncWebClient(token="xoxb-test", base_url=fake.api_url)
+        with pytest.raises(SlackApiError) as refused:
+            await client.conversations_open(users="U1")
+    assert error_of(refused) == "missing_scope"
+
+
 async def test_conversations_info(client: AsyncWebClient) -> None:
     """conversations.info describes a channel the bot can see."""
     info = await client.conversations_info(channel=SECRET)

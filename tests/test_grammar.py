@@ -20,6 +20,7 @@ from bot.core.grammar import (
     Help,
     History,
     ListJobs,
+    Notify,
     Retrain,
     Status,
     parse_command,
@@ -556,3 +557,20 @@ def test_describe_and_dict_round_trip(options: RetrainOptions) -> None:
     if options != RetrainOptions():  # "default options" is for people, not for the parser
         assert parse_command(f"{MODEL} {options.describe()}") == Retrain(MODEL, options)
     assert RetrainOptions.from_dict(json.loads(json.dumps(options.to_dict()))) == options
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("notify dm", Notify("dm")), ("NOTIFY Off", Notify("off")), ("notify", Notify())],
+)
+def test_notify_takes_dm_or_off(text: str, expected: Notify) -> None:
+    """`notify dm|off` parses case-insensitively; alone it asks for the current choice."""
+    assert parse_command(text) == expected
+
+
+@pytest.mark.parametrize(("text", "bad"), [("notify sms", "`sms`"), ("notify dm now", "`now`")])
+def test_notify_refuses_other_words_by_name(text: str, bad: str) -> None:
+    """Anything but one of dm and off is a usage error naming the word and the choices."""
+    with pytest.raises(UsageError, match="`dm`") as refused:
+        parse_command(text)
+    assert bad in str(refused.value)

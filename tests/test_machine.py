@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from bot.core import machine
-from bot.core.jobs import JobStatus, Result
+from bot.core.jobs import Job, JobStatus, Result
 from bot.core.owed import awaits_result, card_owed, due_private, due_replies, pending
 from tests.test_jobs import NOW, _job, _training
 
@@ -109,3 +109,50 @@ def test_cancel_notes_who_stopped_it() -> None:
         "stopped by <@U9>",
         NOW,
     )
+
+
+def _assess(job: Job, minutes: float) -> Job:
+    return machine.assess(
+        job,
+        now=NOW + timedelta(minutes=minutes),
+        stall_after=1800,
+        unreachable_after=10**6,  # contact times are not what is tested here
+        queue_stall_after=1800,
+    )
+
+
+def test_queued_too_long_is_one_alert_that_no_recovery_follows() -> None:
+    """Queued past queue_stall_after: one QUEUED_LONG alert; once said and started, no RECOVERED."""
+    queued = machine.observe(_job(), _training("QUEUED", queuePosition=4), now=NOW)
+    assert _assess(queued, 29).condition is None
+    alerted = _assess(queued, 31)
+    assert due_replies(machine.card_posted(alerted, ts="1.0"))[-1] == "QUEUED_LONG#1"
+    said = machine.posted(machine.card_posted(alerted, ts="1.0"), "QUEUED", "QUEUED_LONG#1")
+    assert _assess(said, 60) is said, "said once, however long it stays queued"
+    running = machine.observe(
+        said, _training("RUNNING", progress=0.1), now=NOW + timedelta(minutes=61)
+    )
+    started = _assess(running, 61)
+    assert due_replies(started) == ("RUNNING",)
+
+
+def test_queue_alert_not_yet_said_is_withdrawn_when_the_training_starts() -> None:
+    """A QUEUED_LONG alert still unsaid when the training starts is dropped, not recovered."""
+    alerted = _assess(machine.observe(_job(), _training("QUEUED"), now=NOW), 31)
+    running = machine.observe(
+        alerted, _training("RUNNING", progress=0.1), now=NOW + timedelta(minutes=32)
+    )
+    started = _assess(running, 32)
+    assert (started.condition, started.condition_seq) == (None, 0)
+
+
+def test_a_thread_moved_to_the_dm_owes_the_requester_one_note_once_its_card_is_there() -> None:
+    """After `move`, the card is owed in the DM; once posted, MOVED is owed until recorded."""
+    refused = machine.refused(machine.refused(_job(status=JobStatus.QUEUED, channel="D0PEOPLE")))
+    moved = machine.move(refused.with_changes(parent_ts="1.0"), channel="D0BOT")
+    assert (moved.channel, moved.origin_channel, moved.refusals) == ("D0BOT", "C1", 0)
+    assert card_owed(moved)
+    assert due_private(moved) == ()
+    posted = machine.card_posted(moved, ts="2.0")
+    assert due_private(posted) == ("MOVED",)
+    assert due_private(machine.posted(posted, "MOVED")) == ()

@@ -34,6 +34,16 @@ def test_manifest_asks_for_the_scopes_of_private_channels() -> None:
     assert {"groups:read", "channels:read"} <= set(scopes)
 
 
+def test_manifest_lets_the_bot_write_to_peoples_dms() -> None:
+    """im:write opens the requester's DM; the App Home messages tab shows it, read-only."""
+    manifest = _manifest()
+    scopes = manifest["oauth_config"]["scopes"]["bot"]  # type: ignore[index]
+    home = manifest["features"]["app_home"]  # type: ignore[index]
+    assert {"im:write", "im:history"} <= set(scopes)
+    assert home["messages_tab_enabled"] is True
+    assert home["messages_tab_read_only_enabled"] is True
+
+
 async def test_every_manifest_command_has_a_handler(sqlite_url: str) -> None:
     """Each slash command the manifest declares is answered by a listener (not Bolt's 404)."""
     settings = Settings(

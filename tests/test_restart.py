@@ -113,3 +113,50 @@ async def test_sigkill_right_after_the_ack_loses_no_command(
         assert len(cards) == 1
         assert "Succeeded" in cards[0].text
         assert len(simulator.calls("retrain")) == 1
+
+
+async def test_refused_attempts_and_the_move_to_a_dm_survive_a_restart(
+    tmp_path: Path, key_pair: tuple[str, str]
+) -> None:
+    """Killed after two refused posts in a DM between people, the next process tries once
+    more, moves the thread to the requester's DM and posts each reply there once."""
+    people, dm = "D0PEOPLE01", "D0REQUEST1"
+    async with peers(key_pair) as (simulator, slack), aiohttp.ClientSession() as session:
+        simulator.script(MODEL, queue_seconds=300, run_seconds=150)
+
+        def refused() -> list[object]:
+            calls = slack.calls_to("chat.postMessage")
+            return [c for c in calls if c.args.get("channel") == people]
+
+        bot = _bot(tmp_path, key_pair, simulator, slack)
+        try:
+            await bot.start(session)
+            await bot.command(
+                session,
+                MODEL,
+                response_url=slack.response_url(),
+                channel=people,
+                channel_name="directmessage",
+            )
+            await slack.wait_for(lambda: len(refused()) >= 2, timeout=20, what="two refusals")
+            bot.kill()
+            await bot.start(session)
+            await slack.wait_for(
+                lambda: any("succeeded" in m.text for m in slack.messages(dm)),
+                timeout=40,
+                what="the SUCCEEDED reply in the DM",
+            )
+            await asyncio.sleep(0.3)  # room for a duplicate to show up, if there were one
+        finally:
+            bot.close()
+        assert len(refused()) <= 3
+        messages = slack.messages(dm)
+        assert len([m for m in messages if m.thread_ts is None]) == 1
+        kinds = Counter(
+            m.versions[0].metadata.event_payload["state"]
+            for m in messages
+            if m.thread_ts and m.versions[0].metadata
+        )
+        # RUNNING may pass unseen while no process runs; whatever is said is said once.
+        assert kinds["SUCCEEDED"] == 1
+        assert set(kinds.values()) == {1}, bot.log.read_text()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 
 import pytest
 
@@ -85,3 +86,33 @@ async def test_same_command_twice_makes_one_job(stack: Stack) -> None:
     duplicate = [a for a in answers if "already being followed" in a]
     assert len(duplicate) == 1
     assert "thread" in json.dumps(duplicate)
+
+
+@pytest.mark.timing(queue_stall_after=0.3)
+async def test_training_queued_too_long_is_said_once_then_its_start(stack: Stack) -> None:
+    """A training queued past RETRAIN_QUEUE_STALL_AFTER gets one note with its queue position,
+    and the reply saying it started tells how long after the request; no recovery follows."""
+    stack.simulator.add_model(MODEL)
+    stack.simulator.script(MODEL, queue_seconds=450, run_seconds=30)
+    await stack.command(MODEL)
+    [final] = await stack.wait_final(timeout=20)
+    assert final.status == "SUCCEEDED"
+    states = [s.split("#")[0] for s in _states(stack) if "#" in s]
+    assert states == ["QUEUED_LONG"], "one note, no recovery"
+    [note] = [m for m in stack.replies() if "Still queued" in m.text]
+    assert re.search(r"Still queued at position \d+ after", note.text)
+    assert f"<@{USER}>" in note.text
+    started = next(m for m in stack.replies() if "Training started" in m.text)
+    assert "after it was requested" in started.text
+
+
+@pytest.mark.timing(queue_stall_after=30)
+async def test_training_queued_briefly_gets_no_queue_note(stack: Stack) -> None:
+    """A training that leaves the queue before RETRAIN_QUEUE_STALL_AFTER gets no queue note."""
+    stack.simulator.add_model(MODEL)
+    stack.simulator.script(MODEL, queue_seconds=150, run_seconds=30)
+    await stack.command(MODEL)
+    await stack.wait_final(timeout=20)
+    assert not [m for m in stack.replies() if "Still queued" in m.text]
+    started = next(m for m in stack.replies() if "Training started" in m.text)
+    assert "after it was requested" not in started.text

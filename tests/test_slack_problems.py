@@ -12,30 +12,30 @@ from tests.conftest import USER, Stack
 MODEL = "7JXCXTRXTMNLJCEF2DR5CJ46QU"
 PRIVATE = "G0PRIVATE01"
 PUBLIC = "C0PUBLIC001"
+DM = "D0REQUEST1"  # the fake's DM between the bot and USER
+PEOPLE = "D0PEOPLE01"  # a DM between USER and someone else
 
 
-@pytest.mark.timing(slack_pause=0.5)
-async def test_private_channel_without_the_bot_asks_for_an_invitation(stack: Stack) -> None:
-    """The bot cannot join a private channel: the requester is told once how to invite it,
-    the training is still followed, and the thread catches up once the bot is invited."""
+@pytest.mark.timing(slack_pause=0.2)
+async def test_private_channel_without_the_bot_moves_the_thread_to_a_dm(stack: Stack) -> None:
+    """The bot cannot join a private channel: after three refused posts the card and thread go
+    to the requester's DM, and the requester is told once where, with how to invite the bot."""
     stack.slack.add_channel(
         Channel(id=PRIVATE, name="ml-private", is_private=True, bot_is_member=False)
     )
     stack.simulator.add_model(MODEL)
     _, url = await stack.command(MODEL, channel=PRIVATE)
-    told = await stack.slack.wait_for(
-        lambda: [t for t in stack.private(url) if "/invite" in t], timeout=10
-    )
-    assert "still followed" in told[0]
-    stack.slack.add_channel(
-        Channel(id=PRIVATE, name="ml-private", is_private=True, bot_is_member=True)
-    )
     [job] = await stack.wait_final(timeout=20)
     assert job.status == "SUCCEEDED"
-    assert len([t for t in stack.private(url) if "/invite" in t]) == 1, "asked once"
-    cards = [m for m in stack.slack.messages(PRIVATE) if m.thread_ts is None]
-    assert len(cards) == 1
-    assert any("succeeded" in m.text for m in stack.slack.messages(PRIVATE))
+    assert (job.channel, job.origin_channel) == (DM, PRIVATE)
+    refused = [c for c in stack.slack.calls_to("chat.postMessage") if c.args["channel"] == PRIVATE]
+    assert len(refused) == 3
+    told = [t for t in stack.private(url) if "direct messages" in t]
+    assert len(told) == 1
+    assert "/invite" in told[0]
+    assert f"archives/{DM}/" in told[0], "links the card in the DM"
+    assert len(stack.cards(DM)) == 1
+    assert any("succeeded" in m.text for m in stack.replies(DM))
 
 
 async def test_public_channel_without_the_bot_is_joined(stack: Stack) -> None:
@@ -89,3 +89,37 @@ async def test_message_level_refusal_drops_one_reply_only(stack: Stack) -> None:
     assert job.status == "SUCCEEDED"
     assert any("succeeded" in m.text for m in stack.replies())
     assert f"<@{USER}>" in stack.replies()[-2].text or f"<@{USER}>" in stack.replies()[-1].text
+
+
+@pytest.mark.timing(slack_pause=0.2)
+async def test_retrain_typed_in_a_dm_between_people_reports_in_the_requesters_dm(
+    stack: Stack,
+) -> None:
+    """/retrain in a DM between two people: Slack refuses the bot's posts there, so the thread
+    goes to the requester's DM with the bot, which is opened, and the requester learns where."""
+    stack.slack.add_channel(
+        Channel(id=PEOPLE, name="directmessage", is_im=True, user=USER, bot_is_member=False)
+    )
+    stack.simulator.add_model(MODEL)
+    _, url = await stack.command(MODEL, channel=PEOPLE, channel_name="directmessage")
+    [job] = await stack.wait_final(timeout=20)
+    assert (job.channel, job.origin_channel, job.status) == (DM, PEOPLE, "SUCCEEDED")
+    [opened] = stack.slack.calls_to("conversations.open")
+    assert opened.args["users"] == USER
+    assert not stack.slack.messages(PEOPLE)
+    told = [t for t in stack.private(url) if "direct messages" in t]
+    assert len(told) == 1
+    assert "this conversation" in told[0]
+    assert "/invite" not in told[0]
+    assert len(stack.cards(DM)) == 1
+
+
+@pytest.mark.timing(slack_pause=0.2)
+async def test_moved_thread_is_stored_before_it_is_posted(stack: Stack) -> None:
+    """The move to the DM is in the store by the time the card shows in the DM."""
+    stack.simulator.add_model(MODEL)
+    stack.simulator.script(MODEL, queue_seconds=600)
+    await stack.command(MODEL, channel=PEOPLE, channel_name="directmessage")
+    await stack.slack.wait_for(lambda: stack.cards(DM), timeout=10)
+    [job] = await stack.bot.store.recent(limit=1)
+    assert (job.channel, job.origin_channel, job.refusals) == (DM, PEOPLE, 0)

@@ -13,6 +13,7 @@ from bot.core.options import RetrainOptions
 from bot.errors import ConfigError, StoreError
 from bot.fakes.loopback import free_port
 from bot.store.jobs import DuplicateJob, LeaseLost, SqlJobStore, async_database_url
+from bot.store.prefs import NotifyMode, Preferences
 
 
 def _job(job_id: str = "j1", **changes: object) -> Job:
@@ -41,6 +42,7 @@ async def test_round_trip_keeps_every_field(store: SqlJobStore) -> None:
         running_since=datetime(2026, 1, 1, 12, 1, tzinfo=UTC),
         finished_at=datetime(2026, 1, 1, 12, 5, tzinfo=UTC),
         result=Result(test_accuracy=0.9, macro_f1=0.8, weakest=(LabelScore("a", 0.5),)),
+        refusals=2,
     )
     await store.add(job, lease_seconds=30)
     assert await store.get("j1") == job
@@ -52,7 +54,8 @@ async def test_round_trip_keeps_every_field(store: SqlJobStore) -> None:
 
 async def test_unfinished_lists_active_and_owed_jobs(store: SqlJobStore) -> None:
     """Unfinished: active jobs, and final ones still owing Slack (a reply, the pictures, the
-    attached failure message, the requester's refusal notice); jobs with all said are not."""
+    attached failure message, the requester's refusal notice, the result by DM or the note
+    that none is wanted); jobs with all said are not."""
     await store.add(_job("active", status="RUNNING", parent_ts="1.1"), lease_seconds=30)
     await store.add(
         _job("owed", status="FAILED", parent_ts="1.2", reported=frozenset({"QUEUED"})),
@@ -72,7 +75,7 @@ async def test_unfinished_lists_active_and_owed_jobs(store: SqlJobStore) -> None
             "done",
             status="SUCCEEDED",
             parent_ts="1.3",
-            reported=frozenset({"SUCCEEDED", "PICTURES"}),
+            reported=frozenset({"SUCCEEDED", "PICTURES", "DM_NONE"}),
         ),
         lease_seconds=30,
     )
@@ -102,8 +105,18 @@ async def test_unfinished_lists_active_and_owed_jobs(store: SqlJobStore) -> None
         ),
         lease_seconds=30,
     )
+    await store.add(
+        _job(
+            "dm",
+            status="SUCCEEDED",
+            parent_ts="1.7",
+            reported=frozenset({"SUCCEEDED", "PICTURES"}),
+            model_id="M6",
+        ),
+        lease_seconds=30,
+    )
     ids = {job.id for job in await store.unfinished()}
-    assert ids == {"active", "owed", "owed-retries", "pictures", "untold", "long-failure"}
+    assert ids == {"active", "owed", "owed-retries", "pictures", "untold", "long-failure", "dm"}
 
 
 async def test_save_updates_in_place(store: SqlJobStore) -> None:
@@ -294,3 +307,14 @@ async def test_a_refused_connection_is_a_store_error() -> None:
             await store.open()
     finally:
         await store.close()
+
+
+async def test_notify_choice_is_stored_and_changed(store: SqlJobStore) -> None:
+    """`/retrain notify` choices: none means off; dm then off is stored, per person."""
+    prefs = Preferences(store)
+    assert await prefs.notify("U1") == NotifyMode.OFF
+    await prefs.set_notify("U1", NotifyMode.DM)
+    await prefs.set_notify("U2", NotifyMode.OFF)
+    assert await prefs.notify("U1") == NotifyMode.DM
+    await prefs.set_notify("U1", NotifyMode.OFF)
+    assert (await prefs.notify("U1"), await prefs.notify("U2")) == (NotifyMode.OFF,) * 2

@@ -4,6 +4,7 @@
              [algorithm=<intent|multilingual-intent|multilingual-intent-ood>]
              [global=<datasetId>] [lr=<0..1>]
     /retrain help [topic] | status <modelId> | list | cancel <modelId> | history [modelId]
+             | notify [dm|off]
 
 Pure and synchronous. The options and their checks are the table in `options`; the subcommands
 are the table `SUBCOMMANDS` here; a model ID and `name=value` options are read by `words`;
@@ -44,6 +45,7 @@ __all__ = [
     "Help",
     "History",
     "ListJobs",
+    "Notify",
     "Retrain",
     "Status",
     "SubcommandSpec",
@@ -84,8 +86,23 @@ class History:
     model_id: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Notify:
+    mode: str | None = None  # "dm" or "off"; None asks what the current choice is
+
+
 Command: TypeAlias = (
-    Retrain | Help | Status | ListJobs | Cancel | History | Schedule | When | Schedules | Unschedule
+    Retrain
+    | Help
+    | Status
+    | ListJobs
+    | Cancel
+    | History
+    | Notify
+    | Schedule
+    | When
+    | Schedules
+    | Unschedule
 )
 
 
@@ -151,6 +168,23 @@ def _parse_history(args: Sequence[str]) -> History:
     return History(model_id=check_model_word(args[0]) if args else None)
 
 
+NOTIFY_MODES: Final = ("dm", "off")
+
+
+def _parse_notify(args: Sequence[str]) -> Notify:
+    if len(args) > 1:
+        raise _too_many("notify", "one choice, `dm` or `off`", args[1])
+    if not args:
+        return Notify()
+    mode = args[0].lower()
+    if mode not in NOTIFY_MODES:
+        raise UsageError(
+            f"`notify` takes `dm` (results also by direct message) or `off` (the thread "
+            f"only), not `{code_safe(args[0])}`: e.g. `/retrain notify dm`."
+        )
+    return Notify(mode=mode)
+
+
 @dataclass(frozen=True, slots=True)
 class SubcommandSpec:
     """A `/retrain <keyword> ...` command other than a retrain."""
@@ -159,6 +193,7 @@ class SubcommandSpec:
     argument: str  # as shown in the help; empty when it takes none
     description: str
     parse: Callable[[Sequence[str]], Command]
+    details: str = ""  # said by `/retrain help <keyword>` after the one-line description
 
 
 SUBCOMMANDS: Final[tuple[SubcommandSpec, ...]] = (
@@ -172,6 +207,20 @@ SUBCOMMANDS: Final[tuple[SubcommandSpec, ...]] = (
         _parse_cancel,
     ),
     SubcommandSpec("history", "[modelId]", "past retrains, of one model or all", _parse_history),
+    SubcommandSpec(
+        "notify",
+        "dm|off",
+        "also get each of your trainings' result by direct message (`dm`), or not (`off`)",
+        _parse_notify,
+        details=(
+            "With `dm`, when a training you asked for ends, the bot also sends you a direct "
+            "message (in its *Messages* tab) with the model, the outcome, the accuracy or the "
+            "reason, and a link to the training's thread; once per training, whichever "
+            "instance follows it. `off` (the default) keeps results in the thread only. The "
+            "choice is yours alone, is kept across restarts and counts for trainings that "
+            "are running when you make it. `/retrain notify` alone tells your current choice."
+        ),
+    ),
     SubcommandSpec(
         "schedule",
         '<modelId> cron="<cron>" [tz=<zone>] [options]',

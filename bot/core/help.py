@@ -63,7 +63,7 @@ def render_help(*, topic: str | None = None) -> str:
             return f"{USAGE}\n{_option_line(spec)}"
         sub = SUBCOMMANDS_BY_KEYWORD.get(topic.lower())
         if sub is not None:
-            return _command_line(sub)
+            return "\n".join(filter(None, (_command_line(sub), sub.details)))
     lines = [
         "*Retrain an Einstein Language model*",
         USAGE,

@@ -153,6 +153,9 @@ class Job:
     # (`bot.access.visibility`).
     private_channels: frozenset[str] | None = None
     started_by: str | None = None  # the schedule or trigger that started it (its ID)
+    # Posts Slack refused for good in `channel` (not a member, no such channel) since the job
+    # came there; after `machine.MOVE_AFTER` the thread moves to the requester's DM.
+    refusals: int = 0
 
     @property
     def is_final(self) -> bool:

@@ -4,8 +4,8 @@ Each transition is a pure function from a job (and what happened) to the next jo
 reports go through `observe`; the bot's own outcomes through `submitted`, `reject`, `lose` and
 `unanswered`; people's decisions through `await_approval`, `approve`, `decline`, `expire` and
 `cancel` (and the time they take through `remind`); Slack's confirmations through `card_posted`
-and `posted`. A transition that does not apply to the job's status raises `TransitionError`
-instead of guessing.
+and `posted`, its refusals of a channel through `refused` and `move` (to the requester's DM).
+A transition that does not apply to the job's status raises `TransitionError` instead of guessing.
 
     AWAITING_APPROVAL ──approve──▶ SUBMITTING ──submitted──▶ QUEUED ──▶ RUNNING ──▶ SUCCEEDED
           │ decline / expire            │ reject                 └───────┴──▶ FAILED, KILLED,
@@ -23,6 +23,8 @@ from bot.einstein.models import FAILED_STATUSES, Training
 from bot.errors import BotError
 
 __all__ = [
+    "MOVE_AFTER",
+    "QUEUED_LONG",
     "RECOVERED",
     "REMINDER",
     "STALLED",
@@ -37,8 +39,11 @@ __all__ = [
     "decline",
     "expire",
     "lose",
+    "move",
     "observe",
     "posted",
+    "queued_long_said",
+    "refused",
     "reject",
     "remind",
     "reminder_at",
@@ -51,6 +56,9 @@ STALLED = "STALLED"
 # The approvers' reminder, half-way to an approval's expiry: in `reached` once due, in
 # `reported` once posted, so it goes out once whichever process is following the job.
 REMINDER = "REMINDER"
+QUEUED_LONG = "QUEUED_LONG"  # still in Einstein's queue after `queue_stall_after`
+# Refused posts in a channel the bot cannot enter before the thread moves to the requester's DM.
+MOVE_AFTER = 3
 UNREACHABLE = "UNREACHABLE"
 RECOVERED = "RECOVERED"
 _REPORTED = {
@@ -215,6 +223,22 @@ def posted(job: Job, *keys: str) -> Job:
     return job.with_changes(reported=job.reported | set(keys))
 
 
+def refused(job: Job) -> Job:
+    """Slack refused a post in the job's channel for good (not a member, no such channel)."""
+    return job.with_changes(refusals=job.refusals + 1)
+
+
+def move(job: Job, *, channel: str) -> Job:
+    """The card and thread go to `channel` (the requester's DM); the command's channel stays
+    `origin_channel`. A card posted in the old channel is left there and a new one posted."""
+    return job.with_changes(channel=channel, refusals=0, parent_ts=None)
+
+
+def queued_long_said(job: Job) -> bool:
+    """Whether the thread already said the training is still queued."""
+    return any(key.startswith(f"{QUEUED_LONG}#") for key in job.reported)
+
+
 def alert_key(job: Job) -> str | None:
     """The reply key of the job's current alert or recovery, e.g. `STALLED#1`."""
     if job.condition_seq == 0:
@@ -222,11 +246,20 @@ def alert_key(job: Job) -> str | None:
     return f"{job.condition or RECOVERED}#{job.condition_seq}"
 
 
-def assess(job: Job, *, now: datetime, stall_after: float, unreachable_after: float) -> Job:
-    """Set the job's alert: Einstein silent too long, or a running training not moving.
+def assess(
+    job: Job,
+    *,
+    now: datetime,
+    stall_after: float,
+    unreachable_after: float,
+    queue_stall_after: float = float("inf"),
+) -> Job:
+    """Set the job's alert: Einstein silent too long, a running training not moving, or a
+    training queued too long.
 
     An alert that clears before it was announced is withdrawn instead of followed by a
-    recovery nobody needs.
+    recovery nobody needs. The queue alert is said once per job, and is followed by no
+    recovery: the "training started" reply says how long it waited.
     """
     condition: str | None = None
     if job.is_final:
@@ -239,8 +272,17 @@ def assess(job: Job, *, now: datetime, stall_after: float, unreachable_after: fl
         and (now - job.last_progress_at).total_seconds() > stall_after
     ):
         condition = STALLED
+    elif (
+        job.status == JobStatus.QUEUED
+        and job.last_progress_at  # set when it was queued; a queue position is no progress
+        and (now - job.last_progress_at).total_seconds() > queue_stall_after
+        and not queued_long_said(job)
+    ):
+        condition = QUEUED_LONG
     if condition == job.condition:
         return job
+    if condition is None and job.condition == QUEUED_LONG and queued_long_said(job):
+        return job  # said once; it ends with the "started" reply, not with a recovery
     if condition is None and alert_key(job) not in job.reported:
         return job.with_changes(condition=None, condition_seq=max(0, job.condition_seq - 1))
     return job.with_changes(condition=condition, condition_seq=job.condition_seq + 1)

@@ -10,6 +10,11 @@ Reply keys: a status ("QUEUED", "SUCCEEDED", ...), `APPROVED`, an alert ("STALLE
 `PICTURES` (learning curve and confusion matrix after a success) and `FAILURE_TEXT` (a failure
 message too long for the reply, attached whole). A refused retrain has no thread: its key
 "REJECTED" records that the requester was told privately (`due_private`).
+
+Once the thread told a training's end, its requester may also be owed a DM with the result
+(`due_direct`): `DM_RESULT` records that it was sent, `DM_NONE` that the requester did not ask
+for one (`/retrain notify`), so either way the job ends. A thread that is itself in the
+requester's DM owes no second copy.
 """
 
 from __future__ import annotations
@@ -19,13 +24,18 @@ from bot.core.machine import REMINDER, alert_key
 
 __all__ = [
     "APPROVED",
+    "DM_NONE",
+    "DM_RESULT",
     "FAILURE_INLINE_LIMIT",
     "FAILURE_TEXT",
+    "MOVED",
     "PICTURES",
     "awaits_result",
     "card_owed",
+    "due_direct",
     "due_private",
     "due_replies",
+    "moved_to_dm",
     "owes_slack",
     "pending",
 ]
@@ -33,6 +43,9 @@ __all__ = [
 APPROVED = "APPROVED"
 PICTURES = "PICTURES"
 FAILURE_TEXT = "FAILURE_TEXT"
+DM_RESULT = "DM_RESULT"
+DM_NONE = "DM_NONE"
+MOVED = "MOVED"  # the requester was told that the thread moved to their DM
 # Longer failure messages are cut in the reply (Slack's section limit) and attached whole.
 FAILURE_INLINE_LIMIT = 2500
 
@@ -92,10 +105,27 @@ def _reminder_owed(job: Job) -> bool:
 
 
 def due_private(job: Job) -> tuple[str, ...]:
-    """What the requester is still to be told privately: why Einstein refused the retrain."""
+    """What the requester is still to be told privately: why Einstein refused the retrain,
+    or where its thread went (`MOVED`: to their DM, once the card is there)."""
     if job.status == JobStatus.REJECTED and JobStatus.REJECTED not in job.reported:
         return (JobStatus.REJECTED,)
+    if moved_to_dm(job) and job.parent_ts is not None and MOVED not in job.reported:
+        return (MOVED,)
     return ()
+
+
+def moved_to_dm(job: Job) -> bool:
+    """Whether the job's thread moved to the requester's DM (DM ids start with D)."""
+    return job.channel != job.origin_channel and job.channel.startswith("D")
+
+
+def due_direct(job: Job) -> tuple[str, ...]:
+    """The requester's DM with the result, once the thread told the end; empty when settled."""
+    if job.status not in _THREAD_FINALS or job.status not in job.reported:
+        return ()
+    if job.channel.startswith("D") or DM_RESULT in job.reported or DM_NONE in job.reported:
+        return ()  # the thread is in a DM already (DM ids start with D), or it is settled
+    return (DM_RESULT,)
 
 
 def awaits_result(job: Job) -> bool:
@@ -113,7 +143,9 @@ def card_owed(job: Job) -> bool:
 
 
 def owes_slack(job: Job) -> bool:
-    return card_owed(job) or bool(due_replies(job)) or bool(due_private(job))
+    return (
+        card_owed(job) or bool(due_replies(job)) or bool(due_private(job)) or bool(due_direct(job))
+    )
 
 
 def pending(job: Job) -> bool:

@@ -22,6 +22,7 @@ class Timing:
     lease_seconds: float = 30.0
     claim_interval: float = 5.0
     stall_after: float = 1800.0
+    queue_stall_after: float = 1800.0  # a training still queued this long is said once
     unreachable_after: float = 600.0
     max_backoff: float = 300.0
     slack_pause: float = 300.0  # after Slack refuses the channel itself, before trying again

@@ -11,12 +11,14 @@ in a lane of its own (edits do not count against the channel's pace of posts).
 Every post is recorded (`Job.reported`, `Job.parent_ts`) as soon as Slack confirms it. A post is
 made only while this process's lease on the job is safe (`HeldJobs.may_post`, checked again by
 the outbox right before sending). A channel Slack refuses (not a member, archived, revoked
-token) is paused for `Timing.slack_pause` and the requester told once; any other refusal drops
+token) is paused for `Timing.slack_pause` and the requester told once, unless the thread can
+move to the requester's DM (`bot.follow.readback`); any other refusal drops
 that one message, recorded as handled so the thread goes on. A transient failure leaves the post
 owed and tries again later. Nothing here waits on Einstein except the pictures' data.
 
 When the card is edited: `bot.follow.card_edits`. Reading a thread back, a refused channel, the
-link for the requester and the pictures: `bot.follow.readback`.
+link for the requester and the pictures: `bot.follow.readback`. The result by DM:
+`bot.follow.direct`.
 """
 
 from __future__ import annotations
@@ -30,11 +32,21 @@ from datetime import datetime
 
 from bot.core import machine
 from bot.core.jobs import Job, utcnow
-from bot.core.owed import FAILURE_TEXT, PICTURES, card_owed, due_private, due_replies, pending
+from bot.core.owed import (
+    FAILURE_TEXT,
+    MOVED,
+    PICTURES,
+    card_owed,
+    due_direct,
+    due_private,
+    due_replies,
+    pending,
+)
 from bot.core.schedule import Timing
 from bot.einstein.client import EinsteinClient
 from bot.errors import SlackError, SlackRefused
 from bot.follow.card_edits import CardEdits, card_state
+from bot.follow.direct import DirectResults, WantsDm
 from bot.follow.held import Followed, HeldJobs
 from bot.follow.readback import ReadBack
 from bot.logs import job_context
@@ -85,6 +97,7 @@ class Deliverer:
         timing: Timing,
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = utcnow,
+        wants_dm: WantsDm | None = None,
     ) -> None:
         self._held = held
         self._notifier = notifier
@@ -110,6 +123,7 @@ class Deliverer:
             clock=clock,
             retry_soon=self._retry_soon,
         )
+        self._direct = DirectResults(held=held, notifier=notifier, wants_dm=wants_dm)
         self.on_done: Callable[[Followed], None] = lambda _record: None
 
     @property
@@ -160,7 +174,10 @@ class Deliverer:
                     continue
                 job_context.set(record.id)
                 if await self._step(record, channel):
-                    channel.queue.setdefault(record.id, record)  # its next post, after the others'
+                    if record.job.channel == channel_id:
+                        channel.queue.setdefault(record.id, record)  # next post, after the others'
+                    else:
+                        self.changed(record)  # its thread moved to another channel
                 self._finish(record)
         finally:
             channel.worker = None
@@ -215,18 +232,23 @@ class Deliverer:
             await self._readback.link_elsewhere(record)
             return True
         for key in due_private(job):
-            await self._notifier.tell(
-                response_url=job.response_url,
-                channel=job.origin_channel,
-                user=job.requester,
-                message=f":no_entry: The retrain of `{job.model_id}` was not started. "
-                f"{job.failure_msg or ''}".rstrip(),
-            )
+            if key == MOVED:
+                await self._readback.tell_moved(record)
+            else:
+                await self._notifier.tell(
+                    response_url=job.response_url,
+                    channel=job.origin_channel,
+                    user=job.requester,
+                    message=f":no_entry: The retrain of `{job.model_id}` was not started. "
+                    f"{job.failure_msg or ''}".rstrip(),
+                )
             await self._record(record, machine.posted(record.job, key))
         if job.parent_ts is not None and self._cards.due(record):
             self._cards.edit(record)
         due = due_replies(job)
         if not due:
+            if due_direct(job):
+                await self._direct.send(record)  # the thread said it all: now the DM
             return False
         key = due[0]
         if key == PICTURES and record.pictures is None:
@@ -244,7 +266,7 @@ class Deliverer:
         if key == PICTURES:
             record.pictures = None  # uploaded: the memory goes
         await self._record(record, machine.posted(record.job, key))
-        return bool(due_replies(record.job))
+        return bool(due_replies(record.job) or due_direct(record.job))
 
     async def _record(self, record: Followed, job: Job) -> None:
         record.job = job

@@ -27,6 +27,7 @@ from bot.core.schedule import Timing
 from bot.einstein.client import EinsteinClient
 from bot.errors import StoreError
 from bot.follow.deliverer import Deliverer
+from bot.follow.direct import WantsDm
 from bot.follow.held import Followed, HeldJobs
 from bot.follow.observer import Observer
 from bot.slack.notify import Notifier
@@ -49,6 +50,7 @@ class Follower:
         notifier: Notifier,
         timing: Timing,
         audit: AuditLog,
+        wants_dm: WantsDm | None = None,
         max_jobs: int = 10_000,
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = utcnow,
@@ -66,6 +68,7 @@ class Follower:
             timing=timing,
             clock=clock,
             now=now,
+            wants_dm=wants_dm,
         )
         self._observer = Observer(
             held=self._held,

@@ -154,6 +154,7 @@ class Poller:
             now=now,
             stall_after=self._timing.stall_after,
             unreachable_after=self._timing.unreachable_after,
+            queue_stall_after=self._timing.queue_stall_after,
         )
 
 

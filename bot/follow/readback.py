@@ -7,6 +7,11 @@ is paused for `Timing.slack_pause` and the requester told once how to invite the
 in another channel than the command's is linked for the requester, and the pictures, which need
 channel membership unlike posts, are uploaded after joining if need be. An error Slack will not
 outgrow is logged and passed by; a transient one is tried again soon.
+
+A channel the bot can neither post in nor join (a DM between people, a private channel it is
+not in) is tried `machine.MOVE_AFTER` times, a few seconds apart; then the job's card and thread
+move to the requester's DM with the bot, stored on the job (`channel`; `origin_channel` stays)
+before anything is posted there, and the requester is told privately where to follow it.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from typing import Protocol
 
 from bot.core import machine
 from bot.core.jobs import Job
-from bot.core.owed import card_owed
+from bot.core.owed import card_owed, moved_to_dm
 from bot.core.schedule import Timing
 from bot.einstein.client import EinsteinClient
 from bot.errors import SlackError, SlackRefused
@@ -30,11 +35,15 @@ from bot.follow.pictures import fetch_drawable
 from bot.slack.look import look
 from bot.slack.notify import Notifier
 
-__all__ = ["INVITE_ASKED", "Paused", "ReadBack"]
+__all__ = ["INVITE_ASKED", "Paused", "ReadBack", "moved_text"]
 
 log = logging.getLogger(__name__)
 
 INVITE_ASKED = "INVITE_ASKED"  # the requester was told to invite the bot (once per job)
+# Refusals that a DM with the requester gets around: the bot is not in the conversation.
+_MOVABLE = frozenset({"not_in_channel", "channel_not_found"})
+# Between the refused attempts before a move: the requester should not wait long to hear.
+_REFUSED_RETRY = 5.0
 # Errors that reading the thread back will not outgrow; the bot goes on without it.
 _PERMANENT_READ_ERRORS = frozenset(
     {
@@ -117,6 +126,9 @@ class ReadBack:
         job = record.job
         if exc.code == "not_in_channel" and await self._notifier.join(job.channel):
             return  # joined a public channel: the next turn posts
+        movable = exc.code in _MOVABLE and not moved_to_dm(job)
+        if movable and await self._refused(record, channel, exc.code):
+            return
         channel.paused_until = self._clock() + self._timing.slack_pause
         if exc.code in ("not_in_channel", "channel_not_found") and INVITE_ASKED not in job.reported:
             await self._notifier.tell(
@@ -136,10 +148,60 @@ class ReadBack:
             self._timing.slack_pause,
         )
 
+    async def _refused(self, record: Followed, channel: Paused, code: str) -> bool:
+        """Count a refused post; at `MOVE_AFTER`, move the job to the requester's DM.
+
+        Whether the refusal was dealt with (False: no DM could be opened for good, so the
+        channel is paused and the requester asked to invite the bot, as before DMs).
+        """
+        job = machine.refused(record.job)
+        if job.refusals < machine.MOVE_AFTER:
+            await self._record(record, job)
+            channel.paused_until = self._clock() + min(self._timing.slack_pause, _REFUSED_RETRY)
+            log.warning(
+                "cannot post for job %s in %s (%s, attempt %d of %d)",
+                job.id,
+                job.channel,
+                code,
+                job.refusals,
+                machine.MOVE_AFTER,
+            )
+            return True
+        try:
+            dm = await self._notifier.direct.open(job.requester)
+        except SlackRefused as exc:
+            log.error("cannot open a DM with %s for job %s: %s", job.requester, job.id, exc.code)
+            return False
+        except SlackError as exc:
+            log.warning("cannot open a DM for job %s yet (%s)", job.id, exc.code)
+            channel.paused_until = self._clock() + _REFUSED_RETRY
+            return True
+        if dm == job.channel:
+            return False  # the DM itself refuses: nowhere else to go
+        # Stored before anything is posted there: a restart reads the thread back in the DM.
+        # Applied to the job as it is now: the observer may have moved it on meanwhile.
+        await self._record(record, machine.move(record.job, channel=dm))
+        log.warning(
+            "job %s moves from %s (%s) to the requester's DM %s", job.id, job.channel, code, dm
+        )
+        return True
+
+    async def tell_moved(self, record: Followed) -> None:
+        """Tell the requester where the thread went, with a link (owed as `MOVED`)."""
+        job = record.job
+        assert job.parent_ts is not None
+        link = await self._notifier.permalink(job.channel, job.parent_ts)
+        await self._notifier.tell(
+            response_url=job.response_url,
+            channel=job.origin_channel,
+            user=job.requester,
+            message=moved_text(job, link),
+        )
+
     async def link_elsewhere(self, record: Followed) -> None:
         job = record.job
-        if job.channel == job.origin_channel or job.parent_ts is None:
-            return
+        if job.channel == job.origin_channel or job.parent_ts is None or moved_to_dm(job):
+            return  # a thread moved to the DM is told as `MOVED` (`owed.due_private`)
         link = await self._notifier.permalink(job.channel, job.parent_ts)
         where = f"<{link}|the thread in <#{job.channel}>>" if link else f"<#{job.channel}>"
         await self._notifier.tell(
@@ -193,3 +255,17 @@ class ReadBack:
                     return
                 raise
             await self._notifier.upload_pictures(job, pictures, comment=comment, fence=fence)
+
+
+def moved_text(job: Job, link: str | None) -> str:
+    """What the requester is told when the thread moved to their DM with the bot."""
+    in_dm = job.origin_channel.startswith("D")
+    place = "this conversation" if in_dm else f"<#{job.origin_channel}>"
+    thread = f"<{link}|the thread in our direct messages>" if link else "our direct messages"
+    text = (
+        f":incoming_envelope: I cannot post in {place}, so the retrain of `{job.model_id}` "
+        f"is followed in {thread} (the bot's *Messages* tab)."
+    )
+    if not in_dm:
+        text += " To have the next ones in the channel, invite me there with `/invite`."
+    return text

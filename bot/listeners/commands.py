@@ -17,8 +17,18 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_bolt.response import BoltResponse
 
 from bot.autoruns import AutoRuns
+from bot.choices import Choices
 from bot.core.autocommands import Schedule, Schedules, Unschedule, When
-from bot.core.grammar import Cancel, Help, History, ListJobs, Retrain, Status, parse_command
+from bot.core.grammar import (
+    Cancel,
+    Help,
+    History,
+    ListJobs,
+    Notify,
+    Retrain,
+    Status,
+    parse_command,
+)
 from bot.core.help import USAGE, render_help
 from bot.core.requester import Requester
 from bot.errors import BotError, SlackError, UsageError
@@ -47,7 +57,9 @@ class Handlers:
         autoruns: AutoRuns,
         follower: Follower,
         notifier: Notifier,
+        choices: Choices,
     ) -> None:
+        self._choices = choices
         self._retrains = retrains
         self._reads = reads
         self._autoruns = autoruns
@@ -126,6 +138,8 @@ class Handlers:
                 return await self._autoruns.listing()
             case Unschedule(auto_id=auto_id):
                 return await self._autoruns.remove(auto_id, by=Requester.of_command(command))
+            case Notify(mode=mode):
+                return await self._choices.notify(user=user, mode=mode)
         raise BotError(f"no answer for {parsed!r}")
 
 

@@ -28,6 +28,7 @@ import aiohttp
 from bot.core.jobs import Job, utcnow
 from bot.errors import SlackError, SlackRefused
 from bot.slack.card import render_card
+from bot.slack.direct import DirectMessages
 from bot.slack.lanes import Fence
 from bot.slack.look import Message
 from bot.slack.marks import CARD, FAILURE_FILE, card_ts, file_name, metadata, posted_states
@@ -58,6 +59,7 @@ class Notifier:
         self._session = session
         self._wait_limit = wait_limit
         self._lookup_limit = lookup_limit
+        self.direct = DirectMessages(outbox=outbox, wait_limit=wait_limit)  # the bot's DMs
 
     async def post_card(self, job: Job, *, fence: Fence | None = None) -> str:
         """Post the parent message; returns its ts."""

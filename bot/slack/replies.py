@@ -6,7 +6,14 @@ from datetime import UTC, datetime
 
 from bot.core.compare import Comparison, render_comparison
 from bot.core.jobs import Job, JobStatus, Result
-from bot.core.machine import RECOVERED, REMINDER, STALLED, UNREACHABLE
+from bot.core.machine import (
+    QUEUED_LONG,
+    RECOVERED,
+    REMINDER,
+    STALLED,
+    UNREACHABLE,
+    queued_long_said,
+)
 from bot.core.mrkdwn import escape, format_duration, local_time, percent, utc_time
 from bot.core.owed import APPROVED, FAILURE_INLINE_LIMIT
 from bot.slack.look import MAX_TEXT, Message, look, section, truncate
@@ -34,6 +41,14 @@ def _alert(job: Job, kind: str, *, now: datetime) -> Message:
             f"{format_duration((now - since).total_seconds())}: Einstein still reports the "
             f"training as running at {job.progress * 100:.0f}%. The bot keeps watching."
         )
+    elif kind == QUEUED_LONG:
+        since = job.last_progress_at or job.created_at
+        position = f" at position {job.queue_position}" if job.queue_position else ""
+        text = (
+            f"<@{job.requester}> :hourglass: Still queued{position} after "
+            f"{format_duration((now - since).total_seconds())}: Einstein has not started the "
+            "training yet. The bot keeps watching and will say when it starts."
+        )
     elif kind == UNREACHABLE:
         since = job.last_contact_at or now
         error = f" (last error: {truncate(job.last_error, 300)})" if job.last_error else ""
@@ -55,7 +70,7 @@ def _alert(job: Job, kind: str, *, now: datetime) -> Message:
 def render_reply(job: Job, status: str, *, now: datetime | None = None) -> Message:
     """The thread reply announcing that `job` reached `status` (or an alert key)."""
     kind = status.partition("#")[0]
-    if kind in (STALLED, UNREACHABLE, RECOVERED):
+    if kind in (STALLED, UNREACHABLE, RECOVERED, QUEUED_LONG):
         return _alert(job, kind, now=now or datetime.now(UTC))
     symbol, name = look(status)
     if status == JobStatus.QUEUED:
@@ -69,6 +84,12 @@ def render_reply(job: Job, status: str, *, now: datetime | None = None) -> Messa
     if status == JobStatus.RUNNING:
         epochs = f" ({job.epochs} epochs at most)" if job.epochs else ""
         text = f"{symbol} Training started{epochs}."
+        if queued_long_said(job) and job.running_since is not None:
+            waited = format_duration((job.running_since - job.created_at).total_seconds())
+            text = (
+                f"<@{job.requester}> {symbol} Training started{epochs}, {waited} after it "
+                "was requested."
+            )
         return Message(text=text, blocks=[section(text)])
     if status == JobStatus.SUCCEEDED:
         return _success(job)

@@ -69,6 +69,7 @@ def to_row(job: Job) -> dict[str, Any]:
         "private_channels": (
             None if job.private_channels is None else _fenced(job.private_channels)
         ),
+        "refusals": job.refusals,
     }
 
 
@@ -112,6 +113,7 @@ def to_job(row: Any) -> Job:
         private_channels=(
             None if row["private_channels"] is None else _unfenced(row["private_channels"])
         ),
+        refusals=row["refusals"] or 0,
     )
 
 

@@ -1,6 +1,6 @@
-"""The database schema: the jobs being followed and the audit trail, in one place.
+"""The database schema: the jobs being followed, the audit trail and people's choices.
 
-Both tables are created at start-up by `SqlJobStore.open()` (under an advisory lock on
+The tables are created at start-up by `SqlJobStore.open()` (under an advisory lock on
 PostgreSQL, so several instances may start at once).
 """
 
@@ -20,6 +20,7 @@ __all__ = [
     "autoretrains_table",
     "jobs_table",
     "metadata",
+    "prefs_table",
 ]
 
 metadata = sa.MetaData()
@@ -66,6 +67,8 @@ jobs_table = sa.Table(
     # The job's private channels fenced with commas (",," for none); NULL while unknown.
     sa.Column("private_channels", sa.Text),
     sa.Column("started_by", sa.String(16)),
+    # Posts Slack refused for good in `channel`; at `machine.MOVE_AFTER` the thread moves.
+    sa.Column("refusals", sa.Integer),
     # The lease: which process follows the job, until when. A process that dies stops
     # renewing, and another one takes the job over once the lease has expired.
     sa.Column("lease_owner", sa.String(128)),
@@ -97,6 +100,7 @@ ADDED_COLUMNS = (
     "pending",
     "private_channels",
     "started_by",
+    "refusals",
 )
 
 # Any fixed number: every instance takes the same PostgreSQL advisory lock around start-up DDL.
@@ -116,6 +120,15 @@ audit_table = sa.Table(
     sa.Column("options", sa.Text),
     sa.Column("outcome", sa.Text),
     sa.Column("detail", sa.Text),
+)
+
+# Each person's choices (`/retrain notify dm|off`); a person without a row chose nothing.
+prefs_table = sa.Table(
+    "retrain_user_prefs",
+    metadata,
+    sa.Column("user_id", sa.String(32), primary_key=True),
+    sa.Column("notify", sa.String(16), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
 
 # The database itself keeps the trail append-only, whatever code talks to it.

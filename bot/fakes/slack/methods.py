@@ -69,6 +69,7 @@ class WebApi:
             "conversations.join": self.conversations_join,
             "conversations.info": self.conversations_info,
             "conversations.members": self.conversations_members,
+            "conversations.open": self.conversations_open,
             "reactions.add": self.reactions_add,
             "files.getUploadURLExternal": self.files_get_upload_url_external,
             "files.completeUploadExternal": self.files_complete_upload_external,
@@ -187,6 +188,16 @@ class WebApi:
         """A channel's member IDs in pages of ``limit`` (Slack's default 100), with a cursor."""
         members, cursor = page(self._ws.members(args.get("channel")), args, default_limit=100)
         return _ok(members=members, response_metadata={"next_cursor": cursor})
+
+    def conversations_open(self, args: Args) -> ApiResult:
+        """Open (or find) the bot's DM with one user; needs ``im:write``."""
+        if "im:write" not in self._ws.scopes:
+            raise ApiFailure("missing_scope")
+        if args.get("channel"):
+            return _ok(channel={"id": self._ws.visible(args.get("channel")).id})
+        channel, already = self._ws.open_im(args.get("users"))
+        reopened: dict[str, Any] = {"no_op": True, "already_open": True} if already else {}
+        return _ok(channel={"id": channel.id}, **reopened)
 
     def reactions_add(self, args: Args) -> ApiResult:
         """React to a message."""

@@ -88,6 +88,14 @@ def file_payload(file: UploadedFile, identity: BotIdentity) -> dict[str, Any]:
 
 
 def channel_payload(channel: Channel) -> dict[str, Any]:
+    if channel.is_im:
+        return {
+            "id": channel.id,
+            "is_im": True,
+            "user": channel.user,
+            "is_open": True,
+            "created": _CREATED,
+        }
     return {
         "id": channel.id,
         "name": channel.name,

@@ -41,7 +41,9 @@ class Channel:
     """A conversation in the fake workspace and the bot's standing in it.
 
     ``members`` lists the humans in the channel for ``chat.postEphemeral``; ``None`` means
-    "everyone", which keeps small tests from having to enumerate users.
+    "everyone", which keeps small tests from having to enumerate users. A direct message has
+    ``is_im`` and ``user``: the person in a DM with the bot, or one of two people in a DM
+    between them (``bot_is_member=False``; the bot cannot see or post in such a DM).
     """
 
     id: str
@@ -50,6 +52,8 @@ class Channel:
     is_archived: bool = False
     bot_is_member: bool = True
     members: frozenset[str] | None = None
+    is_im: bool = False
+    user: str | None = None
 
 
 @dataclass(frozen=True)

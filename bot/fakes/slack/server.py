@@ -56,6 +56,8 @@ DEFAULT_SCOPES = (
     "files:write",
     "groups:history",
     "groups:read",
+    "im:history",
+    "im:write",
     "reactions:write",
     "usergroups:read",
     "users:read",

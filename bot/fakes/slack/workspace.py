@@ -89,7 +89,8 @@ class Workspace:
     def visible(self, channel_id: object) -> Channel:
         """The channel as the bot sees it; private channels it is not in do not exist for it."""
         channel = self._channels.get(str(channel_id or ""))
-        if channel is None or (channel.is_private and not channel.bot_is_member):
+        hidden = channel is not None and (channel.is_private or channel.is_im)
+        if channel is None or (hidden and not channel.bot_is_member):
             raise ApiFailure("channel_not_found")
         return channel
 
@@ -113,6 +114,20 @@ class Workspace:
             members.add(self.identity.user_id)
         return sorted(members)
 
+    def open_im(self, user: object) -> tuple[Channel, bool]:
+        """The bot's DM with ``user``, opened if need be; and whether it was open already."""
+        user_id = str(user or "")
+        if "," in user_id:
+            raise ApiFailure("not_enough_users")  # group DMs are not modelled
+        if user_id[:1] not in ("U", "W"):
+            raise ApiFailure("user_not_found")
+        for channel in self._channels.values():
+            if channel.is_im and channel.bot_is_member and channel.user == user_id:
+                return channel, True
+        channel = Channel(id=f"D{user_id[1:]}", name=user_id, is_im=True, user=user_id)
+        self._channels[channel.id] = channel
+        return channel, False
+
     def require_postable(self, channel: Channel, *, membership: bool = False) -> None:
         """Refuse posting where the bot may not; ``membership`` drops the public-channel pass."""
         if channel.is_archived:
@@ -128,7 +143,7 @@ class Workspace:
         channel = self.visible(channel_id)
         if channel.is_archived:
             raise ApiFailure("is_archived")
-        if channel.is_private:
+        if channel.is_private or channel.is_im:
             raise ApiFailure("method_not_supported_for_channel_type")
         if channel.bot_is_member:
             return channel, True

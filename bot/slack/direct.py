@@ -1,0 +1,100 @@
+"""The bot's DMs with people: opening one, the result sent there, finding it again.
+
+A DM is opened with `conversations.open` (the `im:write` scope) and gives a `D…` channel that
+takes posts like any other, through the outbox. A post carries the marks of `bot.slack.marks`,
+so after a crash between posting and recording it is found in the DM's history (the
+`im:history` scope) instead of sent twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from typing import Any
+
+from bot.core.jobs import Job
+from bot.core.mrkdwn import percent
+from bot.errors import SlackError
+from bot.slack.lanes import Fence
+from bot.slack.look import MAX_TEXT, Message, look, section, truncate
+from bot.slack.marks import metadata, posted_states
+from bot.slack.outbox import Outbox
+
+__all__ = ["DirectMessages", "render_result"]
+
+_REASON_LIMIT = 500  # the DM gives the gist; the thread has the whole reason
+
+
+class DirectMessages:
+    """Opens DMs, posts in them and reads them back, through the outbox."""
+
+    def __init__(self, *, outbox: Outbox, wait_limit: float = 90.0) -> None:
+        self._outbox = outbox
+        self._wait_limit = wait_limit
+
+    async def open(self, user: str) -> str:
+        """The id (`D…`) of the bot's DM with `user`, opened if need be."""
+        response = await self._wait(
+            self._outbox.call("conversations_open", lane=f"conversations.open {user}", users=user),
+            what="conversations.open",
+        )
+        return str((response.get("channel") or {})["id"])
+
+    async def post(
+        self, dm: str, message: Message, *, job: Job, state: str, fence: Fence | None = None
+    ) -> None:
+        """Post `message` in the DM, marked as `job`'s `state`."""
+        await self._wait(
+            self._outbox.call(
+                "chat_postMessage",
+                channel=dm,
+                job_id=job.id,
+                fence=fence,
+                text=message.text,
+                blocks=message.blocks,
+                metadata=metadata(job, state),
+                unfurl_links=False,
+            ),
+            what="chat.postMessage",
+        )
+
+    async def posted(self, dm: str, *, job: Job, state: str) -> bool:
+        """Whether the DM already holds `job`'s post marked `state` among its newest messages
+        (15: Slack's page limit for some apps; the post looked for is recent)."""
+        response = await self._wait(
+            self._outbox.call(
+                "conversations_history",
+                channel=dm,
+                job_id=job.id,
+                include_all_metadata=True,
+                limit=15,
+            ),
+            what="conversations.history",
+        )
+        return state in posted_states(response.get("messages") or [], job)
+
+    async def _wait(self, call: Coroutine[Any, Any, Any], *, what: str) -> Any:
+        try:
+            async with asyncio.timeout(self._wait_limit):
+                return await call
+        except TimeoutError:
+            raise SlackError(f"Slack {what} did not go through in time", code="timeout") from None
+
+
+def render_result(job: Job, *, link: str | None) -> Message:
+    """The DM with a training's end: model, outcome, accuracy or reason, the thread's link."""
+    symbol, name = look(job.status)
+    head = f"{symbol} Your retrain of `{job.model_id}` ended: *{name}*"
+    if job.result is not None and job.result.metrics_error is None:
+        detail = (
+            f": test accuracy {percent(job.result.test_accuracy)}, "
+            f"macro F1 {percent(job.result.macro_f1)}."
+        )
+    else:
+        reason = job.failure_msg or job.decision_note
+        if job.result is not None and job.result.metrics_error:
+            reason = f"metrics unavailable: {job.result.metrics_error}"
+        detail = f": {truncate(reason, _REASON_LIMIT)}" if reason else "."
+    thread = f" <{link}|Open the thread>." if link else ""
+    text = truncate(f"{head}{detail}{thread}", MAX_TEXT)
+    return Message(text=text, blocks=[section(text)])
