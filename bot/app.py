@@ -231,6 +231,7 @@ def create_bot(settings: Settings, **timing: float) -> Bot:
         gate=gate,
         notifier=notifier,
         audit=audit,
+        visibility=visibility,
         feedback_count=_feedback_counter(einstein),
         retrain_channel=settings.retrain_channel,
         tick=timings.schedule_tick,

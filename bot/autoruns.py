@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from bot.access.gatekeeper import Gatekeeper
+from bot.access.visibility import Sight, Visibility
 from bot.core.autocommands import Schedule, When
 from bot.core.autoretrain import AutoKind, AutoRetrain, fire_job_id, new_auto_id
 from bot.core.jobs import Job, utcnow
@@ -55,6 +56,7 @@ class AutoRuns:
         gate: Gatekeeper,
         notifier: Notifier,
         audit: AuditLog,
+        visibility: Visibility,
         feedback_count: FeedbackCount,
         retrain_channel: str | None = None,
         tick: float = 15.0,
@@ -66,6 +68,7 @@ class AutoRuns:
         self._gate = gate
         self._notifier = notifier
         self._audit = audit
+        self._visibility = visibility
         self._feedback_count = feedback_count
         self._retrain_channel = retrain_channel
         self._tick = tick
@@ -98,14 +101,23 @@ class AutoRuns:
         await self._note(auto, AuditKind.SCHEDULE_CREATED, actor=by.user, outcome="created")
         return autotexts.created(auto)
 
-    async def listing(self) -> str:
-        """Every schedule and trigger, with its ID, creator, channel, options and what is next."""
-        autos = await self._autos.all()
+    async def listing(self, *, by: Requester) -> str:
+        """The schedules and triggers `by` may see (those of private channels only to their
+        members, of DMs only to their creator), with ID, creator, channel, options and what
+        is next; and how many are left out."""
+        shown: list[AutoRetrain] = []
+        left_out = 0
+        for auto in await self._autos.all():
+            sight = await self._visibility.channel_sight(auto.channel, by.user, owner=auto.creator)
+            if sight is Sight.SHOWN:
+                shown.append(auto)
+            else:
+                left_out += 1
         progress: dict[str, int | None] = {}
-        for auto in autos:
+        for auto in shown:
             if auto.kind is AutoKind.TRIGGER:
                 progress[auto.id] = await self._count_or_none(auto.model_id)
-        return autotexts.listing(autos, progress)
+        return autotexts.listing(shown, progress, left_out=left_out)
 
     async def remove(self, auto_id: str, *, by: Requester) -> str:
         """Remove one, if `by` made it or may retrain its model; the answer."""

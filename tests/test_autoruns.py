@@ -14,6 +14,7 @@ from bot.app import Bot, create_bot
 from bot.core.autoretrain import AutoKind, AutoRetrain
 from bot.core.options import RetrainOptions
 from bot.core.recurrence import Recurrence
+from bot.fakes.slack import Channel
 from bot.store.audit import AuditKind, AuditLog
 from bot.store.autoretrains import AutoRetrainStore
 from bot.store.schema import autoretrains_table
@@ -242,3 +243,25 @@ async def test_runs_missed_while_no_instance_ran_fire_once_at_start_up(stack: St
 
 async def _has_job(bot: Bot) -> bool:
     return bool(await bot.store.recent(limit=5))
+
+
+@pytest.mark.slack(
+    channels=[
+        Channel(id=CHANNEL, name="general"),
+        Channel(id="G0PRIVATE1", name="secret", is_private=True, members=frozenset({USER})),
+    ]
+)
+async def test_schedules_of_a_private_channel_are_listed_to_its_members_only(stack: Stack) -> None:
+    """Someone outside a private channel sees neither its schedule nor the channel's name."""
+    stack.simulator.add_model(MODEL)
+    _, url = await stack.command(f"schedule {MODEL} cron=@daily", channel="G0PRIVATE1")
+    await stack.wait_private(url)
+    (auto,) = await _autos(stack)
+    _, url = await stack.command("schedules", user="U0OUTSIDER")
+    outside = await stack.wait_private(url)
+    assert auto.id not in outside
+    assert "G0PRIVATE1" not in outside
+    assert MODEL not in outside
+    assert "1 more in private channels" in outside
+    _, url = await stack.command("schedules")
+    assert auto.id in await stack.wait_private(url)

@@ -144,6 +144,19 @@ class Visibility:
             return Sight.UNCHECKED
         return Sight.SHOWN
 
+    async def channel_sight(self, channel: str, user: str, *, owner: str) -> Sight:
+        """Whether `user` may see something that lives in `channel` and belongs to `owner` (a
+        schedule): a DM only its owner, a private channel its members, a public one everybody."""
+        if is_direct(channel):
+            return Sight.SHOWN if user == owner else Sight.HIDDEN
+        try:
+            if await self._is_private(channel) and user not in await self._members_of(channel):
+                return Sight.HIDDEN
+        except SlackError as exc:
+            log.warning("could not check who may see %s: %s", channel, exc.code)
+            return Sight.UNCHECKED
+        return Sight.SHOWN
+
     async def sort(self, jobs: Iterable[Job], user: str, *, limit: int | None = None) -> Sorted:
         """`jobs` split into what `user` may see (the first `limit`) and counts of the rest."""
         result = Sorted()

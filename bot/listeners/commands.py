@@ -135,7 +135,7 @@ class Handlers:
             case Schedule() | When():
                 return await self._autoruns.create(parsed, by=Requester.of_command(command))
             case Schedules():
-                return await self._autoruns.listing()
+                return await self._autoruns.listing(by=Requester.of_command(command))
             case Unschedule(auto_id=auto_id):
                 return await self._autoruns.remove(auto_id, by=Requester.of_command(command))
             case Notify(mode=mode):

@@ -60,14 +60,24 @@ def created(auto: AutoRetrain) -> str:
     )
 
 
-def listing(autos: Sequence[AutoRetrain], progress: Mapping[str, int | None]) -> str:
+def listing(
+    autos: Sequence[AutoRetrain], progress: Mapping[str, int | None], *, left_out: int = 0
+) -> str:
+    hidden = (
+        f"\n_{left_out} more in private channels or direct messages you are not in._"
+        if left_out
+        else ""
+    )
+    if not autos and left_out:
+        return f"No schedules or triggers you may see.{hidden}"
     if not autos:
         return (
             "No schedules or triggers yet. Make one with "
             '`/retrain schedule <modelId> cron="0 6 * * MON"` or '
             "`/retrain when <modelId> feedback&gt;=20`."
         ).replace("<modelId>", "&lt;modelId&gt;")
-    return "*Schedules and triggers*\n" + "\n".join(_line(a, progress.get(a.id)) for a in autos)
+    lines = "\n".join(_line(a, progress.get(a.id)) for a in autos)
+    return f"*Schedules and triggers*\n{lines}{hidden}"
 
 
 def _line(auto: AutoRetrain, count: int | None) -> str:
