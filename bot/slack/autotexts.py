@@ -1,16 +1,16 @@
 """What the bot says about schedules and triggers: private answers and notes in the channel.
 
-Times go out in Slack's date markup, so each reader sees their own zone, with a UTC fallback
-for clients that do not render it.
+Times go out in Slack's date markup (`bot.core.mrkdwn.local_time`), so each reader sees their
+own zone, with a UTC fallback for clients that do not render it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 
 from bot.core.autoretrain import AutoKind, AutoRetrain
 from bot.core.jobs import Job
+from bot.core.mrkdwn import local_time
 
 __all__ = [
     "created",
@@ -24,12 +24,6 @@ __all__ = [
     "removed",
     "what",
 ]
-
-
-def local_time(moment: datetime) -> str:
-    """`moment` in each reader's zone (Slack's date markup), UTC where it is not shown."""
-    fallback = moment.strftime("%Y-%m-%d %H:%M UTC")
-    return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} at {{time}}|{fallback}>"
 
 
 def what(auto: AutoRetrain) -> str:
