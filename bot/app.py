@@ -18,9 +18,11 @@ from bot.access.gatekeeper import Gatekeeper
 from bot.core.schedule import Timing
 from bot.einstein.auth import JwtTokenSource, StaticTokenSource, TokenSource
 from bot.einstein.client import EinsteinClient
+from bot.feedback import Feedback
 from bot.follow.follower import Follower
 from bot.listeners.actions import Interactions, register_interactions
 from bot.listeners.commands import Handlers, register_handlers
+from bot.listeners.feedback import FeedbackListeners, register_feedback
 from bot.listeners.forms import Forms, register_forms
 from bot.logs import request_context
 from bot.retrains import Retrains
@@ -50,6 +52,7 @@ class Bot:
     outbox: Outbox
     einstein: EinsteinClient
     session: aiohttp.ClientSession
+    feedback: Feedback
     ready: bool = field(default=False)
 
     async def start(self) -> None:
@@ -203,6 +206,15 @@ def create_bot(settings: Settings, **timing: float) -> Bot:
         Interactions(store=store, follower=follower, notifier=notifier, retrains=retrains),
     )
     register_forms(bolt, Forms(follower=follower, notifier=notifier, retrains=retrains))
+    feedback = Feedback(
+        store=store,
+        einstein=einstein,
+        gate=gate,
+        notifier=notifier,
+        audit=audit,
+        spawn=lambda work: follower.spawn(work, name="feedback"),
+    )
+    register_feedback(bolt, FeedbackListeners(feedback=feedback, follower=follower))
     return Bot(
         settings=settings,
         bolt=bolt,
@@ -212,4 +224,5 @@ def create_bot(settings: Settings, **timing: float) -> Bot:
         outbox=outbox,
         einstein=einstein,
         session=session,
+        feedback=feedback,
     )

@@ -1,4 +1,5 @@
-"""The audit trail: every command, denial, approval, submission, state change and outcome.
+"""The audit trail: every command, denial, approval, submission, state change, outcome and
+feedback example.
 
 Append-only: the store offers no way to change or delete an entry, and the database refuses
 UPDATE and DELETE on the table (a trigger on both SQLite and PostgreSQL).
@@ -42,6 +43,9 @@ class AuditKind(StrEnum):
     STATE = "state"  # the training changed state
     OUTCOME = "outcome"  # the training ended
     CANCELLED = "cancelled"  # people stopped following it
+    # A message added as a feedback example; outcome added / refused / failed. The detail has
+    # the label and the document's length, never its text.
+    FEEDBACK = "feedback"
 
 
 @dataclass(frozen=True, slots=True)
