@@ -28,6 +28,7 @@ from bot.access.gatekeeper import Gatekeeper
 from bot.core.mrkdwn import escape
 from bot.core.options import RetrainOptions
 from bot.core.words import check_model_id
+from bot.einstein.answers import plain_text
 from bot.einstein.client import EinsteinClient
 from bot.einstein.explain import explain, quote
 from bot.errors import EinsteinError, EinsteinNotFound, SlackError, StoreError, UsageError
@@ -195,8 +196,10 @@ class Feedback:
             )
         except EinsteinError as exc:
             log.warning("labels of %s not read: %s", model_id, exc.kind)
+            said = plain_text(exc.einstein_message or "", limit=200)
+            why = f"Einstein said: {said}" if said else exc.kind.replace("_", " ")
             return LabelsNote(
-                f"The labels of {model_id} could not be read ({exc.kind.replace('_', ' ')}). "
+                f"The labels of {model_id} could not be read ({why}). "
                 "Type the label exactly as the dataset names it."
             )
         if not dataset.labels:
@@ -257,10 +260,11 @@ class Feedback:
                 form.model_id, document=form.document, expected_label=form.label
             )
         except EinsteinError as exc:
+            about_model = "model" in (exc.einstein_message or "").lower()
             field = {
                 "not_found": model_field,
                 "unknown_label": BlockId.FEEDBACK_LABEL,
-                "invalid_parameter": BlockId.FEEDBACK_DOCUMENT,
+                "invalid_parameter": model_field if about_model else BlockId.FEEDBACK_DOCUMENT,
                 "rejected": BlockId.FEEDBACK_DOCUMENT,
             }.get(exc.kind)
             outcome: Literal["refused", "failed"] = "refused" if field else "failed"
