@@ -7,9 +7,11 @@ Einstein simulator stored.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from bot.fakes.slack import (
     Channel,
@@ -25,6 +27,7 @@ from bot.store.audit import AuditKind, AuditLog
 from tests.conftest import CHANNEL, SIGNING_SECRET, USER, Stack
 from tests.test_interactions import quick, wait_private_to
 
+ROOT = Path(__file__).resolve().parents[1]
 LABELS = ("billing", "shipping", "returns")
 TEXT = "Where is my parcel? It was due on Monday."
 OTHER = "U0OTHER004"
@@ -288,3 +291,17 @@ async def test_the_audit_trail_has_the_example(stack: Stack) -> None:
     assert events[0].detail == {"label": "billing", "document_length": len(TEXT)}
     assert events[1].detail["reason"] == "unknown_label"
     assert all(TEXT not in str(e.as_record()) for e in events)
+
+
+def test_manifest_declares_the_shortcut() -> None:
+    """manifest.yml offers the message shortcut under the callback ID the bot listens to."""
+    manifest = yaml.safe_load((ROOT / "manifest.yml").read_text(encoding="utf-8"))
+    assert manifest["features"]["shortcuts"] == [
+        {
+            "name": "Add as Einstein feedback",
+            "type": "message",
+            "callback_id": CallbackId.ADD_FEEDBACK,
+            "description": "Add this message to a model's dataset as a feedback example",
+        }
+    ]
+    assert manifest["features"]["app_home"]["messages_tab_enabled"] is True
