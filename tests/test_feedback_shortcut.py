@@ -130,6 +130,14 @@ async def test_shortcut_opens_the_form_with_the_message_and_recent_models(stack:
     assert _options(updated, BlockId.FEEDBACK_LABEL) == list(LABELS)
 
 
+async def test_the_document_is_the_text_as_seen(stack: Stack) -> None:
+    """Slack's escapes in the message's text are undone in the document."""
+    await _shortcut(stack, text="Refund &amp; return &lt;asap&gt;")
+    [view] = await _views(stack, 1)
+    document = _block(view, BlockId.FEEDBACK_DOCUMENT)["element"]
+    assert document["initial_value"] == "Refund & return <asap>"
+
+
 async def test_typing_a_model_fills_its_labels(stack: Stack) -> None:
     """A model ID typed in the form (Enter) turns the label field into its labels' menu."""
     model, _ = _model(stack)

@@ -14,6 +14,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
+from bot.core.mrkdwn import unescape
 from bot.feedback import Feedback
 from bot.follow.follower import Follower
 from bot.slack.feedback_view import FeedbackFormErrors, dispatched_model, read_feedback_form
@@ -40,7 +41,8 @@ class FeedbackListeners:
             user=_user(body),
             channel=str((body.get("channel") or {}).get("id") or ""),
             message_ts=str(message.get("ts") or ""),
-            text=str(message.get("text") or ""),
+            # Slack sends a message's text escaped (`&amp;`, `&lt;`); Einstein gets what was seen.
+            text=unescape(str(message.get("text") or "")),
             triggered_at=arrived,
         )
         self._follower.spawn(work, name=f"feedback-form-{secrets.token_hex(4)}")

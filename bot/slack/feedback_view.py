@@ -199,7 +199,8 @@ def feedback_form(
                     "action_id": ActionId.FORM_FIELD,
                     "multiline": True,
                     "max_length": MAX_DOCUMENT,
-                    "initial_value": document[:MAX_DOCUMENT],
+                    # A message of files only has no text: no initial value, the field is empty.
+                    **({"initial_value": document[:MAX_DOCUMENT]} if document else {}),
                 },
             },
         ],
