@@ -22,9 +22,11 @@ from bot.choices import Choices
 from bot.core.schedule import Timing
 from bot.einstein.auth import JwtTokenSource, StaticTokenSource, TokenSource
 from bot.einstein.client import EinsteinClient
+from bot.feedback import Feedback
 from bot.follow.follower import Follower
 from bot.listeners.actions import Interactions, register_interactions
 from bot.listeners.commands import Handlers, register_handlers
+from bot.listeners.feedback import FeedbackListeners, register_feedback
 from bot.listeners.forms import Forms, register_forms
 from bot.logs import request_context
 from bot.reads import Reads
@@ -59,6 +61,7 @@ class Bot:
     einstein: EinsteinClient
     session: aiohttp.ClientSession
     autoruns: AutoRuns
+    feedback: Feedback
     ready: bool = field(default=False)
     _loops: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -256,6 +259,15 @@ def create_bot(settings: Settings, **timing: float) -> Bot:
         ),
     )
     register_forms(bolt, Forms(follower=follower, notifier=notifier, retrains=retrains))
+    feedback = Feedback(
+        store=store,
+        einstein=einstein,
+        gate=gate,
+        notifier=notifier,
+        audit=audit,
+        spawn=lambda work: follower.spawn(work, name="feedback"),
+    )
+    register_feedback(bolt, FeedbackListeners(feedback=feedback, follower=follower))
     return Bot(
         settings=settings,
         bolt=bolt,
@@ -266,6 +278,7 @@ def create_bot(settings: Settings, **timing: float) -> Bot:
         einstein=einstein,
         session=session,
         autoruns=autoruns,
+        feedback=feedback,
     )
 
 

@@ -21,6 +21,12 @@ class ActionId(StrEnum):
     REJECT = "reject_retrain"
     # Every input of the retrain form; its block ID (a `BlockId`) says which field it is.
     FORM_FIELD = "form_field"
+    # The feedback form's model inputs (the recent models menu and the typed ID): dispatched
+    # at once, so the label menu can be filled with the chosen model's labels.
+    FEEDBACK_MODEL = "feedback_model"
+    # The feedback form's label: a menu of the model's labels, or typed when they are unknown.
+    FEEDBACK_LABEL_CHOICE = "feedback_label_choice"
+    FEEDBACK_LABEL_TYPED = "feedback_label_typed"
 
 
 class BlockId(StrEnum):
@@ -34,11 +40,18 @@ class BlockId(StrEnum):
     GLOBAL = "global"
     LEARNING_RATE = "lr"
     REASON = "reason"
+    FEEDBACK_RECENT = "feedback_recent"
+    FEEDBACK_TYPED = "feedback_typed"
+    FEEDBACK_LABEL = "feedback_label"
+    FEEDBACK_DOCUMENT = "feedback_document"
 
 
 class CallbackId(StrEnum):
     RETRAIN_MODAL = "retrain_modal"
     REJECT_MODAL = "reject_modal"
+    # The message shortcut "Add as Einstein feedback" (in manifest.yml): a public name.
+    ADD_FEEDBACK = "add_feedback"
+    FEEDBACK_MODAL = "feedback_modal"
 
 
 class EventType(StrEnum):

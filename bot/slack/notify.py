@@ -227,7 +227,7 @@ class Notifier:
 
     async def open_view(
         self, view: dict[str, Any], *, trigger_id: str, user: str, triggered_at: float
-    ) -> None:
+    ) -> dict[str, Any]:
         """Open a modal for `user` with the trigger_id of a click or command that reached the
         bot at `triggered_at` (the event loop's clock).
 
@@ -236,13 +236,32 @@ class Notifier:
         """
         try:
             async with asyncio.timeout_at(triggered_at + _TRIGGER_LIFETIME):
-                await self._outbox.call(
+                response = await self._outbox.call(
                     "views_open", lane=f"views.open {user}", trigger_id=trigger_id, view=view
                 )
         except TimeoutError:
             raise SlackError(
                 "Slack views.open did not go through before its trigger_id expired", code="timeout"
             ) from None
+        return dict(response.get("view") or {})
+
+    async def update_view(
+        self, view: dict[str, Any], *, view_id: str, view_hash: str | None
+    ) -> dict[str, Any]:
+        """Replace an open modal; with `view_hash`, Slack refuses (`hash_conflict`) if the
+        modal changed since that version, so an older update never overwrites a newer one."""
+        response = await self._wait(
+            self._outbox.call(
+                "views_update",
+                lane=f"views.update {view_id}",
+                view_id=view_id,
+                hash=view_hash,
+                view=view,
+            ),
+            what="views.update",
+            limit=self._lookup_limit,
+        )
+        return dict(response.get("view") or {})
 
     async def publish_home(self, user: str, view: dict[str, Any]) -> None:
         """Publish `user`'s Home tab; one user's publishes land in order, so the latest shows."""
@@ -287,6 +306,21 @@ class Notifier:
                 text=message.text,
                 blocks=message.blocks or None,
             )
+        except SlackError as exc:
+            log.warning("could not tell %s privately: %s", user, exc.code)
+
+    async def tell_or_dm(self, *, channel: str, user: str, message: str) -> None:
+        """An ephemeral message to `user` in `channel`; a direct message from the bot when Slack
+        refuses that (the bot cannot post there, the user is not in the channel)."""
+        try:
+            await self._call("chat_postEphemeral", channel=channel, user=user, text=message)
+            return
+        except SlackError as exc:
+            log.info(
+                "no ephemeral for %s in %s (%s); sending a direct message", user, channel, exc.code
+            )
+        try:
+            await self._call("chat_postMessage", channel=user, text=message, unfurl_links=False)
         except SlackError as exc:
             log.warning("could not tell %s privately: %s", user, exc.code)
 

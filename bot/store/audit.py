@@ -1,4 +1,5 @@
-"""The audit trail: every command, denial, approval, submission, state change and outcome.
+"""The audit trail: every command, denial, approval, submission, state change, outcome and
+feedback example.
 
 Append-only: the store offers no way to change or delete an entry, and the database refuses
 UPDATE and DELETE on the table (a trigger on both SQLite and PostgreSQL).
@@ -46,6 +47,9 @@ class AuditKind(StrEnum):
     SCHEDULE_CREATED = "schedule_created"  # a schedule or feedback trigger was made
     SCHEDULE_REMOVED = "schedule_removed"
     SCHEDULE_FIRED = "schedule_fired"  # it fired: started, refused or skipped
+    # A message added as a feedback example; outcome added / refused / failed. The detail has
+    # the label and the document's length, never its text.
+    FEEDBACK = "feedback"
 
 
 @dataclass(frozen=True, slots=True)

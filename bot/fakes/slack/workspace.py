@@ -128,6 +128,13 @@ class Workspace:
         self._channels[channel.id] = channel
         return channel, False
 
+    def _direct(self, channel_id: object) -> Channel | None:
+        """Posting to a user ID posts in the bot's direct conversation with them, as in Slack."""
+        user = str(channel_id or "")
+        if user[:1] not in ("U", "W") or user in self._channels:
+            return None
+        return self.open_im(user)[0]
+
     def require_postable(self, channel: Channel, *, membership: bool = False) -> None:
         """Refuse posting where the bot may not; ``membership`` drops the public-channel pass."""
         if channel.is_archived:
@@ -172,7 +179,7 @@ class Workspace:
         ``announce=False`` skips the ``MessagePosted`` event, for file shares that report their own.
         """
         if user is None:
-            channel = self.visible(channel_id)
+            channel = self._direct(channel_id) or self.visible(channel_id)
             self.require_postable(channel)
         else:
             channel = self.channel(str(channel_id))

@@ -1,0 +1,83 @@
+"""Interactivity payloads beyond a card's button: a message shortcut, and an input changed
+inside an open modal (an element with ``dispatch_action``). Sent with ``send_interaction``."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from bot.fakes.slack.records import View
+from bot.fakes.slack.signing import new_trigger_id
+
+__all__ = ["message_action_payload", "view_action_payload"]
+
+
+def _envelope(*, user_id: str, team_id: str, trigger_id: str | None) -> dict[str, Any]:
+    return {
+        "user": {"id": user_id, "username": "tester", "name": "tester", "team_id": team_id},
+        "team": {"id": team_id, "domain": "fake"},
+        "api_app_id": "A0001",
+        "token": "fake-verification-token",
+        "trigger_id": trigger_id or new_trigger_id(),
+        "is_enterprise_install": False,
+        "enterprise": None,
+    }
+
+
+def message_action_payload(
+    *,
+    callback_id: str,
+    user_id: str,
+    channel_id: str,
+    message_text: str,
+    message_ts: str,
+    response_url: str,
+    message_user: str = "U0AUTHOR01",
+    team_id: str = "T0001",
+    trigger_id: str | None = None,
+) -> dict[str, Any]:
+    """A ``message_action`` payload: someone used a message shortcut on a channel message."""
+    return {
+        "type": "message_action",
+        "callback_id": callback_id,
+        **_envelope(user_id=user_id, team_id=team_id, trigger_id=trigger_id),
+        "action_ts": f"{time.time():.6f}",
+        "message_ts": message_ts,
+        "channel": {"id": channel_id, "name": "general"},
+        "message": {
+            "type": "message",
+            "user": message_user,
+            "ts": message_ts,
+            "text": message_text,
+        },
+        "response_url": response_url,
+    }
+
+
+def view_action_payload(
+    view: View,
+    *,
+    user_id: str,
+    block_id: str,
+    action_id: str,
+    values: Mapping[str, Mapping[str, Any]],
+    team_id: str = "T0001",
+) -> dict[str, Any]:
+    """A ``block_actions`` payload from the open modal ``view``: the input at ``block_id``
+    changed; ``values`` is the whole form's state, ``{block_id: {action_id: {...}}}``."""
+    action = {"block_id": block_id, "action_id": action_id, **values[block_id][action_id]}
+    action["action_ts"] = f"{time.time():.6f}"
+    return {
+        "type": "block_actions",
+        **_envelope(user_id=user_id, team_id=team_id, trigger_id=None),
+        "container": {"type": "view", "view_id": view.id},
+        "view": {
+            **view.view,
+            "id": view.id,
+            "team_id": team_id,
+            "hash": view.hash,
+            "state": {"values": {k: dict(v) for k, v in values.items()}},
+        },
+        "actions": [action],
+    }
