@@ -263,6 +263,7 @@ def create_bot(settings: Settings, **timing: float) -> Bot:
         store=store,
         einstein=einstein,
         gate=gate,
+        visibility=visibility,
         notifier=notifier,
         audit=audit,
         spawn=lambda work: follower.spawn(work, name="feedback"),

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 from bot.access.gatekeeper import Gatekeeper
+from bot.access.visibility import Visibility
 from bot.core.mrkdwn import escape
 from bot.core.options import RetrainOptions
 from bot.core.words import check_model_id
@@ -80,6 +81,7 @@ class Feedback:
         store: JobStore,
         einstein: EinsteinClient,
         gate: Gatekeeper,
+        visibility: Visibility,
         notifier: Notifier,
         audit: AuditLog,
         spawn: Spawn,
@@ -88,6 +90,7 @@ class Feedback:
         self._store = store
         self._einstein = einstein
         self._gate = gate
+        self._visibility = visibility
         self._notifier = notifier
         self._audit = audit
         self._spawn = spawn
@@ -106,7 +109,7 @@ class Feedback:
         triggered_at: float,
     ) -> None:
         """Open the form on `text`, the most recent model chosen; then fetch its labels."""
-        recent = await self._recent_models()
+        recent = await self._recent_models(user)
         meta = FeedbackMeta(
             channel=channel, message_ts=message_ts, model_id=recent[0] if recent else ""
         )
@@ -167,15 +170,17 @@ class Feedback:
             # hash_conflict: the person changed the form since; their newer change redraws it.
             log.info("feedback form not redrawn: %s", exc.code)
 
-    async def _recent_models(self) -> list[str]:
-        """The models of the store's recent jobs, newest first, each once."""
+    async def _recent_models(self, user: str) -> list[str]:
+        """The models of the store's recent jobs `user` may see, newest first, each once (a
+        training in a private channel names its model only to the channel's members)."""
         try:
             async with asyncio.timeout(_RECENT_WITHIN):
                 jobs = await self._store.recent(limit=_RECENT_JOBS)
+                seen = await self._visibility.sort(jobs, user)
         except (StoreError, TimeoutError) as exc:
             log.warning("no recent models for the feedback form: %s", exc.__class__.__name__)
             return []
-        return list(dict.fromkeys(job.model_id for job in jobs))[:_RECENT_MODELS]
+        return list(dict.fromkeys(job.model_id for job in seen.shown))[:_RECENT_MODELS]
 
     async def _labels(self, model_id: str) -> list[str] | LabelsNote:
         try:

@@ -313,3 +313,36 @@ def test_manifest_declares_the_shortcut() -> None:
         }
     ]
     assert manifest["features"]["app_home"]["messages_tab_enabled"] is True
+
+
+@pytest.mark.slack(
+    channels=[
+        Channel(id=CHANNEL, name="general"),
+        Channel(id="G0PRIVATE1", name="secret", is_private=True, members=frozenset({USER})),
+    ]
+)
+async def test_recent_models_of_a_private_channel_are_offered_to_its_members_only(
+    stack: Stack,
+) -> None:
+    """A model trained in a private channel is not named in an outsider's form."""
+    model, _ = _model(stack)
+    quick(stack, model)
+    await stack.command(model, channel="G0PRIVATE1")
+    await stack.wait_final()
+    outsider = await _opened(stack, user=OTHER, count=1)
+    member = await _opened(stack, user=USER, count=2)
+    blocks = outsider.view["blocks"]
+    assert not [b for b in blocks if b.get("block_id") == BlockId.FEEDBACK_RECENT]
+    assert model not in str(outsider.view)
+    assert _options(member, BlockId.FEEDBACK_RECENT) == [model]
+
+
+async def _opened(stack: Stack, *, user: str, count: int) -> View:
+    """The form `user`'s shortcut opened, the `count`-th opened so far."""
+    await _shortcut(stack, user=user)
+    opened = await stack.slack.wait_for(
+        lambda: [v for v in stack.slack.views if v.action == "open"][count - 1 : count],
+        timeout=5,
+        what=f"form {count}",
+    )
+    return opened[0]
