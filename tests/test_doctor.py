@@ -143,6 +143,23 @@ async def test_socket_mode_needs_app_token(peers: Peers) -> None:
     assert "xapp-" in line(lines, "slack mode")
 
 
+async def test_socket_mode_app_token_accepted(peers: Peers) -> None:
+    """Socket Mode with an app token Slack accepts passes, without a signing secret."""
+    code, lines = await peers.doctor(SLACK_APP_TOKEN="xapp-s3cr3t", SLACK_SIGNING_SECRET="")
+    assert code == 0, lines
+    assert "apps.connections.open accepts" in line(lines, "slack mode")
+
+
+@pytest.mark.slack(app_tokens=["xapp-the-right-one"])
+async def test_socket_mode_app_token_refused(peers: Peers) -> None:
+    """An app token Slack refuses fails the mode check with where to make one."""
+    code, lines = await peers.doctor(SLACK_APP_TOKEN="xapp-s3cr3t")
+    assert code == 1
+    mode = line(lines, "slack mode")
+    assert "Slack refuses SLACK_APP_TOKEN (invalid_auth)" in mode
+    assert "connections:write" in mode
+
+
 async def test_key_refused(peers: Peers) -> None:
     """A private key Einstein does not know for the account: the token check names the key."""
     other_key, _ = generate_key_pair()

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import aiohttp
 import yaml  # type: ignore[import-untyped,unused-ignore]  # types-PyYAML is not a dependency yet
+from pydantic import SecretStr
 
 from bot.doctor import Check
 from bot.settings import Settings
@@ -34,6 +35,8 @@ async def check_slack(settings: Settings) -> list[Check]:
     """`slack token`, `slack scopes` and `slack mode`."""
     token = settings.slack_bot_token.get_secret_value().strip() if settings.slack_bot_token else ""
     mode = _check_mode(settings)
+    if mode.ok and settings.slack_app_token is not None:
+        mode = await _open_connection(settings.slack_api_url, settings.slack_app_token)
     if not token.startswith("xoxb-"):
         said = "SLACK_BOT_TOKEN is not set" if not token else "SLACK_BOT_TOKEN is not a bot token"
         skipped = Check.failed("slack scopes", "not checked", "fix the bot token first")
@@ -95,6 +98,35 @@ def _scopes(granted: str | None) -> Check:
             "manifest) and reinstall the app",
         )
     return Check.passed("slack scopes", f"all {len(wanted)} scopes manifest.yml asks for")
+
+
+async def _open_connection(api_url: str, app_token: SecretStr) -> Check:
+    """Socket Mode: Slack hands out a WebSocket URL for the app token (nothing connects)."""
+    url = f"{api_url}apps.connections.open"
+    headers = {"Authorization": f"Bearer {app_token.get_secret_value().strip()}"}
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=_TIMEOUT) as session,
+            session.post(url, headers=headers) as response,
+        ):
+            body = await response.json(content_type=None) if response.status == 200 else None
+    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+        return Check.failed(
+            "slack mode",
+            f"no answer from {url} ({exc.__class__.__name__})",
+            "check SLACK_API_URL and this machine's network",
+        )
+    if isinstance(body, dict) and body.get("ok") is True:
+        return Check.passed(
+            "slack mode", "Socket Mode: apps.connections.open accepts SLACK_APP_TOKEN"
+        )
+    error = str(body.get("error") or "unknown error") if isinstance(body, dict) else "no answer"
+    return Check.failed(
+        "slack mode",
+        f"Slack refuses SLACK_APP_TOKEN ({error})",
+        "create an app-level token with connections:write under Basic Information and "
+        "copy it into SLACK_APP_TOKEN; turn Socket Mode on in the app's settings",
+    )
 
 
 def _check_mode(settings: Settings) -> Check:
