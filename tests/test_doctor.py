@@ -16,6 +16,7 @@ from bot.fakes.keys import generate_key_pair
 from bot.fakes.loopback import free_port
 from bot.fakes.slack import DEFAULT_SCOPES, FakeSlack
 from bot.store.jobs import SqlJobStore
+from tests.conftest import postgres_database
 
 ROOT = Path(__file__).resolve().parents[1]
 ACCOUNT = "doctor@example.com"
@@ -204,6 +205,17 @@ async def test_unreachable_database(peers: Peers) -> None:
     assert database.startswith("FAIL")
     assert "cannot connect to postgresql://bot:***@127.0.0.1" in database
     assert "DATABASE_URL" in database
+
+
+async def test_postgresql_with_schema(peers: Peers) -> None:
+    """A PostgreSQL database holding the bot's schema passes."""
+    async with postgres_database() as url:
+        store = SqlJobStore(url)
+        await store.open()
+        await store.close()
+        code, lines = await peers.doctor(DATABASE_URL=url)
+    assert code == 0, lines
+    assert "connected, schema up to date" in line(lines, "database")
 
 
 async def test_database_without_schema(peers: Peers, tmp_path: Path) -> None:
