@@ -88,7 +88,14 @@ def _scopes(granted: str | None) -> Check:
             "Slack did not say which scopes the token has (no x-oauth-scopes header)",
             "compare the app's OAuth & Permissions page with manifest.yml by hand",
         )
-    wanted = manifest_scopes()
+    try:
+        wanted = manifest_scopes()
+    except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
+        return Check.failed(
+            "slack scopes",
+            f"cannot read the scopes of {MANIFEST} ({exc.__class__.__name__})",
+            "run the doctor from the repository's checkout, where manifest.yml is",
+        )
     missing = sorted(wanted - {s.strip() for s in granted.split(",") if s.strip()})
     if missing:
         return Check.failed(
