@@ -1,4 +1,5 @@
-"""Command line: serve (the default), `demo` (offline demo), `simulator` (Einstein simulator)."""
+"""Command line: serve (the default), `demo` (offline demo), `simulator` (Einstein simulator),
+`audit` (export the audit trail), `doctor` (check the configuration and every connection)."""
 
 from __future__ import annotations
 
@@ -45,6 +46,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     audit.add_argument("--model", default=None, help="only events about this model ID")
     audit.add_argument("--format", choices=["csv", "jsonl"], default="csv")
+    sub.add_parser(
+        "doctor",
+        help="check the settings, Slack, Einstein, the database and the policy file; "
+        "exit 0 when all pass",
+    )
     sim = sub.add_parser("simulator", help="serve the Einstein simulator standalone")
     sim.add_argument("--port", type=int, default=8788)
     sim.add_argument("--host", default="127.0.0.1")
@@ -94,6 +100,17 @@ async def _export_audit(*, since: datetime | None, model: str | None, fmt: str) 
     return 0
 
 
+def _doctor() -> int:
+    from bot.doctor import all_passed, render, run_doctor
+
+    # The report is the output; the clients' own log lines would only repeat its failures.
+    logging.getLogger("bot").setLevel(logging.CRITICAL)
+    checks = asyncio.run(run_doctor())
+    for check in checks:
+        print(render(check), flush=True)
+    return 0 if all_passed(checks) else 1
+
+
 def _configure_logging(settings: Settings | None = None) -> None:
     secrets: list[str | None] = []
     if settings is not None:
@@ -122,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
             from bot.demo import run_demo
 
             return int(asyncio.run(run_demo(text=args.text, outcome=args.outcome)))
+        if args.command == "doctor":
+            return _doctor()
         if args.command == "audit":
             return asyncio.run(_export_audit(since=args.since, model=args.model, fmt=args.format))
         if args.command == "simulator":

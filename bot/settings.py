@@ -96,6 +96,13 @@ class Settings(BaseSettings):
         "slack_signing_secret",
         "einstein_access_token",
         "einstein_private_key",
+        # A config var left empty (as Heroku's deploy form may set it) means not set, not `.`.
+        "einstein_private_key_file",
+        "retrain_policy_file",
+        "retrain_allowed_users",
+        "retrain_allowed_groups",
+        "retrain_allowed_channels",
+        "retrain_user_rate",
         mode="before",
     )
     @classmethod

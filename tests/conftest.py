@@ -26,8 +26,47 @@ from bot.fakes.slack import Message as SlackMessage
 from bot.server import start_http
 from bot.settings import Settings
 from bot.store.jobs import SqlJobStore
+from tests.postgres import DEFAULT_URL, Provided, provide_postgres
 
-POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", DEFAULT_URL)
+_provided: Provided | None = None
+
+
+@pytest.hookimpl(trylast=True)  # after the terminal reporter exists, to say what it chose
+def pytest_configure(config: pytest.Config) -> None:
+    """Find the PostgreSQL server, or start a throwaway one (see tests/postgres.py)."""
+    global POSTGRES_URL, _provided  # one server per run, chosen once here
+    _provided = provide_postgres(POSTGRES_URL)
+    if _provided.url:
+        POSTGRES_URL = _provided.url
+        # Test modules import this module again as `tests.conftest`: that copy reads it here.
+        os.environ["TEST_POSTGRES_URL"] = POSTGRES_URL
+    if _provided.note and _provided.url:
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(f"PostgreSQL: {_provided.note}")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without a server, a run holding PostgreSQL tests stops here with one line."""
+    if _provided is not None and not _provided.url and any(map(_needs_postgres, items)):
+        pytest.exit(f"PostgreSQL tests: {_provided.note}", returncode=4)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _provided is not None:
+        _provided.close()
+
+
+def _needs_postgres(item: pytest.Item) -> bool:
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and "postgresql" in callspec.params.values():
+        return True
+    marker = item.get_closest_marker("database")
+    if marker is not None and marker.args == ("postgresql",):
+        return True
+    module = getattr(item, "module", None)
+    return any(hasattr(module, name) for name in ("postgres_database", "POSTGRES_URL"))
 
 
 @pytest.fixture

@@ -958,6 +958,8 @@ async def test_responses_conform_to_the_spec(
     assert_conforms(spec, "/v2/language/models/{modelId}/lc", "get", curve)
     _, dataset_body = await api.get(f"v2/language/datasets/{dataset}")
     assert_conforms(spec, "/v2/language/datasets/{datasetId}", "get", dataset_body)
+    _, usage = await api.get("v2/apiusage")
+    assert_conforms(spec, "/v2/apiusage", "get", usage)
 
 
 def test_spec_copy_is_the_published_file() -> None:

@@ -36,6 +36,7 @@ from bot.einstein.answers import Answer, check_answer, einstein_message
 from bot.einstein.auth import TokenSource
 from bot.einstein.models import (
     TERMINAL_STATUSES,
+    ApiUsage,
     Dataset,
     Example,
     LearningCurvePoint,
@@ -87,6 +88,14 @@ class EinsteinClient:
         # Token sources that predate `problem` simply have none to report.
         minting = getattr(self._tokens, "problem", None)
         return minting if isinstance(minting, str) else self._refused
+
+    async def api_usage(self) -> list[ApiUsage]:
+        """`GET v2/apiusage`: the account's plan by month; the cheapest authenticated call."""
+        body = await self._call("GET", "v2/apiusage", what="API usage request")
+        data = body.get("data")
+        if not isinstance(data, list):
+            raise EinsteinError("Einstein's API usage answer is malformed (no data list)")
+        return parse_items(ApiUsage, data, what="API usage")
 
     async def retrain(self, model_id: str, options: RetrainOptions) -> Training:
         """`POST v2/language/retrain`: start a new training that keeps `model_id`."""

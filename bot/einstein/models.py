@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 __all__ = [
     "FAILED_STATUSES",
     "TERMINAL_STATUSES",
+    "ApiUsage",
     "Dataset",
     "DatasetLabel",
     "Example",
@@ -244,6 +245,13 @@ class Example(_Wire):
     created_at: datetime | None = Field(default=None, alias="createdAt")
 
     _times = field_validator("created_at", mode="before")(parse_einstein_time)
+
+
+class ApiUsage(_Wire):
+    """One month of the account's plan (`GET v2/apiusage`): predictions allowed and used."""
+
+    predictions_max: int | None = Field(default=None, alias="predictionsMax")
+    predictions_used: int | None = Field(default=None, alias="predictionsUsed")
 
 
 class TokenResponse(_Wire):

@@ -17,6 +17,7 @@ __all__ = [
     "TrainParamsAs",
     "format_duration",
     "format_time",
+    "render_api_usage",
     "render_dataset",
     "render_model",
     "render_training",
@@ -171,3 +172,30 @@ def format_duration(seconds: float) -> str:
     minutes, millis = divmod(millis, 60_000)
     secs, millis = divmod(millis, 1000)
     return f"{hours:02d}:{minutes:02d}:{secs:02d}:{millis:03d}"
+
+
+def render_api_usage(now: float) -> dict[str, Any]:
+    """`GET v2/apiusage`: one month of the free plan (2,000 predictions), none used."""
+    moment = datetime.fromtimestamp(math.floor(now), tz=UTC)
+    start = moment.replace(day=1, hour=0, minute=0, second=0)
+    end = (
+        start.replace(year=start.year + 1, month=1)
+        if start.month == 12
+        else start.replace(month=start.month + 1)
+    )
+    return {
+        "object": "list",
+        "data": [
+            {
+                "id": "1",
+                "object": "apiusage",
+                "organizationId": "108",
+                "licenseId": "simulator",
+                "startsAt": format_time(start.timestamp()),
+                "endsAt": format_time(end.timestamp()),
+                "planData": [{"plan": "STARTER", "amount": 1, "source": "HEROKU"}],
+                "predictionsMax": 2000,
+                "predictionsUsed": 0,
+            }
+        ],
+    }

@@ -8,7 +8,8 @@
     await sim.stop()
 
 It serves the calls the bot makes, with the documented shapes: token, train, retrain, training
-status, metrics, learning curve, models of a dataset, dataset, its examples, and feedback.
+status, metrics, learning curve, models of a dataset, dataset, its examples, feedback, and the
+account's API usage.
 Trainings follow a time-driven state machine (`training`), their outcome can be scripted, and
 faults can be injected (`faults`). Every request received is kept in `requests`.
 
@@ -45,7 +46,7 @@ from bot.fakes.einstein.faults import (
     flatten_form,
     record_request,
 )
-from bot.fakes.einstein.objects import TrainParamsAs
+from bot.fakes.einstein.objects import TrainParamsAs, render_api_usage
 from bot.fakes.einstein.requests import ApiError
 from bot.fakes.einstein.service import LanguageService
 
@@ -245,6 +246,9 @@ class EinsteinSimulator(LanguageService):
         async def feedback(request: web.Request) -> web.Response:
             return web.json_response(self.feedback(await self._form(request, multipart=True)))
 
+        async def usage(_request: web.Request) -> web.Response:
+            return web.json_response(render_api_usage(self._clock()))
+
         app = web.Application(middlewares=[observe])
         # Route names are the spec's operation ids, which faults and `calls` refer to.
         app.add_routes(
@@ -263,6 +267,7 @@ class EinsteinSimulator(LanguageService):
                 web.get("/v2/language/datasets/{datasetId}", dataset, name="getDataset"),
                 web.get("/v2/language/datasets/{datasetId}/examples", examples, name="getExamples"),
                 web.post("/v2/language/feedback", feedback, name="provideFeedback"),
+                web.get("/v2/apiusage", usage, name="getApiUsagePlansV2"),
             ]
         )
         return app

@@ -1,7 +1,8 @@
 """A fake Slack for tests, the offline demo and benchmarks.
 
-- ``FakeSlack`` (``server``): a loopback aiohttp server playing the Web API, response_urls and
-  upload URLs, with Slack's rules for channels, threads and limits, scripted faults and a
+- ``FakeSlack`` (``server``): a loopback aiohttp server playing the Web API, response_urls,
+  upload URLs and Socket Mode (``sockets``: ``apps.connections.open`` and its WebSocket), with
+  Slack's rules for channels, threads and limits, scripted faults and a
   per-channel posting limit; it records every call and reports every change to ``on_event``.
 - ``render_message`` / ``render_event`` (``render``): Block Kit and mrkdwn as terminal text.
 - ``send_slash_command`` / ``send_interaction`` (``signing``): requests signed as Slack signs them;
@@ -49,6 +50,7 @@ from bot.fakes.slack.signing import (
     send_slash_command,
     sign_slack_request,
     slash_command_body,
+    slash_command_fields,
     view_submission_payload,
 )
 
@@ -87,6 +89,7 @@ __all__ = [
     "send_slash_command",
     "sign_slack_request",
     "slash_command_body",
+    "slash_command_fields",
     "view_action_payload",
     "view_submission_payload",
 ]

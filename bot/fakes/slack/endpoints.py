@@ -17,6 +17,7 @@ from bot.fakes.slack.faults import Faults, TokenBucket, retry_after_header
 from bot.fakes.slack.hooks import ResponseUrls
 from bot.fakes.slack.methods import WebApi
 from bot.fakes.slack.records import Call
+from bot.fakes.slack.sockets import SocketMode
 from bot.fakes.slack.uploads import Uploads
 from bot.fakes.slack.wire import (
     Reply,
@@ -43,6 +44,8 @@ class Endpoints:
         api: WebApi,
         hooks: ResponseUrls,
         uploads: Uploads,
+        sockets: SocketMode,
+        root_url: Callable[[], str],
         faults: Faults,
         calls: list[Call],
         tokens: frozenset[str] | None,
@@ -53,6 +56,8 @@ class Endpoints:
         self._api = api
         self._hooks = hooks
         self._uploads = uploads
+        self._sockets = sockets
+        self._root_url = root_url
         self._faults = faults
         self._calls = calls
         self._tokens = tokens
@@ -73,6 +78,9 @@ class Endpoints:
         return reply.to_response()
 
     def _answer_api(self, method: str, args: dict[str, Any], token: str | None) -> Reply:
+        if method == "apps.connections.open":
+            # The one method that takes the app-level token (xapp-) rather than the bot's.
+            return Reply(200, self._sockets.open(token, root_url=self._root_url()))
         handler = self._api.handlers.get(method)
         if handler is None:
             return Reply(200, ApiFailure("unknown_method").body())

@@ -5,7 +5,8 @@ It serves three kinds of URL, as Slack does:
 - ``/api/<method>``: the Web API (GET or POST; args from the query string, a JSON body or a form
   body, merged), token checked, every call recorded;
 - ``/commands/<team>/<id>/<secret>``: response_urls minted by ``response_url()``, 5 uses each;
-- ``/upload/v1/<file>/<secret>``: upload URLs handed out by ``files.getUploadURLExternal``.
+- ``/upload/v1/<file>/<secret>``: upload URLs handed out by ``files.getUploadURLExternal``;
+- ``/link/?ticket=…``: Socket Mode's WebSocket, from ``apps.connections.open`` (``sockets``).
 
 How each request is checked, answered and recorded lives in ``endpoints``; the rules for
 response_urls in ``hooks``, for channels and threads in ``workspace``.
@@ -37,6 +38,7 @@ from bot.fakes.slack.records import (
     UploadedFile,
     View,
 )
+from bot.fakes.slack.sockets import LINK_PATH, SocketMode
 from bot.fakes.slack.uploads import Uploads
 from bot.fakes.slack.views import Views
 from bot.fakes.slack.workspace import Workspace
@@ -74,7 +76,9 @@ class FakeSlack:
     ``channels`` sets up the workspace (default: ``#general``, bot a member); ``tokens`` limits the
     accepted tokens (default: any ``xoxb-``); ``users`` maps ids to names for ``users.info``
     (default: any U/W id exists); ``usergroups`` maps group ids to member ids; ``scopes`` are
-    reported by ``auth.test`` and drive ``chat:write.public``; ``post_rate_per_channel`` turns on
+    reported by ``auth.test`` and drive ``chat:write.public``; ``app_tokens`` limits the
+    app-level tokens ``apps.connections.open`` accepts (default: any ``xapp-``), and
+    ``socket_mode`` delivers envelopes to the connected app; ``post_rate_per_channel`` turns on
     Slack's per-channel posting limit (``post_burst`` messages may go at once); ``clock`` drives
     the limit, response_url expiry and recorded times; ``on_event`` sees every state change.
 
@@ -95,6 +99,7 @@ class FakeSlack:
         scopes: Iterable[str] = DEFAULT_SCOPES,
         post_rate_per_channel: float | None = None,
         post_burst: int = 3,
+        app_tokens: Collection[str] | None = None,
         clock: Callable[[], float] = time.monotonic,
         on_event: Callable[[SlackEvent], None] | None = None,
     ) -> None:
@@ -120,10 +125,13 @@ class FakeSlack:
             usergroups=usergroups if usergroups is not None else {},
             root_url=lambda: self.root_url,
         )
+        self.socket_mode = SocketMode(app_tokens=app_tokens)
         self._endpoints = Endpoints(
             api=self._api,
             hooks=self._hooks,
             uploads=self._uploads,
+            sockets=self.socket_mode,
+            root_url=lambda: self.root_url,
             faults=self._faults,
             calls=self._calls,
             tokens=frozenset(tokens) if tokens is not None else None,
@@ -140,6 +148,7 @@ class FakeSlack:
         app.router.add_route("*", "/api/{method}", self._endpoints.handle_api)
         app.router.add_post("/commands/{team}/{id}/{secret}", self._endpoints.handle_response_url)
         app.router.add_post("/upload/v1/{file_id}/{secret}", self._endpoints.handle_upload)
+        app.router.add_get(LINK_PATH, self.socket_mode.handle)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, host, port).start()
@@ -148,6 +157,7 @@ class FakeSlack:
 
     async def stop(self) -> None:
         """Stop listening; recorded state stays readable."""
+        await self.socket_mode.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

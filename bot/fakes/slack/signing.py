@@ -55,7 +55,7 @@ def sign_slack_request(*, signing_secret: str, body: bytes, timestamp: int) -> d
     return {"X-Slack-Request-Timestamp": str(timestamp), "X-Slack-Signature": f"v0={digest}"}
 
 
-def slash_command_body(
+def slash_command_fields(
     *,
     command: str = "/retrain",
     text: str,
@@ -69,9 +69,10 @@ def slash_command_body(
     api_app_id: str = "A0001",
     team_domain: str = "fake",
     token: str = "fake-verification-token",  # noqa: S107 - Slack's deprecated, unchecked field
-) -> bytes:
-    """A slash-command form body with Slack's fields in Slack's order."""
-    fields = {
+) -> dict[str, str]:
+    """A slash command's fields in Slack's order (a form body over HTTP, a Socket Mode
+    envelope's payload)."""
+    return {
         "token": token,
         "team_id": team_id,
         "team_domain": team_domain,
@@ -85,7 +86,12 @@ def slash_command_body(
         "trigger_id": trigger_id or new_trigger_id(),
         "api_app_id": api_app_id,
     }
-    return urlencode(fields).encode()
+
+
+def slash_command_body(**fields: Any) -> bytes:
+    """A slash-command form body with Slack's fields in Slack's order (see
+    `slash_command_fields` for the arguments)."""
+    return urlencode(slash_command_fields(**fields)).encode()
 
 
 def interactivity_body(payload: Mapping[str, Any]) -> bytes:

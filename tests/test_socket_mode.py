@@ -1,0 +1,101 @@
+"""Socket Mode end to end: the fake Slack's WebSocket delivers `/retrain` to a real bot process."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aiohttp
+import pytest
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.fakes.einstein.simulator import EinsteinSimulator
+from bot.fakes.slack import FakeSlack, slash_command_fields
+from tests.conftest import ACCOUNT, CHANNEL, USER
+from tests.processes import BotProcess, bot_env
+
+MODEL = "7JXCXTRXTMNLJCEF2DR5CJ46QU"
+APP_TOKEN = "xapp-1-A0001-test"
+
+
+async def test_slash_command_over_the_socket(tmp_path: Path, key_pair: tuple[str, str]) -> None:
+    """The bot acks the envelope over the socket, then the job runs: card, thread, retrain."""
+    simulator = EinsteinSimulator(time_scale=300.0, queue_seconds=30.0, run_seconds=150.0)
+    simulator.add_account(ACCOUNT, key_pair[1])
+    simulator.add_model(MODEL)
+    await simulator.start()
+    slack = FakeSlack(app_tokens=[APP_TOKEN])
+    await slack.start()
+    env = bot_env(
+        slack_url=slack.api_url,
+        einstein_url=simulator.base_url,
+        database_url=f"sqlite:///{tmp_path / 'jobs.sqlite3'}",
+        account=ACCOUNT,
+        private_key=key_pair[0],
+        SLACK_APP_TOKEN=APP_TOKEN,
+    )
+    del env["SLACK_SIGNING_SECRET"]  # Socket Mode needs none: the app token authenticates
+    bot = BotProcess(env, tmp_path / "bot.log")
+    try:
+        async with aiohttp.ClientSession() as session:
+            await bot.start(session)
+            await slack.wait_for(lambda: slack.socket_mode.connected, timeout=10, what="connect")
+            response_url = slack.response_url()
+            fields = slash_command_fields(
+                text=f"{MODEL} split=0.7",
+                user_id=USER,
+                channel_id=CHANNEL,
+                response_url=response_url,
+            )
+            envelope_id = await slack.socket_mode.deliver("slash_commands", fields)
+            ack = await slack.socket_mode.wait_ack(envelope_id, timeout=3.0)
+            assert ack["envelope_id"] == envelope_id
+            assert MODEL in str(ack.get("payload")), ack
+            await slack.wait_for(
+                lambda: [m for m in slack.messages(CHANNEL) if m.thread_ts and _succeeded(m.text)],
+                timeout=20,
+                what="the success reply in the thread",
+            )
+            cards = [m for m in slack.messages(CHANNEL) if m.thread_ts is None]
+            assert len(cards) == 1
+            assert _succeeded(cards[0].text), "the card shows the outcome"
+            retrains = simulator.calls("retrain")
+            assert len(retrains) == 1
+            assert retrains[0].model_id == MODEL
+    finally:
+        bot.close()
+        await slack.stop()
+        await simulator.stop()
+    assert slack.calls_to("apps.connections.open"), "the bot asked for the socket's URL"
+
+
+def _succeeded(text: str) -> bool:
+    return "succeeded" in text.lower()
+
+
+@pytest.mark.parametrize(
+    ("token", "error"),
+    [("xoxb-bot-token", "not_allowed_token_type"), ("xapp-unknown", "invalid_auth")],
+)
+async def test_connections_open_takes_the_app_token(token: str, error: str) -> None:
+    """apps.connections.open refuses a bot token and an app token it does not know."""
+    async with FakeSlack(app_tokens=[APP_TOKEN]) as slack:
+        client = AsyncWebClient(base_url=slack.api_url)
+        with pytest.raises(SlackApiError) as refused:
+            await client.apps_connections_open(app_token=token)
+        assert refused.value.response["error"] == error
+        opened = await client.apps_connections_open(app_token=APP_TOKEN)
+        assert str(opened["url"]).startswith(f"ws://{slack.root_url.removeprefix('http://')}/link/")
+
+
+async def test_ticket_opens_one_connection() -> None:
+    """A URL from apps.connections.open connects once; a second use is refused."""
+    async with FakeSlack() as slack, aiohttp.ClientSession() as session:
+        opened = await AsyncWebClient(base_url=slack.api_url).apps_connections_open(
+            app_token=APP_TOKEN
+        )
+        async with session.ws_connect(str(opened["url"])) as socket:
+            hello = await socket.receive_json()
+            assert hello["type"] == "hello"
+            with pytest.raises(aiohttp.WSServerHandshakeError):
+                await session.ws_connect(str(opened["url"]))
