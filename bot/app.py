@@ -134,7 +134,9 @@ def _bolt_logger() -> logging.Logger:
     return logger
 
 
-def _token_source(settings: Settings, session: aiohttp.ClientSession) -> TokenSource:
+def _token_source(
+    settings: Settings, session: aiohttp.ClientSession, metrics: Metrics
+) -> TokenSource:
     if settings.einstein_access_token is not None:
         return StaticTokenSource(settings.einstein_access_token.get_secret_value().strip())
     pem = settings.private_key_pem()
@@ -145,6 +147,7 @@ def _token_source(settings: Settings, session: aiohttp.ClientSession) -> TokenSo
         account_id=settings.einstein_account_id.strip(),
         private_key_pem=pem,
         session=session,
+        metrics=metrics,
     )
 
 
@@ -187,7 +190,7 @@ def create_bot(settings: Settings, **timing: float) -> Bot:
     )
     einstein = EinsteinClient(
         base_url=settings.einstein_api_url,
-        tokens=_token_source(settings, session),
+        tokens=_token_source(settings, session, metrics),
         session=session,
         timeout=settings.einstein_timeout,
         metrics=metrics,

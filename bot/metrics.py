@@ -8,7 +8,7 @@ wiring (`bot.app`):
     retrain_jobs_started_total                   Follower.store_new (a job stored, leased here)
     retrain_jobs_finished_total{outcome}         the follower, when a finished job is let go
     retrain_jobs_active                          the follower's held jobs, read at scrape time
-    retrain_einstein_calls_total{call,outcome}   EinsteinClient, every HTTP attempt
+    retrain_einstein_calls_total{call,outcome}   EinsteinClient and token minting, every attempt
     retrain_slack_calls_total{method,outcome}    the outbox, every Web API attempt
     retrain_ack_seconds                          the /retrain listener, until it answers
     retrain_poll_lag_seconds                     the observer, each turn against its due time

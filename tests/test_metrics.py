@@ -53,6 +53,7 @@ async def test_a_retrain_moves_the_counters_and_histograms(stack: Stack) -> None
     assert value(after, "retrain_jobs_started_total") == 1
     assert value(after, "retrain_jobs_finished_total", outcome="succeeded") == 1
     assert value(after, "retrain_jobs_active") == 0
+    assert value(after, "retrain_einstein_calls_total", call="token", outcome="ok") == 1
     assert value(after, "retrain_einstein_calls_total", call="retrain", outcome="ok") == 1
     assert value(after, "retrain_einstein_calls_total", call="status", outcome="ok") >= 2
     posts = value(after, "retrain_slack_calls_total", method="chat.postMessage", outcome="ok")
