@@ -3,9 +3,13 @@ enforces them on demand, and a restart reads back only what the store says may b
 
 from __future__ import annotations
 
+import asyncio
+import random
 import secrets
 from collections import Counter, defaultdict
+from pathlib import Path
 
+import aiohttp
 import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -14,11 +18,13 @@ from bot.core import machine
 from bot.core.jobs import Job, Result, utcnow
 from bot.core.options import RetrainOptions
 from bot.core.owed import DM_RESULT
+from bot.fakes.einstein.simulator import EinsteinSimulator
 from bot.fakes.loopback import model_ids
 from bot.fakes.slack import FakeSlack
 from bot.slack.direct import render_result
-from tests.conftest import CHANNEL, USER, Stack
-from tests.test_instances import TERMINAL, thread_states
+from tests.conftest import ACCOUNT, CHANNEL, USER, Stack
+from tests.processes import BotProcess, bot_env
+from tests.test_instances import TERMINAL, assert_exactly_once, thread_states, wait_finished
 
 READS = ("conversations.history", "conversations.replies")
 
@@ -150,3 +156,49 @@ async def test_a_restart_under_the_history_limits_tells_everything_once(stack: S
     # card_lost's and nothing's channel history, and dm_lost's DM.
     assert sorted(answered["conversations.history"]) == sorted([CHANNEL, CHANNEL, dm])
     assert any(call.status == 429 for call in reads), "the limit was met"
+
+
+async def test_sigkill_at_random_points_under_the_history_limits(
+    tmp_path: Path, key_pair: tuple[str, str]
+) -> None:
+    """A real bot process killed twice at random moments over five jobs, Slack allowing one
+    history read per second and method: every thread still tells each state exactly once."""
+    rng = random.Random("history-limits")
+    models = model_ids(5, prefix="HLIMIT")
+    simulator = EinsteinSimulator(time_scale=60.0, queue_seconds=30.0, run_seconds=150.0)
+    simulator.add_account(ACCOUNT, key_pair[1])
+    for model in models:
+        simulator.add_model(model)
+    await simulator.start()
+    # Posts at Slack's pace keep replies owed for a while, so a kill leaves threads to read.
+    slack = FakeSlack(
+        history_limits=True, history_interval=1.0, post_rate_per_channel=10.0, post_burst=1
+    )
+    await slack.start()
+    env = bot_env(
+        slack_url=slack.api_url,
+        einstein_url=simulator.base_url,
+        database_url=f"sqlite:///{tmp_path / 'jobs.sqlite3'}",
+        account=ACCOUNT,
+        private_key=key_pair[0],
+        RETRAIN_LEASE_SECONDS="1",
+    )
+    bot = BotProcess(env, tmp_path / "bot.log")
+    try:
+        async with aiohttp.ClientSession() as session:
+            await bot.start(session)
+            for model in models:
+                await bot.command(session, model, response_url=slack.response_url())
+            for _ in range(2):
+                await asyncio.sleep(rng.uniform(0.1, 1.5))
+                bot.kill()
+                await bot.start(session)
+            await wait_finished(slack, len(models), timeout=60)
+    finally:
+        bot.close()
+        await slack.stop()
+        await simulator.stop()
+    assert_exactly_once(slack, models, simulator)
+    reads = [c for c in slack.calls if c.method in READS]
+    assert all(int(c.args["limit"]) <= 15 for c in reads)
+    assert "Traceback" not in bot.log.read_text()
