@@ -227,7 +227,7 @@ class Deliverer:
         job = record.job
         if card_owed(job):
             await self._stored(record)
-            ts = await self._notifier.post_card(record.job, fence=fence)
+            ts = await self._notifier.post_card(job, fence=fence)
             record.card_shown, record.card_shown_at = card_state(job), self._clock()
             await self._record(record, machine.card_posted(record.job, ts=ts))
             await self._readback.link_elsewhere(record)
