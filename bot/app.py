@@ -22,6 +22,7 @@ from bot.choices import Choices
 from bot.core.schedule import Timing
 from bot.einstein.auth import JwtTokenSource, StaticTokenSource, TokenSource
 from bot.einstein.client import EinsteinClient
+from bot.errors import StoreError
 from bot.feedback import Feedback
 from bot.follow.follower import Follower
 from bot.listeners.actions import Interactions, register_interactions
@@ -29,6 +30,7 @@ from bot.listeners.commands import Handlers, register_handlers
 from bot.listeners.feedback import FeedbackListeners, register_feedback
 from bot.listeners.forms import Forms, register_forms
 from bot.logs import request_context
+from bot.metrics import CONTENT_TYPE, Metrics
 from bot.reads import Reads
 from bot.retrains import Retrains
 from bot.settings import Settings
@@ -46,6 +48,8 @@ __all__ = ["Bot", "create_bot"]
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
+# /healthz waits this long for the database: a load balancer's check must not hang on it.
+HEALTH_DB_TIMEOUT = 2.0
 
 
 @dataclass
@@ -62,6 +66,7 @@ class Bot:
     session: aiohttp.ClientSession
     autoruns: AutoRuns
     feedback: Feedback
+    metrics: Metrics = field(default_factory=Metrics)
     ready: bool = field(default=False)
     _loops: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -90,6 +95,7 @@ class Bot:
         app = web.Application()
         app.router.add_post(EVENTS_PATH, self._events)
         app.router.add_get("/healthz", self._health)
+        app.router.add_get("/metrics", self._metrics)
         return app
 
     async def _events(self, request: web.Request) -> web.Response:
@@ -100,15 +106,28 @@ class Bot:
         return await to_aiohttp_response(bolt_response)
 
     async def _health(self, _request: web.Request) -> web.Response:
-        """200 when ready; 503 while starting or while Einstein refuses the credentials, with
-        the operator's message (never a secret) in `einstein`."""
+        """200 when ready; 503 while starting, while Einstein refuses the credentials or while
+        the database does not answer a trivial query within `HEALTH_DB_TIMEOUT`, with the
+        reason (never a secret, never the database URL) in `einstein` or `database`."""
         problem = self.einstein.problem
+        database = "ok"
+        try:
+            await self.store.ping(within=HEALTH_DB_TIMEOUT)
+        except StoreError as exc:
+            database = str(exc)
         body: dict[str, Any] = {
             "ready": self.ready,
+            "instance": self.store.owner,
             "jobs_followed": self.follower.running,
             "einstein": problem or "ok",
+            "database": database,
         }
-        return web.json_response(body, status=200 if self.ready and not problem else 503)
+        healthy = self.ready and not problem and database == "ok"
+        return web.json_response(body, status=200 if healthy else 503)
+
+    async def _metrics(self, _request: web.Request) -> web.Response:
+        """This instance's metrics in Prometheus' text format."""
+        return web.Response(body=self.metrics.render(), headers={"Content-Type": CONTENT_TYPE})
 
 
 def _bolt_logger() -> logging.Logger:
@@ -118,7 +137,9 @@ def _bolt_logger() -> logging.Logger:
     return logger
 
 
-def _token_source(settings: Settings, session: aiohttp.ClientSession) -> TokenSource:
+def _token_source(
+    settings: Settings, session: aiohttp.ClientSession, metrics: Metrics
+) -> TokenSource:
     if settings.einstein_access_token is not None:
         return StaticTokenSource(settings.einstein_access_token.get_secret_value().strip())
     pem = settings.private_key_pem()
@@ -129,6 +150,7 @@ def _token_source(settings: Settings, session: aiohttp.ClientSession) -> TokenSo
         account_id=settings.einstein_account_id.strip(),
         private_key_pem=pem,
         session=session,
+        metrics=metrics,
     )
 
 
@@ -163,6 +185,7 @@ def create_bot(settings: Settings, **timing: float) -> Bot:
     policy = settings.access_policy()  # a broken policy file stops start-up here
     log.log(logging.WARNING if policy.is_open else logging.INFO, "access: %s", policy.describe())
     session = aiohttp.ClientSession()
+    metrics = Metrics()
     slack = AsyncWebClient(
         token=settings.slack_bot_token.get_secret_value().strip(),
         base_url=settings.slack_api_url,
@@ -170,13 +193,15 @@ def create_bot(settings: Settings, **timing: float) -> Bot:
     )
     einstein = EinsteinClient(
         base_url=settings.einstein_api_url,
-        tokens=_token_source(settings, session),
+        tokens=_token_source(settings, session, metrics),
         session=session,
         timeout=settings.einstein_timeout,
+        metrics=metrics,
     )
     store = SqlJobStore(settings.database_url)
     audit = AuditLog(store)
-    outbox = Outbox(client=slack, post_interval=settings.slack_post_interval)
+    outbox = Outbox(client=slack, post_interval=settings.slack_post_interval, metrics=metrics)
+    metrics.watch_queued(lambda: outbox.queued)
     notifier = Notifier(outbox=outbox, session=session)
     gate = Gatekeeper(policy=policy, store=store, groups=notifier)
     visibility = Visibility(directory=SlackChannels(outbox=outbox))
@@ -194,6 +219,7 @@ def create_bot(settings: Settings, **timing: float) -> Bot:
         audit=audit,
         wants_dm=wants_dm,
         timing=timings,
+        metrics=metrics,
     )
     bot_token = settings.slack_bot_token.get_secret_value().strip()
 
@@ -249,6 +275,7 @@ def create_bot(settings: Settings, **timing: float) -> Bot:
             follower=follower,
             notifier=notifier,
             choices=Choices(preferences=preferences),
+            metrics=metrics,
         ),
     )
     # Card buttons, the retrain form and the Home tab start retrains the way the command does.
@@ -280,6 +307,7 @@ def create_bot(settings: Settings, **timing: float) -> Bot:
         session=session,
         autoruns=autoruns,
         feedback=feedback,
+        metrics=metrics,
     )
 
 

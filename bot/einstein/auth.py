@@ -28,6 +28,7 @@ from bot.einstein.answers import einstein_message
 from bot.einstein.models import TokenResponse
 from bot.einstein.retry import DEFAULT_RETRY, RetryPolicy, call_with_retries, parse_retry_after
 from bot.errors import ConfigError, EinsteinAuthError, EinsteinError, EinsteinUnavailable
+from bot.metrics import Metrics
 
 __all__ = ["JwtTokenSource", "StaticTokenSource", "TokenSource", "load_private_key"]
 
@@ -108,7 +109,9 @@ class JwtTokenSource:
         valid_for: int = 3600,
         timeout: float = 15.0,
         retry: RetryPolicy = DEFAULT_RETRY,
+        metrics: Metrics | None = None,
     ) -> None:
+        self._metrics = metrics
         self._token_url = f"{base_url}v2/oauth2/token"
         self._account_id = account_id
         self._key = load_private_key(private_key_pem)
@@ -149,7 +152,7 @@ class JwtTokenSource:
     async def _mint(self) -> str:
         try:
             parsed = await call_with_retries(
-                self._request_token,
+                self._counted,
                 policy=self._retry,
                 retry_on=lambda exc: isinstance(exc, EinsteinUnavailable),
                 what="token request",
@@ -182,6 +185,18 @@ class JwtTokenSource:
             "exp": now + _ASSERTION_LIFETIME,
         }
         return jwt.encode(claims, self._key, algorithm="RS256")  # type: ignore[arg-type]
+
+    async def _counted(self) -> TokenResponse:
+        """One token request, counted as `call="token"` in the Einstein calls metric."""
+        if self._metrics is None:
+            return await self._request_token()
+        try:
+            parsed = await self._request_token()
+        except EinsteinError as exc:
+            self._metrics.einstein_call("token", exc.kind)
+            raise
+        self._metrics.einstein_call("token", "ok")
+        return parsed
 
     async def _request_token(self) -> TokenResponse:
         # A fresh assertion per attempt: a retried one could expire while the retries wait.

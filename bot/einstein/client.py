@@ -46,6 +46,7 @@ from bot.einstein.models import (
 from bot.einstein.reading import parse_body, parse_items, safe_dataset_id, safe_model_id
 from bot.einstein.retry import DEFAULT_RETRY, RetryPolicy, call_with_retries
 from bot.errors import EinsteinError, EinsteinRejected, EinsteinUnavailable
+from bot.metrics import Metrics as BotMetrics
 
 __all__ = ["KNOWN_STATUSES", "EinsteinClient"]
 
@@ -74,8 +75,10 @@ class EinsteinClient:
         session: aiohttp.ClientSession,
         timeout: float = 20.0,
         retry: RetryPolicy = DEFAULT_RETRY,
+        metrics: BotMetrics | None = None,
     ) -> None:
         self._base = base_url
+        self._metrics = metrics
         self._tokens = tokens
         self._session = session
         self._timeout = aiohttp.ClientTimeout(total=timeout)
@@ -239,7 +242,21 @@ class EinsteinClient:
                 token_failure = exc
                 raise
 
+        call = what.removesuffix(" request").replace(" ", "_")
+
         async def attempt() -> dict[str, Any]:
+            if self._metrics is None:
+                return await answered()
+            try:
+                body = await answered()
+            except EinsteinError as exc:
+                if exc is not token_failure:
+                    self._metrics.einstein_call(call, exc.kind)
+                raise
+            self._metrics.einstein_call(call, "ok")
+            return body
+
+        async def answered() -> dict[str, Any]:
             nonlocal refreshed
             current = await token()
             answer = await self._send(method, path, token=current, params=params, form=form)

@@ -226,6 +226,7 @@ class Deliverer:
             return record.reconciled
         job = record.job
         if card_owed(job):
+            await self._stored(record)
             ts = await self._notifier.post_card(job, fence=fence)
             record.card_shown, record.card_shown_at = card_state(job), self._clock()
             await self._record(record, machine.card_posted(record.job, ts=ts))
@@ -248,6 +249,7 @@ class Deliverer:
         due = due_replies(job)
         if not due:
             if due_direct(job):
+                await self._stored(record)
                 await self._direct.send(record)  # the thread said it all: now the DM
             return False
         key = due[0]
@@ -255,6 +257,7 @@ class Deliverer:
             self._readback.draw(record, then=self.changed)  # comes back here once drawn
             return False
         try:
+            await self._stored(record)
             await self._post(record, key)
         except SlackRefused as exc:
             if exc.code in CHANNEL_PROBLEMS:
@@ -271,6 +274,13 @@ class Deliverer:
     async def _record(self, record: Followed, job: Job) -> None:
         record.job = job
         await self._held.persist(record)
+
+    async def _stored(self, record: Followed) -> None:
+        """Before a post: the job it is owed by is written first (the observer's write may be
+        under way). So the store always owes every post it does not record, and a restart
+        reads back only the threads whose stored job owes something (`ReadBack.reconcile`)."""
+        if record.job is not record.saved:
+            await self._held.persist(record)
 
     async def _post(self, record: Followed, key: str) -> None:
         job, fence = record.job, self._held.fence(record)

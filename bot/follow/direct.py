@@ -2,13 +2,15 @@
 
 Owed once the thread told the end (`bot.core.owed.due_direct`). The choice is read then, so
 one made while the training ran counts; without it `DM_NONE` is recorded and nothing is sent.
-When someone else may have sent it (the job was taken from the store, or an attempt of this
-process failed after it may have reached Slack), the DM is searched for the post (its marks)
-first, so a process that died between posting and recording does not make its successor send
-it again. The search is made only then: Slack allows some apps about one history read a
-minute. The post is fenced by the job's lease like every other. A transient failure leaves
-the DM owed and the deliverer tries it later; a refusal for good is logged as an error and
-settled as `DM_NONE` (the thread has the result).
+When someone else may have sent it (the job was taken from the store already owing it, or an
+attempt of this process failed after it may have reached Slack), the DM is searched for the
+post (its marks) first, so a process that died between posting and recording does not make its
+successor send it again. The search is made only then: Slack allows some apps about one
+history read a minute. (A job taken from the store before it owed the DM cannot have had it
+sent: the deliverer writes the job that owes a post before posting.) The post is fenced by
+the job's lease like every other. A transient failure leaves the DM owed and the deliverer
+tries it later; a refusal for good is logged as an error and settled as `DM_NONE` (the thread
+has the result).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from bot.core import machine
-from bot.core.owed import DM_NONE, DM_RESULT
+from bot.core.owed import DM_NONE, DM_RESULT, due_direct
 from bot.errors import SlackRefused
 from bot.follow.held import Followed, HeldJobs
 from bot.slack.direct import render_result
@@ -65,7 +67,9 @@ class DirectResults:
     async def _send(self, record: Followed) -> None:
         job, direct = record.job, self._notifier.direct
         dm = await direct.open(job.requester)
-        maybe_sent = record.resumed or job.id in self._tried
+        # Taken from the store owing the DM: the last process may have sent it unrecorded.
+        claimed = record.claimed
+        maybe_sent = (claimed is not None and due_direct(claimed)) or job.id in self._tried
         if maybe_sent and await direct.posted(dm, job=job, state=DM_RESULT):
             return
         link = None

@@ -30,6 +30,7 @@ from bot.follow.deliverer import Deliverer
 from bot.follow.direct import WantsDm
 from bot.follow.held import Followed, HeldJobs
 from bot.follow.observer import Observer
+from bot.metrics import Metrics
 from bot.slack.notify import Notifier
 from bot.store.audit import AuditKind, AuditLog
 from bot.store.jobs import JobStore
@@ -54,8 +55,10 @@ class Follower:
         max_jobs: int = 10_000,
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = utcnow,
+        metrics: Metrics | None = None,
     ) -> None:
         self._store = store
+        self._metrics = metrics
         self._timing = timing
         self._audit = audit
         self._max_jobs = max_jobs
@@ -78,7 +81,11 @@ class Follower:
             audit=audit,
             clock=clock,
             now=now,
+            metrics=metrics,
         )
+        if metrics is not None:
+            metrics.watch_active(lambda: len(self._held))
+            self._deliverer.on_done = lambda record: metrics.finished(record.job.status)
         self._chores: set[asyncio.Task[None]] = set()
         self._loops: list[asyncio.Task[None]] = []
 
@@ -133,6 +140,8 @@ class Follower:
         """
         leased_at = self._held.now()
         await self._store.add(job, lease_seconds=self._timing.lease_seconds)
+        if self._metrics is not None:
+            self._metrics.started()
         return leased_at
 
     # -- decisions people make ---------------------------------------------------------------

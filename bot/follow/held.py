@@ -47,6 +47,7 @@ class Followed:
     job: Job
     lease_until: float  # monotonic; the store's lease may end later, never sooner
     resumed: bool = False  # taken from the store: read Slack back before posting
+    claimed: Job | None = None  # the job as taken from the store, for the read-back
     # The observer's side.
     due_at: float = float("inf")  # monotonic time of the next turn; inf: none scheduled
     observing: bool = False  # a turn is in flight
@@ -118,6 +119,7 @@ class HeldJobs:
             job=job,
             lease_until=started + self._timing.lease_seconds,
             resumed=resumed,
+            claimed=job if resumed else None,
             reconciled=not resumed,
             saved=job,
             saved_at=self._clock(),

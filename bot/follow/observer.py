@@ -33,6 +33,7 @@ from bot.follow.held import Followed, HeldJobs
 from bot.follow.polls import Poller
 from bot.follow.submit import Submitter
 from bot.logs import job_context
+from bot.metrics import Metrics
 from bot.store.audit import AuditKind, AuditLog
 from bot.store.jobs import LeaseLost
 
@@ -61,8 +62,10 @@ class Observer:
         concurrency: int = 64,
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = utcnow,
+        metrics: Metrics | None = None,
     ) -> None:
         self._held = held
+        self._lag = metrics.poll_lag if metrics is not None else None
         self._timing = timing
         self._deliverer = deliverer
         self._audit = audit
@@ -105,6 +108,8 @@ class Observer:
             if due != record.due_at or record.observing or not self._held.holds(record):
                 continue  # superseded by a newer entry, or no longer ours
             record.observing, record.due_at = True, float("inf")
+            if self._lag is not None:
+                self._lag(now - due)
             task = asyncio.ensure_future(self._turn(record))
             self._turns.add(task)
             task.add_done_callback(self._turns.discard)

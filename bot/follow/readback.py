@@ -24,7 +24,7 @@ from typing import Protocol
 
 from bot.core import machine
 from bot.core.jobs import Job
-from bot.core.owed import card_owed, moved_to_dm
+from bot.core.owed import card_owed, due_replies, moved_to_dm
 from bot.core.schedule import Timing
 from bot.einstein.client import EinsteinClient
 from bot.errors import SlackError, SlackRefused
@@ -94,14 +94,21 @@ class ReadBack:
         """After a restart: adopt posts the last process made but did not live to record.
 
         A crash between a Slack post and the store write would otherwise repeat that post.
+        The store is trusted first: a post is made only for what the stored job owes (the
+        deliverer writes the job before it posts), so an unrecorded post can only be the card
+        of a job stored without one, or a reply its stored job still owed. A job that owed
+        neither is not read back at all; Slack allows apps outside its Marketplace one history
+        read a minute. A card found unrecorded has its thread read too.
         """
         job = record.job
+        owed = record.claimed or job
         try:
+            found = None
             if job.parent_ts is None and card_owed(job):
-                ts = await self._notifier.find_card(job)
-                if ts is not None:
-                    job = machine.card_posted(job, ts=ts)
-            if job.parent_ts is not None:
+                found = await self._notifier.find_card(job)
+                if found is not None:
+                    job = machine.card_posted(job, ts=found)
+            if job.parent_ts is not None and (found is not None or due_replies(owed)):
                 job = machine.posted(job, *await self._notifier.posted_states(job))
         except SlackError as exc:
             if exc.code not in _PERMANENT_READ_ERRORS:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import time
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
@@ -33,6 +34,7 @@ from bot.core.help import USAGE, render_help
 from bot.core.requester import Requester
 from bot.errors import BotError, SlackError, UsageError
 from bot.follow.follower import Follower
+from bot.metrics import Metrics
 from bot.reads import Reads
 from bot.retrains import Retrains
 from bot.slack.look import Message
@@ -58,7 +60,9 @@ class Handlers:
         follower: Follower,
         notifier: Notifier,
         choices: Choices,
+        metrics: Metrics | None = None,
     ) -> None:
+        self._metrics = metrics
         self._choices = choices
         self._retrains = retrains
         self._reads = reads
@@ -67,6 +71,16 @@ class Handlers:
         self._notifier = notifier
 
     async def on_command(self, ack: AsyncAck, command: dict[str, Any]) -> None:
+        # Bolt answers Slack when the listener returns (process_before_response): its run
+        # time is the ack's, whether the command came over HTTP or Socket Mode.
+        started = time.perf_counter()
+        try:
+            await self._command(ack, command)
+        finally:
+            if self._metrics is not None:
+                self._metrics.ack(time.perf_counter() - started)
+
+    async def _command(self, ack: AsyncAck, command: dict[str, Any]) -> None:
         text = str(command.get("text") or "")
         if not text.strip():
             # A bare `/retrain` opens the form. Its trigger_id expires 3 s after the command,

@@ -17,12 +17,14 @@ from bot.core.mrkdwn import percent
 from bot.errors import SlackError
 from bot.slack.lanes import Fence
 from bot.slack.look import MAX_TEXT, Message, look, section, truncate
-from bot.slack.marks import metadata, posted_states
+from bot.slack.marks import HISTORY_PAGE, metadata, posted_states
 from bot.slack.outbox import Outbox
 
 __all__ = ["DirectMessages", "render_result"]
 
 _REASON_LIMIT = 500  # the DM gives the gist; the thread has the whole reason
+# How far before a job's creation its DM is looked for: the bot's and Slack's clocks differ.
+_CLOCK_SKEW = 10.0
 
 
 class DirectMessages:
@@ -59,19 +61,29 @@ class DirectMessages:
         )
 
     async def posted(self, dm: str, *, job: Job, state: str) -> bool:
-        """Whether the DM already holds `job`'s post marked `state` among its newest messages
-        (15: Slack's page limit for some apps; the post looked for is recent)."""
-        response = await self._wait(
-            self._outbox.call(
-                "conversations_history",
-                channel=dm,
-                job_id=job.id,
-                include_all_metadata=True,
-                limit=15,
-            ),
-            what="conversations.history",
-        )
-        return state in posted_states(response.get("messages") or [], job)
+        """Whether the DM already holds `job`'s post marked `state`: read newest first, in
+        pages of `HISTORY_PAGE`, back to the job's creation, stopping once it is found."""
+        oldest = job.created_at.timestamp() - _CLOCK_SKEW
+        cursor: str | None = None
+        while True:
+            response = await self._wait(
+                self._outbox.call(
+                    "conversations_history",
+                    channel=dm,
+                    job_id=job.id,
+                    oldest=f"{oldest:.6f}",
+                    include_all_metadata=True,
+                    limit=HISTORY_PAGE,
+                    cursor=cursor,
+                ),
+                what="conversations.history",
+            )
+            messages = response.get("messages") or []
+            if state in posted_states(messages, job):
+                return True
+            cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
+            if cursor is None or any(float(m.get("ts", 0)) < oldest for m in messages):
+                return False
 
     async def _wait(self, call: Coroutine[Any, Any, Any], *, what: str) -> Any:
         try:

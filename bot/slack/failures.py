@@ -28,7 +28,15 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import SlackError, SlackRefused
 
-__all__ = ["RATE_LIMITED_CODES", "TRANSIENT_CODES", "Response", "is_transient", "send_once"]
+__all__ = [
+    "RATE_LIMITED_CODES",
+    "TRANSIENT_CODES",
+    "Response",
+    "api_name",
+    "is_transient",
+    "outcome_of",
+    "send_once",
+]
 
 Response = dict[str, Any]
 
@@ -48,6 +56,22 @@ TRANSIENT_CODES = frozenset(
     }
 )
 RATE_LIMITED_CODES = frozenset({"ratelimited", "rate_limited"})
+
+
+def outcome_of(exc: SlackError) -> str:
+    """A failed attempt as the metrics count it: 429s apart from other transient failures."""
+    if exc.code in RATE_LIMITED_CODES:
+        return "rate_limited"
+    return "refused" if exc.permanent else "transient"
+
+
+def api_name(method: str) -> str:
+    """The Web API's name of a slack_sdk method: `chat_postMessage` is `chat.postMessage`."""
+    return _API_NAMES.get(method) or method.replace("_", ".")
+
+
+# slack_sdk methods whose Web API names keep an underscore.
+_API_NAMES = {"files_upload_v2": "files.upload_v2"}
 
 
 def is_transient(code: str, *, status: int | None = None) -> bool:

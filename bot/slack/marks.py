@@ -16,6 +16,7 @@ from bot.core.owed import FAILURE_TEXT, PICTURES
 __all__ = [
     "CARD",
     "FAILURE_FILE",
+    "HISTORY_PAGE",
     "METADATA_EVENT",
     "card_ts",
     "file_name",
@@ -26,6 +27,9 @@ __all__ = [
 METADATA_EVENT = "retrain_job_state"
 CARD = "CARD"  # the state mark of the parent message
 FAILURE_FILE = "failure-message.txt"
+# Slack's page limit for conversations.history and .replies of apps outside its Marketplace
+# (2025), which may also read only once a minute per method: a larger `limit` is cut to it.
+HISTORY_PAGE = 15
 
 
 def metadata(job: Job, state: str) -> dict[str, Any]:

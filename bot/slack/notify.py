@@ -31,7 +31,15 @@ from bot.slack.card import render_card
 from bot.slack.direct import DirectMessages
 from bot.slack.lanes import Fence
 from bot.slack.look import Message
-from bot.slack.marks import CARD, FAILURE_FILE, card_ts, file_name, metadata, posted_states
+from bot.slack.marks import (
+    CARD,
+    FAILURE_FILE,
+    HISTORY_PAGE,
+    card_ts,
+    file_name,
+    metadata,
+    posted_states,
+)
 from bot.slack.outbox import Outbox
 from bot.slack.replies import render_reply
 
@@ -39,6 +47,8 @@ __all__ = ["Notifier", "SlackError", "SlackRefused"]
 
 log = logging.getLogger(__name__)
 
+# How far before a job's creation its card is looked for: the bot's and Slack's clocks differ.
+_CLOCK_SKEW = 10.0
 # Slack accepts a trigger_id (to open a modal) this many seconds after the click or command.
 _TRIGGER_LIFETIME = 3.0
 
@@ -121,7 +131,8 @@ class Notifier:
     async def posted_states(self, job: Job) -> frozenset[str]:
         """The states this job's thread already announces, read back from message metadata.
 
-        Needs the `channels:history` scope (`groups:history` in private channels).
+        Needs the `channels:history` scope (`groups:history` in private channels). Pages of
+        `HISTORY_PAGE`: a thread holds a handful of posts, so one call usually reads it all.
         """
         assert job.parent_ts is not None
         states: set[str] = set()
@@ -133,7 +144,7 @@ class Notifier:
                 job_id=job.id,
                 ts=job.parent_ts,
                 include_all_metadata=True,
-                limit=200,
+                limit=HISTORY_PAGE,
                 cursor=cursor,
             )
             states |= posted_states(response.get("messages") or [], job)
@@ -142,8 +153,12 @@ class Notifier:
                 return frozenset(states)
 
     async def find_card(self, job: Job) -> str | None:
-        """The ts of this job's card if it was posted, searching from the job's creation."""
-        oldest = job.created_at.timestamp() - 60
+        """The ts of this job's card if it was posted, searching back to the job's creation.
+
+        Pages of `HISTORY_PAGE`, newest first, from now back to `oldest` (the job's creation,
+        less a margin for clock skew), stopping at the page that holds the card.
+        """
+        oldest = job.created_at.timestamp() - _CLOCK_SKEW
         cursor: str | None = None
         while True:
             response = await self._call(
@@ -152,7 +167,7 @@ class Notifier:
                 job_id=job.id,
                 oldest=f"{oldest:.6f}",
                 include_all_metadata=True,
-                limit=200,
+                limit=HISTORY_PAGE,
                 cursor=cursor,
             )
             messages = response.get("messages") or []

@@ -34,6 +34,9 @@ is asked right before every attempt, and when it says no the call fails with
 process that was paused past its lease never posts for a job another instance took over, however
 long the call waited in its queue. `close()` fails what is left
 with `SlackError(code="outbox_closed")`.
+
+Every attempt is counted in `retrain_slack_calls_total{method,outcome}` (`bot.metrics`), a 429
+as `rate_limited`; `queued` is what waits, for `retrain_outbox_queued_messages`.
 """
 
 from __future__ import annotations
@@ -48,7 +51,8 @@ from typing import Any
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import SlackError, SlackRefused
-from bot.slack.failures import RATE_LIMITED_CODES, Response, send_once
+from bot.metrics import Metrics
+from bot.slack.failures import RATE_LIMITED_CODES, Response, api_name, outcome_of, send_once
 from bot.slack.lanes import Fence, Lane, Pacing, Request
 
 __all__ = ["Outbox"]
@@ -74,8 +78,11 @@ class Outbox:
         max_backoff: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        metrics: Metrics | None = None,
     ) -> None:
         self._client = client
+        self._metrics = metrics
+        self._methods: dict[str, str] = {}  # slack_sdk's name -> the Web API's, for labels
         self._call_timeout = call_timeout
         self._sleep = sleep
         self._pacing = Pacing(post_interval=post_interval, max_backoff=max_backoff, clock=clock)
@@ -86,6 +93,11 @@ class Outbox:
     def active_channels(self) -> int:
         """Lanes (channels and pseudo lanes) with queued work or a live worker."""
         return len(self._lanes)
+
+    @property
+    def queued(self) -> int:
+        """Calls waiting in every lane, the one being sent included."""
+        return sum(len(lane.calls) + len(lane.edits) for lane in list(self._lanes.values()))
 
     async def call(
         self,
@@ -278,12 +290,26 @@ class Outbox:
 
     async def _send(self, request: Request, lane: Lane) -> Response:
         """One attempt (`send_once`); a post, answered or not, starts the channel's gap."""
+        outcome: str | None = None
         try:
-            return await send_once(
+            response = await send_once(
                 self._client, request.method, request.kwargs, call_timeout=self._call_timeout
             )
+            outcome = "ok"
+            return response
+        except SlackError as exc:
+            outcome = outcome_of(exc)
+            raise
         finally:
             self._pacing.answered(request.method, lane)
+            if self._metrics is not None and outcome is not None:
+                self._metrics.slack_call(self._api_name(request.method), outcome)
+
+    def _api_name(self, method: str) -> str:
+        name = self._methods.get(method)
+        if name is None:
+            name = self._methods[method] = api_name(method)
+        return name
 
 
 def _closed() -> SlackError:

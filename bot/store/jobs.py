@@ -7,6 +7,7 @@ schema: `bot.store.database`; rows: `bot.store.rows`; new jobs' group commit: `b
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import socket
@@ -72,6 +73,7 @@ class JobStore(Protocol):
     async def recent(self, *, limit: int = 20) -> list[Job]: ...
     async def of_model(self, model_id: str, *, limit: int) -> list[Job]: ...
     async def of_requester(self, user: str, *, limit: int, active: bool = False) -> list[Job]: ...
+    async def ping(self, *, within: float) -> None: ...
 
 
 class SqlJobStore:
@@ -272,6 +274,14 @@ class SqlJobStore:
         if active:
             query = query.where(jobs_table.c.status.in_(ACTIVE))
         return await self._newest(query, limit=limit)
+
+    async def ping(self, *, within: float) -> None:
+        """A trivial query for health checks; StoreError unless answered within `within` s."""
+        try:
+            async with asyncio.timeout(within), self._begin() as conn:
+                await conn.execute(sa.text("SELECT 1"))
+        except TimeoutError:
+            raise StoreError(f"the database did not answer within {within:g} s") from None
 
     async def _newest(self, query: sa.Select[Any], *, limit: int) -> list[Job]:
         query = query.order_by(jobs_table.c.created_at.desc()).limit(limit)

@@ -1,8 +1,13 @@
 """How the fake Slack answers each HTTP request: Web API calls, response_urls and uploads.
 
 A Web API call is checked in Slack's order (method known, token, scripted faults, then the
-per-channel posting limit for ``chat.postMessage``) before its method runs; every request,
-answered or refused, is recorded as a ``Call``.
+per-channel posting limit for ``chat.postMessage`` and the history limit) before its method runs;
+every request, answered or refused, is recorded as a ``Call``.
+
+The history limit is Slack's for apps distributed outside the Marketplace since 2025:
+``conversations.history`` and ``conversations.replies`` answer one call per method per
+``history_interval`` (a minute at Slack) and 429 with ``Retry-After`` beyond it, and a page holds
+at most ``HISTORY_PAGE`` messages whatever ``limit`` asks (also the default).
 """
 
 from __future__ import annotations
@@ -28,11 +33,13 @@ from bot.fakes.slack.wire import (
     read_upload,
 )
 
-__all__ = ["RESPONSE_URL", "UPLOAD_URL", "Endpoints"]
+__all__ = ["HISTORY_METHODS", "HISTORY_PAGE", "RESPONSE_URL", "UPLOAD_URL", "Endpoints"]
 
 # Pseudo-method names under which response_url and upload URL requests are recorded and faulted.
 RESPONSE_URL = "response_url"
 UPLOAD_URL = "upload_url"
+HISTORY_METHODS = frozenset({"conversations.history", "conversations.replies"})
+HISTORY_PAGE = 15
 
 
 class Endpoints:
@@ -52,6 +59,7 @@ class Endpoints:
         post_rate: float | None,
         post_burst: int,
         clock: Callable[[], float],
+        history_interval: float | None = None,
     ) -> None:
         self._api = api
         self._hooks = hooks
@@ -65,6 +73,8 @@ class Endpoints:
         self._post_burst = post_burst
         self._clock = clock
         self._buckets: dict[str, TokenBucket] = {}
+        self._history_interval = history_interval
+        self._history_calls: dict[str, float] = {}  # method -> when it last answered
 
     async def handle_api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
@@ -98,6 +108,15 @@ class Endpoints:
                     {"ok": False, "error": "ratelimited"},
                     {"Retry-After": str(retry_after_header(wait))},
                 )
+        if method in HISTORY_METHODS and self._history_interval is not None:
+            wait = self._history_wait(method)
+            if wait:
+                return Reply(
+                    429,
+                    {"ok": False, "error": "ratelimited"},
+                    {"Retry-After": str(retry_after_header(wait))},
+                )
+            args = {**args, "limit": _history_page(args.get("limit"))}
         try:
             result = handler(args)
         except ApiFailure as failure:
@@ -118,6 +137,16 @@ class Endpoints:
             bucket = TokenBucket(rate=self._post_rate, burst=self._post_burst, clock=self._clock)
             self._buckets[channel] = bucket
         return bucket.take()
+
+    def _history_wait(self, method: str) -> float:
+        """0 and the call counted, or the seconds until `method` may be called again."""
+        assert self._history_interval is not None
+        now = self._clock()
+        last = self._history_calls.get(method)
+        if last is not None and now - last < self._history_interval:
+            return self._history_interval - (now - last)
+        self._history_calls[method] = now
+        return 0.0
 
     async def handle_response_url(self, request: web.Request) -> web.Response:
         raw = await request.read()
@@ -160,3 +189,12 @@ class Endpoints:
             caller=caller,
         )
         self._calls.append(call)
+
+
+def _history_page(limit: object) -> object:
+    """Slack's cap on a limited app's page: ``HISTORY_PAGE``, also when no limit is asked."""
+    try:
+        asked = int(str(limit)) if limit else HISTORY_PAGE
+    except ValueError:
+        return limit  # the method refuses it as Slack does
+    return min(asked, HISTORY_PAGE)

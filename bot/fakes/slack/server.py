@@ -79,8 +79,12 @@ class FakeSlack:
     reported by ``auth.test`` and drive ``chat:write.public``; ``app_tokens`` limits the
     app-level tokens ``apps.connections.open`` accepts (default: any ``xapp-``), and
     ``socket_mode`` delivers envelopes to the connected app; ``post_rate_per_channel`` turns on
-    Slack's per-channel posting limit (``post_burst`` messages may go at once); ``clock`` drives
-    the limit, response_url expiry and recorded times; ``on_event`` sees every state change.
+    Slack's per-channel posting limit (``post_burst`` messages may go at once);
+    ``history_limits`` turns on Slack's 2025 limits for apps outside the Marketplace:
+    ``conversations.history`` and ``conversations.replies`` once per ``history_interval``
+    seconds each (Slack's minute by default), 429 with ``Retry-After`` beyond, 15 messages a
+    page; ``clock`` drives the limits, response_url expiry and recorded times; ``on_event`` sees
+    every state change.
 
         async with FakeSlack() as fake:
             client = AsyncWebClient(token="xoxb-test", base_url=fake.api_url)
@@ -100,6 +104,8 @@ class FakeSlack:
         post_rate_per_channel: float | None = None,
         post_burst: int = 3,
         app_tokens: Collection[str] | None = None,
+        history_limits: bool = False,
+        history_interval: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
         on_event: Callable[[SlackEvent], None] | None = None,
     ) -> None:
@@ -138,6 +144,7 @@ class FakeSlack:
             post_rate=post_rate_per_channel,
             post_burst=post_burst,
             clock=clock,
+            history_interval=history_interval if history_limits else None,
         )
 
     # --- lifecycle ------------------------------------------------------------------------
