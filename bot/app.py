@@ -38,10 +38,12 @@ from bot.slack.channels import SlackChannels
 from bot.slack.inbound import to_bolt_request
 from bot.slack.notify import Notifier
 from bot.slack.outbox import Outbox
+from bot.stops import Stops
 from bot.store.audit import AuditLog
 from bot.store.autoretrains import AutoRetrainStore
 from bot.store.jobs import JobStore, SqlJobStore
 from bot.store.prefs import NotifyMode, Preferences
+from bot.trail import Trail
 
 __all__ = ["Bot", "create_bot"]
 
@@ -243,12 +245,14 @@ def create_bot(settings: Settings, **timing: float) -> Bot:
         request_verification_enabled=not settings.socket_mode,
         logger=_bolt_logger(),
     )
+    trail = Trail(audit)
+    stops = Stops(store=store, follower=follower, gate=gate, trail=trail)
     retrains = Retrains(
         store=store,
         follower=follower,
         notifier=notifier,
         gate=gate,
-        audit=audit,
+        trail=trail,
         reads=reads,
         visibility=visibility,
         retrain_channel=settings.retrain_channel,
@@ -270,6 +274,7 @@ def create_bot(settings: Settings, **timing: float) -> Bot:
         bolt,
         Handlers(
             retrains=retrains,
+            stops=stops,
             reads=reads,
             autoruns=autoruns,
             follower=follower,
@@ -282,7 +287,12 @@ def create_bot(settings: Settings, **timing: float) -> Bot:
     register_interactions(
         bolt,
         Interactions(
-            store=store, follower=follower, notifier=notifier, retrains=retrains, reads=reads
+            store=store,
+            follower=follower,
+            notifier=notifier,
+            retrains=retrains,
+            stops=stops,
+            reads=reads,
         ),
     )
     register_forms(bolt, Forms(follower=follower, notifier=notifier, retrains=retrains))

@@ -1,7 +1,9 @@
-"""The use cases every entry point shares: start a retrain, stop following one, answer privately.
+"""The use cases every entry point shares: start a retrain, fire a schedule's, answer privately.
 
     /retrain, the form, "Retrain again" ──▶ Retrains.start ──▶ store.add, then Follower.follow
-    /retrain cancel, the Stop button    ──▶ Retrains.stop  ──▶ Follower.stop_following
+    a schedule's or trigger's fire      ──▶ Retrains.fire  ──▶ the same, for its creator
+
+Stopping one and the approvers' checks are in `bot.stops`; the audit lines in `bot.trail`.
 
 Listeners parse and ack; they never call each other. Whatever a listener decides to do goes
 through here, so a retrain started from the form is checked, stored, audited and confirmed
@@ -17,7 +19,7 @@ import secrets
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Final, TypeVar
+from typing import Final, TypeVar
 
 from bot.access.decision import Decision
 from bot.access.gatekeeper import Gatekeeper
@@ -29,10 +31,11 @@ from bot.errors import StoreError
 from bot.follow.follower import Follower
 from bot.reads import Reads
 from bot.slack import texts
-from bot.slack.look import Message, look
+from bot.slack.look import Message
 from bot.slack.notify import Notifier
-from bot.store.audit import AuditEvent, AuditKind, AuditLog
+from bot.store.audit import AuditKind
 from bot.store.jobs import DuplicateJob, JobStore
+from bot.trail import Trail
 
 __all__ = ["ACK_BUDGET", "Fired", "Retrains"]
 
@@ -63,7 +66,7 @@ class Fired:
 
 
 class Retrains:
-    """Start and stop retrains for whoever asks, through whichever listener."""
+    """Start retrains for whoever asks, through whichever listener or schedule."""
 
     def __init__(
         self,
@@ -72,7 +75,7 @@ class Retrains:
         follower: Follower,
         notifier: Notifier,
         gate: Gatekeeper,
-        audit: AuditLog,
+        trail: Trail,
         reads: Reads,
         visibility: Visibility,
         retrain_channel: str | None,
@@ -82,7 +85,7 @@ class Retrains:
         self._follower = follower
         self._notifier = notifier
         self._gate = gate
-        self._audit = audit
+        self._trail = trail
         self._reads = reads
         self._visibility = visibility
         self._retrain_channel = retrain_channel
@@ -128,7 +131,7 @@ class Retrains:
         if not check.allowed:
             self._follower.spawn(
                 # The trail's line lists every broken rule, as the answer does.
-                self.record_denial(model_id, options, by, check.reason, broken=list(check.broken)),
+                self._trail.denial(model_id, options, by, check.reason, broken=list(check.broken)),
                 name=f"denied-{job.id}",
             )
             return texts.refused(model_id, check.reason)
@@ -168,7 +171,7 @@ class Retrains:
             user=by.user, channel=job.channel, model_id=job.model_id, options=job.options
         )
         if not check.allowed:
-            await self.note(
+            await self._trail.note(
                 AuditKind.DENIED, job.model_id, job.options, by, outcome=check.reason, fire=job.id
             )
             return Fired(job=None, refusal=check.reason)
@@ -221,11 +224,11 @@ class Retrains:
         # Stored with the job's next write; unknown, the read commands ask Slack themselves.
         job = await self._visibility.known(job, within=_PRIVACY_LOOKUP)
         by = Requester.of_job(job)
-        await self.note(
+        await self._trail.note(
             AuditKind.COMMAND, job.model_id, job.options, by, job_id=job.id, outcome="accepted"
         )
         if job.status == JobStatus.AWAITING_APPROVAL:
-            await self.note(
+            await self._trail.note(
                 AuditKind.APPROVAL_REQUESTED,
                 job.model_id,
                 job.options,
@@ -254,8 +257,9 @@ class Retrains:
         requester gets a link to the training that goes on."""
         existing = await self._card_of_existing(job.model_id)
         by = Requester.of_job(job)
-        await self.note(AuditKind.COMMAND, job.model_id, job.options, by, outcome="duplicate")
-        await self.note(
+        options = job.options
+        await self._trail.note(AuditKind.COMMAND, job.model_id, options, by, outcome="duplicate")
+        await self._trail.note(
             AuditKind.DUPLICATE,
             job.model_id,
             job.options,
@@ -265,88 +269,6 @@ class Retrains:
         )
         where = await self._reads.where_for(existing, user=job.requester) if existing else ""
         await self._tell(job, texts.already_followed(job.model_id, where))
-
-    async def stop(self, model_id: str, *, user: str) -> str:
-        """`/retrain cancel`: stop following `model_id`'s training; the private answer."""
-        job = await self._store.active_for_model(model_id)
-        if job is None:
-            return f"No retrain of `{model_id}` is being followed, so there is nothing to stop."
-        return await self.stop_job(job, user=user) or texts.stopped(model_id)
-
-    async def stop_job(self, job: Job, *, user: str) -> str | None:
-        """Stop following `job` for `user`: None when stopped, else why not, in plain words."""
-        if job.is_final:
-            return f"The retrain of `{job.model_id}` is no longer followed; nothing to stop."
-        if not await self._gate.may_stop(user, job):
-            return texts.not_allowed_to_stop(job)
-        # The card and the thread say that Einstein's training itself goes on.
-        await self._follower.stop_following(job, by=user)
-        return None
-
-    async def why_not_decide(self, job: Job, *, by: Requester) -> str | None:
-        """Why `by` may not approve or decline `job` now (None: they may)."""
-        if job.status != JobStatus.AWAITING_APPROVAL:
-            _, state = look(job.status)
-            return (
-                f"The retrain of `{job.model_id}` no longer waits for approval ({state.lower()})."
-            )
-        if job.approval_expires_at is not None and utcnow() >= job.approval_expires_at:
-            return f"The approval of `{job.model_id}` has expired; the requester can ask again."
-        decision = await self._gate.check_approver(job, user=by.user)
-        if decision.allowed:
-            return None
-        # In the trail before the answer: whoever sees the refusal can find it there.
-        await self.record_denial(
-            job.model_id,
-            job.options,
-            by,
-            decision.reason,
-            job_id=job.id,
-            action="approve or reject",
-        )
-        return f":no_entry: {decision.reason}"
-
-    async def record_denial(
-        self,
-        model_id: str,
-        options: RetrainOptions,
-        by: Requester,
-        reason: str | None,
-        *,
-        job_id: str | None = None,
-        **detail: Any,
-    ) -> None:
-        """A refused request in the trail: the command (unless it was a click) and the refusal."""
-        if job_id is None:
-            await self.note(AuditKind.COMMAND, model_id, options, by, outcome="denied")
-        await self.note(
-            AuditKind.DENIED, model_id, options, by, job_id=job_id, outcome=reason, **detail
-        )
-
-    async def note(
-        self,
-        kind: AuditKind,
-        model_id: str,
-        options: RetrainOptions,
-        by: Requester,
-        *,
-        job_id: str | None = None,
-        outcome: str | None = None,
-        **detail: Any,
-    ) -> None:
-        """One line of the audit trail about a request `by` made."""
-        await self._audit.note(
-            AuditEvent(
-                kind=kind,
-                actor=by.user,
-                channel=by.channel,
-                model_id=model_id,
-                job_id=job_id,
-                options=options.describe(),
-                outcome=outcome,
-                detail=detail,
-            )
-        )
 
     async def _card_of_existing(self, model_id: str) -> Job | None:
         """The followed job of `model_id`, given a moment to post its card when it is new."""

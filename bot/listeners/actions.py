@@ -26,6 +26,7 @@ from bot.retrains import Retrains
 from bot.slack.ids import ActionId, CallbackId
 from bot.slack.notify import Notifier
 from bot.slack.views import read_reject_form, reject_form, retrain_form
+from bot.stops import Stops
 from bot.store.jobs import JobStore
 
 __all__ = [
@@ -72,12 +73,14 @@ class Interactions:
         follower: Follower,
         notifier: Notifier,
         retrains: Retrains,
+        stops: Stops,
         reads: Reads,
     ) -> None:
         self._store = store
         self._follower = follower
         self._notifier = notifier
         self._retrains = retrains
+        self._stops = stops
         self._reads = reads
 
     # -- buttons --------------------------------------------------------------------------
@@ -141,7 +144,7 @@ class Interactions:
         if job is None:
             return None
         by = Requester(user=click.user, channel=click.channel, team_id=click.team_id)
-        why_not = await self._retrains.why_not_decide(job, by=by)
+        why_not = await self._stops.why_not_decide(job, by=by)
         if why_not is not None:
             await self._tell(click, why_not)
             return None
@@ -194,7 +197,7 @@ class Interactions:
         if job is None:
             return
         # Stopped: the card and the thread say so. Otherwise the clicker hears why not.
-        why_not = await self._retrains.stop_job(job, user=click.user)
+        why_not = await self._stops.stop_job(job, user=click.user)
         if why_not is not None:
             await self._tell(click, why_not)
 

@@ -40,6 +40,7 @@ from bot.retrains import Retrains
 from bot.slack.look import Message
 from bot.slack.notify import Notifier
 from bot.slack.views import retrain_form
+from bot.stops import Stops
 
 __all__ = ["COMMAND", "Handlers", "register_handlers"]
 
@@ -55,6 +56,7 @@ class Handlers:
         self,
         *,
         retrains: Retrains,
+        stops: Stops,
         reads: Reads,
         autoruns: AutoRuns,
         follower: Follower,
@@ -65,6 +67,7 @@ class Handlers:
         self._metrics = metrics
         self._choices = choices
         self._retrains = retrains
+        self._stops = stops
         self._reads = reads
         self._autoruns = autoruns
         self._follower = follower
@@ -145,7 +148,7 @@ class Handlers:
             case Status() | ListJobs() | History():
                 return await self._reads.answer(parsed, user=user)
             case Cancel(model_id=model_id):
-                return await self._retrains.stop(model_id, user=user)
+                return await self._stops.stop(model_id, user=user)
             case Schedule() | When():
                 return await self._autoruns.create(parsed, by=Requester.of_command(command))
             case Schedules():
