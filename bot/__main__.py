@@ -1,4 +1,6 @@
-"""Command line: serve (the default), `demo` (offline demo), `simulator` (Einstein simulator)."""
+"""Command line: serve (the default), `demo` (offline demo), `simulator` (Einstein simulator),
+`audit` (export the trail) and `migrate` (upgrade the database schema).
+"""
 
 from __future__ import annotations
 
@@ -45,6 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     audit.add_argument("--model", default=None, help="only events about this model ID")
     audit.add_argument("--format", choices=["csv", "jsonl"], default="csv")
+    sub.add_parser(
+        "migrate", help="upgrade the database schema (DATABASE_URL) to the latest revision"
+    )
     sim = sub.add_parser("simulator", help="serve the Einstein simulator standalone")
     sim.add_argument("--port", type=int, default=8788)
     sim.add_argument("--host", default="127.0.0.1")
@@ -94,6 +99,17 @@ async def _export_audit(*, since: datetime | None, model: str | None, fmt: str) 
     return 0
 
 
+async def _migrate() -> int:
+    from bot.store.migrate import upgrade_schema
+
+    before, after = await upgrade_schema(load_settings().database_url)
+    if before == after:
+        print(f"database schema already at revision {after}, the latest; nothing to upgrade")
+    else:
+        print(f"database schema upgraded from revision {before or '(none)'} to {after}")
+    return 0
+
+
 def _configure_logging(settings: Settings | None = None) -> None:
     secrets: list[str | None] = []
     if settings is not None:
@@ -124,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
             return int(asyncio.run(run_demo(text=args.text, outcome=args.outcome)))
         if args.command == "audit":
             return asyncio.run(_export_audit(since=args.since, model=args.model, fmt=args.format))
+        if args.command == "migrate":
+            return asyncio.run(_migrate())
         if args.command == "simulator":
             from bot.fakes.einstein.cli import run_simulator
             from bot.fakes.einstein.script import load_script
