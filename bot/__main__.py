@@ -10,6 +10,7 @@ import logging
 import os
 import sys
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 from bot.errors import BotError, ConfigError
 from bot.logs import configure_logging
@@ -110,6 +111,13 @@ async def _migrate() -> int:
     return 0
 
 
+def _database_password(url: str) -> str | None:
+    try:
+        return urlsplit(url.strip()).password
+    except ValueError:
+        return None
+
+
 def _configure_logging(settings: Settings | None = None) -> None:
     secrets: list[str | None] = []
     if settings is not None:
@@ -123,6 +131,7 @@ def _configure_logging(settings: Settings | None = None) -> None:
                 settings.einstein_private_key,
             )
         ]
+        secrets.append(_database_password(settings.database_url))
     configure_logging(
         level=os.environ.get("LOG_LEVEL", "INFO"),
         fmt=settings.log_format if settings else os.environ.get("LOG_FORMAT", "text"),

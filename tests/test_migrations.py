@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +18,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.core.jobs import Job
 from bot.core.options import RetrainOptions
+from bot.fakes.loopback import free_port
 from bot.store.audit import AuditLog
 from bot.store.jobs import SqlJobStore, async_database_url
 from bot.store.migrate import SchemaTooNew, head, schema_status, upgrade_schema
@@ -22,6 +27,7 @@ from bot.store.rows import to_row
 from bot.store.schema import ACTIVE, jobs_table, metadata
 from tests.conftest import postgres_database
 
+ROOT = Path(__file__).resolve().parents[1]
 MODEL = "7JXCXTRXTMNLJCEF2DR5CJ46QU"
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -176,3 +182,74 @@ async def test_instances_starting_together_migrate_once() -> None:
             assert await stores[1].get("one") is not None
         finally:
             await asyncio.gather(*(s.close() for s in stores))
+
+
+def _cli(database_url: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": os.environ.get("PATH", ""), "DATABASE_URL": database_url, **env},
+        check=False,
+    )
+
+
+def test_migrate_command_says_from_which_revision_to_which(sqlite_url: str) -> None:
+    """`python -m bot migrate` exits 0 with one line: from none to the latest, then at it."""
+    first = _cli(sqlite_url, "migrate")
+    assert (first.returncode, first.stdout) == (
+        0,
+        f"database schema upgraded from revision (none) to {head()}\n",
+    )
+    again = _cli(sqlite_url, "migrate")
+    assert (again.returncode, again.stdout) == (
+        0,
+        f"database schema already at revision {head()}, the latest; nothing to upgrade\n",
+    )
+
+
+def test_migrate_command_failure_is_one_line_without_the_password() -> None:
+    """An unreachable database: exit 1, one line, no traceback and no password."""
+    url = f"postgresql://postgres:s3cr3t-pw@127.0.0.1:{free_port()}/retrain"
+    result = _cli(url, "migrate")
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.startswith("retrain-bot: schema migration failed: ")
+    assert result.stderr.count("\n") == 1
+    assert "s3cr3t-pw" not in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+async def test_migrate_command_refuses_a_newer_database(sqlite_url: str) -> None:
+    """A database a newer release migrated: exit 1 and the message naming both revisions."""
+    await upgrade_schema(sqlite_url)
+    await _run(sqlite_url, _stamp_newer)
+    result = _cli(sqlite_url, "migrate")
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"retrain-bot: the database schema is at revision 9999, newer than this bot knows "
+        f"(its latest is {head()}): upgrade the bot to the release that migrated it\n"
+    )
+
+
+async def test_serving_stops_on_a_newer_database(sqlite_url: str) -> None:
+    """`python -m bot serve` on a database newer than the code exits 1 with that message."""
+    await upgrade_schema(sqlite_url)
+    await _run(sqlite_url, _stamp_newer)
+    result = _cli(
+        sqlite_url,
+        "serve",
+        SLACK_BOT_TOKEN="xoxb-test-token",
+        SLACK_SIGNING_SECRET="test-signing-secret",
+        EINSTEIN_ACCESS_TOKEN="test-access-token",
+        EINSTEIN_API_URL=f"http://127.0.0.1:{free_port()}/",
+        SLACK_API_URL=f"http://127.0.0.1:{free_port()}/api/",
+        PORT=str(free_port()),
+    )
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1] == (
+        f"retrain-bot: the database schema is at revision 9999, newer than this bot knows "
+        f"(its latest is {head()}): upgrade the bot to the release that migrated it"
+    )

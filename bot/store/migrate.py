@@ -49,9 +49,6 @@ from bot.store.schema import SCHEMA_LOCK, jobs_table
 __all__ = ["BASELINE", "SchemaTooNew", "head", "schema_status", "upgrade_engine", "upgrade_schema"]
 
 log = logging.getLogger(__name__)
-# Alembic's INFO lines (its plugins, its DDL mode) say nothing an operator needs; the line
-# logged here says what changed.
-logging.getLogger("alembic").setLevel(logging.WARNING)
 
 BASELINE = "0001"
 Revisions = tuple[str | None, str]  # (before or current, after or head)
