@@ -107,6 +107,10 @@ def _differences(connection: sa.Connection) -> list[Any]:
     return list(compare_metadata(MigrationContext.configure(connection), metadata))
 
 
+def _exists(path: str) -> bool:
+    return Path(path).exists()
+
+
 def _stamp_newer(connection: sa.Connection) -> None:
     connection.execute(sa.text("UPDATE alembic_version SET version_num = '9999'"))
 
@@ -116,6 +120,12 @@ async def test_fresh_database_migrates_to_head(database_url: str) -> None:
     assert await schema_status(database_url) == (None, head())
     assert await upgrade_schema(database_url) == (None, head())
     assert await schema_status(database_url) == (head(), head())
+
+
+async def test_status_of_a_missing_sqlite_file_creates_nothing(sqlite_url: str) -> None:
+    """Asking a SQLite database's revision does not create its file."""
+    assert await schema_status(sqlite_url) == (None, head())
+    assert not _exists(sqlite_url.removeprefix("sqlite:///"))
 
 
 async def test_migrated_schema_equals_metadata(database_url: str) -> None:

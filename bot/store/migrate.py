@@ -77,6 +77,9 @@ def head() -> str:
 async def schema_status(url: str) -> Revisions:
     """`(current, head)` of the database at `url` (DATABASE_URL form), changing nothing."""
     engine = _open(url)
+    if _missing_file(engine):
+        await engine.dispose()  # connecting would create the file
+        return None, head()
     try:
         async with engine.connect() as conn:
             current = await conn.run_sync(_current)
@@ -150,6 +153,16 @@ def _upgrade(connection: sa.Connection) -> tuple[str | None, str]:
     if adopted:
         _backfill_pending(connection)
     return before, latest
+
+
+def _missing_file(engine: AsyncEngine) -> bool:
+    path = engine.url.database
+    return (
+        engine.dialect.name == "sqlite"
+        and bool(path)
+        and path != ":memory:"
+        and not Path(str(path)).exists()
+    )
 
 
 def _current(connection: sa.Connection) -> str | None:
