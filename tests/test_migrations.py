@@ -263,3 +263,26 @@ async def test_serving_stops_on_a_newer_database(sqlite_url: str) -> None:
         f"retrain-bot: the database schema is at revision 9999, newer than this bot knows "
         f"(its latest is {head()}): upgrade the bot to the release that migrated it"
     )
+
+
+async def test_two_migrate_processes_at_once_migrate_once() -> None:
+    """Two `python -m bot migrate` started together on PostgreSQL: both exit 0, one migrates."""
+    async with postgres_database() as url:
+        env = {"PATH": os.environ.get("PATH", ""), "DATABASE_URL": url}
+        processes = [
+            subprocess.Popen(
+                [sys.executable, "-m", "bot", "migrate"],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
+            )
+            for _ in range(2)
+        ]
+        outputs = [p.communicate(timeout=60)[0] for p in processes]
+        assert [p.returncode for p in processes] == [0, 0]
+        assert sorted(outputs) == [
+            f"database schema already at revision {head()}, the latest; nothing to upgrade\n",
+            f"database schema upgraded from revision (none) to {head()}\n",
+        ]
