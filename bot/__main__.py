@@ -1,5 +1,7 @@
 """Command line: serve (the default), `demo` (offline demo), `simulator` (Einstein simulator),
-`audit` (export the audit trail), `doctor` (check the configuration and every connection)."""
+`audit` (export the audit trail), `doctor` (check the configuration and every connection)
+and `migrate` (upgrade the database schema).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import logging
 import os
 import sys
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 from bot.errors import BotError, ConfigError
 from bot.logs import configure_logging
@@ -50,6 +53,9 @@ def _parser() -> argparse.ArgumentParser:
         "doctor",
         help="check the settings, Slack, Einstein, the database and the policy file; "
         "exit 0 when all pass",
+    )
+    sub.add_parser(
+        "migrate", help="upgrade the database schema (DATABASE_URL) to the latest revision"
     )
     sim = sub.add_parser("simulator", help="serve the Einstein simulator standalone")
     sim.add_argument("--port", type=int, default=8788)
@@ -111,6 +117,24 @@ def _doctor() -> int:
     return 0 if all_passed(checks) else 1
 
 
+async def _migrate() -> int:
+    from bot.store.migrate import upgrade_schema
+
+    before, after = await upgrade_schema(load_settings().database_url)
+    if before == after:
+        print(f"database schema already at revision {after}, the latest; nothing to upgrade")
+    else:
+        print(f"database schema upgraded from revision {before or '(none)'} to {after}")
+    return 0
+
+
+def _database_password(url: str) -> str | None:
+    try:
+        return urlsplit(url.strip()).password
+    except ValueError:
+        return None
+
+
 def _configure_logging(settings: Settings | None = None) -> None:
     secrets: list[str | None] = []
     if settings is not None:
@@ -124,6 +148,7 @@ def _configure_logging(settings: Settings | None = None) -> None:
                 settings.einstein_private_key,
             )
         ]
+        secrets.append(_database_password(settings.database_url))
     configure_logging(
         level=os.environ.get("LOG_LEVEL", "INFO"),
         fmt=settings.log_format if settings else os.environ.get("LOG_FORMAT", "text"),
@@ -143,6 +168,8 @@ def main(argv: list[str] | None = None) -> int:
             return _doctor()
         if args.command == "audit":
             return asyncio.run(_export_audit(since=args.since, model=args.model, fmt=args.format))
+        if args.command == "migrate":
+            return asyncio.run(_migrate())
         if args.command == "simulator":
             from bot.fakes.einstein.cli import run_simulator
             from bot.fakes.einstein.script import load_script

@@ -113,3 +113,6 @@ def configure_logging(
     root.addHandler(handler)
     level = level.upper()
     root.setLevel(level if level in logging.getLevelNamesMapping() else "INFO")
+    # Alembic's INFO lines (its plugins, its DDL mode) tell an operator nothing;
+    # `bot.store.migrate` logs what changed.
+    logging.getLogger("alembic").setLevel(logging.WARNING)

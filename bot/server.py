@@ -35,7 +35,11 @@ async def serve(settings: Settings, *, host: str = "0.0.0.0") -> None:  # noqa: 
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    await bot.start()
+    try:
+        await bot.start()
+    except BaseException:
+        await bot.session.close()  # start-up stopped (say, a database newer than the code)
+        raise
     # Everything imported and built so far lives as long as the process: moved out of the
     # collector's sight, a full collection no longer walks it, which cut the slowest acks.
     gc.freeze()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import sqlite3
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -225,8 +227,21 @@ async def test_database_without_schema(peers: Peers, tmp_path: Path) -> None:
     code, lines = await peers.doctor(DATABASE_URL=f"sqlite:///{empty}")
     assert code == 1
     database = line(lines, "database")
-    assert "tables missing: retrain_audit" in database
+    assert "no schema revision (the code's latest is " in database
     assert "python -m bot migrate" in database
+
+
+async def test_database_at_another_revision(peers: Peers, tmp_path: Path) -> None:
+    """A schema at another revision than the code's latest (a newer release's) fails."""
+    path = tmp_path / "newer.sqlite3"
+    store = SqlJobStore(f"sqlite:///{path}")
+    await store.open()
+    await store.close()
+    with contextlib.closing(sqlite3.connect(path)) as db, db:
+        db.execute("UPDATE alembic_version SET version_num = '9999'")
+    code, lines = await peers.doctor(DATABASE_URL=f"sqlite:///{path}")
+    assert code == 1
+    assert "the schema is at revision 9999, the code's latest is " in line(lines, "database")
 
 
 async def test_broken_policy_file(peers: Peers, tmp_path: Path) -> None:

@@ -87,6 +87,9 @@ def test_manifest_asks_for_what_the_bot_uses() -> None:
     assert manifest["settings"]["interactivity"]["is_enabled"] is True  # type: ignore[index]
 
 
-def test_procfile_serves_on_port() -> None:
-    """Heroku's web process runs the bot, which binds $PORT."""
-    assert (ROOT / "Procfile").read_text(encoding="utf-8").strip() == "web: python -m bot"
+def test_procfile_serves_on_port_and_migrates_on_release() -> None:
+    """Heroku's web process runs the bot, which binds $PORT; the release phase migrates."""
+    assert (ROOT / "Procfile").read_text(encoding="utf-8").splitlines() == [
+        "web: python -m bot",
+        "release: python -m bot migrate",
+    ]

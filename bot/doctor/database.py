@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from bot.doctor import Check
 from bot.errors import ConfigError
 from bot.store.database import DATABASE_ERRORS, async_database_url
+from bot.store.migrate import revisions
 from bot.store.schema import metadata
 
 __all__ = ["check_database"]
@@ -53,13 +54,13 @@ async def check_database(database_url: str) -> Check:
 
 
 async def schema_problem(conn: AsyncConnection) -> str | None:
-    """What is wrong with the schema, or None.
-
-    Until the migrations expose their revisions, this checks that every table of the bot's
-    schema exists. The revision comparison goes here, before the table check:
-    `current, head = await revisions(conn)`, and if `current != head`, return
-    f"the schema is at revision {current}, the code's latest is {head}".
-    """
+    """What is wrong with the schema, or None: not at this code's latest revision (behind, or
+    ahead: a newer release migrated it), or a table missing all the same."""
+    current, latest = await revisions(conn)
+    if current is None:
+        return f"no schema revision (the code's latest is {latest})"
+    if current != latest:
+        return f"the schema is at revision {current}, the code's latest is {latest}"
     present = set(await conn.run_sync(lambda sync: sa.inspect(sync).get_table_names()))
     missing = sorted(set(metadata.tables) - present)
     if missing:

@@ -1,8 +1,10 @@
 """The database: jobs being followed, the audit trail and people's choices, on SQLite or
 PostgreSQL.
 
-schema.py    the tables, their indexes and the append-only trigger
-database.py  the URL, the engine, creating and migrating the schema at start-up
+schema.py    the tables and their indexes, as the code reads and writes them
+migrations/  the schema's Alembic revisions (the DDL, the append-only trigger included)
+migrate.py   running them (start-up, `python -m bot migrate`) and `schema_status`
+database.py  the URL and the engine
 jobs.py      `JobStore` (the protocol) and `SqlJobStore`: jobs and their leases
 rows.py      a job as a table row and back
 inserts.py   new jobs inserted together (group commit); `DuplicateJob`

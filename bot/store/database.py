@@ -1,32 +1,22 @@
-"""Opening the database: the URL, the engine, and the schema brought up to date at start-up.
+"""Opening the database: the URL and the engine (the schema: `bot.store.migrate`).
 
 `DATABASE_URL` may be Heroku's `postgres://…` or `sqlite:///file.db`; both get an asyncio driver.
-SQLite gets one pooled connection (it has one writer at a time) in WAL mode. The schema is
-created where missing and a database from an earlier release gets the columns it lacks, safely
-when several instances start at once (an advisory lock on PostgreSQL, a second look on SQLite).
+SQLite gets one pooled connection (it has one writer at a time) in WAL mode.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from bot.core.jobs import JobStatus
-from bot.core.owed import pending
-from bot.errors import ConfigError, StoreError
-from bot.store.rows import to_job
-from bot.store.schema import ADDED_COLUMNS, SCHEMA_LOCK, jobs_table, metadata
+from bot.errors import ConfigError
 
 __all__ = [
     "DATABASE_ERRORS",
     "async_database_url",
-    "create_schema",
     "open_engine",
     "open_inserter",
 ]
@@ -84,63 +74,6 @@ def open_inserter(engine: AsyncEngine) -> sa.Engine | None:
     sa.event.listen(inserter, "connect", _sqlite_pragmas)
     sa.event.listen(inserter, "connect", _never_wait)
     return inserter
-
-
-async def create_schema(begin: Callable[[], AbstractAsyncContextManager[AsyncConnection]]) -> None:
-    """Create what is missing; safe when several instances start at once.
-
-    `begin` opens a transaction and turns a database failure into `StoreError`.
-    """
-    for attempt in range(5):
-        try:
-            async with begin() as conn:
-                if conn.dialect.name == "postgresql":
-                    await conn.execute(sa.text(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK})"))
-                await conn.run_sync(metadata.create_all)
-                await conn.run_sync(_add_missing_columns)
-            await _backfill_pending(begin)
-            return
-        except StoreError:
-            # SQLite has no advisory lock: a racing process may have created the table
-            # between the existence check and CREATE; looking again settles it.
-            if attempt == 4:
-                raise
-            await asyncio.sleep(0.05 * (attempt + 1))
-
-
-async def _backfill_pending(
-    begin: Callable[[], AbstractAsyncContextManager[AsyncConnection]],
-) -> None:
-    """Rows written before `pending` existed get it from the same rule as every save."""
-    c = jobs_table.c
-    async with begin() as conn:
-        rows = (await conn.execute(jobs_table.select().where(c.pending.is_(None)))).all()
-        for row in rows:
-            job = to_job(row._mapping)
-            if job.status == JobStatus.REJECTED:
-                # Earlier releases told the requester at once and recorded nothing.
-                job = job.with_changes(reported=job.reported | {JobStatus.REJECTED})
-            owed = pending(job)
-            await conn.execute(jobs_table.update().where(c.id == row.id).values(pending=owed))
-
-
-def _add_missing_columns(connection: sa.Connection) -> None:
-    """Add the columns a database created by an earlier release lacks (nullable, no default)."""
-    present = {col["name"] for col in sa.inspect(connection).get_columns(jobs_table.name)}
-    preparer = connection.dialect.identifier_preparer
-    for name in ADDED_COLUMNS:
-        if name in present:
-            continue
-        column = jobs_table.c[name]
-        kind = column.type.compile(dialect=connection.dialect)
-        connection.execute(
-            sa.text(
-                f"ALTER TABLE {preparer.quote(jobs_table.name)} "
-                f"ADD COLUMN {preparer.quote(name)} {kind}"
-            )
-        )
-    for index in jobs_table.indexes:
-        index.create(connection, checkfirst=True)
 
 
 def _never_wait(dbapi_connection: Any, _record: Any) -> None:

@@ -24,11 +24,11 @@ from bot.errors import StoreError
 from bot.store.database import (
     DATABASE_ERRORS,
     async_database_url,
-    create_schema,
     open_engine,
     open_inserter,
 )
 from bot.store.inserts import DuplicateJob, GroupInsert
+from bot.store.migrate import upgrade_engine
 from bot.store.rows import as_utc, to_job, to_row, utc_now
 from bot.store.schema import ACTIVE, jobs_table
 from bot.store.turns import Turns
@@ -93,7 +93,11 @@ class SqlJobStore:
             inserter = open_inserter(engine)
             self._inserts.here = (inserter, self._turns) if inserter else None
         self._engine = engine
-        await create_schema(self._begin)
+        try:
+            await upgrade_engine(engine)
+        except BaseException:
+            await self.close()
+            raise
 
     @property
     def engine(self) -> AsyncEngine:

@@ -1,12 +1,12 @@
 """The database schema: the jobs being followed, the audit trail and people's choices.
 
-The tables are created at start-up by `SqlJobStore.open()` (under an advisory lock on
-PostgreSQL, so several instances may start at once).
+What the code reads and writes. The database gets it from the migrations in
+`bot.store.migrations` (run at start-up and by `python -m bot migrate`; see
+`bot.store.migrate`), which also create what this file cannot say: the trigger that keeps the
+audit trail append-only. A change here needs a new revision there; the tests compare the two.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 import sqlalchemy as sa
 
@@ -14,7 +14,6 @@ from bot.core.jobs import ACTIVE_STATUSES
 
 __all__ = [
     "ACTIVE",
-    "ADDED_COLUMNS",
     "SCHEMA_LOCK",
     "audit_table",
     "autoretrains_table",
@@ -93,17 +92,7 @@ sa.Index("retrain_jobs_created", jobs_table.c.created_at)
 sa.Index("retrain_jobs_model_created", jobs_table.c.model_id, jobs_table.c.created_at)
 sa.Index("retrain_jobs_requester_created", jobs_table.c.requester, jobs_table.c.created_at)
 
-# Columns added after the first release, created in place on a database that predates them.
-ADDED_COLUMNS = (
-    "reached",
-    "first_queue_position",
-    "pending",
-    "private_channels",
-    "started_by",
-    "refusals",
-)
-
-# Any fixed number: every instance takes the same PostgreSQL advisory lock around start-up DDL.
+# Any fixed number: every instance takes the same PostgreSQL advisory lock around migrations.
 SCHEMA_LOCK = 0x7265747261696E
 
 
@@ -130,32 +119,6 @@ prefs_table = sa.Table(
     sa.Column("notify", sa.String(16), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
-
-# The database itself keeps the trail append-only, whatever code talks to it.
-_APPEND_ONLY = {
-    "sqlite": [
-        "CREATE TRIGGER IF NOT EXISTS retrain_audit_no_update BEFORE UPDATE ON retrain_audit "
-        "BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END",
-        "CREATE TRIGGER IF NOT EXISTS retrain_audit_no_delete BEFORE DELETE ON retrain_audit "
-        "BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END",
-    ],
-    "postgresql": [
-        "CREATE OR REPLACE FUNCTION retrain_audit_append_only() RETURNS trigger AS $$ "
-        "BEGIN RAISE EXCEPTION 'the audit trail is append-only'; END $$ LANGUAGE plpgsql",
-        "DROP TRIGGER IF EXISTS retrain_audit_append_only ON retrain_audit",
-        "CREATE TRIGGER retrain_audit_append_only BEFORE UPDATE OR DELETE ON retrain_audit "
-        "FOR EACH ROW EXECUTE FUNCTION retrain_audit_append_only()",
-    ],
-}
-
-
-def _guard(target: sa.Table, connection: sa.Connection, **_: Any) -> None:
-    for statement in _APPEND_ONLY.get(connection.dialect.name, []):
-        connection.execute(sa.text(statement))
-
-
-sa.event.listen(audit_table, "after_create", _guard)
-
 
 # Schedules and feedback triggers (`bot.core.autoretrain`). A fire is claimed by moving
 # `next_run` (schedules) or `baseline` (triggers) on from the value the claimer read, and

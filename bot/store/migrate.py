@@ -1,0 +1,225 @@
+"""Schema migrations: the database brought to this code's latest revision, once, safely.
+
+Start-up (`SqlJobStore.open`) and `python -m bot migrate` (Heroku's release phase) both run
+`upgrade_engine`. It works in one transaction under a lock (PostgreSQL's advisory lock
+`SCHEMA_LOCK`, SQLite's write lock), so of several instances starting together one migrates and
+the others wait, then find the schema at the latest revision. The revisions themselves are in
+`bot.store.migrations`. A database is one of:
+
+- empty: revision 0001 creates everything, later revisions follow;
+- made before migrations existed (the bot's tables, no `alembic_version`): brought to 0001
+  (missing columns, tables, indexes and the audit trigger are added, no row is lost), stamped
+  0001, then upgraded like any other;
+- at a revision this code does not know, because a newer release migrated it: `SchemaTooNew`
+  names both revisions and start-up stops. Upgrade the bot; nothing is changed.
+
+For other code, such as a health check:
+
+    current, head = await schema_status(url)  # ("0001", "0001"); current is None when the
+    up_to_date = current == head              # database has no revision (empty, or older)
+
+Every failure is a `StoreError` (a malformed URL: `ConfigError`) whose one-line message never
+holds the database URL or its password.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from bot.core.jobs import JobStatus
+from bot.core.owed import pending
+from bot.errors import ConfigError, StoreError
+from bot.store import migrations
+from bot.store.database import DATABASE_ERRORS, async_database_url, open_engine
+from bot.store.migrations import baseline
+from bot.store.rows import to_job
+from bot.store.schema import SCHEMA_LOCK, jobs_table
+
+__all__ = [
+    "BASELINE",
+    "SchemaTooNew",
+    "head",
+    "revisions",
+    "schema_status",
+    "upgrade_engine",
+    "upgrade_schema",
+]
+
+log = logging.getLogger(__name__)
+
+BASELINE = "0001"
+Revisions = tuple[str | None, str]  # (before or current, after or head)
+
+
+class SchemaTooNew(StoreError):
+    """The database is at a revision this code does not know: a newer release migrated it."""
+
+    def __init__(self, current: str, latest: str) -> None:
+        super().__init__(
+            f"the database schema is at revision {current}, newer than this bot knows "
+            f"(its latest is {latest}): upgrade the bot to the release that migrated it"
+        )
+        self.current = current
+        self.latest = latest
+
+
+def head() -> str:
+    """The latest revision this code knows."""
+    latest = _script().get_current_head()
+    if latest is None:  # pragma: no cover - the package always ships revision 0001
+        raise StoreError("no schema revision is installed")
+    return latest
+
+
+async def schema_status(url: str) -> Revisions:
+    """`(current, head)` of the database at `url` (DATABASE_URL form), changing nothing."""
+    engine = _open(url)
+    if _missing_file(engine):
+        await engine.dispose()  # connecting would create the file
+        return None, head()
+    try:
+        async with engine.connect() as conn:
+            current = await conn.run_sync(_current)
+    except DATABASE_ERRORS as exc:
+        raise StoreError(f"cannot read the schema revision: {_reason(exc, engine)}") from None
+    finally:
+        await engine.dispose()
+    return current, head()
+
+
+async def revisions(conn: AsyncConnection) -> Revisions:
+    """`(current, head)` read on an open connection, changing nothing."""
+    return await conn.run_sync(_current), head()
+
+
+async def upgrade_schema(url: str) -> Revisions:
+    """Upgrade the database at `url` to the latest revision; `(before, after)`."""
+    engine = _open(url)
+    try:
+        return await upgrade_engine(engine)
+    finally:
+        await engine.dispose()
+
+
+def _open(url: str) -> AsyncEngine:
+    try:
+        return open_engine(async_database_url(url))
+    except (ValueError, sa.exc.ArgumentError):
+        raise ConfigError(
+            "DATABASE_URL is not a database URL (a port that is not a number?)"
+        ) from None
+
+
+async def upgrade_engine(engine: AsyncEngine) -> Revisions:
+    """Upgrade the engine's database to the latest revision; `(before, after)`."""
+    for attempt in range(5):
+        try:
+            async with engine.connect() as conn:
+                await _lock(conn)
+                before, after = await conn.run_sync(_upgrade)
+                await conn.commit()
+        except (*DATABASE_ERRORS, CommandError) as exc:
+            # SQLite waits for another process's migration only so long (busy_timeout);
+            # PostgreSQL's lock waits as long as it takes, so a failure there is final.
+            if attempt == 4 or engine.dialect.name != "sqlite":
+                raise StoreError(f"schema migration failed: {_reason(exc, engine)}") from None
+            await asyncio.sleep(0.1 * (attempt + 1))
+            continue
+        if before != after:
+            log.info("database schema migrated from %s to %s", before or "nothing", after)
+        return before, after
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def _lock(conn: AsyncConnection) -> None:
+    if conn.dialect.name == "postgresql":
+        await conn.execute(sa.text(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK})"))
+    elif conn.dialect.name == "sqlite":
+        # The driver would start the transaction only at the first write; taking the write
+        # lock first makes the check and the migration one step no other process splits.
+        await conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _upgrade(connection: sa.Connection) -> tuple[str | None, str]:
+    script, latest = _script(), head()
+    before = _current(connection)
+    if before is not None and before not in _known():
+        raise SchemaTooNew(before, latest)
+    adopted = before is None and _made_before_migrations(connection)
+    if adopted:
+        baseline.adopt(connection)
+        MigrationContext.configure(connection).stamp(script, BASELINE)
+    config = _config()
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
+    if adopted:
+        _backfill_pending(connection)
+    return before, latest
+
+
+def _missing_file(engine: AsyncEngine) -> bool:
+    path = engine.url.database
+    return (
+        engine.dialect.name == "sqlite"
+        and bool(path)
+        and path != ":memory:"
+        and not Path(str(path)).exists()
+    )
+
+
+def _current(connection: sa.Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def _made_before_migrations(connection: sa.Connection) -> bool:
+    names = set(sa.inspect(connection).get_table_names())
+    return bool(names & set(baseline.baseline.tables))
+
+
+def _backfill_pending(connection: sa.Connection) -> None:
+    """Rows written before `pending` existed get it from the same rule as every save."""
+    c = jobs_table.c
+    for row in connection.execute(jobs_table.select().where(c.pending.is_(None))).all():
+        job = to_job(row._mapping)
+        if job.status == JobStatus.REJECTED:
+            # Releases before `pending` told the requester at once and recorded nothing.
+            job = job.with_changes(reported=job.reported | {JobStatus.REJECTED})
+        connection.execute(jobs_table.update().where(c.id == row.id).values(pending=pending(job)))
+
+
+def _config() -> Config:
+    config = Config()
+    location = str(Path(migrations.__file__).parent)
+    config.set_main_option("script_location", location.replace("%", "%%"))
+    return config
+
+
+@functools.cache
+def _script() -> ScriptDirectory:
+    return ScriptDirectory.from_config(_config())
+
+
+@functools.cache
+def _known() -> frozenset[str]:
+    return frozenset(s.revision for s in _script().walk_revisions())
+
+
+def _reason(exc: BaseException, engine: AsyncEngine) -> str:
+    """The driver's own words, one line, with the password (if it ever appears) masked."""
+    cause = getattr(exc, "orig", None) or exc
+    text = (str(cause).strip().splitlines() or [""])[0] or cause.__class__.__name__
+    password = engine.url.password
+    if password:
+        text = text.replace(str(password), "***")
+    return text

@@ -1,0 +1,1 @@
+"""The revisions, oldest first; each file's `down_revision` names the one before it."""
