@@ -28,6 +28,7 @@ from bot.core.autoretrain import AutoKind, AutoRetrain, fire_job_id, new_auto_id
 from bot.core.jobs import Job, utcnow
 from bot.core.requester import Requester
 from bot.errors import EinsteinError, SlackError, SlackRefused, StoreError
+from bot.loops import raise_if_cancelled
 from bot.retrains import Fired, Retrains
 from bot.slack import autotexts
 from bot.slack.notify import Notifier
@@ -258,6 +259,7 @@ class AutoRuns:
         except Exception:
             # The loop must outlive any surprise, or schedules silently stop firing.
             log.exception("%s failed; trying again at the next pass", what)
+        raise_if_cancelled()
 
 
 def _new(kind: AutoKind, command: Schedule | When, by: Requester, now: datetime) -> AutoRetrain:

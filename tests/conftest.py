@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
+import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -176,6 +178,29 @@ class Stack:
                 return jobs
             await asyncio.sleep(0.02)
         raise TimeoutError(f"fewer than {count} job(s) finished in {timeout} s")
+
+
+# A test still running after this long dumps the stack of every asyncio task: a hang on an
+# await shows where it waits, which the thread dump of faulthandler cannot show.
+HANG_REPORT_AFTER = 60.0
+
+
+@pytest.fixture(autouse=True)
+async def _report_hangs(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    def report() -> None:
+        # Output is captured while a test runs, and lost if the run is killed: a file stays.
+        path = Path(tempfile.gettempdir()) / f"retrain-tests-hang-{os.getpid()}.txt"
+        with path.open("a", encoding="utf-8") as out:
+            print(f"--- {request.node.nodeid} still running after", HANG_REPORT_AFTER, file=out)
+            for task in asyncio.all_tasks():
+                task.print_stack(limit=15, file=out)
+        print(f"\n{request.node.nodeid} still running; asyncio tasks in {path}", file=sys.stderr)
+
+    handle = asyncio.get_running_loop().call_later(HANG_REPORT_AFTER, report)
+    try:
+        yield
+    finally:
+        handle.cancel()
 
 
 @pytest.fixture(scope="session")

@@ -30,6 +30,7 @@ from bot.follow.deliverer import Deliverer
 from bot.follow.direct import WantsDm
 from bot.follow.held import Followed, HeldJobs
 from bot.follow.observer import Observer
+from bot.loops import raise_if_cancelled
 from bot.metrics import Metrics
 from bot.slack.notify import Notifier
 from bot.store.audit import AuditKind, AuditLog
@@ -211,6 +212,7 @@ class Follower:
                 # This loop must outlive any surprise: without it no lease is renewed and no
                 # job claimed again, and the process silently stops posting for good.
                 log.exception("lease upkeep failed; trying again at the next interval")
+            raise_if_cancelled()
 
     async def stop(self, *, grace: float = 5.0) -> None:
         """Stop taking work, let posts in flight finish, give the leases back."""
