@@ -172,6 +172,11 @@ class Deliverer:
                 record = channel.queue.pop(next(iter(channel.queue)))
                 if not self._held.holds(record):
                     continue
+                if record.job.channel != channel_id:
+                    # Its thread moved (to the requester's DM) while it waited here: only the
+                    # worker of the channel it is in now posts for it, never two at once.
+                    self.changed(record)
+                    continue
                 job_context.set(record.id)
                 if await self._step(record, channel):
                     if record.job.channel == channel_id:
