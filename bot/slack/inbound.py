@@ -69,8 +69,11 @@ class SlackRequest(AsyncBoltRequest):
             context=context,
             mode=mode,
         )
-        if isinstance(body, str) and body and not _is_json(self.raw_body, self.content_type):
-            self.body = read_form(self.raw_body)
+        # Bolt guesses only when the text "payload" is in the body; otherwise its reading is
+        # this one, and a second parse would only cost every request its time.
+        raw = self.raw_body
+        if isinstance(body, str) and _PAYLOAD in raw and not _is_json(raw, self.content_type):
+            self.body = read_form(raw)
             self.context = build_async_context(AsyncBoltContext(context or {}), self.body)
 
     def to_copyable(self) -> SlackRequest:
