@@ -25,6 +25,12 @@ async def test_private_channel_without_the_bot_moves_the_thread_to_a_dm(stack: S
     )
     stack.simulator.add_model(MODEL)
     _, url = await stack.command(MODEL, channel=PRIVATE)
+    # The training may end before the third refused post: the end is what the DM shows last.
+    await stack.slack.wait_for(
+        lambda: [m for m in stack.replies(DM) if "succeeded" in m.text],
+        timeout=20,
+        what="the success reply in the DM",
+    )
     [job] = await stack.wait_final(timeout=20)
     assert job.status == "SUCCEEDED"
     assert (job.channel, job.origin_channel) == (DM, PRIVATE)
@@ -102,6 +108,11 @@ async def test_retrain_typed_in_a_dm_between_people_reports_in_the_requesters_dm
     )
     stack.simulator.add_model(MODEL)
     _, url = await stack.command(MODEL, channel=PEOPLE, channel_name="directmessage")
+    await stack.slack.wait_for(
+        lambda: [m for m in stack.replies(DM) if "succeeded" in m.text],
+        timeout=20,
+        what="the success reply in the DM",
+    )
     [job] = await stack.wait_final(timeout=20)
     assert (job.channel, job.origin_channel, job.status) == (DM, PEOPLE, "SUCCEEDED")
     [opened] = stack.slack.calls_to("conversations.open")

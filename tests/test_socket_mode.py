@@ -56,9 +56,16 @@ async def test_slash_command_over_the_socket(tmp_path: Path, key_pair: tuple[str
                 timeout=20,
                 what="the success reply in the thread",
             )
+            # The card's edit goes in its own paced turn: it may follow the reply.
+            await slack.wait_for(
+                lambda: [
+                    m for m in slack.messages(CHANNEL) if not m.thread_ts and _succeeded(m.text)
+                ],
+                timeout=10,
+                what="the card showing the outcome",
+            )
             cards = [m for m in slack.messages(CHANNEL) if m.thread_ts is None]
             assert len(cards) == 1
-            assert _succeeded(cards[0].text), "the card shows the outcome"
             retrains = simulator.calls("retrain")
             assert len(retrains) == 1
             assert retrains[0].model_id == MODEL
