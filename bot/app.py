@@ -45,7 +45,7 @@ from bot.store.jobs import JobStore, SqlJobStore
 from bot.store.prefs import NotifyMode, Preferences
 from bot.trail import Trail
 
-__all__ = ["Bot", "create_bot"]
+__all__ = ["Bot", "create_bot", "token_source"]
 
 log = logging.getLogger(__name__)
 
@@ -139,12 +139,13 @@ def _bolt_logger() -> logging.Logger:
     return logger
 
 
-def _token_source(
-    settings: Settings, session: aiohttp.ClientSession, metrics: Metrics
-) -> TokenSource:
+def token_source(settings: Settings, session: aiohttp.ClientSession, **options: Any) -> TokenSource:
+    """Einstein's access tokens as the settings give them: the ready token, or minted with the
+    account and key (`options` go to `JwtTokenSource`: metrics, timeout, retry)."""
     if settings.einstein_access_token is not None:
         return StaticTokenSource(settings.einstein_access_token.get_secret_value().strip())
     pem = settings.private_key_pem()
+    # require_serving() / require_einstein() have checked both.
     assert pem is not None
     assert settings.einstein_account_id is not None
     return JwtTokenSource(
@@ -152,7 +153,7 @@ def _token_source(
         account_id=settings.einstein_account_id.strip(),
         private_key_pem=pem,
         session=session,
-        metrics=metrics,
+        **options,
     )
 
 
@@ -195,7 +196,7 @@ def create_bot(settings: Settings, **timing: float) -> Bot:
     )
     einstein = EinsteinClient(
         base_url=settings.einstein_api_url,
-        tokens=_token_source(settings, session, metrics),
+        tokens=token_source(settings, session, metrics=metrics),
         session=session,
         timeout=settings.einstein_timeout,
         metrics=metrics,

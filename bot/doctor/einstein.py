@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import aiohttp
 
+from bot.app import token_source
 from bot.doctor import Check
-from bot.einstein.auth import JwtTokenSource, StaticTokenSource, TokenSource
 from bot.einstein.client import EinsteinClient
 from bot.einstein.models import ApiUsage
 from bot.einstein.retry import RetryPolicy
@@ -30,7 +30,7 @@ async def check_einstein(settings: Settings) -> list[Check]:
     except ConfigError as exc:
         return [Check.failed("einstein token", str(exc), _KEY_FIX), _not_run()]
     async with aiohttp.ClientSession() as session:
-        tokens = _token_source(settings, session)
+        tokens = token_source(settings, session, timeout=_TIMEOUT, retry=_RETRY)
         try:
             await tokens.token()
         except EinsteinError as exc:
@@ -61,23 +61,6 @@ async def check_einstein(settings: Settings) -> list[Check]:
                 ),
             ]
     return [Check.passed("einstein token", how), _account(usage, settings)]
-
-
-def _token_source(settings: Settings, session: aiohttp.ClientSession) -> TokenSource:
-    if settings.einstein_access_token is not None:
-        return StaticTokenSource(settings.einstein_access_token.get_secret_value().strip())
-    pem = settings.private_key_pem()
-    # require_einstein() has checked both.
-    assert pem is not None
-    assert settings.einstein_account_id is not None
-    return JwtTokenSource(
-        base_url=settings.einstein_api_url,
-        account_id=settings.einstein_account_id.strip(),
-        private_key_pem=pem,
-        session=session,
-        timeout=_TIMEOUT,
-        retry=_RETRY,
-    )
 
 
 def _token_failure(exc: EinsteinError, settings: Settings) -> Check:
