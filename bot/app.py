@@ -25,6 +25,7 @@ from bot.einstein.client import EinsteinClient
 from bot.errors import StoreError
 from bot.feedback import Feedback
 from bot.follow.follower import Follower
+from bot.foreground import Foreground
 from bot.listeners.actions import Interactions, register_interactions
 from bot.listeners.commands import Handlers, register_handlers
 from bot.listeners.feedback import FeedbackListeners, register_feedback
@@ -69,6 +70,7 @@ class Bot:
     autoruns: AutoRuns
     feedback: Feedback
     metrics: Metrics = field(default_factory=Metrics)
+    foreground: Foreground = field(default_factory=Foreground)
     ready: bool = field(default=False)
     _loops: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -104,8 +106,9 @@ class Bot:
         request_context.set(secrets.token_hex(4))
         # Our own reading of the form body: Bolt's takes a channel named #payload-… for a
         # button click (bot/slack/inbound.py); the signature is still checked on the raw body.
-        bolt_response = await self.bolt.async_dispatch(await to_bolt_request(request))
-        return await to_aiohttp_response(bolt_response)
+        with self.foreground.answering():
+            bolt_response = await self.bolt.async_dispatch(await to_bolt_request(request))
+            return await to_aiohttp_response(bolt_response)
 
     async def _health(self, _request: web.Request) -> web.Response:
         """200 when ready; 503 while starting, while Einstein refuses the credentials or while
@@ -215,7 +218,9 @@ def create_bot(settings: Settings, **timing: float) -> Bot:
         return await preferences.notify(user) == NotifyMode.DM
 
     timings = timing_from(settings, **timing)
+    foreground = Foreground()
     follower = Follower(
+        foreground=foreground,
         store=store,
         einstein=einstein,
         notifier=notifier,
@@ -258,6 +263,7 @@ def create_bot(settings: Settings, **timing: float) -> Bot:
         visibility=visibility,
         retrain_channel=settings.retrain_channel,
         approval_ttl=settings.retrain_approval_ttl,
+        foreground=foreground,
     )
     autoruns = AutoRuns(
         autos=AutoRetrainStore(store),
@@ -319,6 +325,7 @@ def create_bot(settings: Settings, **timing: float) -> Bot:
         autoruns=autoruns,
         feedback=feedback,
         metrics=metrics,
+        foreground=foreground,
     )
 
 

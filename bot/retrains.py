@@ -13,7 +13,6 @@ exactly like a typed one.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import secrets
 from collections.abc import Awaitable
@@ -29,6 +28,7 @@ from bot.core.options import RetrainOptions
 from bot.core.requester import Requester
 from bot.errors import StoreError
 from bot.follow.follower import Follower
+from bot.foreground import Foreground
 from bot.reads import Reads
 from bot.slack import texts
 from bot.slack.look import Message
@@ -46,7 +46,6 @@ _T = TypeVar("_T")
 
 # Slack waits 3 s for a command's answer; this leaves room for the network on both sides.
 ACK_BUDGET: Final = 2.0
-_ANSWERS_FIRST: Final = 1.0
 # Whether a new job's channel is private is asked before Einstein is: at most this long.
 _PRIVACY_LOOKUP: Final = 2.0
 
@@ -80,6 +79,7 @@ class Retrains:
         visibility: Visibility,
         retrain_channel: str | None,
         approval_ttl: float = 3600.0,
+        foreground: Foreground | None = None,
     ) -> None:
         self._store = store
         self._follower = follower
@@ -90,9 +90,7 @@ class Retrains:
         self._visibility = visibility
         self._retrain_channel = retrain_channel
         self._approval_ttl = approval_ttl
-        self._answering = 0  # requests in `start`: their answers go before new jobs' work
-        self._answered = asyncio.Event()
-        self._answered.set()
+        self._foreground = foreground or Foreground()
 
     async def start(self, *, model_id: str, options: RetrainOptions, by: Requester) -> str | None:
         """Check access and store the job before anyone is told it is on its way.
@@ -103,16 +101,6 @@ class Retrains:
         `ACK_BUDGET` seconds, since a command's ack waits for it; what is not settled by then
         is settled in the background and told privately.
         """
-        self._answering += 1
-        self._answered.clear()
-        try:
-            return await self._start(model_id=model_id, options=options, by=by)
-        finally:
-            self._answering -= 1
-            if not self._answering:
-                self._answered.set()
-
-    async def _start(self, *, model_id: str, options: RetrainOptions, by: Requester) -> str | None:
         deadline = asyncio.get_running_loop().time() + ACK_BUDGET
         job = self._new_job(model_id=model_id, options=options, by=by)
         check = self._gate.decide_now(
@@ -216,11 +204,8 @@ class Retrains:
     async def _begin(self, job: Job, leased_at: float) -> None:
         """A stored job: into the trail, then followed (the observer submits it)."""
         # Requests being answered go first: a burst of commands is acked before their jobs'
-        # work (the trail, Einstein, Slack) takes turns on the event loop, at most this long.
-        # Measured: fifty at a time, p99 0.87-1.63 of the minimal app's with it, 1.24-2.57
-        # without (docs/benchmarks.md).
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._answered.wait(), _ANSWERS_FIRST)
+        # work (the trail, Einstein, Slack) takes turns on the event loop (bot.foreground).
+        await self._foreground.quiet()
         # Stored with the job's next write; unknown, the read commands ask Slack themselves.
         job = await self._visibility.known(job, within=_PRIVACY_LOOKUP)
         by = Requester.of_job(job)

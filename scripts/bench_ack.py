@@ -3,8 +3,10 @@
 Both are served over HTTP on loopback in their own processes, and both get the same signed
 slash-command requests from this process: N one at a time, then N with 50 in flight. The
 minimal app is what Bolt's docs show: `AsyncApp` with a listener that only calls `ack()`.
-Retrain Bot gets real peers (the Einstein simulator and the fake Slack, in this process), so
-each command also starts a real job in the background while the acks are measured.
+Retrain Bot gets real peers (the Einstein simulator and the fake Slack), so each command also
+starts a real job in the background while the acks are measured. The peers run in a process
+of their own: served from this one, the bot's calls to them would hold up the clock that
+times its acks (and only its acks: the minimal app calls no peer).
 
     python scripts/bench_ack.py [--requests 300] [--concurrency 50] [--json out.json]
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
 import os
 import secrets
 import statistics
@@ -22,6 +25,8 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 import aiohttp
@@ -64,7 +69,7 @@ def _percentile(values: Sequence[float], q: float) -> float:
 async def _measure(
     session: aiohttp.ClientSession,
     url: str,
-    slack: FakeSlack,
+    peers: Peers,
     *,
     requests: int,
     concurrency: int,
@@ -82,7 +87,7 @@ async def _measure(
                 text=f"{MODELS[first_model + n]} split=0.7",
                 user_id="U0BENCH",
                 channel_id=CHANNEL,
-                response_url=slack.response_url(),
+                response_url=peers.response_urls.pop(),
             )
             if answer.status != 200:
                 raise RuntimeError(f"HTTP {answer.status}: {answer.body[:200]}")
@@ -97,12 +102,12 @@ async def _bench_server(
     argv: list[str],
     env: dict[str, str],
     port: int,
-    slack: FakeSlack,
+    peers: Peers,
     args: argparse.Namespace,
     first_model: int,
-    simulator: EinsteinSimulator | None = None,
+    follows_jobs: bool = False,
 ) -> dict[str, dict[str, float]]:
-    """Latencies per phase. With `simulator`, each phase also waits until the bot has called
+    """Latencies per phase. With `follows_jobs`, each phase also waits until the bot has called
     Einstein's retrain for every command so far, and reports how long that took after the
     last ack: the background work is real, and no phase inherits the previous one's."""
     process = subprocess.Popen(
@@ -120,10 +125,10 @@ async def _bench_server(
         async with aiohttp.ClientSession(connector=connector) as session:
             await wait_healthy(session, port, process=process)
             # Warm-up: first-request costs (imports, connection set-up) are not the steady state.
-            await _measure(session, url, slack, requests=20, concurrency=1, first_model=first_model)
+            await _measure(session, url, peers, requests=20, concurrency=1, first_model=first_model)
             model = first_model + 20
-            if simulator is not None:
-                await _retrains_done(simulator, model)
+            if follows_jobs:
+                await _retrains_done(peers, model)
             for label, concurrency in (
                 ("sequential", 1),
                 (f"{args.concurrency} at a time", args.concurrency),
@@ -131,7 +136,7 @@ async def _bench_server(
                 latencies = await _measure(
                     session,
                     url,
-                    slack,
+                    peers,
                     requests=args.requests,
                     concurrency=concurrency,
                     first_model=model,
@@ -146,8 +151,8 @@ async def _bench_server(
                     f"{name:>14} {label:>14}: p50 {results[label]['p50_ms']:7.2f} ms  "
                     f"p99 {results[label]['p99_ms']:7.2f} ms"
                 )
-                if simulator is not None:
-                    after = await _retrains_done(simulator, model)
+                if follows_jobs:
+                    after = await _retrains_done(peers, model)
                     results[label]["retrains_done_after_s"] = after
                     line += f"  (its retrains all called {after:.2f} s after the last ack)"
                 print(line, flush=True)
@@ -157,16 +162,76 @@ async def _bench_server(
     return results
 
 
-async def _retrains_done(simulator: EinsteinSimulator, expected: int) -> float:
+async def _retrains_done(peers: Peers, expected: int) -> float:
     """Seconds until the simulator has answered `expected` retrain calls in all."""
     started = time.perf_counter()
     while True:
-        done = sum(1 for r in simulator.requests if r.operation == "retrain" and r.status == 200)
+        done = peers.retrains_done()
         if done >= expected:
             return time.perf_counter() - started
         if time.perf_counter() - started > 120:
             raise RuntimeError(f"the bot called retrain {done} times for {expected} commands")
         await asyncio.sleep(0.01)
+
+
+@dataclass
+class Peers:
+    """The Einstein simulator and the fake Slack, served by a child process (`_serve_peers`)."""
+
+    process: multiprocessing.process.BaseProcess
+    conn: Connection
+    einstein_url: str
+    einstein_token: str
+    slack_api_url: str
+    response_urls: list[str]
+
+    @classmethod
+    def start(cls, models: list[str], *, response_urls: int) -> Peers:
+        parent, child = multiprocessing.get_context("spawn").Pipe()
+        process = multiprocessing.get_context("spawn").Process(
+            target=_serve_peers, args=(child, models, response_urls), daemon=True
+        )
+        process.start()
+        ready = parent.recv()
+        return cls(process=process, conn=parent, **ready)
+
+    def retrains_done(self) -> int:
+        self.conn.send("retrains")
+        return int(self.conn.recv())
+
+    def stop(self) -> None:
+        self.conn.send("stop")
+        self.process.join(timeout=20)
+
+
+def _serve_peers(conn: Connection, models: list[str], response_urls: int) -> None:
+    asyncio.run(_peers_main(conn, models, response_urls))
+
+
+async def _peers_main(conn: Connection, models: list[str], response_urls: int) -> None:
+    simulator = EinsteinSimulator(time_scale=1.0)
+    for model in models:
+        simulator.add_model(model)
+    einstein_url = await simulator.start()
+    slack = FakeSlack()
+    await slack.start()
+    conn.send(
+        {
+            "einstein_url": einstein_url,
+            "einstein_token": simulator.issue_token(),
+            "slack_api_url": slack.api_url,
+            "response_urls": [slack.response_url() for _ in range(response_urls)],
+        }
+    )
+    loop = asyncio.get_running_loop()
+    try:
+        while (asked := await loop.run_in_executor(None, conn.recv)) != "stop":
+            assert asked == "retrains"
+            retrains = simulator.calls("retrain")
+            conn.send(sum(1 for r in retrains if r.status == 200))
+    finally:
+        await slack.stop()
+        await simulator.stop()
 
 
 async def main() -> int:
@@ -176,14 +241,9 @@ async def main() -> int:
     parser.add_argument("--json", type=Path, default=None, help="write the numbers here too")
     args = parser.parse_args()
 
-    simulator = EinsteinSimulator(time_scale=1.0)
     total = 20 + 2 * args.requests
     MODELS[:] = model_ids(total, prefix="BENCH")
-    for model in MODELS:
-        simulator.add_model(model)
-    einstein_url = await simulator.start()
-    slack = FakeSlack()
-    await slack.start()
+    peers = Peers.start(MODELS, response_urls=2 * total)
     base_env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "EINSTEIN_"))}
     try:
         with tempfile.TemporaryDirectory() as workdir:
@@ -191,9 +251,9 @@ async def main() -> int:
             bot_env = base_env | {
                 "SLACK_BOT_TOKEN": "xoxb-bench",
                 "SLACK_SIGNING_SECRET": SECRET,
-                "SLACK_API_URL": slack.api_url,
-                "EINSTEIN_API_URL": einstein_url,
-                "EINSTEIN_ACCESS_TOKEN": simulator.issue_token(),
+                "SLACK_API_URL": peers.slack_api_url,
+                "EINSTEIN_API_URL": peers.einstein_url,
+                "EINSTEIN_ACCESS_TOKEN": peers.einstein_token,
                 "DATABASE_URL": f"sqlite:///{Path(workdir) / 'bench.sqlite3'}",
                 "PORT": str(bot_port),
                 "LOG_LEVEL": "WARNING",
@@ -204,23 +264,22 @@ async def main() -> int:
                 [sys.executable, "-m", "bot"],
                 bot_env,
                 bot_port,
-                slack,
+                peers,
                 args,
                 first_model=0,
-                simulator=simulator,
+                follows_jobs=True,
             )
             minimal = await _bench_server(
                 "minimal Bolt",
-                [sys.executable, "-c", MINIMAL_APP, str(minimal_port), SECRET, slack.api_url],
+                [sys.executable, "-c", MINIMAL_APP, str(minimal_port), SECRET, peers.slack_api_url],
                 base_env,
                 minimal_port,
-                slack,
+                peers,
                 args,
                 first_model=0,
             )
     finally:
-        await slack.stop()
-        await simulator.stop()
+        peers.stop()
 
     concurrent = f"{args.concurrency} at a time"
     p50_ratio = bot["sequential"]["p50_ms"] / minimal["sequential"]["p50_ms"]

@@ -49,6 +49,7 @@ from bot.follow.card_edits import CardEdits, card_state
 from bot.follow.direct import DirectResults, WantsDm
 from bot.follow.held import Followed, HeldJobs
 from bot.follow.readback import ReadBack
+from bot.foreground import Foreground
 from bot.logs import job_context
 from bot.slack.notify import Notifier
 from bot.store.jobs import LeaseLost
@@ -98,8 +99,10 @@ class Deliverer:
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = utcnow,
         wants_dm: WantsDm | None = None,
+        foreground: Foreground | None = None,
     ) -> None:
         self._held = held
+        self._foreground = foreground or Foreground()
         self._notifier = notifier
         self._timing = timing
         self._clock = clock
@@ -178,6 +181,7 @@ class Deliverer:
                     self.changed(record)
                     continue
                 job_context.set(record.id)
+                await self._foreground.quiet()  # a burst of commands is answered first
                 if await self._step(record, channel):
                     if record.job.channel == channel_id:
                         channel.queue.setdefault(record.id, record)  # next post, after the others'

@@ -30,6 +30,7 @@ from bot.follow.deliverer import Deliverer
 from bot.follow.direct import WantsDm
 from bot.follow.held import Followed, HeldJobs
 from bot.follow.observer import Observer
+from bot.foreground import Foreground
 from bot.loops import raise_if_cancelled
 from bot.metrics import Metrics
 from bot.slack.notify import Notifier
@@ -57,7 +58,9 @@ class Follower:
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = utcnow,
         metrics: Metrics | None = None,
+        foreground: Foreground | None = None,
     ) -> None:
+        foreground = foreground or Foreground()
         self._store = store
         self._metrics = metrics
         self._timing = timing
@@ -73,6 +76,7 @@ class Follower:
             clock=clock,
             now=now,
             wants_dm=wants_dm,
+            foreground=foreground,
         )
         self._observer = Observer(
             held=self._held,
@@ -83,6 +87,7 @@ class Follower:
             clock=clock,
             now=now,
             metrics=metrics,
+            foreground=foreground,
         )
         if metrics is not None:
             metrics.watch_active(lambda: len(self._held))

@@ -32,6 +32,7 @@ from bot.einstein.client import EinsteinClient
 from bot.follow.held import Followed, HeldJobs
 from bot.follow.polls import Poller
 from bot.follow.submit import Submitter
+from bot.foreground import Foreground
 from bot.logs import job_context
 from bot.metrics import Metrics
 from bot.store.audit import AuditKind, AuditLog
@@ -63,8 +64,10 @@ class Observer:
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = utcnow,
         metrics: Metrics | None = None,
+        foreground: Foreground | None = None,
     ) -> None:
         self._held = held
+        self._foreground = foreground or Foreground()
         self._lag = metrics.poll_lag if metrics is not None else None
         self._timing = timing
         self._deliverer = deliverer
@@ -151,6 +154,7 @@ class Observer:
     async def _turn(self, record: Followed) -> None:
         job_context.set(record.id)
         try:
+            await self._foreground.quiet()  # a burst of commands is answered first
             async with self._slots:
                 delay = await self._observe(record)
         except LeaseLost:
