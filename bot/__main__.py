@@ -144,6 +144,8 @@ def _configure_logging(settings: Settings | None = None) -> None:
                 settings.slack_bot_token,
                 settings.slack_signing_secret,
                 settings.slack_app_token,
+                settings.slack_client_secret,
+                settings.slack_state_secret,
                 settings.einstein_access_token,
                 settings.einstein_private_key,
             )

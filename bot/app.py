@@ -10,9 +10,11 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from pydantic import SecretStr
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
+from slack_bolt.adapter.aiohttp import to_bolt_request as bolt_request_of
 from slack_bolt.async_app import AsyncApp
-from slack_bolt.authorization import AuthorizeResult
+from slack_sdk.oauth.token_rotation.async_rotator import AsyncTokenRotator
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.access.gatekeeper import Gatekeeper
@@ -30,21 +32,26 @@ from bot.listeners.actions import Interactions, register_interactions
 from bot.listeners.commands import Handlers, register_handlers
 from bot.listeners.feedback import FeedbackListeners, register_feedback
 from bot.listeners.forms import Forms, register_forms
+from bot.listeners.installs import register_uninstalls
 from bot.logs import request_context
 from bot.metrics import CONTENT_TYPE, Metrics
 from bot.reads import Reads
 from bot.retrains import Retrains
 from bot.settings import Settings
+from bot.slack.bolt import build_bolt
 from bot.slack.channels import SlackChannels
 from bot.slack.inbound import to_bolt_request
+from bot.slack.installs import INSTALL_PATH, REDIRECT_PATH, Installations
 from bot.slack.notify import Notifier
 from bot.slack.outbox import Outbox
+from bot.slack.tokens import InstalledTokens, OneToken, Tokens
 from bot.stops import Stops
 from bot.store.audit import AuditLog
 from bot.store.autoretrains import AutoRetrainStore
 from bot.store.jobs import JobStore, SqlJobStore
 from bot.store.prefs import NotifyMode, Preferences
 from bot.trail import Trail
+from bot.uninstalls import Uninstalls
 
 __all__ = ["Bot", "create_bot", "token_source"]
 
@@ -100,6 +107,9 @@ class Bot:
         app.router.add_post(EVENTS_PATH, self._events)
         app.router.add_get("/healthz", self._health)
         app.router.add_get("/metrics", self._metrics)
+        if self.bolt.oauth_flow is not None:
+            app.router.add_get(INSTALL_PATH, self._install)
+            app.router.add_get(REDIRECT_PATH, self._install)
         return app
 
     async def _events(self, request: web.Request) -> web.Response:
@@ -109,6 +119,15 @@ class Bot:
         with self.foreground.answering():
             bolt_response = await self.bolt.async_dispatch(await to_bolt_request(request))
             return await to_aiohttp_response(bolt_response)
+
+    async def _install(self, request: web.Request) -> web.Response:
+        """Bolt's install page (`/slack/install`) and its redirect (`/slack/oauth_redirect`)."""
+        flow = self.bolt.oauth_flow
+        assert flow is not None
+        bolt_request = await bolt_request_of(request)
+        if request.path == INSTALL_PATH:
+            return await to_aiohttp_response(await flow.handle_installation(bolt_request))
+        return await to_aiohttp_response(await flow.handle_callback(bolt_request))
 
     async def _health(self, _request: web.Request) -> web.Response:
         """200 when ready; 503 while starting, while Einstein refuses the credentials or while
@@ -135,13 +154,6 @@ class Bot:
         return web.Response(body=self.metrics.render(), headers={"Content-Type": CONTENT_TYPE})
 
 
-def _bolt_logger() -> logging.Logger:
-    logger = logging.getLogger("bot.bolt")
-    if not any(isinstance(f, _QuietBoltWiring) for f in logger.filters):
-        logger.addFilter(_QuietBoltWiring())
-    return logger
-
-
 def token_source(settings: Settings, session: aiohttp.ClientSession, **options: Any) -> TokenSource:
     """Einstein's access tokens as the settings give them: the ready token, or minted with the
     account and key (`options` go to `JwtTokenSource`: metrics, timeout, retry)."""
@@ -158,15 +170,6 @@ def token_source(settings: Settings, session: aiohttp.ClientSession, **options: 
         session=session,
         **options,
     )
-
-
-class _QuietBoltWiring(logging.Filter):
-    """Bolt warns that a token is unused when `client` and `authorize` are given on purpose."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "will be unused" not in record.getMessage() and (
-            "will be ignored" not in record.getMessage()
-        )
 
 
 def timing_from(settings: Settings, **overrides: float) -> Timing:
@@ -187,13 +190,15 @@ def timing_from(settings: Settings, **overrides: float) -> Timing:
 def create_bot(settings: Settings, **timing: float) -> Bot:
     """Build a bot from settings; `Bot.start()` opens its connections."""
     settings.require_serving()
-    assert settings.slack_bot_token is not None
     policy = settings.access_policy()  # a broken policy file stops start-up here
     log.log(logging.WARNING if policy.is_open else logging.INFO, "access: %s", policy.describe())
     session = aiohttp.ClientSession()
     metrics = Metrics()
+    store = SqlJobStore(settings.database_url)
+    installations, tokens = _installations(settings, store, session)
+    # Installed with OAuth, each call carries its workspace's token (`bot.slack.tokens`).
     slack = AsyncWebClient(
-        token=settings.slack_bot_token.get_secret_value().strip(),
+        token=None if settings.oauth else _secret(settings.slack_bot_token),
         base_url=settings.slack_api_url,
         session=session,
     )
@@ -204,9 +209,10 @@ def create_bot(settings: Settings, **timing: float) -> Bot:
         timeout=settings.einstein_timeout,
         metrics=metrics,
     )
-    store = SqlJobStore(settings.database_url)
     audit = AuditLog(store)
-    outbox = Outbox(client=slack, post_interval=settings.slack_post_interval, metrics=metrics)
+    outbox = Outbox(
+        client=slack, tokens=tokens, post_interval=settings.slack_post_interval, metrics=metrics
+    )
     metrics.watch_queued(lambda: outbox.queued)
     notifier = Notifier(outbox=outbox, session=session)
     gate = Gatekeeper(policy=policy, store=store, groups=notifier)
@@ -229,28 +235,7 @@ def create_bot(settings: Settings, **timing: float) -> Bot:
         timing=timings,
         metrics=metrics,
     )
-    bot_token = settings.slack_bot_token.get_secret_value().strip()
-
-    async def authorize(enterprise_id: str | None, team_id: str | None) -> AuthorizeResult:
-        # Single workspace, known token: Bolt's default would call auth.test on the first
-        # command, putting a Slack round trip inside the 3-second ack.
-        return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, bot_token=bot_token)
-
-    bolt = AsyncApp(
-        # Without a token: Bolt gives each request a client carrying `authorize`'s token.
-        client=AsyncWebClient(base_url=settings.slack_api_url, session=session),
-        authorize=authorize,
-        signing_secret=(
-            settings.slack_signing_secret.get_secret_value().strip()
-            if settings.slack_signing_secret
-            else None
-        ),
-        # The listener only parses and acks, so answering after it returns is fastest: it
-        # skips Bolt's 10 ms ack polling; slow work runs in the follower's tasks.
-        process_before_response=True,
-        request_verification_enabled=not settings.socket_mode,
-        logger=_bolt_logger(),
-    )
+    bolt = build_bolt(settings, session, installations)
     trail = Trail(audit)
     stops = Stops(store=store, follower=follower, gate=gate, trail=trail)
     retrains = Retrains(
@@ -313,6 +298,10 @@ def create_bot(settings: Settings, **timing: float) -> Bot:
         spawn=lambda work: follower.spawn(work, name="feedback"),
     )
     register_feedback(bolt, FeedbackListeners(feedback=feedback, follower=follower))
+    if installations is not None:
+        register_uninstalls(
+            bolt, Uninstalls(installations=installations, store=store, follower=follower)
+        )
     return Bot(
         settings=settings,
         bolt=bolt,
@@ -327,6 +316,29 @@ def create_bot(settings: Settings, **timing: float) -> Bot:
         metrics=metrics,
         foreground=foreground,
     )
+
+
+def _installations(
+    settings: Settings, store: SqlJobStore, session: aiohttp.ClientSession
+) -> tuple[Installations | None, Tokens]:
+    """Installed with OAuth: the installation store and each workspace's tokens from it."""
+    if not settings.oauth:
+        return None, OneToken()
+    assert settings.slack_client_id is not None
+    assert settings.slack_client_secret is not None
+    installations = Installations(
+        client_id=settings.slack_client_id.strip(), engine=lambda: store.engine
+    )
+    rotator = AsyncTokenRotator(
+        client_id=settings.slack_client_id.strip(),
+        client_secret=settings.slack_client_secret.get_secret_value().strip(),
+        client=AsyncWebClient(base_url=settings.slack_api_url, session=session),
+    )
+    return installations, InstalledTokens(installations=installations, rotator=rotator)
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value().strip() if value is not None else None
 
 
 def _feedback_counter(einstein: EinsteinClient) -> FeedbackCount:

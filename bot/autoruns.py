@@ -32,6 +32,7 @@ from bot.loops import raise_if_cancelled
 from bot.retrains import Fired, Retrains
 from bot.slack import autotexts
 from bot.slack.notify import Notifier
+from bot.slack.tokens import Team, current_team
 from bot.store.audit import AuditEvent, AuditKind, AuditLog
 from bot.store.autoretrains import AutoRetrainStore
 
@@ -193,6 +194,7 @@ class AutoRuns:
             created_at=now,
             started_by=auto.id,
         )
+        current_team.set(Team.of_job(job))  # its Slack calls carry its workspace's token
         fired = await self._retrains.fire(job)
         refusal = await self._tell_channel(auto, fired)
         outcome = "started" if fired.job else "refused" if fired.refusal else "skipped"

@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     slack_bot_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None
     slack_app_token: SecretStr | None = None
+    # Installable with Slack's OAuth flow (many workspaces) instead of one SLACK_BOT_TOKEN.
+    slack_client_id: str | None = None
+    slack_client_secret: SecretStr | None = None
+    slack_state_secret: SecretStr | None = None
     slack_api_url: str = "https://slack.com/api/"
     # Slack accepts about one message per second per channel; tests and the demo go faster.
     slack_post_interval: float = Field(default=1.0, ge=0, le=60)
@@ -94,6 +98,9 @@ class Settings(BaseSettings):
         "slack_bot_token",
         "slack_app_token",
         "slack_signing_secret",
+        "slack_client_id",
+        "slack_client_secret",
+        "slack_state_secret",
         "einstein_access_token",
         "einstein_private_key",
         # A config var left empty (as Heroku's deploy form may set it) means not set, not `.`.
@@ -142,6 +149,7 @@ class Settings(BaseSettings):
                 self.slack_bot_token,
                 self.slack_app_token,
                 self.slack_signing_secret,
+                self.slack_client_id,
                 self.einstein_access_token,
                 self.einstein_private_key,
                 self.einstein_private_key_file,
@@ -153,13 +161,27 @@ class Settings(BaseSettings):
     def socket_mode(self) -> bool:
         return self.slack_app_token is not None
 
+    @property
+    def oauth(self) -> bool:
+        """Whether the bot is installed with Slack's OAuth flow rather than one bot token."""
+        return any(
+            value is not None
+            for value in (self.slack_client_id, self.slack_client_secret, self.slack_state_secret)
+        )
+
     def require_serving(self) -> None:
         """Check what `python -m bot` needs to serve Slack; raise ConfigError naming the gap."""
-        token = _secret(self.slack_bot_token)
-        if token is None:
-            raise ConfigError("SLACK_BOT_TOKEN is not set (the bot token, xoxb-...)")
-        if not token.startswith("xoxb-"):
-            raise ConfigError("SLACK_BOT_TOKEN must be a bot token starting with xoxb-")
+        if self.oauth:
+            self._require_oauth()
+        else:
+            token = _secret(self.slack_bot_token)
+            if token is None:
+                raise ConfigError(
+                    "SLACK_BOT_TOKEN is not set (the bot token, xoxb-...; or SLACK_CLIENT_ID, "
+                    "SLACK_CLIENT_SECRET and SLACK_STATE_SECRET to install with OAuth)"
+                )
+            if not token.startswith("xoxb-"):
+                raise ConfigError("SLACK_BOT_TOKEN must be a bot token starting with xoxb-")
         app_token = _secret(self.slack_app_token)
         if app_token is not None and not app_token.startswith("xapp-"):
             raise ConfigError("SLACK_APP_TOKEN must be an app-level token starting with xapp-")
@@ -169,6 +191,33 @@ class Settings(BaseSettings):
                 "to use Socket Mode instead)"
             )
         self.require_einstein()
+
+    def _require_oauth(self) -> None:
+        missing = [
+            name
+            for name, value in (
+                ("SLACK_CLIENT_ID", self.slack_client_id),
+                ("SLACK_CLIENT_SECRET", self.slack_client_secret),
+                ("SLACK_STATE_SECRET", self.slack_state_secret),
+            )
+            if value is None
+        ]
+        if missing:
+            raise ConfigError(
+                f"{' and '.join(missing)} not set: installing with Slack's OAuth flow needs "
+                "SLACK_CLIENT_ID, SLACK_CLIENT_SECRET and SLACK_STATE_SECRET"
+            )
+        if self.slack_bot_token is not None:
+            raise ConfigError(
+                "SLACK_BOT_TOKEN and SLACK_CLIENT_ID are both set: use the bot token for one "
+                "workspace, or the OAuth variables to be installable, not both"
+            )
+        state_secret = _secret(self.slack_state_secret) or ""
+        if len(state_secret) < 16:
+            raise ConfigError(
+                "SLACK_STATE_SECRET must be at least 16 characters (a random string: it signs "
+                "the install links)"
+            )
 
     def require_einstein(self) -> None:
         if self.einstein_access_token is not None:

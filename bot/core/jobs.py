@@ -116,6 +116,7 @@ class Job:
     origin_channel: str  # where the command was typed
     created_at: datetime
     team_id: str | None = None
+    enterprise_id: str | None = None  # the Enterprise Grid org of `team_id`, if any
     response_url: str | None = None
     status: JobStatus = JobStatus.SUBMITTING
     progress: float = 0.0

@@ -3,7 +3,8 @@
 Each transition is a pure function from a job (and what happened) to the next job. Einstein's
 reports go through `observe`; the bot's own outcomes through `submitted`, `reject`, `lose` and
 `unanswered`; people's decisions through `await_approval`, `approve`, `decline`, `expire` and
-`cancel` (and the time they take through `remind`); Slack's confirmations through `card_posted`
+`cancel` (and the time they take through `remind`), and the app's removal from the job's
+workspace through `uninstalled`; Slack's confirmations through `card_posted`
 and `posted`, its refusals of a channel through `refused` and `move` (to the requester's DM).
 A transition that does not apply to the job's status raises `TransitionError` instead of guessing.
 
@@ -28,6 +29,7 @@ __all__ = [
     "RECOVERED",
     "REMINDER",
     "STALLED",
+    "UNINSTALLED",
     "UNREACHABLE",
     "TransitionError",
     "alert_key",
@@ -49,6 +51,7 @@ __all__ = [
     "reminder_at",
     "submitted",
     "unanswered",
+    "uninstalled",
     "with_result",
 ]
 
@@ -57,6 +60,8 @@ STALLED = "STALLED"
 # `reported` once posted, so it goes out once whichever process is following the job.
 REMINDER = "REMINDER"
 QUEUED_LONG = "QUEUED_LONG"  # still in Einstein's queue after `queue_stall_after`
+# In `reported`: the app was uninstalled from the job's workspace, so nothing is owed there.
+UNINSTALLED = "UNINSTALLED"
 # Refused posts in a channel the bot cannot enter before the thread moves to the requester's DM.
 MOVE_AFTER = 3
 UNREACHABLE = "UNREACHABLE"
@@ -211,6 +216,21 @@ def cancel(job: Job, *, by: str, now: datetime) -> Job:
         finished_at=now,
         updated_at=now,
         failure_msg=f"stopped by <@{by}>",
+    )
+
+
+def uninstalled(job: Job, *, now: datetime) -> Job:
+    """The app was uninstalled from the job's workspace: nothing can be said there any more,
+    so nothing is owed, and an active job is no longer followed (its training may go on)."""
+    reported = job.reported | {UNINSTALLED}
+    if job.status not in ACTIVE_STATUSES:
+        return job.with_changes(reported=reported)
+    return job.with_changes(
+        status=JobStatus.CANCELLED,
+        finished_at=now,
+        updated_at=now,
+        failure_msg="the app was uninstalled from its Slack workspace",
+        reported=reported,
     )
 
 

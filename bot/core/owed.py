@@ -15,12 +15,14 @@ Once the thread told a training's end, its requester may also be owed a DM with 
 (`due_direct`): `DM_RESULT` records that it was sent, `DM_NONE` that the requester did not ask
 for one (`/retrain notify`), so either way the job ends. A thread that is itself in the
 requester's DM owes no second copy.
+
+A job whose workspace uninstalled the app (`UNINSTALLED` in `reported`) owes nothing at all.
 """
 
 from __future__ import annotations
 
 from bot.core.jobs import Job, JobStatus
-from bot.core.machine import REMINDER, alert_key
+from bot.core.machine import REMINDER, UNINSTALLED, alert_key
 
 __all__ = [
     "APPROVED",
@@ -72,7 +74,7 @@ def _milestones(job: Job) -> set[str]:
 
 def due_replies(job: Job) -> tuple[str, ...]:
     """Thread replies the job still owes, in posting order; empty until the card exists."""
-    if job.parent_ts is None:
+    if job.parent_ts is None or UNINSTALLED in job.reported:
         return ()
     reached = _milestones(job)
     due = [key for key in _MILESTONES if key in reached and key not in job.reported]
@@ -107,6 +109,8 @@ def _reminder_owed(job: Job) -> bool:
 def due_private(job: Job) -> tuple[str, ...]:
     """What the requester is still to be told privately: why Einstein refused the retrain,
     or where its thread went (`MOVED`: to their DM, once the card is there)."""
+    if UNINSTALLED in job.reported:
+        return ()
     if job.status == JobStatus.REJECTED and JobStatus.REJECTED not in job.reported:
         return (JobStatus.REJECTED,)
     if moved_to_dm(job) and job.parent_ts is not None and MOVED not in job.reported:
@@ -122,6 +126,8 @@ def moved_to_dm(job: Job) -> bool:
 def due_direct(job: Job) -> tuple[str, ...]:
     """The requester's DM with the result, once the thread told the end; empty when settled."""
     if job.status not in _THREAD_FINALS or job.status not in job.reported:
+        return ()
+    if UNINSTALLED in job.reported:
         return ()
     if job.channel.startswith("D") or DM_RESULT in job.reported or DM_NONE in job.reported:
         return ()  # the thread is in a DM already (DM ids start with D), or it is settled
@@ -139,7 +145,11 @@ def awaits_result(job: Job) -> bool:
 
 def card_owed(job: Job) -> bool:
     """The card is posted once Einstein took the retrain (or it waits for approval)."""
-    return job.parent_ts is None and job.status not in (JobStatus.SUBMITTING, JobStatus.REJECTED)
+    return (
+        job.parent_ts is None
+        and job.status not in (JobStatus.SUBMITTING, JobStatus.REJECTED)
+        and UNINSTALLED not in job.reported
+    )
 
 
 def owes_slack(job: Job) -> bool:

@@ -19,12 +19,15 @@ from bot.errors import SlackError, SlackRefused
 from bot.follow.held import Followed, HeldJobs
 from bot.logs import job_context
 from bot.slack.notify import Notifier
+from bot.slack.tokens import NOT_INSTALLED, Team, current_team
 
 __all__ = ["CardEdits", "card_state"]
 
 log = logging.getLogger(__name__)
 
-_CARD_GONE = frozenset({"message_not_found", "cant_update_message", "edit_window_closed"})
+_CARD_GONE = frozenset(
+    {"message_not_found", "cant_update_message", "edit_window_closed", NOT_INSTALLED}
+)
 
 
 class CardEdits:
@@ -86,6 +89,7 @@ class CardEdits:
     async def _edit_card(self, record: Followed) -> None:
         """Edit the card until it shows the job's latest state (edits are coalesced anyway)."""
         job_context.set(record.id)
+        current_team.set(Team.of_job(record.job))
         try:
             while self._held.may_post(record) and self.due(record):
                 job = record.job

@@ -52,6 +52,7 @@ from bot.follow.readback import ReadBack
 from bot.foreground import Foreground
 from bot.logs import job_context
 from bot.slack.notify import Notifier
+from bot.slack.tokens import NotInstalled, Team, current_team
 from bot.store.jobs import LeaseLost
 
 __all__ = ["Deliverer"]
@@ -181,6 +182,7 @@ class Deliverer:
                     self.changed(record)
                     continue
                 job_context.set(record.id)
+                current_team.set(Team.of_job(record.job))
                 await self._foreground.quiet()  # a burst of commands is answered first
                 if await self._step(record, channel):
                     if record.job.channel == channel_id:
@@ -217,6 +219,12 @@ class Deliverer:
         try:
             return await self._post_next(record)
         except LeaseLost:
+            return False
+        except NotInstalled:
+            # Its workspace uninstalled the app (the event may have reached another instance,
+            # or none): nothing more is said there. The token lookup logged it once.
+            record.card_frozen = True
+            await self._record(record, machine.uninstalled(record.job, now=self._now()))
             return False
         except SlackRefused as exc:
             await self._readback.channel_problem(record, channel, exc)

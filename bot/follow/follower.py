@@ -167,11 +167,18 @@ class Follower:
         declined = machine.decline(self._latest(job), by=by, reason=reason, now=self._now())
         return await self._take(declined, AuditKind.APPROVAL_REJECTED, by=by, outcome=reason)
 
+    async def silence(self, job: Job) -> Job:
+        """Its workspace uninstalled the app: stop following it, and say nothing more there."""
+        silenced = machine.uninstalled(self._latest(job), now=self._now())
+        return await self._take(silenced, AuditKind.UNINSTALLED, by=None)
+
     def _latest(self, job: Job) -> Job:
         record = self._held.get(job.id)
         return record.job if record is not None else job
 
-    async def _take(self, job: Job, kind: AuditKind, *, by: str, outcome: str | None = None) -> Job:
+    async def _take(
+        self, job: Job, kind: AuditKind, *, by: str | None, outcome: str | None = None
+    ) -> Job:
         """Write a decision about `job` and follow it here, whichever process held it."""
         leased_at = self._held.now()
         await self._store.take_over(job, lease_seconds=self._timing.lease_seconds)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.slack.failures import Response
+from bot.slack.tokens import Team
 
 __all__ = ["Fence", "Lane", "Pacing", "Request"]
 
@@ -48,6 +49,7 @@ class Request:
     job_id: str | None
     waiters: list[asyncio.Future[Response]]
     fence: Fence | None = None
+    team: Team | None = None  # whose token it carries (`bot.slack.tokens`)
 
     @property
     def wanted(self) -> bool:
@@ -61,6 +63,7 @@ class Request:
             newer.job_id or self.job_id,
             self.waiters + newer.waiters,
             newer.fence,
+            newer.team,
         )
 
     def resolve(self, response: Response) -> None:
@@ -105,28 +108,30 @@ class Pacing:
         self._post_interval = post_interval
         self._max_backoff = max_backoff
         self._clock = clock
-        # Per method: no call before this time, after a 429.
-        self._resume_at: dict[str, float] = {}
+        # Per workspace and method: no call before this time, after a 429.
+        self._resume_at: dict[tuple[object, str], float] = {}
 
     def gap(self, lane: Lane) -> float:
         """How long until `lane` may post again; zero or less once it may."""
         return lane.post_ready_at - self._clock()
 
-    def delay(self, method: str, lane: Lane) -> float:
-        """How long `method` must wait: a 429 on it, and the channel's pacing for posts."""
+    def delay(self, method: str, lane: Lane, *, team: object = None) -> float:
+        """How long `method` must wait: a 429 on it in `team`, and the channel's pacing."""
         now = self._clock()
-        held = self._resume_at.get(method, now) - now
+        held = self._resume_at.get((team, method), now) - now
         paced = lane.post_ready_at - now if method in _PACED else 0.0
         if held <= 0:
             return paced
         # Every channel held by the same 429 would call again in the same instant; spread them.
         return max(paced, held * random.uniform(1.0, 1.1))
 
-    def hold(self, method: str, retry_after: float | None) -> None:
-        """Slack rate-limited `method`: no call of it before `retry_after` has passed."""
+    def hold(self, method: str, retry_after: float | None, *, team: object = None) -> None:
+        """Slack rate-limited `method` in `team` (Slack counts per method and workspace): no
+        call of it there before `retry_after` has passed."""
         wait = _DEFAULT_RETRY_AFTER if retry_after is None else retry_after
         until = self._clock() + wait
-        self._resume_at[method] = max(self._resume_at.get(method, until), until)
+        key = (team, method)
+        self._resume_at[key] = max(self._resume_at.get(key, until), until)
         log.info("Slack rate-limits %s; holding it for %.1fs", method, wait)
 
     def backoff(self, *, failures: int, retry_after: float | None) -> float:

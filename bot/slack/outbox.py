@@ -35,6 +35,10 @@ process that was paused past its lease never posts for a job another instance to
 long the call waited in its queue. `close()` fails what is left
 with `SlackError(code="outbox_closed")`.
 
+Each call carries the token of the workspace it was queued for (`bot.slack.tokens`: the
+workspace is read when the call is queued, and its token when it is sent, so a rotated or
+revoked token is never sent from the queue).
+
 Every attempt is counted in `retrain_slack_calls_total{method,outcome}` (`bot.metrics`), a 429
 as `rate_limited`; `queued` is what waits, for `retrain_outbox_queued_messages`.
 """
@@ -54,12 +58,16 @@ from bot.errors import SlackError, SlackRefused
 from bot.metrics import Metrics
 from bot.slack.failures import RATE_LIMITED_CODES, Response, api_name, outcome_of, send_once
 from bot.slack.lanes import Fence, Lane, Pacing, Request
+from bot.slack.tokens import OneToken, Team, Tokens, current_team
 
 __all__ = ["Outbox"]
 
 log = logging.getLogger(__name__)
 
 _EDIT = "chat_update"
+# Slack's answers for a token that no longer works: the workspace's token is looked up again.
+_REVOKED = frozenset({"invalid_auth", "token_revoked", "account_inactive", "token_expired"})
+_MAX_CLIENTS = 1000
 
 
 class Outbox:
@@ -73,6 +81,7 @@ class Outbox:
         self,
         *,
         client: AsyncWebClient,
+        tokens: Tokens | None = None,
         post_interval: float = 1.0,
         call_timeout: float = 10.0,
         max_backoff: float = 60.0,
@@ -81,6 +90,8 @@ class Outbox:
         metrics: Metrics | None = None,
     ) -> None:
         self._client = client
+        self._tokens = tokens or OneToken()
+        self._clients: dict[str, AsyncWebClient] = {}  # per workspace token
         self._metrics = metrics
         self._methods: dict[str, str] = {}  # slack_sdk's name -> the Web API's, for labels
         self._call_timeout = call_timeout
@@ -172,7 +183,7 @@ class Outbox:
         if not callable(getattr(self._client, name, None)):
             raise ValueError(f"slack_sdk has no Web API method {method!r}")
         waiter: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
-        return Request(name, kwargs, job_id, [waiter], fence)
+        return Request(name, kwargs, job_id, [waiter], fence, current_team.get())
 
     def _lane(self, channel: str) -> Lane:
         lane = self._lanes.get(channel)
@@ -233,7 +244,7 @@ class Outbox:
                 if not request.wanted:
                     log.debug("%s in %s withdrawn by its caller", request.method, channel)
                     return
-                delay = self._pacing.delay(request.method, lane)
+                delay = self._pacing.delay(request.method, lane, team=request.team)
                 if delay > 0:
                     await self._sleep(delay)
                     continue
@@ -257,7 +268,7 @@ class Outbox:
                     return
                 except SlackError as exc:
                     if exc.code in RATE_LIMITED_CODES:
-                        self._pacing.hold(request.method, exc.retry_after)
+                        self._pacing.hold(request.method, exc.retry_after, team=request.team)
                     else:
                         failures += 1
                         await self._back_off(request, exc, failures=failures, channel=channel)
@@ -292,18 +303,35 @@ class Outbox:
         """One attempt (`send_once`); a post, answered or not, starts the channel's gap."""
         outcome: str | None = None
         try:
+            client = await self._client_for(request.team)
             response = await send_once(
-                self._client, request.method, request.kwargs, call_timeout=self._call_timeout
+                client, request.method, request.kwargs, call_timeout=self._call_timeout
             )
             outcome = "ok"
             return response
         except SlackError as exc:
             outcome = outcome_of(exc)
+            if exc.code in _REVOKED and request.team is not None:
+                self._tokens.forget(request.team)
             raise
         finally:
             self._pacing.answered(request.method, lane)
             if self._metrics is not None and outcome is not None:
                 self._metrics.slack_call(self._api_name(request.method), outcome)
+
+    async def _client_for(self, team: Team | None) -> AsyncWebClient:
+        """The client carrying `team`'s token; one per token, all on the same session."""
+        token = await self._tokens.token(team)
+        if token is None:
+            return self._client
+        client = self._clients.get(token)
+        if client is None:
+            if len(self._clients) > _MAX_CLIENTS:
+                self._clients.clear()  # rotated tokens leave old clients behind
+            client = self._clients[token] = AsyncWebClient(
+                token=token, base_url=self._client.base_url, session=self._client.session
+            )
+        return client
 
     def _api_name(self, method: str) -> str:
         name = self._methods.get(method)

@@ -44,6 +44,7 @@ class AuditKind(StrEnum):
     STATE = "state"  # the training changed state
     OUTCOME = "outcome"  # the training ended
     CANCELLED = "cancelled"  # people stopped following it
+    UNINSTALLED = "uninstalled"  # its workspace uninstalled the app: no longer followed
     SCHEDULE_CREATED = "schedule_created"  # a schedule or feedback trigger was made
     SCHEDULE_REMOVED = "schedule_removed"
     SCHEDULE_FIRED = "schedule_fired"  # it fired: started, refused or skipped

@@ -1,0 +1,142 @@
+"""Whose token a Slack call carries: the one bot token, or the installation of its workspace.
+
+A bot started with `SLACK_BOT_TOKEN` serves one workspace and every call carries that token
+(`OneToken`). A bot installed with Slack's OAuth flow serves every workspace that installed it,
+and each call carries the token of the workspace, or Enterprise Grid org, it is made for
+(`InstalledTokens`, from the installation store; rotated before it expires when token rotation
+is on).
+
+Which workspace a call is for is `current_team`, set where work for a workspace begins: by a
+Bolt middleware for every request, by the deliverer for every job it posts for, by a
+schedule's fire. The outbox reads it when a call is queued, so a call waiting in a channel's
+lane keeps its workspace whichever task sends it.
+
+A workspace that uninstalled the app has no token: its calls fail with `NotInstalled`, a
+refusal, logged once per workspace.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+from dataclasses import dataclass
+from typing import Protocol
+
+from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
+from slack_sdk.oauth.installation_store.models.bot import Bot
+from slack_sdk.oauth.token_rotation.async_rotator import AsyncTokenRotator
+
+from bot.core.jobs import Job
+from bot.errors import SlackRefused
+
+__all__ = [
+    "NOT_INSTALLED",
+    "InstalledTokens",
+    "NotInstalled",
+    "OneToken",
+    "Team",
+    "Tokens",
+    "current_team",
+]
+
+log = logging.getLogger(__name__)
+
+NOT_INSTALLED = "not_installed"
+# A token is rotated when it has less than this left (Bolt's default for its own requests).
+ROTATE_BEFORE_MINUTES = 120
+
+
+@dataclass(frozen=True, slots=True)
+class Team:
+    """A Slack workspace, and the Enterprise Grid org it belongs to (if any)."""
+
+    team_id: str | None
+    enterprise_id: str | None = None
+
+    @classmethod
+    def of_job(cls, job: Job) -> Team:
+        return cls(team_id=job.team_id, enterprise_id=job.enterprise_id)
+
+    def __str__(self) -> str:
+        return "/".join(part for part in (self.enterprise_id, self.team_id) if part) or "?"
+
+
+current_team: contextvars.ContextVar[Team | None] = contextvars.ContextVar(
+    "slack_team", default=None
+)
+
+
+class NotInstalled(SlackRefused):
+    """The workspace has no installation of the app (never installed, or uninstalled)."""
+
+
+class Tokens(Protocol):
+    """The bot token for a workspace's calls."""
+
+    async def token(self, team: Team | None) -> str | None:
+        """The token to call Slack with for `team`; None: the client's own token."""
+        ...
+
+    def forget(self, team: Team) -> None:
+        """Drop what is known of `team`'s token (it was revoked or refused)."""
+        ...
+
+
+class OneToken:
+    """Single-workspace mode: every call carries the client's own token."""
+
+    async def token(self, team: Team | None) -> str | None:
+        return None
+
+    def forget(self, team: Team) -> None:
+        return None
+
+
+class InstalledTokens:
+    """Each workspace's bot token from the installation store (see `bot.slack.installs`)."""
+
+    def __init__(
+        self, *, installations: AsyncInstallationStore, rotator: AsyncTokenRotator | None
+    ) -> None:
+        self._installations = installations
+        self._rotator = rotator
+        self._told: set[Team] = set()  # workspaces whose missing installation was logged
+
+    async def token(self, team: Team | None) -> str | None:
+        if team is None or (team.team_id is None and team.enterprise_id is None):
+            raise NotInstalled("a Slack call named no workspace", code=NOT_INSTALLED)
+        bot = await self._find(team)
+        if bot is None or not bot.bot_token:
+            if team not in self._told:
+                self._told.add(team)
+                log.warning(
+                    "workspace %s has no installation of the app: nothing is posted there", team
+                )
+            raise NotInstalled(
+                f"the app is not installed in workspace {team}", code="not_installed"
+            )
+        self._told.discard(team)
+        if self._rotator is not None and bot.bot_refresh_token:
+            rotated = await self._rotator.perform_bot_token_rotation(
+                bot=bot, minutes_before_expiration=ROTATE_BEFORE_MINUTES
+            )
+            if rotated is not None:
+                await self._installations.async_save_bot(rotated)
+                bot = rotated
+        return bot.bot_token
+
+    def forget(self, team: Team) -> None:
+        forget = getattr(self._installations, "forget", None)
+        if callable(forget):
+            forget(team.enterprise_id, team.team_id)
+
+    async def _find(self, team: Team) -> Bot | None:
+        """The workspace's own installation, else its org's org-wide one."""
+        bot = await self._installations.async_find_bot(
+            enterprise_id=team.enterprise_id, team_id=team.team_id, is_enterprise_install=False
+        )
+        if bot is None and team.enterprise_id is not None and team.team_id is not None:
+            bot = await self._installations.async_find_bot(
+                enterprise_id=team.enterprise_id, team_id=None, is_enterprise_install=True
+            )
+        return bot
