@@ -298,10 +298,12 @@ def create_bot(settings: Settings, **timing: float) -> Bot:
         spawn=lambda work: follower.spawn(work, name="feedback"),
     )
     register_feedback(bolt, FeedbackListeners(feedback=feedback, follower=follower))
-    if installations is not None:
-        register_uninstalls(
-            bolt, Uninstalls(installations=installations, store=store, follower=follower)
-        )
+    register_uninstalls(
+        bolt,
+        Uninstalls(installations=installations, store=store, follower=follower)
+        if installations is not None
+        else None,
+    )
     return Bot(
         settings=settings,
         bolt=bolt,

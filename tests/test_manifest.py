@@ -13,6 +13,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from bot.app import create_bot
 from bot.fakes.slack import sign_slack_request, slash_command_body
 from bot.settings import Settings
+from bot.slack.installs import BOT_SCOPES, REDIRECT_PATH
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "tests" / "spec" / "slack-manifest.schema.1.0.0.json"
@@ -93,3 +94,17 @@ def test_procfile_serves_on_port_and_migrates_on_release() -> None:
         "web: python -m bot",
         "release: python -m bot migrate",
     ]
+
+
+def test_an_install_asks_for_the_manifests_scopes() -> None:
+    """Installed with OAuth, the bot asks for exactly the bot scopes the manifest declares."""
+    assert set(BOT_SCOPES) == set(_manifest()["oauth_config"]["scopes"]["bot"])  # type: ignore[index]
+    assert len(BOT_SCOPES) == len(set(BOT_SCOPES))
+
+
+def test_the_manifest_sends_uninstalls_and_the_redirect() -> None:
+    manifest = _manifest()
+    events = set(manifest["settings"]["event_subscriptions"]["bot_events"])  # type: ignore[index]
+    assert {"app_uninstalled", "tokens_revoked"} <= events
+    redirects = manifest["oauth_config"]["redirect_urls"]  # type: ignore[index]
+    assert [url.endswith(REDIRECT_PATH) for url in redirects] == [True]
