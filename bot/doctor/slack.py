@@ -2,6 +2,11 @@
 
 Slack sends the scopes a token was granted in the `x-oauth-scopes` header of every Web API
 answer; they are compared with the bot scopes `manifest.yml` asks for.
+
+Installed with OAuth there is no one token to check: the app's credentials are, by asking
+`oauth.v2.access` to exchange a code that does not exist. Slack answers `invalid_code` only
+once it has accepted the client ID and secret (`bad_client_secret`, `invalid_client_id`
+otherwise), and nothing is installed. Each install is asked for the manifest's scopes.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from pydantic import SecretStr
 
 from bot.doctor import Check
 from bot.settings import Settings
+from bot.slack.installs import BOT_SCOPES
 
 __all__ = ["MANIFEST", "check_slack", "manifest_scopes"]
 
@@ -33,6 +39,11 @@ def manifest_scopes(path: Path = MANIFEST) -> frozenset[str]:
 
 async def check_slack(settings: Settings) -> list[Check]:
     """`slack token`, `slack scopes` and `slack mode`."""
+    if settings.oauth:
+        mode = _check_mode(settings)
+        if mode.ok and settings.slack_app_token is not None:
+            mode = await _open_connection(settings.slack_api_url, settings.slack_app_token)
+        return [await _check_credentials(settings), _scopes_per_install(), mode]
     token = settings.slack_bot_token.get_secret_value().strip() if settings.slack_bot_token else ""
     mode = _check_mode(settings)
     if mode.ok and settings.slack_app_token is not None:
@@ -79,6 +90,57 @@ async def _auth_test(api_url: str, token: str) -> Check | tuple[dict[str, object
             "slack token", f"Slack refuses SLACK_BOT_TOKEN ({error})", _REINSTALL_ADVICE
         )
     return body, scopes
+
+
+async def _check_credentials(settings: Settings) -> Check:
+    """OAuth: Slack accepts SLACK_CLIENT_ID and SLACK_CLIENT_SECRET (see the module's doc)."""
+    url = f"{settings.slack_api_url}oauth.v2.access"
+    secret = settings.slack_client_secret
+    form = {
+        "client_id": (settings.slack_client_id or "").strip(),
+        "client_secret": secret.get_secret_value().strip() if secret else "",
+        "code": "retrain-bot-doctor-check",
+    }
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=_TIMEOUT) as session,
+            session.post(url, data=form) as response,
+        ):
+            body = await response.json(content_type=None) if response.status == 200 else None
+    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+        return Check.failed(
+            "slack token",
+            f"no answer from {url} ({exc.__class__.__name__})",
+            "check SLACK_API_URL and this machine's network",
+        )
+    error = str(body.get("error") or "") if isinstance(body, dict) else "no answer"
+    if error == "invalid_code":
+        return Check.passed(
+            "slack token", "installable with OAuth: Slack accepts the client ID and secret"
+        )
+    return Check.failed(
+        "slack token",
+        f"Slack refuses SLACK_CLIENT_ID or SLACK_CLIENT_SECRET ({error or 'unknown error'})",
+        "copy the Client ID and Client Secret from the app's Basic Information page",
+    )
+
+
+def _scopes_per_install() -> Check:
+    try:
+        wanted = manifest_scopes()
+    except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
+        return Check.failed(
+            "slack scopes",
+            f"cannot read the scopes of {MANIFEST} ({exc.__class__.__name__})",
+            "run the doctor from the repository's checkout, where manifest.yml is",
+        )
+    if wanted != set(BOT_SCOPES):
+        return Check.failed(
+            "slack scopes",
+            "manifest.yml and the scopes an install asks for differ",
+            "this checkout is inconsistent; reinstall the bot from a release",
+        )
+    return Check.passed("slack scopes", f"each install is asked for all {len(wanted)} scopes")
 
 
 def _scopes(granted: str | None) -> Check:
