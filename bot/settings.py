@@ -163,11 +163,9 @@ class Settings(BaseSettings):
 
     @property
     def oauth(self) -> bool:
-        """Whether the bot is installed with Slack's OAuth flow rather than one bot token."""
-        return any(
-            value is not None
-            for value in (self.slack_client_id, self.slack_client_secret, self.slack_state_secret)
-        )
+        """Whether the bot is installed with Slack's OAuth flow rather than one bot token (a
+        state secret alone does not say so: Heroku's deploy button generates one anyway)."""
+        return self.slack_client_id is not None or self.slack_client_secret is not None
 
     def require_serving(self) -> None:
         """Check what `python -m bot` needs to serve Slack; raise ConfigError naming the gap."""

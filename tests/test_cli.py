@@ -73,6 +73,29 @@ def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
             },
             "RETRAIN_CHANNEL",
         ),
+        (
+            {"SLACK_CLIENT_ID": "123.456", "SLACK_SIGNING_SECRET": "x"},
+            "SLACK_CLIENT_SECRET and SLACK_STATE_SECRET",
+        ),
+        (
+            {
+                "SLACK_CLIENT_ID": "123.456",
+                "SLACK_CLIENT_SECRET": "s3cr3t-value",
+                "SLACK_STATE_SECRET": "s3cr3t-value-long-enough",
+                "SLACK_BOT_TOKEN": "xoxb-s3cr3t-value",
+                "SLACK_SIGNING_SECRET": "x",
+            },
+            "SLACK_BOT_TOKEN and SLACK_CLIENT_ID are both set",
+        ),
+        (
+            {
+                "SLACK_CLIENT_ID": "123.456",
+                "SLACK_CLIENT_SECRET": "s3cr3t-value",
+                "SLACK_STATE_SECRET": "s3cr3t",
+                "SLACK_SIGNING_SECRET": "x",
+            },
+            "SLACK_STATE_SECRET must be at least 16 characters",
+        ),
     ],
 )
 def test_bad_configuration_is_one_line(env: dict[str, str], names: str, tmp_path: Path) -> None:
