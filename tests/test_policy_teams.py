@@ -278,3 +278,19 @@ def test_describe_names_the_workspaces_of_scoped_rules(tmp_path: Path) -> None:
         f" workspace; policy file {path}: 2 rules (1 for named workspaces only): `PROD*` (at"
         f" most 10 epochs, only in {ORG}, {T2}), `*` (no limits); no rate limit"
     )
+
+
+def test_readme_example_loads_and_reads_as_it_says(tmp_path: Path) -> None:
+    """The README's `teams:` example loads; its comments say which rule holds where."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("- **Workspaces.**") :]
+    start = section.index("      models:")
+    example = textwrap.dedent(section[start : section.index("\n\n", start)])
+    policy = access(tmp_path, example)
+    protected, org, rest = policy.policy.rules
+    assert protected.teams == frozenset({"T0123ABCD"})
+    assert org.teams == frozenset({"E0456EFGH"})
+    assert rest.teams is None
+    assert policy.rule_for(PROD, team_id="T0123ABCD", enterprise_id="E0456EFGH") == protected
+    assert policy.rule_for(PROD, team_id=T3, enterprise_id="E0456EFGH") == org
+    assert policy.rule_for(PROD, team_id=T3) == rest
