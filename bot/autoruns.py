@@ -82,7 +82,12 @@ class AutoRuns:
     async def create(self, command: Schedule | When, *, by: Requester) -> str:
         """Make a schedule or trigger for `by`, if they may retrain the model; the answer."""
         check = await self._gate.check_retrain(
-            user=by.user, channel=by.channel, model_id=command.model_id, options=command.options
+            user=by.user,
+            channel=by.channel,
+            model_id=command.model_id,
+            options=command.options,
+            team_id=by.team_id,
+            enterprise_id=by.enterprise_id,
         )
         if not check.allowed:
             return autotexts.not_allowed(command.model_id, check.reason)
@@ -128,7 +133,12 @@ class AutoRuns:
             return autotexts.no_such(auto_id)
         if by.user != auto.creator:
             check = await self._gate.check_retrain(
-                user=by.user, channel=by.channel, model_id=auto.model_id, options=auto.options
+                user=by.user,
+                channel=by.channel,
+                model_id=auto.model_id,
+                options=auto.options,
+                team_id=by.team_id,
+                enterprise_id=by.enterprise_id,
             )
             if not check.allowed:
                 return autotexts.not_yours(auto, check.reason)

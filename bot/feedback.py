@@ -4,13 +4,13 @@
     a model chosen, typed ──▶ Feedback.relabel ──▶ views.update with that model's labels
     the form submitted    ──▶ Feedback.submit  ──▶ gatekeeper, POST v2/language/feedback, audit
 
-The access rules are the retrain's (`Gatekeeper.check_retrain` with default options): whoever
-may retrain a model may teach it. A submission is answered in the form when it can be: Slack
-waits 3 s for a view submission, so the check and Einstein's call get `ANSWER_WITHIN` seconds;
-a refusal (the rules, an unknown label, an unknown model) then shows under its field and the
-example is not added. If Einstein is slower the form closes, the call goes on, and the person
-hears privately how it ended. The client resends a feedback only when Einstein surely took
-nothing, so a slow answer never adds the example twice.
+The access rules are the retrain's (`Gatekeeper.check_retrain` with default options, in the
+submitter's workspace): whoever may retrain a model may teach it. A submission is answered in
+the form when it can be: Slack waits 3 s for a view submission, so the check and Einstein's call
+get `ANSWER_WITHIN` seconds; a refusal (the rules, an unknown label, an unknown model) then
+shows under its field and the example is not added. If Einstein is slower the form closes, the
+call goes on, and the person hears privately how it ended. The client resends a feedback only
+when Einstein surely took nothing, so a slow answer never adds the example twice.
 
 Each example is audited (`AuditKind.FEEDBACK`) with its label and its document's length; the
 document itself is neither audited nor logged.
@@ -214,14 +214,29 @@ class Feedback:
     # -- the submission ------------------------------------------------------------------------
 
     async def submit(
-        self, form: FeedbackForm, *, user: str, view: Mapping[str, Any]
+        self,
+        form: FeedbackForm,
+        *,
+        user: str,
+        view: Mapping[str, Any],
+        team_id: str | None,
+        enterprise_id: str | None,
     ) -> dict[str, str] | None:
         """The form's field errors, or None to close it (the answer then comes privately).
 
+        `team_id` and `enterprise_id` are the submitter's workspace, for the access rules.
         Takes at most `answer_within` seconds; a call still running then goes on, and its
         outcome is told privately once known.
         """
-        adding = asyncio.ensure_future(self._add(form, user=user, model_field=model_block(view)))
+        adding = asyncio.ensure_future(
+            self._add(
+                form,
+                user=user,
+                model_field=model_block(view),
+                team_id=team_id,
+                enterprise_id=enterprise_id,
+            )
+        )
         done, _ = await asyncio.wait({adding}, timeout=self.answer_within)
         if not done:
             self._spawn(self._tell_when_done(adding, form, user=user))
@@ -242,7 +257,15 @@ class Feedback:
     async def _tell(self, form: FeedbackForm, *, user: str, text: str) -> None:
         await self._notifier.tell_or_dm(channel=form.meta.channel, user=user, message=text)
 
-    async def _add(self, form: FeedbackForm, *, user: str, model_field: str) -> FeedbackResult:
+    async def _add(
+        self,
+        form: FeedbackForm,
+        *,
+        user: str,
+        model_field: str,
+        team_id: str | None,
+        enterprise_id: str | None,
+    ) -> FeedbackResult:
         model = f"`{quote(form.model_id, limit=64)}`"
         label = f"*{escape(form.label)}*"
         result: FeedbackResult
@@ -251,6 +274,8 @@ class Feedback:
             channel=form.meta.channel,
             model_id=form.model_id,
             options=RetrainOptions(),
+            team_id=team_id,
+            enterprise_id=enterprise_id,
         )
         if not decision.allowed:
             result = FeedbackResult(

@@ -104,13 +104,23 @@ class Retrains:
         deadline = asyncio.get_running_loop().time() + ACK_BUDGET
         job = self._new_job(model_id=model_id, options=options, by=by)
         check = self._gate.decide_now(
-            user=by.user, channel=by.channel, model_id=model_id, options=options
+            user=by.user,
+            channel=by.channel,
+            model_id=model_id,
+            options=options,
+            team_id=by.team_id,
+            enterprise_id=by.enterprise_id,
         )
         if check is None:
             try:
                 check = await _within(
                     self._gate.check_retrain(
-                        user=by.user, channel=by.channel, model_id=model_id, options=options
+                        user=by.user,
+                        channel=by.channel,
+                        model_id=model_id,
+                        options=options,
+                        team_id=by.team_id,
+                        enterprise_id=by.enterprise_id,
                     ),
                     deadline,
                 )
@@ -156,7 +166,12 @@ class Retrains:
             return Fired(job=None)
         by = Requester.of_job(job)
         check = await self._gate.check_retrain(
-            user=by.user, channel=job.channel, model_id=job.model_id, options=job.options
+            user=by.user,
+            channel=job.channel,
+            model_id=job.model_id,
+            options=job.options,
+            team_id=by.team_id,
+            enterprise_id=by.enterprise_id,
         )
         if not check.allowed:
             await self._trail.note(

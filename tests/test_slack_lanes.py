@@ -151,7 +151,12 @@ async def gate_parts(slack: FakeSlack, tmp_path: Path) -> AsyncIterator[tuple[Ga
 
 async def allowed(gate: Gatekeeper) -> bool:
     decision = await gate.check_retrain(
-        user=USER, channel=CHANNEL, model_id=GROUP_MODEL, options=RetrainOptions()
+        user=USER,
+        channel=CHANNEL,
+        model_id=GROUP_MODEL,
+        options=RetrainOptions(),
+        team_id="T0001",
+        enterprise_id=None,
     )
     return decision.allowed
 

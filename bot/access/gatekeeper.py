@@ -7,6 +7,11 @@ the slash command's ack can carry it.
 
 A group Slack will not list (refused, or no answer in time) counts as empty, the safe side,
 unless an earlier answer about it is at hand: then that one is used, however old.
+
+Every check knows the workspace it is about, since policy-file rules may name workspaces: a
+new request's (`team_id`, `enterprise_id`, handed in by the caller), and for an approval or a
+stop the job's own, from `Requester.of_job`: the rule that let a training start, not the one
+of wherever the click came from, decides who may approve or stop it.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from typing import Protocol
 from bot.access import AccessPolicy, Decision
 from bot.core.jobs import Job, utcnow
 from bot.core.options import RetrainOptions
+from bot.core.requester import Requester
 from bot.errors import SlackError, StoreError
 from bot.store.jobs import JobStore
 
@@ -58,27 +64,62 @@ class Gatekeeper:
         self._members: dict[str, tuple[frozenset[str], float]] = {}
 
     def decide_now(
-        self, *, user: str, channel: str, model_id: str, options: RetrainOptions
+        self,
+        *,
+        user: str,
+        channel: str,
+        model_id: str,
+        options: RetrainOptions,
+        team_id: str | None,
+        enterprise_id: str | None,
     ) -> Decision | None:
         """The decision when it needs no I/O (no group lookup, no rate limit); else None."""
-        if self.policy.groups_needed(model_id, user=user) or self.policy.rate_limit is not None:
+        # Checked first: with a rate limit there is no decision without the store anyway.
+        if self.policy.rate_limit is not None or self.policy.groups_needed(
+            model_id, user=user, team_id=team_id, enterprise_id=enterprise_id
+        ):
             return None
         return self.policy.decide(
-            user=user, user_groups=frozenset(), channel=channel, model_id=model_id, options=options
+            user=user,
+            user_groups=frozenset(),
+            channel=channel,
+            model_id=model_id,
+            options=options,
+            team_id=team_id,
+            enterprise_id=enterprise_id,
         )
 
     async def check_retrain(
-        self, *, user: str, channel: str, model_id: str, options: RetrainOptions
+        self,
+        *,
+        user: str,
+        channel: str,
+        model_id: str,
+        options: RetrainOptions,
+        team_id: str | None,
+        enterprise_id: str | None,
     ) -> Decision:
         """Allow lists, the model's rule, option limits and the user's rate limit, all of them:
-        a refusal names every one the request breaks."""
+        a refusal names every one the request breaks. `team_id` and `enterprise_id` say
+        which workspace (and Enterprise Grid org) the request comes from."""
         groups = (
-            await self._groups_of(user, self.policy.groups_for(model_id))
-            if (self.policy.groups_needed(model_id, user=user))
+            await self._groups_of(
+                user,
+                self.policy.groups_for(model_id, team_id=team_id, enterprise_id=enterprise_id),
+            )
+            if self.policy.groups_needed(
+                model_id, user=user, team_id=team_id, enterprise_id=enterprise_id
+            )
             else frozenset()
         )
         decision = self.policy.decide(
-            user=user, user_groups=groups, channel=channel, model_id=model_id, options=options
+            user=user,
+            user_groups=groups,
+            channel=channel,
+            model_id=model_id,
+            options=options,
+            team_id=team_id,
+            enterprise_id=enterprise_id,
         )
         if self.policy.rate_window is None:
             return decision
@@ -96,23 +137,36 @@ class Gatekeeper:
         return decision.and_also(self.policy.check_rate(recent, now=now))
 
     async def check_approver(self, job: Job, *, user: str) -> Decision:
-        """Whether `user` may approve (or reject) `job`'s retrain."""
-        rule = self.policy.rule_for(job.model_id)
+        """Whether `user` may approve (or reject) `job`'s retrain, by the rule of its workspace."""
+        team_id, enterprise_id = _workspace_of(job)
+        rule = self.policy.rule_for(job.model_id, team_id=team_id, enterprise_id=enterprise_id)
         if rule is None or not rule.protected:
             return Decision.deny("This retrain does not need an approval any more.")
-        groups = await self._groups_of(user, self.policy.approver_groups_for(job.model_id))
+        approvers = self.policy.approver_groups_for(
+            job.model_id, team_id=team_id, enterprise_id=enterprise_id
+        )
+        groups = await self._groups_of(user, approvers)
         return self.policy.may_approve(
             rule, approver=user, approver_groups=groups, requester=job.requester
         )
 
     async def may_stop(self, user: str, job: Job) -> bool:
-        """The requester, or anyone allowed to retrain the model, may stop following it."""
+        """The requester, or anyone allowed to retrain the model in the job's workspace, may
+        stop following it."""
         if user == job.requester:
             return True
-        groups = await self._groups_of(user, self.policy.groups_for(job.model_id))
-        return self.policy.admits(user=user, user_groups=groups, model_id=job.model_id) and (
-            not self.policy.is_open
+        team_id, enterprise_id = _workspace_of(job)
+        groups = await self._groups_of(
+            user, self.policy.groups_for(job.model_id, team_id=team_id, enterprise_id=enterprise_id)
         )
+        allowed = self.policy.admits(
+            user=user,
+            user_groups=groups,
+            model_id=job.model_id,
+            team_id=team_id,
+            enterprise_id=enterprise_id,
+        )
+        return allowed and not self.policy.is_open
 
     async def _groups_of(self, user: str, groups: frozenset[str]) -> frozenset[str]:
         """Which of `groups` the user belongs to; a group Slack will not list counts as not."""
@@ -134,3 +188,9 @@ class Gatekeeper:
             return cached[0] if cached else frozenset()
         self._members[group] = (members, self._clock())
         return members
+
+
+def _workspace_of(job: Job) -> tuple[str | None, str | None]:
+    """The workspace (`team_id`, `enterprise_id`) that `job` was asked for in."""
+    by = Requester.of_job(job)
+    return by.team_id, by.enterprise_id

@@ -1,4 +1,5 @@
-"""Slack IDs in allow lists: what each kind looks like, and the `RETRAIN_ALLOWED_*` list parser."""
+"""Slack IDs in allow lists and rules: what each kind looks like, and the `RETRAIN_ALLOWED_*`
+list parser."""
 
 from __future__ import annotations
 
@@ -8,9 +9,20 @@ from typing import Final, Literal, TypeAlias
 
 from bot.errors import ConfigError
 
-__all__ = ["IdKind", "id_problem", "parse_id_list"]
+__all__ = [
+    "CHANNELS_VARIABLE",
+    "GROUPS_VARIABLE",
+    "USERS_VARIABLE",
+    "IdKind",
+    "id_problem",
+    "parse_id_list",
+]
 
-IdKind: TypeAlias = Literal["user", "group", "channel", "approver"]
+USERS_VARIABLE: Final = "RETRAIN_ALLOWED_USERS"
+GROUPS_VARIABLE: Final = "RETRAIN_ALLOWED_GROUPS"
+CHANNELS_VARIABLE: Final = "RETRAIN_ALLOWED_CHANNELS"
+
+IdKind: TypeAlias = Literal["user", "group", "channel", "approver", "team"]
 
 # Slack IDs are upper-case letters and digits after a one-letter prefix that names the kind.
 _ID_BODY: Final = re.compile(r"[A-Z0-9]+")
@@ -23,7 +35,7 @@ class _Kind:
     prefixes: str
     noun: str
     example: str
-    name_sign: str  # what people type before a name where an ID belongs
+    name_sign: str  # what people type before a name where an ID belongs ('' for none)
     name_hint: str
 
     @property
@@ -43,6 +55,8 @@ _KINDS: Final[dict[IdKind, _Kind]] = {
     "approver": _Kind(
         "UWS", "user or user group", "U0999MNOP", "@", "copy the member or user group ID"
     ),
+    # A rule's `teams:`: a workspace (T…), or an Enterprise Grid org (E…) for all its workspaces.
+    "team": _Kind("TE", "workspace or Enterprise Grid org", "T0123ABCD", "", ""),
 }
 
 
@@ -55,7 +69,7 @@ def id_problem(value: str, *, kind: IdKind) -> str | None:
     spec = _KINDS[kind]
     if _is_kind(value, spec):
         return None
-    if value.startswith(spec.name_sign):
+    if spec.name_sign and value.startswith(spec.name_sign):
         return f"{spec.expected}, not a name ({spec.name_hint})"
     if _is_kind(value.upper(), spec):
         return f"{spec.expected}; Slack IDs are upper case"

@@ -233,9 +233,10 @@ def _message(error: ErrorDetails) -> str:
             return f"the file must be a mapping with a `models:` list, not {got}"
         return f"must be a mapping of `key: value` lines, not {got}"
     if kind in _LIST_ERRORS:
-        example = (
-            "a list of `- match: ...` items" if field == "models" else "a list like [U0123ABCD]"
-        )
+        example = {
+            "models": "a list of `- match: ...` items",
+            "teams": "a list like [T0123ABCD, E0456EFGH]",
+        }.get(str(field), "a list like [U0123ABCD]")
         return f"must be {example}, not {got}"
     if kind == "string_type":
         return f"must be text, not {got}"

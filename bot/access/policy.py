@@ -1,6 +1,8 @@
 """`AccessPolicy`: who may retrain which model, where, with which options, and who may approve.
 
 Pure: group membership and recent retrains are handed in, so a refusal costs no API call.
+Every lookup takes the request's workspace (`team_id`, `enterprise_id`): the policy file's
+rules may name workspaces (`bot.access.teams`); the global lists hold in every workspace.
 """
 
 from __future__ import annotations
@@ -12,18 +14,16 @@ from pathlib import Path
 from typing import Final
 
 from bot.access.decision import Decision
-from bot.access.ids import parse_id_list
+from bot.access.ids import CHANNELS_VARIABLE, GROUPS_VARIABLE, USERS_VARIABLE, parse_id_list
 from bot.access.loading import load_policy
 from bot.access.rate import RateLimit, parse_rate, rate_decision
-from bot.access.refusals import channel_list, options_refusals
+from bot.access.refusals import channel_list, closed_here, options_refusals
 from bot.access.rules import ModelRule, Policy
+from bot.access.summary import describe
 from bot.core.options import RetrainOptions
 
 __all__ = ["CHANNELS_VARIABLE", "GROUPS_VARIABLE", "USERS_VARIABLE", "AccessPolicy"]
 
-USERS_VARIABLE: Final = "RETRAIN_ALLOWED_USERS"
-GROUPS_VARIABLE: Final = "RETRAIN_ALLOWED_GROUPS"
-CHANNELS_VARIABLE: Final = "RETRAIN_ALLOWED_CHANNELS"
 _NO_POLICY_FILE: Final = Policy()
 
 
@@ -48,8 +48,13 @@ class _People:
         return bool(self.users - {user})
 
 
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
+@dataclass(frozen=True, slots=True)
+class _Found:
+    """The rule that applies to a request, if any; `closed` when rules name the model but none
+    holds in the request's workspace, so nobody may retrain it there."""
+
+    rule: ModelRule | None
+    closed: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -58,7 +63,9 @@ class AccessPolicy:
 
     Empty global lists mean open. A matching rule's own people list (users and groups together)
     replaces the global user and group lists for that model, and its own channel list replaces
-    the global channel list; what the rule leaves out falls back to the global lists.
+    the global channel list; what the rule leaves out falls back to the global lists. The global
+    lists and the rate limit hold in every workspace; a rule with `teams:` only in those it
+    names, and a model only such rules match is closed in the others (`bot.access.teams`).
     """
 
     allowed_users: frozenset[str] = frozenset()
@@ -90,9 +97,18 @@ class AccessPolicy:
 
     # --- lookups -------------------------------------------------------------------------------
 
-    def rule_for(self, model_id: str) -> ModelRule | None:
-        """The first policy-file rule whose glob matches the model ID (case-sensitive), or None."""
-        return self.policy.rule_for(model_id)
+    def rule_for(
+        self, model_id: str, *, team_id: str | None = None, enterprise_id: str | None = None
+    ) -> ModelRule | None:
+        """The first policy-file rule that holds in the workspace and whose glob matches the
+        model ID (case-sensitive), or None."""
+        return self.policy.rule_for(model_id, team_id=team_id, enterprise_id=enterprise_id)
+
+    def _find(self, model_id: str, team_id: str | None, enterprise_id: str | None) -> _Found:
+        rule = self.policy.rule_for(model_id, team_id=team_id, enterprise_id=enterprise_id)
+        # Only a scoped rule can match the model without holding here; models no rule names
+        # at all stay under the global lists, in every workspace.
+        return _Found(rule, closed=rule is None and self.policy.names_model(model_id))
 
     def _people(self, rule: ModelRule | None) -> _People:
         if rule is not None and rule.limits_people:
@@ -106,27 +122,52 @@ class AccessPolicy:
             rule.allow_groups or rule.approver_groups for rule in self.policy.rules
         )
 
-    def groups_for(self, model_id: str) -> frozenset[str]:
-        """The user groups whose membership can decide for this model."""
-        return self._people(self.rule_for(model_id)).groups
+    def groups_for(
+        self, model_id: str, *, team_id: str | None = None, enterprise_id: str | None = None
+    ) -> frozenset[str]:
+        """The user groups whose membership can decide for this model in this workspace."""
+        found = self._find(model_id, team_id, enterprise_id)
+        return frozenset() if found.closed else self._people(found.rule).groups
 
-    def approver_groups_for(self, model_id: str) -> frozenset[str]:
+    def approver_groups_for(
+        self, model_id: str, *, team_id: str | None = None, enterprise_id: str | None = None
+    ) -> frozenset[str]:
         """The user groups whose membership can decide who approves this model's retrains."""
-        rule = self.rule_for(model_id)
+        rule = self.rule_for(model_id, team_id=team_id, enterprise_id=enterprise_id)
         if rule is not None and rule.approvers is not None:
             return rule.approver_groups
-        return self.groups_for(model_id)
+        return self.groups_for(model_id, team_id=team_id, enterprise_id=enterprise_id)
 
-    def admits(self, *, user: str, user_groups: frozenset[str], model_id: str) -> bool:
+    def admits(
+        self,
+        *,
+        user: str,
+        user_groups: frozenset[str],
+        model_id: str,
+        team_id: str | None = None,
+        enterprise_id: str | None = None,
+    ) -> bool:
         """Whether `user` is among the people allowed for the model (channel and options aside)."""
-        return self._people(self.rule_for(model_id)).admits(user, user_groups)
+        found = self._find(model_id, team_id, enterprise_id)
+        return not found.closed and self._people(found.rule).admits(user, user_groups)
 
-    def groups_needed(self, model_id: str, *, user: str | None = None) -> bool:
+    def groups_needed(
+        self,
+        model_id: str,
+        *,
+        user: str | None = None,
+        team_id: str | None = None,
+        enterprise_id: str | None = None,
+    ) -> bool:
         """Whether deciding for `user` (or anyone) on this model needs their groups looked up.
 
-        False when the model's people list has no groups, or names the user directly.
+        False when the model's people list has no groups, or names the user directly, or when
+        nobody may retrain the model in this workspace.
         """
-        people = self._people(self.rule_for(model_id))
+        found = self._find(model_id, team_id, enterprise_id)
+        if found.closed:
+            return False
+        people = self._people(found.rule)
         return bool(people.groups) and (user is None or user not in people.users)
 
     @property
@@ -149,12 +190,21 @@ class AccessPolicy:
         channel: str,
         model_id: str,
         options: RetrainOptions,
+        team_id: str | None = None,
+        enterprise_id: str | None = None,
     ) -> Decision:
-        """Whether `user` may retrain `model_id` in `channel` with `options` (rate aside).
+        """Whether `user` may retrain `model_id` in `channel` of workspace `team_id` (in org
+        `enterprise_id`) with `options` (rate aside).
 
-        A refusal names every rule broken, not only the first, each with what would pass.
+        A refusal names every rule broken, not only the first, each with what would pass. A
+        model closed in this workspace is refused for that alone: which lists and limits would
+        apply depends on the rule someone adds for it, and other workspaces' rules (their
+        channels, their people) are not this requester's to read.
         """
-        rule = self.rule_for(model_id)
+        found = self._find(model_id, team_id, enterprise_id)
+        if found.closed:
+            return Decision.deny(closed_here(team_id=team_id, enterprise_id=enterprise_id))
+        rule = found.rule
         refusals = [
             self._people_refusal(rule, user=user, user_groups=user_groups),
             self._channel_refusal(rule, channel=channel),
@@ -276,36 +326,10 @@ class AccessPolicy:
 
     def describe(self) -> str:
         """One line for start-up logs, e.g. `open to everyone (no RETRAIN_ALLOWED_* set); ...`."""
-        return "; ".join((self._describe_lists(), self._describe_rules(), self._describe_rate()))
-
-    def _describe_lists(self) -> str:
-        if self.is_open:
-            return "open to everyone (no RETRAIN_ALLOWED_* set)"
-        if self.allowed_users or self.allowed_groups:
-            who = []
-            if self.allowed_users:
-                who.append(_plural(len(self.allowed_users), "user"))
-            if self.allowed_groups:
-                who.append(_plural(len(self.allowed_groups), "user group"))
-            people = " and ".join(who)
-        else:
-            people = f"everyone ({USERS_VARIABLE} and {GROUPS_VARIABLE} empty)"
-        if self.allowed_channels:
-            where = f"in {_plural(len(self.allowed_channels), 'channel')}"
-        else:
-            where = f"in any channel ({CHANNELS_VARIABLE} empty)"
-        return f"retrains allowed for {people} {where}"
-
-    def _describe_rules(self) -> str:
-        if self.policy.source is None:
-            return "no policy file"
-        rules = self.policy.rules
-        if not rules:
-            return f"policy file {self.policy.source}: no rules"
-        listed = ", ".join(rule.summary() for rule in rules)
-        return f"policy file {self.policy.source}: {_plural(len(rules), 'rule')}: {listed}"
-
-    def _describe_rate(self) -> str:
-        if self.rate_limit is None:
-            return "no rate limit"
-        return f"rate limit {self.rate_limit} per user"
+        return describe(
+            users=self.allowed_users,
+            groups=self.allowed_groups,
+            channels=self.allowed_channels,
+            policy=self.policy,
+            rate_limit=self.rate_limit,
+        )

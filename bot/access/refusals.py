@@ -1,4 +1,5 @@
-"""The sentences of a refusal that say what would pass: option limits, allowed channels. Pure."""
+"""The sentences of a refusal that say what would pass: option limits, allowed channels, and a
+model closed in the request's workspace. Pure."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Final
 from bot.access.rules import MAX_EPOCHS, ModelRule
 from bot.core.options import RetrainOptions
 
-__all__ = ["channel_list", "options_refusals"]
+__all__ = ["channel_list", "closed_here", "options_refusals"]
 
 _CHANNELS_SHOWN: Final = 5
 
@@ -49,3 +50,22 @@ def channel_list(channels: frozenset[str]) -> str:
     links = ", ".join(f"<#{channel}>" for channel in shown[:_CHANNELS_SHOWN])
     more = len(shown) - _CHANNELS_SHOWN
     return f"{links} or {_plural(more, 'other channel')}" if more > 0 else links
+
+
+def closed_here(*, team_id: str | None, enterprise_id: str | None) -> str:
+    """Why a model that only other workspaces' rules name is refused in this one.
+
+    Names no rule: their globs, channels and people belong to other workspaces. This
+    workspace's own ID is given, since it is what whoever keeps the policy file would add.
+    """
+    if team_id is None and enterprise_id is None:
+        return (
+            "The policy file lets this model be retrained only from the workspaces its rules"
+            " name, and the bot cannot tell which workspace this request came from."
+        )
+    here = " in ".join(f"`{known}`" for known in (team_id, enterprise_id) if known is not None)
+    return (
+        f"No rule of the policy file lets this model be retrained from this workspace ({here});"
+        " its rules for it name other workspaces. Whoever keeps the policy file can add this"
+        " workspace to one of them, or add a rule for every workspace."
+    )

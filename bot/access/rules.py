@@ -2,7 +2,8 @@
 
 The file is read into `PolicyFile` (unknown keys refused, types strict, globs and IDs checked);
 `entry_problems` adds the checks that span fields or rules. `ModelRule` is what the rest of the
-bot sees: one validated rule plus where it came from, so a denial can cite it.
+bot sees: one validated rule plus where it came from, so a denial can cite it. Which workspaces
+a rule holds in (`teams:`) and how scoped rules combine is told in `bot.access.teams`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pydantic import (
 )
 
 from bot.access.ids import IdKind, id_problem
+from bot.access.teams import covers, in_workspaces, workspaces_note
 
 __all__ = [
     "MAX_EPOCHS",
@@ -88,6 +90,7 @@ UserId = Annotated[StrictStr, AfterValidator(_id_of("user"))]
 GroupId = Annotated[StrictStr, AfterValidator(_id_of("group"))]
 ChannelId = Annotated[StrictStr, AfterValidator(_id_of("channel"))]
 ApproverId = Annotated[StrictStr, AfterValidator(_id_of("approver"))]
+TeamId = Annotated[StrictStr, AfterValidator(_id_of("team"))]
 
 # An empty list would read as "nobody" to some and "everybody" to others: refuse it.
 _EMPTY_LIST: Final = {
@@ -99,6 +102,10 @@ _EMPTY_LIST: Final = {
     "approvers": (
         "must list at least one user or user group ID; leave the key out to let anyone allowed"
         " for the model approve"
+    ),
+    "teams": (
+        "must list at least one workspace (T…) or Enterprise Grid org (E…) ID; leave the key"
+        " out for a rule that holds in every workspace"
     ),
 }
 
@@ -116,6 +123,7 @@ class RuleEntry(BaseModel):
     approvers: frozenset[ApproverId] | None = None  # users (U…, W…) and user groups (S…)
     max_epochs: Annotated[StrictInt, AfterValidator(_epochs)] | None = None
     feedback: StrictBool = True  # false refuses `feedback=true`
+    teams: frozenset[TeamId] | None = None  # workspaces (T…) and orgs (E…); None: everywhere
 
     @field_validator("*", mode="before")
     @classmethod
@@ -127,7 +135,7 @@ class RuleEntry(BaseModel):
             raise ValueError("has no value; give one or leave the key out")
         return value
 
-    @field_validator("allow_users", "allow_groups", "allow_channels", "approvers")
+    @field_validator("allow_users", "allow_groups", "allow_channels", "approvers", "teams")
     @classmethod
     def _not_empty(cls, value: frozenset[str], info: ValidationInfo) -> frozenset[str]:
         if not value:
@@ -148,11 +156,14 @@ def _matches_everything(pattern: str) -> bool:
 
 
 def _shadowing(entries: Sequence[RuleEntry], index: int) -> int | None:
-    """The earlier rule that takes every model `entries[index]` would match, if one is obvious."""
+    """The earlier rule that takes every request `entries[index]` would match, if one is obvious:
+    its glob takes the same models, and it holds in every workspace this one holds in."""
     pattern = entries[index].match
     literal = not (_GLOB_CHARS & set(pattern))
     for earlier in range(index):
         other = entries[earlier].match
+        if not covers(entries[earlier].teams, entries[index].teams):
+            continue
         if _matches_everything(other) or other == pattern:
             return earlier
         if literal and fnmatch.fnmatchcase(pattern, other):
@@ -173,11 +184,12 @@ def entry_problems(entries: Sequence[RuleEntry]) -> list[tuple[Loc, str]]:
             )
         earlier = _shadowing(entries, index)
         if earlier is not None:
+            where = "" if entry.teams is None else " in the workspaces this rule names"
             problems.append(
                 (
                     ("models", index, "match"),
                     f"`{entry.match}` never applies: rule {earlier + 1}"
-                    f" (`{entries[earlier].match}`) matches those models first",
+                    f" (`{entries[earlier].match}`) matches those models first{where}",
                 )
             )
     return problems
@@ -197,6 +209,7 @@ class ModelRule:
     approvers: frozenset[str] | None = None
     max_epochs: int | None = None
     feedback: bool = True
+    teams: frozenset[str] | None = None
 
     @classmethod
     def from_entry(cls, entry: RuleEntry, *, number: int, line: int) -> ModelRule:
@@ -205,6 +218,10 @@ class ModelRule:
     def matches(self, model_id: str) -> bool:
         """Whether the glob matches the model ID; case-sensitive on every platform."""
         return fnmatch.fnmatchcase(model_id, self.match)
+
+    def holds_in(self, *, team_id: str | None, enterprise_id: str | None) -> bool:
+        """Whether the rule holds for a request from this workspace (and Enterprise Grid org)."""
+        return in_workspaces(self.teams, team_id=team_id, enterprise_id=enterprise_id)
 
     @property
     def where(self) -> str:
@@ -235,6 +252,8 @@ class ModelRule:
             notes.append(f"at most {self.max_epochs} epochs")
         if not self.feedback:
             notes.append("no feedback=true")
+        if self.teams is not None:
+            notes.append(workspaces_note(self.teams))
         return f"`{self.match}` ({', '.join(notes) or 'no limits'})"
 
 
@@ -245,6 +264,26 @@ class Policy:
     rules: tuple[ModelRule, ...] = ()
     source: str | None = None
 
-    def rule_for(self, model_id: str) -> ModelRule | None:
-        """The first rule whose glob matches the model ID, or None."""
-        return next((rule for rule in self.rules if rule.matches(model_id)), None)
+    def rule_for(
+        self, model_id: str, *, team_id: str | None = None, enterprise_id: str | None = None
+    ) -> ModelRule | None:
+        """The first rule that holds in the workspace and whose glob matches the model ID."""
+        return next(
+            (
+                rule
+                for rule in self.rules
+                if rule.matches(model_id)
+                and rule.holds_in(team_id=team_id, enterprise_id=enterprise_id)
+            ),
+            None,
+        )
+
+    def names_model(self, model_id: str) -> bool:
+        """Whether some rule's glob matches the model, whatever its workspaces: when none of
+        them holds in a request's workspace, the model is not retrained there."""
+        return any(rule.matches(model_id) for rule in self.rules)
+
+    @property
+    def scoped(self) -> tuple[ModelRule, ...]:
+        """The rules that name workspaces (`teams:`)."""
+        return tuple(rule for rule in self.rules if rule.teams is not None)

@@ -17,6 +17,7 @@ class Requester:
     user: str
     channel: str  # where they asked: private answers go there
     team_id: str | None = None
+    enterprise_id: str | None = None
     response_url: str | None = None  # a slash command's; forms and buttons have none
     # A slash command's `channel_name`: `directmessage`, `privategroup` and `mpdm-…` say that
     # the channel is private; forms and buttons have none.
@@ -28,6 +29,7 @@ class Requester:
             user=str(command["user_id"]),
             channel=str(command["channel_id"]),
             team_id=command.get("team_id"),
+            enterprise_id=command.get("enterprise_id"),
             response_url=command.get("response_url"),
             channel_name=command.get("channel_name"),
         )

@@ -21,6 +21,7 @@ from bot.core.mrkdwn import format_duration
 from bot.core.requester import Requester
 from bot.errors import SlackError, StoreError
 from bot.follow.follower import Follower
+from bot.listeners.workspace import workspace_of
 from bot.reads import Reads
 from bot.retrains import Retrains
 from bot.slack.ids import ActionId, CallbackId
@@ -48,6 +49,7 @@ class Click:
     channel: str
     job_id: str
     team_id: str | None = None
+    enterprise_id: str | None = None
 
     @classmethod
     def of(cls, body: Mapping[str, Any]) -> Click:
@@ -55,11 +57,23 @@ class Click:
         channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
             "channel_id"
         )
+        team_id, enterprise_id = workspace_of(body)
         return cls(
             user=str((body.get("user") or {}).get("id") or ""),
             channel=str(channel or ""),
             job_id=str(action.get("value") or "")[:_MAX_JOB_ID],
-            team_id=(body.get("team") or {}).get("id"),
+            team_id=team_id,
+            enterprise_id=enterprise_id,
+        )
+
+    @property
+    def by(self) -> Requester:
+        """Who clicked, answered in the card's channel."""
+        return Requester(
+            user=self.user,
+            channel=self.channel,
+            team_id=self.team_id,
+            enterprise_id=self.enterprise_id,
         )
 
 
@@ -143,8 +157,7 @@ class Interactions:
         job = await self._job(click)
         if job is None:
             return None
-        by = Requester(user=click.user, channel=click.channel, team_id=click.team_id)
-        why_not = await self._stops.why_not_decide(job, by=by)
+        why_not = await self._stops.why_not_decide(job, by=click.by)
         if why_not is not None:
             await self._tell(click, why_not)
             return None
@@ -208,7 +221,7 @@ class Interactions:
         answer = await self._retrains.start(
             model_id=job.model_id,
             options=job.options,
-            by=Requester(user=click.user, channel=click.channel, team_id=click.team_id),
+            by=click.by,
         )
         if answer is not None:  # else a link to the model's followed training follows
             await self._tell(click, answer)

@@ -17,6 +17,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from bot.core.mrkdwn import unescape
 from bot.feedback import Feedback
 from bot.follow.follower import Follower
+from bot.listeners.workspace import workspace_of
 from bot.slack.feedback_view import FeedbackFormErrors, dispatched_model, read_feedback_form
 from bot.slack.ids import ActionId, BlockId, CallbackId
 
@@ -65,7 +66,10 @@ class FeedbackListeners:
         if isinstance(form, FeedbackFormErrors):
             await ack(response_action="errors", errors=dict(form.errors))
             return
-        errors = await self._feedback.submit(form, user=_user(body), view=view)
+        team_id, enterprise_id = workspace_of(body)
+        errors = await self._feedback.submit(
+            form, user=_user(body), view=view, team_id=team_id, enterprise_id=enterprise_id
+        )
         if errors:
             await ack(response_action="errors", errors=errors)
         else:

@@ -15,6 +15,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.core.requester import Requester
 from bot.follow.follower import Follower
+from bot.listeners.workspace import workspace_of
 from bot.retrains import Retrains
 from bot.slack.ids import CallbackId
 from bot.slack.notify import Notifier
@@ -39,10 +40,12 @@ class Forms:
             await ack(response_action="errors", errors=dict(form.errors))
             return
         await ack()  # closes the form
+        team_id, enterprise_id = workspace_of(body)
         by = Requester(
             user=str((body.get("user") or {}).get("id") or ""),
             channel=form.channel,
-            team_id=(body.get("team") or {}).get("id"),
+            team_id=team_id,
+            enterprise_id=enterprise_id,
         )
 
         async def submit() -> None:
