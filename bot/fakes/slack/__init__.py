@@ -6,7 +6,8 @@
   per-channel posting limit; it records every call and reports every change to ``on_event``.
 - ``render_message`` / ``render_event`` (``render``): Block Kit and mrkdwn as terminal text.
 - ``send_slash_command`` / ``send_interaction`` (``signing``): requests signed as Slack signs them;
-  ``shortcuts`` builds message shortcut payloads and inputs changed in an open modal.
+  ``shortcuts`` builds the interactivity payloads: button clicks, modal submissions, message
+  shortcuts and inputs changed in an open modal.
 
 Modules: ``records`` (frozen dataclasses), ``workspace`` (channels, messages and Slack's posting
 rules), ``uploads``, ``views``, ``hooks`` (response_urls), ``endpoints`` (each HTTP request
@@ -41,17 +42,20 @@ from bot.fakes.slack.records import (
 )
 from bot.fakes.slack.render import render_event, render_message
 from bot.fakes.slack.server import DEFAULT_CHANNELS, DEFAULT_SCOPES, FakeSlack
-from bot.fakes.slack.shortcuts import message_action_payload, view_action_payload
+from bot.fakes.slack.shortcuts import (
+    block_actions_payload,
+    message_action_payload,
+    view_action_payload,
+    view_submission_payload,
+)
 from bot.fakes.slack.signing import (
     SentRequest,
-    block_actions_payload,
     interactivity_body,
     send_interaction,
     send_slash_command,
     sign_slack_request,
     slash_command_body,
     slash_command_fields,
-    view_submission_payload,
 )
 
 __all__ = [

@@ -21,13 +21,11 @@ import aiohttp
 __all__ = [
     "SLACK_TIMEOUT",
     "SentRequest",
-    "block_actions_payload",
     "interactivity_body",
     "send_interaction",
     "send_slash_command",
     "sign_slack_request",
     "slash_command_body",
-    "view_submission_payload",
 ]
 
 # Slack gives up on a slash command or interaction after 3 s and shows the user an error.
@@ -141,92 +139,9 @@ async def send_interaction(
     )
 
 
-def block_actions_payload(
-    *,
-    action_id: str,
-    user_id: str,
-    channel_id: str,
-    message_ts: str,
-    response_url: str,
-    value: str | None = None,
-    block_id: str = "actions",
-    text: str = "Button",
-    team_id: str = "T0001",
-    api_app_id: str = "A0001",
-    trigger_id: str | None = None,
-) -> dict[str, Any]:
-    """A ``block_actions`` payload for a button click on a channel message."""
-    action: dict[str, Any] = {
-        "type": "button",
-        "action_id": action_id,
-        "block_id": block_id,
-        "text": {"type": "plain_text", "text": text},
-        "action_ts": f"{time.time():.6f}",
-    }
-    if value is not None:
-        action["value"] = value
-    return {
-        "type": "block_actions",
-        **_envelope(user_id=user_id, team_id=team_id, api_app_id=api_app_id, trigger_id=trigger_id),
-        "container": {
-            "type": "message",
-            "message_ts": message_ts,
-            "channel_id": channel_id,
-            "is_ephemeral": False,
-        },
-        "channel": {"id": channel_id, "name": "general"},
-        "message": {"type": "message", "ts": message_ts, "text": ""},
-        "state": {"values": {}},
-        "response_url": response_url,
-        "actions": [action],
-    }
-
-
-def view_submission_payload(
-    *,
-    callback_id: str,
-    user_id: str,
-    values: Mapping[str, Mapping[str, Any]],
-    private_metadata: str = "",
-    view_id: str = "V0000000001",
-    team_id: str = "T0001",
-    api_app_id: str = "A0001",
-    trigger_id: str | None = None,
-) -> dict[str, Any]:
-    """A ``view_submission`` payload; ``values`` is ``{block_id: {action_id: {...}}}``."""
-    return {
-        "type": "view_submission",
-        **_envelope(user_id=user_id, team_id=team_id, api_app_id=api_app_id, trigger_id=trigger_id),
-        "view": {
-            "id": view_id,
-            "team_id": team_id,
-            "type": "modal",
-            "callback_id": callback_id,
-            "private_metadata": private_metadata,
-            "state": {"values": {k: dict(v) for k, v in values.items()}},
-            "hash": "1700000000.00000001",
-        },
-        "response_urls": [],
-    }
-
-
 def new_trigger_id() -> str:
     """A trigger id in Slack's ``<digits>.<digits>.<hex>`` shape."""
     return f"1700000000.4242.{secrets.token_hex(16)}"
-
-
-def _envelope(
-    *, user_id: str, team_id: str, api_app_id: str, trigger_id: str | None
-) -> dict[str, Any]:
-    return {
-        "user": {"id": user_id, "username": "tester", "name": "tester", "team_id": team_id},
-        "team": {"id": team_id, "domain": "fake"},
-        "api_app_id": api_app_id,
-        "token": "fake-verification-token",
-        "trigger_id": trigger_id or new_trigger_id(),
-        "is_enterprise_install": False,
-        "enterprise": None,
-    }
 
 
 async def _post_signed(
