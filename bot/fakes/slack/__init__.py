@@ -5,7 +5,8 @@
   Slack's rules for channels, threads and limits, scripted faults and a
   per-channel posting limit; it records every call and reports every change to ``on_event``.
 - ``render_message`` / ``render_event`` (``render``): Block Kit and mrkdwn as terminal text.
-- ``send_slash_command`` / ``send_interaction`` (``signing``): requests signed as Slack signs them;
+- ``send_slash_command`` / ``send_interaction`` / ``send_event`` (``signing``): requests signed as
+  Slack signs them; ``events`` builds Events API envelopes;
   ``shortcuts`` builds the interactivity payloads: button clicks, modal submissions, message
   shortcuts and inputs changed in an open modal.
 
@@ -19,6 +20,7 @@ checked, answered and recorded), ``methods`` and ``args`` (Web API methods and t
 from __future__ import annotations
 
 from bot.fakes.slack.endpoints import RESPONSE_URL, UPLOAD_URL
+from bot.fakes.slack.events import app_uninstalled_event, event_callback, tokens_revoked_event
 from bot.fakes.slack.records import (
     BotIdentity,
     Call,
@@ -51,6 +53,8 @@ from bot.fakes.slack.shortcuts import (
 from bot.fakes.slack.signing import (
     SentRequest,
     interactivity_body,
+    post_event,
+    send_event,
     send_interaction,
     send_slash_command,
     sign_slack_request,
@@ -84,16 +88,21 @@ __all__ = [
     "UploadedFile",
     "View",
     "ViewRecorded",
+    "app_uninstalled_event",
     "block_actions_payload",
+    "event_callback",
     "interactivity_body",
     "message_action_payload",
+    "post_event",
     "render_event",
     "render_message",
+    "send_event",
     "send_interaction",
     "send_slash_command",
     "sign_slack_request",
     "slash_command_body",
     "slash_command_fields",
+    "tokens_revoked_event",
     "view_action_payload",
     "view_submission_payload",
 ]

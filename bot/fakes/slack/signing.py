@@ -1,4 +1,5 @@
-"""Requests as Slack sends them to the bot: signed slash commands and interactivity payloads.
+"""Requests as Slack sends them to the bot: signed slash commands, interactivity payloads and
+Events API callbacks.
 
 Tests and benchmarks use these to hit the bot's real HTTP endpoint, so the signature check, the
 form parsing and Slack's 3-second deadline are all exercised.
@@ -18,10 +19,14 @@ from urllib.parse import urlencode
 
 import aiohttp
 
+from bot.fakes.slack.events import event_callback
+
 __all__ = [
     "SLACK_TIMEOUT",
     "SentRequest",
     "interactivity_body",
+    "post_event",
+    "send_event",
     "send_interaction",
     "send_slash_command",
     "sign_slack_request",
@@ -66,14 +71,24 @@ def slash_command_fields(
     channel_name: str = "general",
     api_app_id: str = "A0001",
     team_domain: str = "fake",
+    enterprise_id: str | None = None,
+    enterprise_name: str | None = None,
+    is_enterprise_install: bool | None = None,
     token: str = "fake-verification-token",  # noqa: S107 - Slack's deprecated, unchecked field
 ) -> dict[str, str]:
     """A slash command's fields in Slack's order (a form body over HTTP, a Socket Mode
-    envelope's payload)."""
-    return {
-        "token": token,
-        "team_id": team_id,
-        "team_domain": team_domain,
+    envelope's payload).
+
+    ``enterprise_id`` and ``enterprise_name`` are sent only for a workspace of an Enterprise
+    org, as Slack does; ``is_enterprise_install`` (``"true"``/``"false"``) is sent when given,
+    and as ``"false"`` for an org's workspace when not, so a body without them stays the one
+    the bot always got.
+    """
+    fields = {"token": token, "team_id": team_id, "team_domain": team_domain}
+    if enterprise_id is not None:
+        fields["enterprise_id"] = enterprise_id
+        fields["enterprise_name"] = enterprise_name or enterprise_id
+    fields |= {
         "channel_id": channel_id,
         "channel_name": channel_name,
         "user_id": user_id,
@@ -84,6 +99,11 @@ def slash_command_fields(
         "trigger_id": trigger_id or new_trigger_id(),
         "api_app_id": api_app_id,
     }
+    if is_enterprise_install is None and enterprise_id is not None:
+        is_enterprise_install = False
+    if is_enterprise_install is not None:
+        fields["is_enterprise_install"] = "true" if is_enterprise_install else "false"
+    return fields
 
 
 def slash_command_body(**fields: Any) -> bytes:
@@ -108,7 +128,7 @@ async def send_slash_command(
     response_url: str,
     timestamp: int | None = None,
     timeout: float = SLACK_TIMEOUT,  # noqa: ASYNC109 - Slack's own deadline, part of the contract
-    **extra: str,
+    **extra: str | bool | None,
 ) -> SentRequest:
     """POST a signed ``/retrain`` (or ``command=...``) to the bot, as Slack would.
 
@@ -139,6 +159,59 @@ async def send_interaction(
     )
 
 
+async def send_event(
+    session: aiohttp.ClientSession,
+    url: str,
+    *,
+    signing_secret: str,
+    team_id: str,
+    event: Mapping[str, Any],
+    enterprise_id: str | None = None,
+    api_app_id: str = "A0001",
+    user_id: str = "U0BOT",
+    is_enterprise_install: bool = False,
+    event_id: str | None = None,
+    timestamp: int | None = None,
+    timeout: float = SLACK_TIMEOUT,  # noqa: ASYNC109 - Slack's own deadline, part of the contract
+) -> SentRequest:
+    """POST one signed Events API callback (``event`` in its ``event_callback`` envelope, see
+    ``events.event_callback``) to the bot's Request URL, as JSON."""
+    envelope = event_callback(
+        team_id=team_id,
+        event=event,
+        enterprise_id=enterprise_id,
+        api_app_id=api_app_id,
+        user_id=user_id,
+        is_enterprise_install=is_enterprise_install,
+        event_id=event_id,
+    )
+    return await post_event(
+        session, url, envelope, signing_secret=signing_secret, timestamp=timestamp, timeout=timeout
+    )
+
+
+async def post_event(
+    session: aiohttp.ClientSession,
+    url: str,
+    envelope: Mapping[str, Any],
+    *,
+    signing_secret: str,
+    timestamp: int | None = None,
+    timeout: float = SLACK_TIMEOUT,  # noqa: ASYNC109 - Slack's own deadline, part of the contract
+) -> SentRequest:
+    """POST an envelope already built, signed, as JSON."""
+    body = json.dumps(envelope, separators=(",", ":")).encode()
+    return await _post_signed(
+        session,
+        url,
+        body,
+        signing_secret=signing_secret,
+        timestamp=timestamp,
+        timeout=timeout,
+        content_type="application/json",
+    )
+
+
 def new_trigger_id() -> str:
     """A trigger id in Slack's ``<digits>.<digits>.<hex>`` shape."""
     return f"1700000000.4242.{secrets.token_hex(16)}"
@@ -152,10 +225,11 @@ async def _post_signed(
     signing_secret: str,
     timestamp: int | None,
     timeout: float,  # noqa: ASYNC109 - passed to aiohttp, which enforces it
+    content_type: str = "application/x-www-form-urlencoded",
 ) -> SentRequest:
     stamp = int(time.time()) if timestamp is None else timestamp
     headers = {
-        "Content-Type": "application/x-www-form-urlencoded",
+        "Content-Type": content_type,
         **sign_slack_request(signing_secret=signing_secret, body=body, timestamp=stamp),
     }
     started = time.perf_counter()
