@@ -11,6 +11,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 from slack_sdk.errors import SlackApiError
+from slack_sdk.oauth.installation_store import Installation
+from slack_sdk.oauth.token_rotation.async_rotator import AsyncTokenRotator
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -447,3 +449,166 @@ async def test_a_redirect_uri_outside_the_apps_is_refused(
     params = {"client_id": CLIENT_ID, "scope": "commands", "redirect_uri": "https://evil.example/"}
     async with session.get(fake.authorize_url(), params=params, allow_redirects=False) as answer:
         assert (answer.status, await answer.text()) == (400, "bad_redirect_uri")
+
+
+# --- token rotation -------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def rotating(fake: FakeSlack) -> FakeSlack:
+    fake.set_oauth(
+        OAuthApp(
+            client_id=CLIENT_ID,
+            client_secret=CLIENT_SECRET,
+            redirect_uri=REDIRECT,
+            token_rotation=True,
+        )
+    )
+    return fake
+
+
+def installation_of(answer: dict[str, Any]) -> Installation:
+    """The installation Bolt would store from an oauth.v2.access answer."""
+    user = answer["authed_user"]
+    return Installation(
+        app_id=answer["app_id"],
+        team_id=answer["team"]["id"],
+        bot_token=answer["access_token"],
+        bot_refresh_token=answer["refresh_token"],
+        bot_token_expires_in=answer["expires_in"],
+        bot_user_id=answer["bot_user_id"],
+        bot_scopes=answer["scope"],
+        user_id=user["id"],
+        user_token=user["access_token"],
+        user_refresh_token=user["refresh_token"],
+        user_token_expires_in=user["expires_in"],
+        user_scopes=user["scope"],
+    )
+
+
+async def test_rotation_issues_expiring_tokens_with_refresh_tokens(
+    rotating: FakeSlack, session: aiohttp.ClientSession
+) -> None:
+    """With token rotation, bot and user tokens expire in 12 hours and come with refresh tokens."""
+    answer = await install(session, rotating, team="T0002", user_scope="search:read")
+    assert answer["access_token"].startswith("xoxe.xoxb-1-")
+    assert answer["refresh_token"].startswith("xoxe-1-")
+    assert answer["expires_in"] == 43_200
+    user = answer["authed_user"]
+    assert user["access_token"].startswith("xoxe.xoxp-1-")
+    assert (user["refresh_token"][:7], user["expires_in"]) == ("xoxe-1-", 43_200)
+    assert await post(rotating, answer["access_token"], "C0201") == "ok"
+
+
+async def test_async_token_rotator_refreshes_against_the_fake(
+    rotating: FakeSlack, session: aiohttp.ClientSession, clock: Clock
+) -> None:
+    """slack_sdk's rotator renews both tokens; the old one works until it expires."""
+    answer = await install(session, rotating, team="T0002", user_scope="search:read")
+    old = installation_of(answer)
+    rotator = AsyncTokenRotator(
+        client_id=CLIENT_ID, client_secret=CLIENT_SECRET, client=web_client(rotating)
+    )
+    clock.now += 40_000  # within the rotator's window once it looks 12 hours ahead
+    new = await rotator.perform_token_rotation(installation=old, minutes_before_expiration=720)
+    assert new is not None
+    assert new.bot_token is not None
+    assert new.bot_token != old.bot_token
+    assert new.user_token != old.user_token
+    assert new.bot_refresh_token != old.bot_refresh_token
+    assert await post(rotating, old.bot_token or "", "C0201") == "ok"
+    clock.now += 4_000  # past the first tokens' 12 hours, within the new ones'
+    assert await post(rotating, old.bot_token or "", "C0201") == "token_expired"
+    assert await post(rotating, new.bot_token, "C0201") == "ok"
+    me = await web_client(rotating, new.user_token).auth_test()
+    assert me["user_id"] == "U0INSTALLER"
+
+
+async def test_a_refresh_token_works_once(
+    rotating: FakeSlack, session: aiohttp.ClientSession
+) -> None:
+    """Using a refresh token again is invalid_refresh_token."""
+    answer = await install(session, rotating, team="T0002")
+    refresh = web_client(rotating).oauth_v2_access
+    renewed = await refresh(
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        grant_type="refresh_token",
+        refresh_token=answer["refresh_token"],
+    )
+    assert renewed["token_type"] == "bot"
+    assert renewed["team"] == {"id": "T0002", "name": "Second"}
+    assert renewed["bot_user_id"] == "U0002BOT"
+    with pytest.raises(SlackApiError) as refused:
+        await refresh(
+            client_id=CLIENT_ID,
+            client_secret=CLIENT_SECRET,
+            grant_type="refresh_token",
+            refresh_token=answer["refresh_token"],
+        )
+    assert refused.value.response["error"] == "invalid_refresh_token"
+    [call, _] = rotating.calls_to(OAUTH_ACCESS)[1:]
+    assert "refresh_token" not in call.args
+
+
+# --- uninstalling ---------------------------------------------------------------------------
+
+
+async def test_uninstall_revokes_tokens_and_tells_the_app(
+    fake: FakeSlack, session: aiohttp.ClientSession, receiver: Receiver
+) -> None:
+    """Uninstalling a workspace revokes its tokens and sends both signed events."""
+    answer = await install(session, fake, team="T0002", user="U0ADMIN", user_scope="search:read")
+    fake.set_events_url(receiver.url, signing_secret=SIGNING_SECRET)
+    answers = await fake.uninstall(team_id="T0002")
+    assert [sent.status for sent in answers] == [200, 200]
+    assert receiver.events() == ["tokens_revoked", "app_uninstalled"]
+    revoked, uninstalled = receiver.bodies
+    assert revoked["event"]["tokens"] == {"oauth": ["U0ADMIN"], "bot": ["U0002BOT"]}
+    for body in (revoked, uninstalled):
+        assert (body["type"], body["team_id"], body["api_app_id"]) == (
+            "event_callback",
+            "T0002",
+            fake.identity.app_id,
+        )
+        assert body["authorizations"][0]["team_id"] == "T0002"
+        assert body["is_ext_shared_channel"] is False
+    assert revoked["event_id"] != uninstalled["event_id"]
+    assert await post(fake, answer["access_token"], "C0201") == "account_inactive"
+    user_token = answer["authed_user"]["access_token"]
+    with pytest.raises(SlackApiError) as refused:
+        await web_client(fake, user_token).auth_test()
+    assert refused.value.response["error"] == "token_revoked"
+    assert await post(fake, "xoxb-first", "C0001") == "ok"
+    with pytest.raises(ValueError, match="not installed"):
+        await fake.uninstall(team_id="T0002")
+
+
+async def test_an_org_wide_uninstall_names_the_org(
+    fake: FakeSlack, session: aiohttp.ClientSession, receiver: Receiver
+) -> None:
+    """Uninstalling an org-wide install revokes it in every workspace; events name the org."""
+    token = (await install(session, fake, team="T0301", org="1"))["access_token"]
+    fake.set_events_url(receiver.url, signing_secret=SIGNING_SECRET)
+    await fake.uninstall(enterprise_id=ORG)
+    assert receiver.events() == ["tokens_revoked", "app_uninstalled"]
+    body = receiver.bodies[1]
+    assert (body["team_id"], body["enterprise_id"]) == (ORG, ORG)
+    [authorization] = body["authorizations"]
+    assert authorization["team_id"] is None
+    assert authorization["is_enterprise_install"] is True
+    assert await post(fake, token, "C0301") == "account_inactive"
+    assert await post(fake, token, "C0302") == "account_inactive"
+
+
+async def test_uninstalling_the_first_workspace_ends_its_open_door(
+    fake: FakeSlack, session: aiohttp.ClientSession
+) -> None:
+    """After the first workspace is uninstalled, its tokens and new xoxb- ones stop working,
+    until the app is installed there again."""
+    assert await post(fake, "xoxb-first", "C0001") == "ok"
+    assert await fake.uninstall(team_id="T0001") == []  # no events URL set
+    assert await post(fake, "xoxb-first", "C0001") == "account_inactive"
+    assert await post(fake, "xoxb-never-seen", "C0001") == "invalid_auth"
+    token = (await install(session, fake, team="T0001"))["access_token"]
+    assert await post(fake, token, "C0001") == "ok"

@@ -15,7 +15,7 @@
 Modules: ``records`` (frozen dataclasses), ``teams`` (the workspaces and which serves a call),
 ``workspace`` (one workspace's channels, messages and Slack's posting rules), ``workspaces``
 and ``observed`` (how a test sets the fake up and reads it back), ``tokens`` (whose token it
-is), ``oauth`` (the install flow), ``uploads``, ``views``,
+is), ``oauth`` (the install flow), ``installs`` (uninstalling), ``uploads``, ``views``,
 ``hooks`` (response_urls), ``endpoints`` (each HTTP request checked, answered and recorded),
 ``methods`` and ``args`` (Web API methods and their args), ``payloads`` (messages, files and
 channels as the Web API returns them), ``checks`` (limits), ``faults``, ``wire`` (HTTP

@@ -10,7 +10,8 @@ It serves these kinds of URL, as Slack does:
 - ``/upload/v1/<file>/<secret>``: upload URLs handed out by ``files.getUploadURLExternal``;
 - ``/link/?ticket=…``: Socket Mode's WebSocket, from ``apps.connections.open`` (``sockets``).
 
-How each request is checked, answered and recorded lives in ``endpoints``; the
+It also sends what Slack sends the app unasked: the Events API callbacks of an uninstall
+(``installs``). How each request is checked, answered and recorded lives in ``endpoints``; the
 workspaces and who serves a call in ``teams``; tokens in ``tokens``; the rules for
 response_urls in ``hooks``, for channels and threads in ``workspace``.
 """
@@ -26,9 +27,11 @@ from aiohttp import web
 from bot.fakes.slack.endpoints import Endpoints
 from bot.fakes.slack.faults import Faults
 from bot.fakes.slack.hooks import ResponseUrls
+from bot.fakes.slack.installs import Uninstaller
 from bot.fakes.slack.oauth import OAuth, OAuthApp, choices_path
 from bot.fakes.slack.observed import Observed
 from bot.fakes.slack.records import BotIdentity, Call, Channel, SlackEvent
+from bot.fakes.slack.signing import SentRequest
 from bot.fakes.slack.sockets import LINK_PATH, SocketMode
 from bot.fakes.slack.teams import DEFAULT_CHANNELS, DEFAULT_SCOPES, Team, Teams
 from bot.fakes.slack.tokens import Tokens
@@ -76,6 +79,9 @@ class FakeSlack(WorkspaceSetup, Observed):
     ``team``, ``user``, ``org=1``, ``deny=1``) and ``oauth.v2.access`` exchanges its one-time
     code for tokens of that workspace or org, or a refresh token for new ones (``oauth``).
     ``installs`` lists what was installed.
+    ``await uninstall(team_id=...)`` (or ``enterprise_id=...`` alone for an org-wide install)
+    revokes that installation's tokens and sends ``tokens_revoked`` and ``app_uninstalled`` to
+    the URL given to ``set_events_url`` (``installs``, ``tokens``).
 
         async with FakeSlack() as fake:
             client = AsyncWebClient(token="xoxb-test", base_url=fake.api_url)
@@ -132,6 +138,7 @@ class FakeSlack(WorkspaceSetup, Observed):
         self._oauth = OAuth(
             app=oauth, app_id=app_id, teams=self._teams, tokens=self._tokens, clock=clock
         )
+        self._uninstaller = Uninstaller(teams=self._teams, tokens=self._tokens, app_id=app_id)
         self.socket_mode = SocketMode(app_tokens=app_tokens)
         self._endpoints = Endpoints(
             teams=self._teams,
@@ -210,11 +217,24 @@ class FakeSlack(WorkspaceSetup, Observed):
         """Mint a response_url that records what is POSTed to it (5 uses, 30 minutes)."""
         return self._hooks.mint(root_url=self.root_url, team_id=team_id or self.identity.team_id)
 
-    # --- OAuth -----------------------------------------------------------
+    # --- OAuth and uninstalling -----------------------------------------------------------
 
     def set_oauth(self, app: OAuthApp | None) -> None:
         """Set the app's OAuth credentials and settings (``None``: no OAuth)."""
         self._oauth.app = app
+
+    def set_events_url(self, url: str | None, *, signing_secret: str = "") -> None:
+        """Where Slack sends the app's Events API callbacks, signed with ``signing_secret``."""
+        self._uninstaller.events_url = url
+        self._uninstaller.signing_secret = signing_secret
+
+    async def uninstall(
+        self, *, team_id: str | None = None, enterprise_id: str | None = None
+    ) -> list[SentRequest]:
+        """Uninstall the app from a workspace, or org-wide with ``enterprise_id`` alone: its
+        tokens revoked, ``tokens_revoked`` and ``app_uninstalled`` delivered to the events URL.
+        Returns the app's answers to the two events (none without an events URL)."""
+        return await self._uninstaller.uninstall(team_id=team_id, enterprise_id=enterprise_id)
 
     # --- faults ---------------------------------------------------------------------------
 

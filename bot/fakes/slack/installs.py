@@ -1,0 +1,77 @@
+"""Uninstalling the app: every token of the installation revoked, and Slack's two events sent.
+
+An installation is a workspace's (``team_id``) or an Enterprise org's (``enterprise_id``
+alone: an org-wide install). Uninstalling revokes its tokens (what they answer afterwards is
+in ``tokens``) and POSTs ``tokens_revoked`` then ``app_uninstalled`` (``events``), signed, to
+the app's Events Request URL when one is set.
+"""
+
+from __future__ import annotations
+
+import aiohttp
+
+from bot.fakes.slack.events import app_uninstalled_event, event_callback, tokens_revoked_event
+from bot.fakes.slack.signing import SentRequest, post_event
+from bot.fakes.slack.teams import Teams
+from bot.fakes.slack.tokens import InstallKey, Tokens
+
+__all__ = ["Uninstaller"]
+
+
+class Uninstaller:
+    """Revokes installations and tells the app, at ``events_url`` once set."""
+
+    def __init__(self, *, teams: Teams, tokens: Tokens, app_id: str) -> None:
+        self._teams = teams
+        self._tokens = tokens
+        self._app_id = app_id
+        self.events_url: str | None = None
+        self.signing_secret = ""
+
+    def key(self, *, team_id: str | None, enterprise_id: str | None) -> InstallKey:
+        """The installation named: a workspace's, or an org's when only the org is given."""
+        if team_id is None:
+            if enterprise_id is None or not self._teams.org(enterprise_id):
+                raise ValueError(f"no Enterprise org {enterprise_id!r} in the fake")
+            return (enterprise_id, None)
+        tenant = self._teams.find(team_id)
+        if tenant is None:
+            raise ValueError(f"no workspace {team_id!r} in the fake")
+        if enterprise_id is not None and enterprise_id != tenant.team.enterprise_id:
+            raise ValueError(f"workspace {team_id} is not in the org {enterprise_id}")
+        return tenant.team.install_key
+
+    async def uninstall(
+        self, *, team_id: str | None, enterprise_id: str | None
+    ) -> list[SentRequest]:
+        """Revoke the installation and deliver the two events; their answers, in order."""
+        key = self.key(team_id=team_id, enterprise_id=enterprise_id)
+        if key not in self._tokens.installed:
+            raise ValueError(f"the app is not installed at {key}")
+        revoked = self._tokens.revoke(key)
+        team = self._teams.of_key(key)[0].team
+        people = sorted({g.user_id for g in revoked if g.kind == "user" and g.user_id})
+        had_bot = any(g.kind == "bot" for g in revoked) or not people
+        bots = [team.bot.user_id] if had_bot else []
+        events = [tokens_revoked_event(users=people, bots=bots), app_uninstalled_event()]
+        if self.events_url is None:
+            return []
+        is_org = key[1] is None
+        answers = []
+        async with aiohttp.ClientSession() as session:
+            for event in events:
+                envelope = event_callback(
+                    team_id=key[1] or team.enterprise_id or team.id,
+                    event=event,
+                    enterprise_id=key[0],
+                    api_app_id=self._app_id,
+                    user_id=bots[0] if bots else people[0],
+                    is_bot=bool(bots),
+                    is_enterprise_install=is_org,
+                )
+                answers.append(
+                    await post_event(
+                        session, self.events_url, envelope, signing_secret=self.signing_secret
+                    )
+                )
+        return answers
