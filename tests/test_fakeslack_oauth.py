@@ -22,8 +22,10 @@ from bot.fakes.slack import (
     Channel,
     FakeSlack,
     OAuthApp,
+    block_actions_payload,
     send_event,
     slash_command_body,
+    view_submission_payload,
 )
 
 SIGNING_SECRET = "events-s3cret"
@@ -98,6 +100,26 @@ def test_slash_command_outside_an_org_keeps_its_fields() -> None:
     names = [name for name, _ in parse_qsl(body.decode(), keep_blank_values=True)]
     assert "enterprise_id" not in names
     assert "is_enterprise_install" not in names
+
+
+def test_interactions_of_an_org_wide_install_name_the_org() -> None:
+    """A button click in an org's workspace carries the org and says the install is org-wide,
+    which is how Bolt finds an org-wide installation."""
+    payload = block_actions_payload(
+        action_id="stop",
+        user_id="W1",
+        channel_id="C0301",
+        message_ts="1700000000.000100",
+        response_url="http://x/r",
+        team_id="T0301",
+        enterprise_id="E0300",
+        is_enterprise_install=True,
+    )
+    assert payload["enterprise"] == {"id": "E0300", "name": "E0300"}
+    assert payload["is_enterprise_install"] is True
+    assert payload["team"]["id"] == "T0301"
+    plain = view_submission_payload(callback_id="c", user_id="U1", values={})
+    assert (plain["enterprise"], plain["is_enterprise_install"]) == (None, False)
 
 
 async def test_send_event_posts_a_signed_event_callback(receiver: Receiver) -> None:

@@ -1,6 +1,7 @@
 """Interactivity payloads, sent with ``send_interaction``: a button click on a card, a modal
 submission, a message shortcut, and an input changed inside an open modal (an element with
-``dispatch_action``)."""
+``dispatch_action``). Each may come from a workspace of an Enterprise org (``enterprise_id``)
+where the app is installed org-wide (``is_enterprise_install``)."""
 
 from __future__ import annotations
 
@@ -20,16 +21,25 @@ __all__ = [
 
 
 def _envelope(
-    *, user_id: str, team_id: str, trigger_id: str | None, api_app_id: str = "A0001"
+    *,
+    user_id: str,
+    team_id: str,
+    trigger_id: str | None,
+    api_app_id: str = "A0001",
+    enterprise_id: str | None = None,
+    is_enterprise_install: bool = False,
 ) -> dict[str, Any]:
+    """The fields every interactivity payload has; ``enterprise_id`` for a workspace of an
+    Enterprise org, ``is_enterprise_install`` when the app is installed org-wide (Bolt then
+    finds the installation by the org alone)."""
     return {
         "user": {"id": user_id, "username": "tester", "name": "tester", "team_id": team_id},
         "team": {"id": team_id, "domain": "fake"},
         "api_app_id": api_app_id,
         "token": "fake-verification-token",
         "trigger_id": trigger_id or new_trigger_id(),
-        "is_enterprise_install": False,
-        "enterprise": None,
+        "is_enterprise_install": is_enterprise_install,
+        "enterprise": {"id": enterprise_id, "name": enterprise_id} if enterprise_id else None,
     }
 
 
@@ -46,6 +56,8 @@ def block_actions_payload(
     team_id: str = "T0001",
     api_app_id: str = "A0001",
     trigger_id: str | None = None,
+    enterprise_id: str | None = None,
+    is_enterprise_install: bool = False,
 ) -> dict[str, Any]:
     """A ``block_actions`` payload for a button click on a channel message."""
     action: dict[str, Any] = {
@@ -59,7 +71,14 @@ def block_actions_payload(
         action["value"] = value
     return {
         "type": "block_actions",
-        **_envelope(user_id=user_id, team_id=team_id, api_app_id=api_app_id, trigger_id=trigger_id),
+        **_envelope(
+            user_id=user_id,
+            team_id=team_id,
+            api_app_id=api_app_id,
+            trigger_id=trigger_id,
+            enterprise_id=enterprise_id,
+            is_enterprise_install=is_enterprise_install,
+        ),
         "container": {
             "type": "message",
             "message_ts": message_ts,
@@ -84,11 +103,20 @@ def view_submission_payload(
     team_id: str = "T0001",
     api_app_id: str = "A0001",
     trigger_id: str | None = None,
+    enterprise_id: str | None = None,
+    is_enterprise_install: bool = False,
 ) -> dict[str, Any]:
     """A ``view_submission`` payload; ``values`` is ``{block_id: {action_id: {...}}}``."""
     return {
         "type": "view_submission",
-        **_envelope(user_id=user_id, team_id=team_id, api_app_id=api_app_id, trigger_id=trigger_id),
+        **_envelope(
+            user_id=user_id,
+            team_id=team_id,
+            api_app_id=api_app_id,
+            trigger_id=trigger_id,
+            enterprise_id=enterprise_id,
+            is_enterprise_install=is_enterprise_install,
+        ),
         "view": {
             "id": view_id,
             "team_id": team_id,
@@ -113,12 +141,20 @@ def message_action_payload(
     message_user: str = "U0AUTHOR01",
     team_id: str = "T0001",
     trigger_id: str | None = None,
+    enterprise_id: str | None = None,
+    is_enterprise_install: bool = False,
 ) -> dict[str, Any]:
     """A ``message_action`` payload: someone used a message shortcut on a channel message."""
     return {
         "type": "message_action",
         "callback_id": callback_id,
-        **_envelope(user_id=user_id, team_id=team_id, trigger_id=trigger_id),
+        **_envelope(
+            user_id=user_id,
+            team_id=team_id,
+            trigger_id=trigger_id,
+            enterprise_id=enterprise_id,
+            is_enterprise_install=is_enterprise_install,
+        ),
         "action_ts": f"{time.time():.6f}",
         "message_ts": message_ts,
         "channel": {"id": channel_id, "name": "general"},
@@ -140,6 +176,8 @@ def view_action_payload(
     action_id: str,
     values: Mapping[str, Mapping[str, Any]],
     team_id: str = "T0001",
+    enterprise_id: str | None = None,
+    is_enterprise_install: bool = False,
 ) -> dict[str, Any]:
     """A ``block_actions`` payload from the open modal ``view``: the input at ``block_id``
     changed; ``values`` is the whole form's state, ``{block_id: {action_id: {...}}}``."""
@@ -147,7 +185,13 @@ def view_action_payload(
     action["action_ts"] = f"{time.time():.6f}"
     return {
         "type": "block_actions",
-        **_envelope(user_id=user_id, team_id=team_id, trigger_id=None),
+        **_envelope(
+            user_id=user_id,
+            team_id=team_id,
+            trigger_id=None,
+            enterprise_id=enterprise_id,
+            is_enterprise_install=is_enterprise_install,
+        ),
         "container": {"type": "view", "view_id": view.id},
         "view": {
             **view.view,
