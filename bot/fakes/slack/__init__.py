@@ -26,7 +26,8 @@ from __future__ import annotations
 
 from bot.fakes.slack.endpoints import AUTHORIZE, OAUTH_ACCESS, RESPONSE_URL, UPLOAD_URL
 from bot.fakes.slack.events import app_uninstalled_event, event_callback, tokens_revoked_event
-from bot.fakes.slack.oauth import DEFAULT_INSTALLER, Install, OAuthApp
+from bot.fakes.slack.installs import Install
+from bot.fakes.slack.oauth import DEFAULT_INSTALLER, OAuthApp
 from bot.fakes.slack.records import (
     BotIdentity,
     Call,

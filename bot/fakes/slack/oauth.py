@@ -42,14 +42,14 @@ from urllib.parse import quote, unquote, urlencode
 
 from bot.fakes.slack.args import Args, opt_str
 from bot.fakes.slack.checks import ApiFailure
+from bot.fakes.slack.installs import Install
 from bot.fakes.slack.teams import Team, Teams
-from bot.fakes.slack.tokens import Grant, InstallKey, Tokens
+from bot.fakes.slack.tokens import Grant, InstallKey, TokenKind, Tokens
 from bot.fakes.slack.wire import Reply
 
 __all__ = [
     "CODE_LIFETIME",
     "DEFAULT_INSTALLER",
-    "Install",
     "OAuth",
     "OAuthApp",
     "choices_path",
@@ -74,23 +74,6 @@ class OAuthApp:
     redirect_uri: str | None = None
     token_rotation: bool = False
     token_lifetime: int = 43_200
-
-
-@dataclass(frozen=True)
-class Install:
-    """One completed install, as ``oauth.v2.access`` answered it (``team_id`` is ``None`` for
-    an org-wide install)."""
-
-    team_id: str | None
-    enterprise_id: str | None
-    is_enterprise_install: bool
-    user_id: str
-    bot_token: str | None
-    bot_user_id: str | None
-    bot_scopes: tuple[str, ...]
-    user_token: str | None
-    user_scopes: tuple[str, ...]
-    time: float
 
 
 @dataclass(frozen=True)
@@ -198,26 +181,12 @@ class OAuth:
         key: InstallKey = (team.enterprise_id, None if code.org else team.id)
         self._tokens.installed.add(key)
         lifetime = app.token_lifetime if app.token_rotation else None
-        authed_user: dict[str, Any] = {"id": code.user_id}
-        body: dict[str, Any] = {"ok": True, "app_id": self._app_id, "authed_user": authed_user}
-        user = bot = None
-        if code.user_scopes:
-            user, refresh = self._tokens.issue(
-                kind="user",
-                key=key,
-                scopes=code.user_scopes,
-                user_id=code.user_id,
-                lifetime=lifetime,
-            )
-            authed_user |= _token_fields(user, refresh, lifetime)
-        if code.scopes:
-            bot, refresh = self._tokens.issue(
-                kind="bot", key=key, scopes=code.scopes, lifetime=lifetime
-            )
-            body |= _token_fields(bot, refresh, lifetime) | {"bot_user_id": team.bot.user_id}
+        user, user_fields = self._issue("user", key, code.user_scopes, code.user_id, lifetime)
+        bot, bot_fields = self._issue("bot", key, code.scopes, None, lifetime)
+        if bot is not None:
+            bot_fields["bot_user_id"] = team.bot.user_id
             for tenant in self._teams.of_key(key):
                 tenant.workspace.scopes = frozenset(code.scopes)
-        body |= _where(team, org=code.org)
         self.installs.append(
             Install(
                 team_id=key[1],
@@ -232,7 +201,25 @@ class OAuth:
                 time=self._clock(),
             )
         )
-        return body
+        authed_user = {"id": code.user_id} | user_fields
+        body = {"ok": True, "app_id": self._app_id, "authed_user": authed_user} | bot_fields
+        return body | _where(team, org=code.org)
+
+    def _issue(
+        self,
+        kind: TokenKind,
+        key: InstallKey,
+        scopes: tuple[str, ...],
+        user_id: str | None,
+        lifetime: float | None,
+    ) -> tuple[Grant | None, dict[str, Any]]:
+        """A token of ``kind`` if any scopes of that kind were granted, and its answer fields."""
+        if not scopes:
+            return None, {}
+        grant, refresh = self._tokens.issue(
+            kind=kind, key=key, scopes=scopes, user_id=user_id, lifetime=lifetime
+        )
+        return grant, _token_fields(grant, refresh, lifetime)
 
     def _refresh(self, app: OAuthApp, refresh_token: str) -> dict[str, Any]:
         grant, refresh = self._tokens.refresh(refresh_token, lifetime=app.token_lifetime)

@@ -12,7 +12,8 @@ from typing import TypeVar
 
 from bot.fakes.slack.checks import ApiFailure
 from bot.fakes.slack.hooks import ResponseUrls
-from bot.fakes.slack.oauth import Install, OAuth
+from bot.fakes.slack.installs import Install
+from bot.fakes.slack.oauth import OAuth
 from bot.fakes.slack.records import (
     Call,
     Ephemeral,

@@ -204,10 +204,9 @@ class Teams:
         """The workspace that serves a call (module docstring); ``None``: the org itself."""
         if grant.team_id is not None:
             return self.get(grant.team_id)
-        members = self.org(grant.enterprise_id)
         named = self.owner(channel_of(args) or ""), self.find(str(args.get("team_id") or ""))
         for candidate in named:
-            if candidate is not None and candidate in members:
+            if candidate is not None and candidate.team.enterprise_id == grant.enterprise_id:
                 return candidate
         return None
 

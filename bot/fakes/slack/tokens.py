@@ -32,7 +32,7 @@ from typing import Literal
 
 from bot.fakes.slack.checks import ApiFailure
 
-__all__ = ["Grant", "InstallKey", "Tokens"]
+__all__ = ["Grant", "InstallKey", "TokenKind", "Tokens"]
 
 InstallKey = tuple[str | None, str | None]  # (enterprise_id, team_id); team None: org-wide
 TokenKind = Literal["bot", "user"]
