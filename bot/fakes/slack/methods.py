@@ -1,4 +1,7 @@
-"""The Web API methods the fake answers: request args in, Slack's JSON out.
+"""The Web API methods one workspace of the fake answers: request args in, Slack's JSON out.
+
+``auth.test`` is answered by ``teams``, which knows the token's installation, and
+``oauth.v2.access`` by ``oauth``: both before any workspace is chosen.
 
 Args are read with the helpers in ``args``, which accept JSON values and strings alike. Unknown
 args are ignored, as Slack does, because Bolt's per-request client adds ``team_id`` to every call.
@@ -59,7 +62,6 @@ class WebApi:
         self._usergroups = usergroups
         self._root_url = root_url
         self.handlers: dict[str, Callable[[Args], ApiResult]] = {
-            "auth.test": self.auth_test,
             "chat.postMessage": self.chat_post_message,
             "chat.update": self.chat_update,
             "chat.postEphemeral": self.chat_post_ephemeral,
@@ -79,21 +81,6 @@ class WebApi:
             "usergroups.users.list": self.usergroups_users_list,
             "users.info": self.users_info,
         }
-
-    def auth_test(self, args: Args) -> ApiResult:
-        """Who the token belongs to, with its scopes in a header as Slack sends them."""
-        me = self._ws.identity
-        body = {
-            "ok": True,
-            "url": f"{PERMALINK_ROOT}/",
-            "team": me.team_name,
-            "user": me.user_name,
-            "team_id": me.team_id,
-            "user_id": me.user_id,
-            "bot_id": me.bot_id,
-            "is_enterprise_install": False,
-        }
-        return ApiResult(body, {"x-oauth-scopes": ",".join(sorted(self._ws.scopes))})
 
     def chat_post_message(self, args: Args) -> ApiResult:
         """Post a message or thread reply."""
@@ -217,6 +204,7 @@ class WebApi:
         channels = str(args.get("channels") or "").split(",")
         done = self._uploads.complete(
             json_list(args.get("files")),
+            workspace=self._ws,
             channel_id=opt_str(args, "channel_id") or channels[0] or None,
             thread_ts=opt_str(args, "thread_ts"),
             initial_comment=opt_str(args, "initial_comment"),
@@ -255,7 +243,7 @@ class WebApi:
     def users_info(self, args: Args) -> ApiResult:
         """A minimal user profile; any U/W id is a user unless ``users`` was configured."""
         user_id = str(args.get("user") or "")
-        name = self._user_name(user_id)
+        name = self.user_name(user_id)
         if name is None:
             raise ApiFailure("user_not_found")
         user = {
@@ -270,7 +258,8 @@ class WebApi:
         }
         return _ok(user=user)
 
-    def _user_name(self, user_id: str) -> str | None:
+    def user_name(self, user_id: str) -> str | None:
+        """The name of a person (or the bot) of the workspace, ``None`` if there is none."""
         if user_id == self._ws.identity.user_id:
             return self._ws.identity.user_name
         if self._users is not None:

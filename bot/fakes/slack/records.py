@@ -61,7 +61,9 @@ class Call:
     """One request the fake answered, as the bot sent it.
 
     The token is left out; ``caller`` keeps its last four characters, so a test running several
-    bots with different tokens can tell which one made the call.
+    bots with different tokens can tell which one made the call. ``team`` is the workspace the
+    call was served in (the org's ID for an org-wide token's ``auth.test``); ``None`` when no
+    token was accepted.
     """
 
     method: str
@@ -71,6 +73,7 @@ class Call:
     ok: bool
     error: str | None = None
     caller: str | None = None
+    team: str | None = None
 
 
 @dataclass(frozen=True)

@@ -1,90 +1,87 @@
 """``FakeSlack``: a real aiohttp server on a loopback port that plays Slack for the bot.
 
-It serves three kinds of URL, as Slack does:
+It serves these kinds of URL, as Slack does:
 
 - ``/api/<method>``: the Web API (GET or POST; args from the query string, a JSON body or a form
-  body, merged), token checked, every call recorded;
+  body, merged), token checked and the call served in the token's workspace, every call
+  recorded; ``oauth.v2.access`` among them (``oauth``);
+- ``/oauth/v2/authorize``: Slack's "Allow" page of the OAuth v2 install flow (``oauth``);
 - ``/commands/<team>/<id>/<secret>``: response_urls minted by ``response_url()``, 5 uses each;
 - ``/upload/v1/<file>/<secret>``: upload URLs handed out by ``files.getUploadURLExternal``;
 - ``/link/?ticket=…``: Socket Mode's WebSocket, from ``apps.connections.open`` (``sockets``).
 
-How each request is checked, answered and recorded lives in ``endpoints``; the rules for
+It also sends what Slack sends the app unasked: the Events API callbacks of an uninstall
+(``installs``). How each request is checked, answered and recorded lives in ``endpoints``; the
+workspaces and who serves a call in ``teams``; tokens in ``tokens``; the rules for
 response_urls in ``hooks``, for channels and threads in ``workspace``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from typing import TypeVar
 
 from aiohttp import web
 
-from bot.fakes.slack.checks import ApiFailure
 from bot.fakes.slack.endpoints import Endpoints
 from bot.fakes.slack.faults import Faults
 from bot.fakes.slack.hooks import ResponseUrls
-from bot.fakes.slack.methods import WebApi
-from bot.fakes.slack.records import (
-    BotIdentity,
-    Call,
-    Channel,
-    Ephemeral,
-    Message,
-    ResponsePost,
-    SlackEvent,
-    UploadedFile,
-    View,
-)
+from bot.fakes.slack.installs import Uninstaller
+from bot.fakes.slack.oauth import OAuth, OAuthApp, choices_path
+from bot.fakes.slack.observed import Observed
+from bot.fakes.slack.records import BotIdentity, Call, Channel, SlackEvent
+from bot.fakes.slack.signing import SentRequest
 from bot.fakes.slack.sockets import LINK_PATH, SocketMode
+from bot.fakes.slack.teams import DEFAULT_CHANNELS, DEFAULT_SCOPES, Team, Teams
+from bot.fakes.slack.tokens import Tokens
 from bot.fakes.slack.uploads import Uploads
 from bot.fakes.slack.views import Views
-from bot.fakes.slack.workspace import Workspace
+from bot.fakes.slack.workspaces import WorkspaceSetup
 
 __all__ = ["DEFAULT_CHANNELS", "DEFAULT_SCOPES", "FakeSlack"]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CHANNELS = (Channel(id="C0001", name="general"),)
-DEFAULT_SCOPES = (
-    "channels:history",
-    "channels:join",
-    "channels:read",
-    "chat:write",
-    "chat:write.public",
-    "commands",
-    "files:write",
-    "groups:history",
-    "groups:read",
-    "im:history",
-    "im:write",
-    "reactions:write",
-    "usergroups:read",
-    "users:read",
-)
 # Large enough for a chart image; aiohttp's 1 MiB default would refuse realistic uploads.
 MAX_REQUEST_BYTES = 50 * 1024 * 1024
 
-_T = TypeVar("_T")
 
+class FakeSlack(WorkspaceSetup, Observed):
+    """A recording fake of the Slack Web API, response_urls, file uploads and OAuth installs.
 
-class FakeSlack:
-    """A recording fake of the Slack Web API, response_urls and file uploads.
-
-    ``channels`` sets up the workspace (default: ``#general``, bot a member); ``tokens`` limits the
-    accepted tokens (default: any ``xoxb-``); ``users`` maps ids to names for ``users.info``
-    (default: any U/W id exists); ``usergroups`` maps group ids to member ids; ``scopes`` are
-    reported by ``auth.test`` and drive ``chat:write.public``; ``app_tokens`` limits the
-    app-level tokens ``apps.connections.open`` accepts (default: any ``xapp-``), and
+    ``channels`` sets up the first workspace (default: ``#general``, bot a member); ``tokens``
+    limits the tokens accepted there (default: any ``xoxb-``); ``users`` maps ids to names for
+    ``users.info`` (default: any U/W id exists); ``usergroups`` maps group ids to member ids;
+    ``scopes`` are reported by ``auth.test`` and drive ``chat:write.public``; ``identity`` is
+    the bot there, and names the workspace (``T0001``, domain ``fake``); ``app_tokens`` limits
+    the app-level tokens ``apps.connections.open`` accepts (default: any ``xapp-``), and
     ``socket_mode`` delivers envelopes to the connected app; ``post_rate_per_channel`` turns on
     Slack's per-channel posting limit (``post_burst`` messages may go at once);
     ``history_limits`` turns on Slack's 2025 limits for apps outside the Marketplace:
     ``conversations.history`` and ``conversations.replies`` once per ``history_interval``
-    seconds each (Slack's minute by default), 429 with ``Retry-After`` beyond, 15 messages a
-    page; ``clock`` drives the limits, response_url expiry and recorded times; ``on_event`` sees
-    every state change.
+    seconds each and workspace (Slack's minute by default), 429 with ``Retry-After`` beyond, 15
+    messages a page; ``clock`` drives the limits, response_url expiry, OAuth code and token
+    expiry and recorded times; ``on_event`` sees every state change.
+
+    More workspaces: ``add_workspace(team_id=..., name=..., channels=[...], users=...,
+    usergroups=..., enterprise_id=..., enterprise_name=..., tokens=[...])`` adds one, with its
+    own channels, people and bot user (``team(team_id).bot``); workspaces sharing an
+    ``enterprise_id`` form an Enterprise org. Channel IDs are unique across the fake, so
+    ``messages``, ``channel``, ``add_channel``, ``wait_for`` and the other readers find a
+    channel's workspace by its ID. A call is served in its token's workspace (``Call.team``):
+    another workspace's channel is ``channel_not_found``; an org-wide install's token works in
+    every workspace of its org (``teams``).
+
+    OAuth v2: with ``oauth=OAuthApp(client_id=..., client_secret=..., redirect_uri=...,
+    token_rotation=..., token_lifetime=...)`` (or ``set_oauth``), ``authorize_url()`` plays the
+    person who clicks "Allow" (who installs where: its arguments, or fake-only query args
+    ``team``, ``user``, ``org=1``, ``deny=1``) and ``oauth.v2.access`` exchanges its one-time
+    code for tokens of that workspace or org, or a refresh token for new ones (``oauth``).
+    ``installs`` lists what was installed.
+    ``await uninstall(team_id=...)`` (or ``enterprise_id=...`` alone for an org-wide install)
+    revokes that installation's tokens and sends ``tokens_revoked`` and ``app_uninstalled`` to
+    the URL given to ``set_events_url`` (``installs``, ``tokens``).
 
         async with FakeSlack() as fake:
             client = AsyncWebClient(token="xoxb-test", base_url=fake.api_url)
@@ -106,6 +103,7 @@ class FakeSlack:
         app_tokens: Collection[str] | None = None,
         history_limits: bool = False,
         history_interval: float = 60.0,
+        oauth: OAuthApp | None = None,
         clock: Callable[[], float] = time.monotonic,
         on_event: Callable[[SlackEvent], None] | None = None,
     ) -> None:
@@ -118,29 +116,40 @@ class FakeSlack:
         self._hooks = ResponseUrls(clock=clock, emit=self._emit)
         self._runner: web.AppRunner | None = None
         self._root_url: str | None = None
-        self._workspace = Workspace(
-            channels=channels, identity=self.identity, scopes=scopes, clock=clock, emit=self._emit
-        )
-        self._uploads = Uploads(workspace=self._workspace, clock=clock, emit=self._emit)
-        self._views = Views(identity=self.identity, clock=clock, emit=self._emit)
-        self._api = WebApi(
-            workspace=self._workspace,
+        self._uploads = Uploads(clock=clock, emit=self._emit)
+        self._views = Views(clock=clock, emit=self._emit)
+        self._teams = Teams(
             uploads=self._uploads,
             views=self._views,
-            users=users,
-            usergroups=usergroups if usergroups is not None else {},
+            clock=clock,
+            emit=self._emit,
             root_url=lambda: self.root_url,
         )
+        first = Team(self.identity.team_id, self.identity.team_name, "fake", self.identity)
+        self._teams.add(
+            first,
+            channels=channels,
+            scopes=scopes,
+            users=users,
+            usergroups=usergroups if usergroups is not None else {},
+        )
+        self._tokens = Tokens(clock=clock, default_key=first.install_key, accepted=tokens)
+        app_id = self.identity.app_id
+        self._oauth = OAuth(
+            app=oauth, app_id=app_id, teams=self._teams, tokens=self._tokens, clock=clock
+        )
+        self._uninstaller = Uninstaller(teams=self._teams, tokens=self._tokens, app_id=app_id)
         self.socket_mode = SocketMode(app_tokens=app_tokens)
         self._endpoints = Endpoints(
-            api=self._api,
+            teams=self._teams,
+            tokens=self._tokens,
+            oauth=self._oauth,
             hooks=self._hooks,
             uploads=self._uploads,
             sockets=self.socket_mode,
             root_url=lambda: self.root_url,
             faults=self._faults,
             calls=self._calls,
-            tokens=frozenset(tokens) if tokens is not None else None,
             post_rate=post_rate_per_channel,
             post_burst=post_burst,
             clock=clock,
@@ -153,6 +162,8 @@ class FakeSlack:
         """Listen on ``host:port`` (port 0 picks a free one)."""
         app = web.Application(client_max_size=MAX_REQUEST_BYTES)
         app.router.add_route("*", "/api/{method}", self._endpoints.handle_api)
+        app.router.add_get("/oauth/v2/authorize", self._endpoints.handle_authorize)
+        app.router.add_get("/oauth/v2/authorize/{choices}", self._endpoints.handle_authorize)
         app.router.add_post("/commands/{team}/{id}/{secret}", self._endpoints.handle_response_url)
         app.router.add_post("/upload/v1/{file_id}/{secret}", self._endpoints.handle_upload)
         app.router.add_get(LINK_PATH, self.socket_mode.handle)
@@ -188,25 +199,42 @@ class FakeSlack:
         """The Web API base URL, for ``AsyncWebClient(base_url=...)`` / ``SLACK_API_URL``."""
         return f"{self.root_url}/api/"
 
+    def authorize_url(
+        self,
+        *,
+        team: str | None = None,
+        user: str | None = None,
+        org: bool = False,
+        deny: bool = False,
+    ) -> str:
+        """Slack's "Allow" page, for Bolt's ``OAuthSettings(authorization_url=...)``: the
+        person ``user`` (default ``DEFAULT_INSTALLER``) installs in ``team`` (default: the
+        first workspace), org-wide with ``org``, or cancels with ``deny``."""
+        choices = choices_path(team=team, user=user, org=org, deny=deny)
+        return f"{self.root_url}/oauth/v2/authorize" + (f"/{choices}" if choices else "")
+
     def response_url(self, *, team_id: str | None = None) -> str:
         """Mint a response_url that records what is POSTed to it (5 uses, 30 minutes)."""
         return self._hooks.mint(root_url=self.root_url, team_id=team_id or self.identity.team_id)
 
-    # --- workspace setup ------------------------------------------------------------------
+    # --- OAuth and uninstalling -----------------------------------------------------------
 
-    def add_channel(self, channel: Channel) -> None:
-        """Add a channel, or replace the one with the same id (e.g. to invite the bot)."""
-        self._workspace.add_channel(channel)
+    def set_oauth(self, app: OAuthApp | None) -> None:
+        """Set the app's OAuth credentials and settings (``None``: no OAuth)."""
+        self._oauth.app = app
 
-    def channel(self, channel_id: str) -> Channel:
-        """The channel as it stands now (``KeyError`` if unknown)."""
-        return self._workspace.channel(channel_id)
+    def set_events_url(self, url: str | None, *, signing_secret: str = "") -> None:
+        """Where Slack sends the app's Events API callbacks, signed with ``signing_secret``."""
+        self._uninstaller.events_url = url
+        self._uninstaller.signing_secret = signing_secret
 
-    def add_message(
-        self, channel: str, *, text: str, user: str, thread_ts: str | None = None
-    ) -> Message:
-        """Seed a message from a human (no permission checks; it emits an event like any post)."""
-        return self._workspace.post(channel, text=text, blocks=None, thread_ts=thread_ts, user=user)
+    async def uninstall(
+        self, *, team_id: str | None = None, enterprise_id: str | None = None
+    ) -> list[SentRequest]:
+        """Uninstall the app from a workspace, or org-wide with ``enterprise_id`` alone: its
+        tokens revoked, ``tokens_revoked`` and ``app_uninstalled`` delivered to the events URL.
+        Returns the app's answers to the two events (none without an events URL)."""
+        return await self._uninstaller.uninstall(team_id=team_id, enterprise_id=enterprise_id)
 
     # --- faults ---------------------------------------------------------------------------
 
@@ -249,85 +277,6 @@ class FakeSlack:
     def clear_faults(self) -> None:
         """Drop scripted faults and the random fault rate."""
         self._faults.clear()
-
-    # --- what happened --------------------------------------------------------------------
-
-    @property
-    def calls(self) -> list[Call]:
-        """Every request answered, in order (Web API, response_url and upload)."""
-        return list(self._calls)
-
-    def calls_to(self, method: str) -> list[Call]:
-        """The calls to one method."""
-        return [call for call in self._calls if call.method == method]
-
-    @property
-    def events(self) -> list[SlackEvent]:
-        """Every state change, in order."""
-        return list(self._events)
-
-    def messages(self, channel: str) -> list[Message]:
-        """The channel's messages and replies in their current state, in ts order."""
-        return self._workspace.messages(channel)
-
-    def message(self, channel: str, ts: str) -> Message:
-        """One message in its current state (``KeyError`` if unknown)."""
-        try:
-            return self._workspace.message(channel, ts)
-        except ApiFailure:
-            raise KeyError((channel, ts)) from None
-
-    def thread(self, channel: str, ts: str) -> list[Message]:
-        """A parent and its replies in order (empty until the parent exists)."""
-        return self._workspace.thread(channel, ts)
-
-    @property
-    def ephemerals(self) -> list[Ephemeral]:
-        """Ephemeral messages, in order."""
-        return list(self._workspace.ephemerals)
-
-    @property
-    def responses(self) -> dict[str, list[ResponsePost]]:
-        """What was POSTed to each minted response_url (every minted URL is a key)."""
-        return self._hooks.posts()
-
-    @property
-    def files(self) -> list[UploadedFile]:
-        """Completed uploads, in order."""
-        return list(self._uploads.completed)
-
-    @property
-    def views(self) -> list[View]:
-        """Every view opened, updated or published, in order."""
-        return list(self._views.records)
-
-    async def wait_for(
-        self,
-        predicate: Callable[[], _T],
-        *,
-        timeout: float = 2.0,  # noqa: ASYNC109 - a polling deadline, as in asyncio.wait_for
-        interval: float = 0.005,
-        what: str | None = None,
-    ) -> _T:
-        """Poll ``predicate`` until it returns something truthy, and return that."""
-        deadline = asyncio.get_running_loop().time() + timeout
-        while True:
-            value = predicate()
-            if value:
-                return value
-            if asyncio.get_running_loop().time() >= deadline:
-                raise TimeoutError(self._timeout_message(predicate, timeout, what))
-            await asyncio.sleep(interval)
-
-    def _timeout_message(
-        self, predicate: Callable[[], object], timeout: float, what: str | None
-    ) -> str:
-        name = what or getattr(predicate, "__name__", "predicate")
-        recent = self._calls[-8:]
-        lines = [f"  {c.method} -> {c.status} {'ok' if c.ok else c.error}" for c in recent]
-        summary = "\n".join(lines) or "  (no calls)"
-        total = len(self._calls)
-        return f"{name} not true after {timeout:.3f}s; last calls ({total} total):\n{summary}"
 
     # --- bookkeeping ----------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""Requests as Slack sends them to the bot: signed slash commands and interactivity payloads.
+"""Requests as Slack sends them to the bot: signed slash commands, interactivity payloads and
+Events API callbacks.
 
 Tests and benchmarks use these to hit the bot's real HTTP endpoint, so the signature check, the
 form parsing and Slack's 3-second deadline are all exercised.
@@ -18,16 +19,18 @@ from urllib.parse import urlencode
 
 import aiohttp
 
+from bot.fakes.slack.events import event_callback
+
 __all__ = [
     "SLACK_TIMEOUT",
     "SentRequest",
-    "block_actions_payload",
     "interactivity_body",
+    "post_event",
+    "send_event",
     "send_interaction",
     "send_slash_command",
     "sign_slack_request",
     "slash_command_body",
-    "view_submission_payload",
 ]
 
 # Slack gives up on a slash command or interaction after 3 s and shows the user an error.
@@ -68,14 +71,24 @@ def slash_command_fields(
     channel_name: str = "general",
     api_app_id: str = "A0001",
     team_domain: str = "fake",
+    enterprise_id: str | None = None,
+    enterprise_name: str | None = None,
+    is_enterprise_install: bool | None = None,
     token: str = "fake-verification-token",  # noqa: S107 - Slack's deprecated, unchecked field
 ) -> dict[str, str]:
     """A slash command's fields in Slack's order (a form body over HTTP, a Socket Mode
-    envelope's payload)."""
-    return {
-        "token": token,
-        "team_id": team_id,
-        "team_domain": team_domain,
+    envelope's payload).
+
+    ``enterprise_id`` and ``enterprise_name`` are sent only for a workspace of an Enterprise
+    org, as Slack does; ``is_enterprise_install`` (``"true"``/``"false"``) is sent when given,
+    and as ``"false"`` for an org's workspace when not, so a body without them stays the one
+    the bot always got.
+    """
+    fields = {"token": token, "team_id": team_id, "team_domain": team_domain}
+    if enterprise_id is not None:
+        fields["enterprise_id"] = enterprise_id
+        fields["enterprise_name"] = enterprise_name or enterprise_id
+    fields |= {
         "channel_id": channel_id,
         "channel_name": channel_name,
         "user_id": user_id,
@@ -86,6 +99,11 @@ def slash_command_fields(
         "trigger_id": trigger_id or new_trigger_id(),
         "api_app_id": api_app_id,
     }
+    if is_enterprise_install is None and enterprise_id is not None:
+        is_enterprise_install = False
+    if is_enterprise_install is not None:
+        fields["is_enterprise_install"] = "true" if is_enterprise_install else "false"
+    return fields
 
 
 def slash_command_body(**fields: Any) -> bytes:
@@ -110,7 +128,7 @@ async def send_slash_command(
     response_url: str,
     timestamp: int | None = None,
     timeout: float = SLACK_TIMEOUT,  # noqa: ASYNC109 - Slack's own deadline, part of the contract
-    **extra: str,
+    **extra: str | bool | None,
 ) -> SentRequest:
     """POST a signed ``/retrain`` (or ``command=...``) to the bot, as Slack would.
 
@@ -141,92 +159,62 @@ async def send_interaction(
     )
 
 
-def block_actions_payload(
+async def send_event(
+    session: aiohttp.ClientSession,
+    url: str,
     *,
-    action_id: str,
-    user_id: str,
-    channel_id: str,
-    message_ts: str,
-    response_url: str,
-    value: str | None = None,
-    block_id: str = "actions",
-    text: str = "Button",
-    team_id: str = "T0001",
+    signing_secret: str,
+    team_id: str,
+    event: Mapping[str, Any],
+    enterprise_id: str | None = None,
     api_app_id: str = "A0001",
-    trigger_id: str | None = None,
-) -> dict[str, Any]:
-    """A ``block_actions`` payload for a button click on a channel message."""
-    action: dict[str, Any] = {
-        "type": "button",
-        "action_id": action_id,
-        "block_id": block_id,
-        "text": {"type": "plain_text", "text": text},
-        "action_ts": f"{time.time():.6f}",
-    }
-    if value is not None:
-        action["value"] = value
-    return {
-        "type": "block_actions",
-        **_envelope(user_id=user_id, team_id=team_id, api_app_id=api_app_id, trigger_id=trigger_id),
-        "container": {
-            "type": "message",
-            "message_ts": message_ts,
-            "channel_id": channel_id,
-            "is_ephemeral": False,
-        },
-        "channel": {"id": channel_id, "name": "general"},
-        "message": {"type": "message", "ts": message_ts, "text": ""},
-        "state": {"values": {}},
-        "response_url": response_url,
-        "actions": [action],
-    }
+    user_id: str = "U0BOT",
+    is_enterprise_install: bool = False,
+    event_id: str | None = None,
+    timestamp: int | None = None,
+    timeout: float = SLACK_TIMEOUT,  # noqa: ASYNC109 - Slack's own deadline, part of the contract
+) -> SentRequest:
+    """POST one signed Events API callback (``event`` in its ``event_callback`` envelope, see
+    ``events.event_callback``) to the bot's Request URL, as JSON."""
+    envelope = event_callback(
+        team_id=team_id,
+        event=event,
+        enterprise_id=enterprise_id,
+        api_app_id=api_app_id,
+        user_id=user_id,
+        is_enterprise_install=is_enterprise_install,
+        event_id=event_id,
+    )
+    return await post_event(
+        session, url, envelope, signing_secret=signing_secret, timestamp=timestamp, timeout=timeout
+    )
 
 
-def view_submission_payload(
+async def post_event(
+    session: aiohttp.ClientSession,
+    url: str,
+    envelope: Mapping[str, Any],
     *,
-    callback_id: str,
-    user_id: str,
-    values: Mapping[str, Mapping[str, Any]],
-    private_metadata: str = "",
-    view_id: str = "V0000000001",
-    team_id: str = "T0001",
-    api_app_id: str = "A0001",
-    trigger_id: str | None = None,
-) -> dict[str, Any]:
-    """A ``view_submission`` payload; ``values`` is ``{block_id: {action_id: {...}}}``."""
-    return {
-        "type": "view_submission",
-        **_envelope(user_id=user_id, team_id=team_id, api_app_id=api_app_id, trigger_id=trigger_id),
-        "view": {
-            "id": view_id,
-            "team_id": team_id,
-            "type": "modal",
-            "callback_id": callback_id,
-            "private_metadata": private_metadata,
-            "state": {"values": {k: dict(v) for k, v in values.items()}},
-            "hash": "1700000000.00000001",
-        },
-        "response_urls": [],
-    }
+    signing_secret: str,
+    timestamp: int | None = None,
+    timeout: float = SLACK_TIMEOUT,  # noqa: ASYNC109 - Slack's own deadline, part of the contract
+) -> SentRequest:
+    """POST an envelope already built, signed, as JSON."""
+    body = json.dumps(envelope, separators=(",", ":")).encode()
+    return await _post_signed(
+        session,
+        url,
+        body,
+        signing_secret=signing_secret,
+        timestamp=timestamp,
+        timeout=timeout,
+        content_type="application/json",
+    )
 
 
 def new_trigger_id() -> str:
     """A trigger id in Slack's ``<digits>.<digits>.<hex>`` shape."""
     return f"1700000000.4242.{secrets.token_hex(16)}"
-
-
-def _envelope(
-    *, user_id: str, team_id: str, api_app_id: str, trigger_id: str | None
-) -> dict[str, Any]:
-    return {
-        "user": {"id": user_id, "username": "tester", "name": "tester", "team_id": team_id},
-        "team": {"id": team_id, "domain": "fake"},
-        "api_app_id": api_app_id,
-        "token": "fake-verification-token",
-        "trigger_id": trigger_id or new_trigger_id(),
-        "is_enterprise_install": False,
-        "enterprise": None,
-    }
 
 
 async def _post_signed(
@@ -237,10 +225,11 @@ async def _post_signed(
     signing_secret: str,
     timestamp: int | None,
     timeout: float,  # noqa: ASYNC109 - passed to aiohttp, which enforces it
+    content_type: str = "application/x-www-form-urlencoded",
 ) -> SentRequest:
     stamp = int(time.time()) if timestamp is None else timestamp
     headers = {
-        "Content-Type": "application/x-www-form-urlencoded",
+        "Content-Type": content_type,
         **sign_slack_request(signing_secret=signing_secret, body=body, timestamp=stamp),
     }
     started = time.perf_counter()

@@ -30,16 +30,10 @@ class PendingUpload:
 
 
 class Uploads:
-    """Reserved and completed uploads of the fake workspace."""
+    """Reserved and completed uploads of every workspace of the fake (file IDs are unique
+    across Slack); a completed upload is shared in the workspace of the call completing it."""
 
-    def __init__(
-        self,
-        *,
-        workspace: Workspace,
-        clock: Callable[[], float],
-        emit: Callable[[SlackEvent], None],
-    ) -> None:
-        self._workspace = workspace
+    def __init__(self, *, clock: Callable[[], float], emit: Callable[[SlackEvent], None]) -> None:
         self._clock = clock
         self._emit = emit
         self._pending: dict[str, PendingUpload] = {}
@@ -79,6 +73,7 @@ class Uploads:
         self,
         files: list[Mapping[str, object]],
         *,
+        workspace: Workspace,
         channel_id: str | None,
         thread_ts: str | None,
         initial_comment: str | None,
@@ -89,8 +84,8 @@ class Uploads:
             raise ApiFailure("invalid_arguments")
         message_ts = None
         if channel_id:
-            message_ts, thread_ts = self._share(
-                channel_id, [u.id for u, _ in uploads], thread_ts, initial_comment
+            message_ts, thread_ts = _share(
+                workspace, channel_id, [u.id for u, _ in uploads], thread_ts, initial_comment
             )
         done = [
             UploadedFile(
@@ -120,21 +115,22 @@ class Uploads:
             raise ApiFailure("file_not_found")
         return pending
 
-    def _share(
-        self,
-        channel_id: str,
-        file_ids: list[str],
-        thread_ts: str | None,
-        initial_comment: str | None,
-    ) -> tuple[str, str | None]:
-        channel = self._workspace.visible(channel_id)
-        self._workspace.require_postable(channel, membership=True)
-        message = self._workspace.post(
-            channel.id,
-            text=initial_comment or "",
-            blocks=None,
-            thread_ts=thread_ts,
-            files=tuple(file_ids),
-            announce=False,
-        )
-        return message.ts, message.thread_ts
+
+def _share(
+    workspace: Workspace,
+    channel_id: str,
+    file_ids: list[str],
+    thread_ts: str | None,
+    initial_comment: str | None,
+) -> tuple[str, str | None]:
+    channel = workspace.visible(channel_id)
+    workspace.require_postable(channel, membership=True)
+    message = workspace.post(
+        channel.id,
+        text=initial_comment or "",
+        blocks=None,
+        thread_ts=thread_ts,
+        files=tuple(file_ids),
+        announce=False,
+    )
+    return message.ts, message.thread_ts

@@ -13,16 +13,10 @@ __all__ = ["Views", "view_payload"]
 
 
 class Views:
-    """Every view the bot showed, and the live ones it may still update."""
+    """Every view the bot showed, and the live ones it may still update, in every workspace
+    of the fake (view IDs and trigger IDs are unique across Slack)."""
 
-    def __init__(
-        self,
-        *,
-        identity: BotIdentity,
-        clock: Callable[[], float],
-        emit: Callable[[SlackEvent], None],
-    ) -> None:
-        self._identity = identity
+    def __init__(self, *, clock: Callable[[], float], emit: Callable[[SlackEvent], None]) -> None:
         self._clock = clock
         self._emit = emit
         self._count = 0

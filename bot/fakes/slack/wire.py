@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -12,7 +13,15 @@ from aiohttp import web
 from bot.fakes.slack.checks import ApiFailure
 from bot.fakes.slack.faults import Fault
 
-__all__ = ["Reply", "channel_of", "fault_reply", "json_object", "read_args", "read_upload"]
+__all__ = [
+    "Reply",
+    "basic_credentials",
+    "channel_of",
+    "fault_reply",
+    "json_object",
+    "read_args",
+    "read_upload",
+]
 
 
 @dataclass(frozen=True)
@@ -25,10 +34,10 @@ class Reply:
 
     @property
     def ok(self) -> bool:
-        """HTTP 200 and, for the Web API, ``"ok": true``."""
+        """HTTP 200 and, for the Web API, ``"ok": true``; a redirect for a plain-text reply."""
         if isinstance(self.body, dict):
             return self.status == 200 and self.body.get("ok") is True
-        return self.status == 200
+        return self.status == 200 or 300 <= self.status < 400
 
     @property
     def error(self) -> str | None:
@@ -59,6 +68,20 @@ async def read_args(request: web.Request) -> tuple[dict[str, Any], str | None]:
     if header.startswith("Bearer "):
         return args, header.removeprefix("Bearer ").strip()
     return args, str(param_token) if param_token else None
+
+
+def basic_credentials(request: web.Request) -> tuple[str, str] | None:
+    """The login and password of an HTTP Basic ``Authorization`` header (the way slack_sdk
+    sends an app's client ID and secret), or ``None``."""
+    header = request.headers.get("Authorization", "")
+    if not header.startswith("Basic "):
+        return None
+    try:
+        decoded = base64.b64decode(header.removeprefix("Basic ").strip(), validate=True)
+    except ValueError:
+        return None
+    login, colon, password = decoded.decode("latin1").partition(":")
+    return (login, password) if colon else None
 
 
 async def _read_body_args(request: web.Request) -> dict[str, Any]:

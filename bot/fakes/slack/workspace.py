@@ -65,16 +65,20 @@ class Workspace:
         scopes: Iterable[str],
         clock: Callable[[], float],
         emit: Callable[[SlackEvent], None],
+        ephemerals: list[Ephemeral] | None = None,
+        im_id: Callable[[str], str] = lambda user_id: f"D{user_id[1:]}",
     ) -> None:
         self.identity = identity
         self.scopes = frozenset(scopes)
         self._clock = clock
         self._emit = emit
+        self._im_id = im_id  # the ID of a new DM with a user
         self._channels = {channel.id: channel for channel in channels}
         # Per channel, ts -> message; dicts keep insertion order, which is ts order here.
         self._messages: dict[str, dict[str, Message]] = {}
         self._ts_counter: dict[str, int] = {}
-        self.ephemerals: list[Ephemeral] = []
+        # Shared by every workspace of a fake when given, so the fake keeps one order of them.
+        self.ephemerals: list[Ephemeral] = [] if ephemerals is None else ephemerals
 
     # --- channels -------------------------------------------------------------------------
 
@@ -85,6 +89,10 @@ class Workspace:
     def channel(self, channel_id: str) -> Channel:
         """The channel with this id (``KeyError`` if unknown)."""
         return self._channels[channel_id]
+
+    def has(self, channel_id: str) -> bool:
+        """Whether the channel is one of this workspace's."""
+        return channel_id in self._channels
 
     def visible(self, channel_id: object) -> Channel:
         """The channel as the bot sees it; private channels it is not in do not exist for it."""
@@ -124,7 +132,7 @@ class Workspace:
         for channel in self._channels.values():
             if channel.is_im and channel.bot_is_member and channel.user == user_id:
                 return channel, True
-        channel = Channel(id=f"D{user_id[1:]}", name=user_id, is_im=True, user=user_id)
+        channel = Channel(id=self._im_id(user_id), name=user_id, is_im=True, user=user_id)
         self._channels[channel.id] = channel
         return channel, False
 
