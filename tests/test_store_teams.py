@@ -96,7 +96,8 @@ async def test_a_teams_old_training_is_found_behind_many_of_another_team(
 
 async def test_notify_choices_are_per_team(store: SqlJobStore) -> None:
     """A choice holds in the team it was made in; one of no team (made before teams were
-    kept) holds in every team without a choice of its own."""
+    kept) holds in every team without a choice of its own; asked for no team (a job stored
+    before teams were), the latest choice counts."""
     prefs = Preferences(store)
     await prefs.set_notify("U1", NotifyMode.DM, team_id="T1")
     assert await prefs.notify("U1", team_id="T1") == NotifyMode.DM
@@ -105,7 +106,8 @@ async def test_notify_choices_are_per_team(store: SqlJobStore) -> None:
     await prefs.set_notify("U2", NotifyMode.OFF, team_id="T2")
     assert await prefs.notify("U2", team_id="T1") == NotifyMode.DM
     assert await prefs.notify("U2", team_id="T2") == NotifyMode.OFF
-    assert await prefs.notify("U2") == NotifyMode.DM
+    assert await prefs.notify("U2") == NotifyMode.OFF
+    assert await prefs.notify("U1") == NotifyMode.DM
     await prefs.set_notify("U1", NotifyMode.OFF, team_id="T1")
     assert await prefs.notify("U1", team_id="T1") == NotifyMode.OFF
 

@@ -2,7 +2,8 @@
 
 `/retrain notify dm` stores `dm`, `/retrain notify off` stores `off`, for the team the command
 was typed in; nobody's row means off. A row of no team (`NO_TEAM`, the choices made before
-choices were kept per team) applies in every team where the person has no row of its own.
+choices were kept per team) applies in every team where the person has no row of its own; a
+job of no team (stored before teams were) follows the person's latest choice, wherever made.
 The deliverer reads the choice for the job's team when a training ends, so a choice made while
 a training runs applies to it. One upsert serves SQLite and PostgreSQL (both speak ON CONFLICT).
 """
@@ -36,16 +37,15 @@ class Preferences:
         self._store = store
 
     async def notify(self, user: str, *, team_id: str | None = None) -> NotifyMode:
-        """`user`'s choice in team `team_id` (or else of no team); OFF when they made none.
+        """`user`'s choice in team `team_id`, or else of no team; OFF when they made none.
+        For no team (a job stored before teams were), their latest choice in any team.
         StoreError when the database fails."""
-        teams = {team_id or NO_TEAM, NO_TEAM}
-        query = (
-            sa.select(_C.notify)
-            .where(_C.user_id == user, _C.team_id.in_(teams))
+        query = sa.select(_C.notify).where(_C.user_id == user).limit(1)
+        if team_id is None:
+            query = query.order_by(_C.updated_at.desc())
+        else:
             # '' sorts before any team ID: the team's own choice comes first.
-            .order_by(_C.team_id.desc())
-            .limit(1)
-        )
+            query = query.where(_C.team_id.in_({team_id, NO_TEAM})).order_by(_C.team_id.desc())
         try:
             async with self._store.connect() as conn:
                 value = (await conn.execute(query)).scalar()
