@@ -1,5 +1,6 @@
 """What the store keeps per workspace, on SQLite and PostgreSQL: reads filtered by team (rows
-of no team shown to all), notify choices per team, the audit trail's and schedules' teams."""
+of no team shown to all), notify choices per team, the audit trail's and schedules' teams,
+and Slack's installations."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
+from slack_sdk.oauth.installation_store import Installation
+from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
 
 from bot.core.autoretrain import AutoKind, AutoRetrain
 from bot.core.jobs import Job
@@ -18,6 +21,7 @@ from bot.store.audit import AuditEvent, AuditKind, AuditLog, export_events
 from bot.store.autoretrains import AutoRetrainStore
 from bot.store.jobs import SqlJobStore
 from bot.store.prefs import NotifyMode, Preferences
+from bot.store.schema import BOTS_TABLE, INSTALLATIONS_TABLE
 
 MODEL = "7JXCXTRXTMNLJCEF2DR5CJ46QU"
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
@@ -159,3 +163,30 @@ async def test_schedules_keep_their_team_and_list_per_team(store: SqlJobStore) -
     assert await autos.get("trg-mine") == mine
     assert [a.id for a in await autos.all(team_id="T1")] == ["trg-old", "trg-mine"]
     assert [a.id for a in await autos.all()] == ["trg-old", "trg-mine", "trg-them"]
+
+
+async def test_slack_installations_are_kept_in_the_migrated_tables(store: SqlJobStore) -> None:
+    """slack_sdk's installation store, on the tables the migrations made, saves an install
+    and finds its bot, per workspace."""
+    installs = AsyncSQLAlchemyInstallationStore(
+        client_id="111.222",
+        engine=store.engine,
+        installations_table_name=INSTALLATIONS_TABLE,
+        bots_table_name=BOTS_TABLE,
+    )
+    await installs.async_save(
+        Installation(
+            app_id="A1",
+            enterprise_id="E1",
+            team_id="T1",
+            user_id="U1",
+            bot_token="xoxb-team-one",
+            bot_id="B1",
+            bot_user_id="UB1",
+            bot_scopes="commands,chat:write",
+        )
+    )
+    bot = await installs.async_find_bot(enterprise_id="E1", team_id="T1")
+    assert bot is not None
+    assert bot.bot_token == "xoxb-team-one"
+    assert await installs.async_find_bot(enterprise_id=None, team_id="T2") is None
