@@ -220,8 +220,8 @@ def create_bot(settings: Settings, **timing: float) -> Bot:
     reads = Reads(store=store, visibility=visibility, notifier=notifier)
     preferences = Preferences(store)
 
-    async def wants_dm(user: str) -> bool:
-        return await preferences.notify(user) == NotifyMode.DM
+    async def wants_dm(user: str, team_id: str | None) -> bool:
+        return await preferences.notify(user, team_id=team_id) == NotifyMode.DM
 
     timings = timing_from(settings, **timing)
     foreground = Foreground()

@@ -27,6 +27,7 @@ from bot.core.autocommands import Schedule, When
 from bot.core.autoretrain import AutoKind, AutoRetrain, fire_job_id, new_auto_id
 from bot.core.jobs import Job, utcnow
 from bot.core.requester import Requester
+from bot.core.workspaces import same_workspace
 from bot.errors import EinsteinError, SlackError, SlackRefused, StoreError
 from bot.loops import raise_if_cancelled
 from bot.retrains import Fired, Retrains
@@ -109,12 +110,13 @@ class AutoRuns:
         return autotexts.created(auto)
 
     async def listing(self, *, by: Requester) -> str:
-        """The schedules and triggers `by` may see (those of private channels only to their
-        members, of DMs only to their creator), with ID, creator, channel, options and what
-        is next; and how many are left out."""
+        """The schedules and triggers of `by`'s workspace that they may see (those of private
+        channels only to their members, of DMs only to their creator), with ID, creator,
+        channel, options and what is next; and how many are left out. Another workspace's
+        are not counted: that workspace is none of this one's business."""
         shown: list[AutoRetrain] = []
         left_out = 0
-        for auto in await self._autos.all():
+        for auto in await self._autos.all(team_id=by.team_id):
             sight = await self._visibility.channel_sight(auto.channel, by.user, owner=auto.creator)
             if sight is Sight.SHOWN:
                 shown.append(auto)
@@ -127,9 +129,10 @@ class AutoRuns:
         return autotexts.listing(shown, progress, left_out=left_out)
 
     async def remove(self, auto_id: str, *, by: Requester) -> str:
-        """Remove one, if `by` made it or may retrain its model; the answer."""
+        """Remove one, if `by` made it or may retrain its model; the answer. One of another
+        workspace is unknown here."""
         auto = await self._autos.get(auto_id)
-        if auto is None:
+        if auto is None or not same_workspace(auto.team_id, by.team_id):
             return autotexts.no_such(auto_id)
         if by.user != auto.creator:
             check = await self._gate.check_retrain(
@@ -201,6 +204,7 @@ class AutoRuns:
             channel=self._retrain_channel or auto.channel,
             origin_channel=auto.channel,
             team_id=auto.team_id,
+            enterprise_id=auto.enterprise_id,
             created_at=now,
             started_by=auto.id,
         )
@@ -254,6 +258,8 @@ class AutoRuns:
                 kind=kind,
                 actor=actor or auto.creator,
                 channel=auto.channel,
+                team_id=auto.team_id,
+                enterprise_id=auto.enterprise_id,
                 model_id=auto.model_id,
                 job_id=job_id,
                 options=auto.options.describe(),
@@ -284,4 +290,5 @@ def _new(kind: AutoKind, command: Schedule | When, by: Requester, now: datetime)
         channel=by.channel,
         created_at=now,
         team_id=by.team_id,
+        enterprise_id=by.enterprise_id,
     )

@@ -1,8 +1,9 @@
 """The use case behind `/retrain notify dm|off`: a person's choice of where results reach them.
 
-    /retrain notify dm|off ──▶ Choices.notify ──▶ Preferences.set_notify (stored, per person)
+    /retrain notify dm|off ──▶ Choices.notify ──▶ Preferences.set_notify (per person and team)
 
-The deliverer reads the stored choice when a training ends (`bot.follow.direct`).
+The deliverer reads the stored choice for the job's team when a training ends
+(`bot.follow.direct`).
 """
 
 from __future__ import annotations
@@ -31,14 +32,15 @@ class Choices:
     def __init__(self, *, preferences: Preferences) -> None:
         self._preferences = preferences
 
-    async def notify(self, *, user: str, mode: str | None) -> str:
-        """Store `mode` for `user` (None: only tell the current choice); the private answer."""
+    async def notify(self, *, user: str, mode: str | None, team_id: str | None = None) -> str:
+        """Store `mode` for `user` in workspace `team_id` (None: only tell the current choice);
+        the private answer."""
         try:
             if mode is None:
-                current = await self._preferences.notify(user)
+                current = await self._preferences.notify(user, team_id=team_id)
                 return f"Your results: {_describe(current)}"
             chosen = NotifyMode(mode)
-            await self._preferences.set_notify(user, chosen)
+            await self._preferences.set_notify(user, chosen, team_id=team_id)
         except StoreError as exc:
             log.error("could not store or read the notify choice of %s: %s", user, exc)
             return (

@@ -12,8 +12,9 @@ shows under its field and the example is not added. If Einstein is slower the fo
 call goes on, and the person hears privately how it ended. The client resends a feedback only
 when Einstein surely took nothing, so a slow answer never adds the example twice.
 
-Each example is audited (`AuditKind.FEEDBACK`) with its label and its document's length; the
-document itself is neither audited nor logged.
+Each example is audited (`AuditKind.FEEDBACK`) with its label, its document's length and the
+workspace it came from; the document itself is neither audited nor logged. The form offers the
+models of recent trainings of the person's workspace only.
 """
 
 from __future__ import annotations
@@ -107,9 +108,10 @@ class Feedback:
         message_ts: str,
         text: str,
         triggered_at: float,
+        team_id: str | None = None,
     ) -> None:
         """Open the form on `text`, the most recent model chosen; then fetch its labels."""
-        recent = await self._recent_models(user)
+        recent = await self._recent_models(user, team_id=team_id)
         meta = FeedbackMeta(
             channel=channel, message_ts=message_ts, model_id=recent[0] if recent else ""
         )
@@ -170,12 +172,13 @@ class Feedback:
             # hash_conflict: the person changed the form since; their newer change redraws it.
             log.info("feedback form not redrawn: %s", exc.code)
 
-    async def _recent_models(self, user: str) -> list[str]:
-        """The models of the store's recent jobs `user` may see, newest first, each once (a
-        training in a private channel names its model only to the channel's members)."""
+    async def _recent_models(self, user: str, *, team_id: str | None) -> list[str]:
+        """The models of the store's recent jobs of workspace `team_id` that `user` may see,
+        newest first, each once (a training in a private channel names its model only to the
+        channel's members)."""
         try:
             async with asyncio.timeout(_RECENT_WITHIN):
-                jobs = await self._store.recent(limit=_RECENT_JOBS)
+                jobs = await self._store.recent(limit=_RECENT_JOBS, team_id=team_id)
                 seen = await self._visibility.sort(jobs, user)
         except (StoreError, TimeoutError) as exc:
             log.warning("no recent models for the feedback form: %s", exc.__class__.__name__)
@@ -283,7 +286,14 @@ class Feedback:
                 f"You may not add feedback to {model}: {decision.reason}",
                 field=model_field,
             )
-            await self._audit_result(form, user=user, result=result, why="access")
+            await self._audit_result(
+                form,
+                user=user,
+                team_id=team_id,
+                enterprise_id=enterprise_id,
+                result=result,
+                why="access",
+            )
             return result
         try:
             await self._einstein.add_feedback(
@@ -305,7 +315,14 @@ class Feedback:
                 f"The example was not added to {model}. {explain(exc, model_id=form.model_id)}",
                 field=field or BlockId.FEEDBACK_DOCUMENT,
             )
-            await self._audit_result(form, user=user, result=result, why=exc.kind)
+            await self._audit_result(
+                form,
+                user=user,
+                team_id=team_id,
+                enterprise_id=enterprise_id,
+                result=result,
+                why=exc.kind,
+            )
             return result
         result = FeedbackResult(
             "added",
@@ -313,11 +330,20 @@ class Feedback:
             f"({len(form.document)} characters). It counts from the model's next training "
             f"with feedback: `/retrain {form.model_id} feedback=true`.",
         )
-        await self._audit_result(form, user=user, result=result, why=None)
+        await self._audit_result(
+            form, user=user, team_id=team_id, enterprise_id=enterprise_id, result=result, why=None
+        )
         return result
 
     async def _audit_result(
-        self, form: FeedbackForm, *, user: str, result: FeedbackResult, why: str | None
+        self,
+        form: FeedbackForm,
+        *,
+        user: str,
+        team_id: str | None,
+        enterprise_id: str | None,
+        result: FeedbackResult,
+        why: str | None,
     ) -> None:
         detail: dict[str, Any] = {"label": form.label, "document_length": len(form.document)}
         if why is not None:
@@ -327,6 +353,8 @@ class Feedback:
                 kind=AuditKind.FEEDBACK,
                 actor=user,
                 channel=form.meta.channel,
+                team_id=team_id,
+                enterprise_id=enterprise_id,
                 model_id=form.model_id,
                 outcome=result.outcome,
                 detail=detail,

@@ -3,10 +3,14 @@
     /retrain status | list | history ──▶ Reads.answer ──▶ a private Message
     the Home tab opened               ──▶ Reads.home   ──▶ the Home view
 
-Every job shown passes `bot.access.visibility` first: a training in a private channel is shown
-only to its members, one in a direct message only to its requester. To anyone else an answer
-says at most that trainings in private channels were left out, never which channel; when Slack
-does not say who is in a channel, the job is left out and the answer says so.
+Only jobs of the asker's workspace are read, and those stored without a workspace (made by a
+single-workspace deployment: `bot.core.workspaces`); another workspace's are never counted or
+named, except that `status` says a model is training for another workspace, as a retrain of
+it would. Every job shown passes `bot.access.visibility` first: a training in a private
+channel is shown only to its members, one in a direct message only to its requester. To anyone
+else an answer says at most that trainings in private channels were left out, never which
+channel; when Slack does not say who is in a channel, the job is left out and the answer says
+so.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import Any, Final
 from bot.access.visibility import Sight, Visibility, is_direct
 from bot.core.grammar import History, ListJobs, Status
 from bot.core.jobs import Job, utcnow
+from bot.core.workspaces import same_workspace
 from bot.slack import answers
 from bot.slack.home import HOME_JOBS, HomeEntry, home_view
 from bot.slack.look import Message, job_line
@@ -38,31 +43,36 @@ class Reads:
         self._visibility = visibility
         self._notifier = notifier
 
-    async def answer(self, parsed: Status | ListJobs | History, *, user: str) -> Message:
-        """The private answer to `/retrain status`, `list` or `history` for `user`."""
+    async def answer(
+        self, parsed: Status | ListJobs | History, *, user: str, team_id: str | None = None
+    ) -> Message:
+        """The private answer to `/retrain status`, `list` or `history` for `user`, asking in
+        workspace `team_id` (None: every workspace's jobs)."""
         match parsed:
             case Status(model_id=model_id):
-                return await self._status(model_id, user=user)
+                return await self._status(model_id, user=user, team_id=team_id)
             case ListJobs():
-                return await self._list(user=user)
+                return await self._list(user=user, team_id=team_id)
             case History(model_id=model_id):
-                return await self._history(model_id, user=user)
+                return await self._history(model_id, user=user, team_id=team_id)
 
-    async def _status(self, model_id: str, *, user: str) -> Message:
+    async def _status(self, model_id: str, *, user: str, team_id: str | None) -> Message:
         job = await self._store.active_for_model(model_id)
+        elsewhere = job is not None and not same_workspace(job.team_id, team_id)
+        if job is None or elsewhere:
+            job = next(iter(await self._store.of_model(model_id, limit=1, team_id=team_id)), None)
+        note = answers.training_elsewhere(model_id) if elsewhere else ""
         if job is None:
-            job = next(iter(await self._store.of_model(model_id, limit=1)), None)
-        if job is None:
-            return answers.single(f"No retrain of `{model_id}` has been followed here.")
+            return answers.single(f"No retrain of `{model_id}` has been followed here.{note}")
         sight = await self._visibility.sight(job, user)
         if sight != Sight.SHOWN:
             return answers.single(
-                answers.hidden_latest(model_id, unchecked=sight == Sight.UNCHECKED)
+                answers.hidden_latest(model_id, unchecked=sight == Sight.UNCHECKED) + note
             )
-        return answers.single(f"{job_line(job, now=utcnow())}{await self.where(job)}")
+        return answers.single(f"{job_line(job, now=utcnow())}{await self.where(job)}{note}")
 
-    async def _list(self, *, user: str) -> Message:
-        followed = [j for j in await self._store.unfinished() if not j.is_final]
+    async def _list(self, *, user: str, team_id: str | None) -> Message:
+        followed = [j for j in await self._store.unfinished(team_id=team_id) if not j.is_final]
         seen = await self._visibility.sort(followed, user)
         now = utcnow()
         drawn = seen.shown[: answers.MAX_LINES]
@@ -79,11 +89,11 @@ class Reads:
             ),
         )
 
-    async def _history(self, model_id: str | None, *, user: str) -> Message:
+    async def _history(self, model_id: str | None, *, user: str, team_id: str | None) -> Message:
         jobs = await (
-            self._store.recent(limit=_HISTORY_SCAN)
+            self._store.recent(limit=_HISTORY_SCAN, team_id=team_id)
             if model_id is None
-            else self._store.of_model(model_id, limit=_HISTORY_SCAN)
+            else self._store.of_model(model_id, limit=_HISTORY_SCAN, team_id=team_id)
         )
         seen = await self._visibility.sort(jobs, user, limit=HISTORY_LINES)
         now = utcnow()
@@ -99,12 +109,17 @@ class Reads:
             ),
         )
 
-    async def home(self, user: str) -> dict[str, Any]:
-        """`user`'s Home tab: their trainings that they may still see, running first."""
-        running = await self._store.of_requester(user, limit=HOME_JOBS, active=True)
+    async def home(self, user: str, *, team_id: str | None = None) -> dict[str, Any]:
+        """`user`'s Home tab in workspace `team_id`: their trainings there that they may still
+        see, running first."""
+        running = await self._store.of_requester(
+            user, limit=HOME_JOBS, active=True, team_id=team_id
+        )
         known = {j.id for j in running}
         recent = [
-            j for j in await self._store.of_requester(user, limit=HOME_JOBS) if j.id not in known
+            j
+            for j in await self._store.of_requester(user, limit=HOME_JOBS, team_id=team_id)
+            if j.id not in known
         ]
         seen = await self._visibility.sort([*running, *recent], user, limit=HOME_JOBS)
         links = await asyncio.gather(*(self._link(job) for job in seen.shown))

@@ -26,6 +26,7 @@ from bot.access.visibility import Visibility, private_by_name
 from bot.core.jobs import Job, JobStatus, utcnow
 from bot.core.options import RetrainOptions
 from bot.core.requester import Requester
+from bot.core.workspaces import same_workspace
 from bot.errors import StoreError
 from bot.follow.follower import Follower
 from bot.foreground import Foreground
@@ -211,6 +212,7 @@ class Retrains:
             channel=channel,
             origin_channel=by.channel,
             team_id=by.team_id,
+            enterprise_id=by.enterprise_id,
             response_url=by.response_url,
             created_at=utcnow(),
             private_channels=private,
@@ -254,8 +256,10 @@ class Retrains:
 
     async def _duplicate(self, job: Job) -> None:
         """A retrain of a model already followed: into the trail as a duplicate, and the
-        requester gets a link to the training that goes on."""
-        existing = await self._card_of_existing(job.model_id)
+        requester gets a link to the training that goes on, or, when it goes on for another
+        workspace, word of that and nothing of where (one training per model holds across
+        workspaces: the model is the one Einstein account's)."""
+        existing = await self._card_of_existing(job.model_id, team_id=job.team_id)
         by = Requester.of_job(job)
         options = job.options
         await self._trail.note(AuditKind.COMMAND, job.model_id, options, by, outcome="duplicate")
@@ -267,14 +271,22 @@ class Retrains:
             job_id=existing.id if existing else None,
             outcome="already followed",
         )
-        where = await self._reads.where_for(existing, user=job.requester) if existing else ""
+        if existing is None:
+            where = ""
+        elif not same_workspace(existing.team_id, job.team_id):
+            where = texts.IN_ANOTHER_WORKSPACE
+        else:
+            where = await self._reads.where_for(existing, user=job.requester)
         await self._tell(job, texts.already_followed(job.model_id, where))
 
-    async def _card_of_existing(self, model_id: str) -> Job | None:
-        """The followed job of `model_id`, given a moment to post its card when it is new."""
+    async def _card_of_existing(self, model_id: str, *, team_id: str | None) -> Job | None:
+        """The followed job of `model_id`, given a moment to post its card when it is new
+        (and of `team_id`'s workspace: one of another has no link to give)."""
         existing = await self._store.active_for_model(model_id)
         for _ in range(25):
             if existing is None or existing.parent_ts is not None:
+                break
+            if not same_workspace(existing.team_id, team_id):
                 break
             await asyncio.sleep(0.2)
             existing = await self._store.active_for_model(model_id)

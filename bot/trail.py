@@ -32,12 +32,14 @@ class Trail:
         outcome: str | None = None,
         **detail: Any,
     ) -> None:
-        """One line of the audit trail about a request `by` made."""
+        """One line of the audit trail about a request `by` made, in their workspace."""
         await self._audit.note(
             AuditEvent(
                 kind=kind,
                 actor=by.user,
                 channel=by.channel,
+                team_id=by.team_id,
+                enterprise_id=by.enterprise_id,
                 model_id=model_id,
                 job_id=job_id,
                 options=options.describe(),

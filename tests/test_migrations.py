@@ -22,9 +22,10 @@ from bot.fakes.loopback import free_port
 from bot.store.audit import AuditLog
 from bot.store.jobs import SqlJobStore, async_database_url
 from bot.store.migrate import SchemaTooNew, head, schema_status, upgrade_schema
-from bot.store.migrations.baseline import ADDED_COLUMNS, APPEND_ONLY
+from bot.store.migrations.baseline import ADDED_COLUMNS, APPEND_ONLY, baseline
+from bot.store.migrations.baseline import jobs as baseline_jobs
 from bot.store.rows import to_row
-from bot.store.schema import ACTIVE, jobs_table, metadata
+from bot.store.schema import ACTIVE, metadata
 from tests.conftest import postgres_database
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,17 +47,18 @@ def _job(job_id: str, **changes: Any) -> Job:
 
 def _legacy_metadata() -> sa.MetaData:
     """The schema as releases before migrations made it on a database that predates
-    `ADDED_COLUMNS`: `create_all` of today's tables, without those columns and their index."""
+    `ADDED_COLUMNS`: `create_all` of the baseline's tables, without those columns and their
+    index."""
     legacy = sa.MetaData()
-    for table in metadata.sorted_tables:
-        if table is not jobs_table:
+    for table in baseline.sorted_tables:
+        if table is not baseline_jobs:
             table.to_metadata(legacy)
     jobs = sa.Table(
-        jobs_table.name,
+        baseline_jobs.name,
         legacy,
         *(
             sa.Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable, index=c.index)
-            for c in jobs_table.columns
+            for c in baseline_jobs.columns
             if c.name not in ADDED_COLUMNS
         ),
     )
@@ -76,7 +78,9 @@ def _create_legacy(connection: sa.Connection) -> None:
     for statement in APPEND_ONLY[connection.dialect.name]:
         connection.execute(sa.text(statement))
     for job in (_job("done", status="REJECTED"), _job("running", status="RUNNING")):
-        row = {k: v for k, v in to_row(job).items() if k not in ADDED_COLUMNS}
+        row = {
+            k: v for k, v in to_row(job).items() if k in baseline_jobs.c and k not in ADDED_COLUMNS
+        }
         connection.execute(sa.text(_insert(row)), row)
     for kind in ("command", "submitted"):
         connection.execute(

@@ -11,4 +11,6 @@ compare.py   before/after metrics of a retrain
 recurrence.py  a cron line in a time zone (cronsim, zoneinfo): the next run, missed runs
 autoretrain.py  schedules and feedback triggers: the value, its IDs, the job a fire starts
 mrkdwn.py    Slack mrkdwn escaping, one-line shortening, percentages and durations
+requester.py  who asks, where, and how to answer them privately
+workspaces.py  which team a row belongs to; rows stored without one
 """

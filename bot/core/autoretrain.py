@@ -42,6 +42,7 @@ class AutoRetrain:
     channel: str
     created_at: datetime
     team_id: str | None = None
+    enterprise_id: str | None = None
     recurrence: Recurrence | None = None  # schedules
     next_run: datetime | None = None  # schedules: the run the next fire is for
     threshold: int | None = None  # triggers: feedback examples more than `baseline`

@@ -115,6 +115,7 @@ class Job:
     channel: str  # where the card and thread live
     origin_channel: str  # where the command was typed
     created_at: datetime
+    # The Slack workspace and Enterprise Grid org the job was asked for in (`bot.core.workspaces`).
     team_id: str | None = None
     enterprise_id: str | None = None  # the Enterprise Grid org of `team_id`, if any
     response_url: str | None = None

@@ -16,8 +16,8 @@ class Requester:
 
     user: str
     channel: str  # where they asked: private answers go there
-    team_id: str | None = None
-    enterprise_id: str | None = None
+    team_id: str | None = None  # the workspace they asked in (`bot.core.workspaces`)
+    enterprise_id: str | None = None  # its Enterprise Grid org, if any
     response_url: str | None = None  # a slash command's; forms and buttons have none
     # A slash command's `channel_name`: `directmessage`, `privategroup` and `mpdm-…` say that
     # the channel is private; forms and buttons have none.
@@ -28,8 +28,8 @@ class Requester:
         return cls(
             user=str(command["user_id"]),
             channel=str(command["channel_id"]),
-            team_id=command.get("team_id"),
-            enterprise_id=command.get("enterprise_id"),
+            team_id=command.get("team_id") or None,
+            enterprise_id=command.get("enterprise_id") or None,
             response_url=command.get("response_url"),
             channel_name=command.get("channel_name"),
         )
@@ -41,5 +41,6 @@ class Requester:
             user=job.requester,
             channel=job.origin_channel,
             team_id=job.team_id,
+            enterprise_id=job.enterprise_id,
             response_url=job.response_url,
         )

@@ -29,11 +29,12 @@ __all__ = ["DirectResults", "WantsDm"]
 
 log = logging.getLogger(__name__)
 
-# Whether a person wants results by DM; raises StoreError when it cannot tell.
-WantsDm = Callable[[str], Awaitable[bool]]
+# Whether a person wants results by DM, asked with their ID and the workspace of the job (a
+# choice is per workspace); raises StoreError when it cannot tell.
+WantsDm = Callable[[str, str | None], Awaitable[bool]]
 
 
-async def _never(_user: str) -> bool:
+async def _never(_user: str, _team_id: str | None) -> bool:
     return False
 
 
@@ -48,7 +49,7 @@ class DirectResults:
 
     async def send(self, record: Followed) -> None:
         job = record.job
-        if not await self._wants_dm(job.requester):
+        if not await self._wants_dm(job.requester, job.team_id):
             await self._record(record, DM_NONE)
             return
         try:

@@ -43,7 +43,8 @@ _MAX_JOB_ID: Final = 64  # the store's column width; anything longer is not a jo
 
 @dataclass(frozen=True, slots=True)
 class Click:
-    """A button click on a card: who clicked, in which channel, and the job ID it carries."""
+    """A button click on a card: who clicked, in which channel and workspace, and the job ID
+    it carries."""
 
     user: str
     channel: str
@@ -145,10 +146,13 @@ class Interactions:
     ) -> None:
         await ack()
         job_id, channel, reason = read_reject_form(view)
+        team_id, enterprise_id = workspace_of(body)
         click = Click(
             user=str((body.get("user") or {}).get("id") or ""),
             channel=channel,
             job_id=job_id[:_MAX_JOB_ID],
+            team_id=team_id,
+            enterprise_id=enterprise_id,
         )
         self._follower.spawn(self._decline(click, reason), name=f"decline-{job_id}")
 
@@ -275,15 +279,16 @@ class Interactions:
 
     # -- the App Home tab -----------------------------------------------------------------
 
-    async def on_home_opened(self, event: dict[str, Any]) -> None:
+    async def on_home_opened(self, event: dict[str, Any], body: dict[str, Any]) -> None:
         # Events are acked when the listener returns, so publishing happens in a task.
         if event.get("tab") == "home" and event.get("user"):
             user = str(event["user"])
-            self._follower.spawn(self._publish_home(user), name=f"home-{user}")
+            team_id, _ = workspace_of(body)  # the tab shows the trainings of this workspace
+            self._follower.spawn(self._publish_home(user, team_id), name=f"home-{user}")
 
-    async def _publish_home(self, user: str) -> None:
+    async def _publish_home(self, user: str, team_id: str | None) -> None:
         try:
-            view = await self._reads.home(user)
+            view = await self._reads.home(user, team_id=team_id)
         except StoreError as exc:
             log.warning("could not read the Home tab's trainings: %s", exc)
             return

@@ -144,9 +144,10 @@ class Handlers:
 
     async def _reply_for(self, parsed: object, command: dict[str, Any]) -> Message | str:
         user = str(command["user_id"])
+        team_id = command.get("team_id") or None  # the reads and choices are per workspace
         match parsed:
             case Status() | ListJobs() | History():
-                return await self._reads.answer(parsed, user=user)
+                return await self._reads.answer(parsed, user=user, team_id=team_id)
             case Cancel(model_id=model_id):
                 return await self._stops.stop(model_id, user=user)
             case Schedule() | When():
@@ -156,7 +157,7 @@ class Handlers:
             case Unschedule(auto_id=auto_id):
                 return await self._autoruns.remove(auto_id, by=Requester.of_command(command))
             case Notify(mode=mode):
-                return await self._choices.notify(user=user, mode=mode)
+                return await self._choices.notify(user=user, team_id=team_id, mode=mode)
         raise BotError(f"no answer for {parsed!r}")
 
 

@@ -37,6 +37,7 @@ class FeedbackListeners:
         arrived = asyncio.get_running_loop().time()
         await ack()
         message = body.get("message") or {}
+        team_id, _ = workspace_of(body)
         work = self._feedback.open(
             trigger_id=str(body.get("trigger_id") or ""),
             user=_user(body),
@@ -45,6 +46,7 @@ class FeedbackListeners:
             # Slack sends a message's text escaped (`&amp;`, `&lt;`); Einstein gets what was seen.
             text=unescape(str(message.get("text") or "")),
             triggered_at=arrived,
+            team_id=team_id,
         )
         self._follower.spawn(work, name=f"feedback-form-{secrets.token_hex(4)}")
 

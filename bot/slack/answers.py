@@ -26,6 +26,7 @@ __all__ = [
     "listing",
     "plain",
     "single",
+    "training_elsewhere",
 ]
 
 MAX_LINES: Final = 40  # a list longer than this says how many more there are
@@ -101,6 +102,12 @@ def hidden_latest(model_id: str, *, unchecked: bool) -> str:
         f":lock: The latest retrain of `{model_id}` is in a private channel you are not a "
         "member of, so it is not shown here."
     )
+
+
+def training_elsewhere(model_id: str) -> str:
+    """Said after `status` when the model's training goes on for another workspace: what a
+    retrain of it would be told, and nothing of where."""
+    return f" `{model_id}` is training now for another workspace."
 
 
 def single(text: str) -> Message:

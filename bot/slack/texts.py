@@ -14,6 +14,7 @@ from bot.core.options import RetrainOptions
 
 __all__ = [
     "CANNOT_RECORD",
+    "IN_ANOTHER_WORKSPACE",
     "NO_TIME_TO_CHECK",
     "already_followed",
     "confirmation",
@@ -68,6 +69,11 @@ def refused(model_id: str, reason: str | None) -> str:
         f":no_entry: Sorry, the retrain of `{model_id}` was not started. "
         f"{reason or 'The access rules do not allow it.'}"
     )
+
+
+# Where a model's training goes on when it goes on for another workspace: nothing of that
+# workspace (its channel, its thread) is named to this one.
+IN_ANOTHER_WORKSPACE: Final = " for another workspace"
 
 
 def already_followed(model_id: str, where: str) -> str:

@@ -3,6 +3,10 @@ feedback example.
 
 Append-only: the store offers no way to change or delete an entry, and the database refuses
 UPDATE and DELETE on the table (a trigger on both SQLite and PostgreSQL).
+
+Each line names the Slack team (and Enterprise Grid org) it happened in; lines written before
+teams were recorded have none. The export adds both as its last two columns, so a reader of
+the older columns by position reads them as before.
 """
 
 from __future__ import annotations
@@ -60,6 +64,8 @@ class AuditEvent:
     kind: AuditKind
     actor: str | None = None
     channel: str | None = None
+    team_id: str | None = None
+    enterprise_id: str | None = None
     model_id: str | None = None
     job_id: str | None = None
     options: str | None = None  # the canonical option text, e.g. "split=0.7 feedback=true"
@@ -132,12 +138,15 @@ class AuditLog:
         outcome: str | None = None,
         **detail: Any,
     ) -> None:
-        """One line about `job`: by its requester unless `actor` says who, in its channel."""
+        """One line about `job`: by its requester unless `actor` says who, in its channel and
+        workspace."""
         await self.note(
             AuditEvent(
                 kind=kind,
                 actor=actor or job.requester,
                 channel=channel or job.channel,
+                team_id=job.team_id,
+                enterprise_id=job.enterprise_id,
                 model_id=job.model_id,
                 job_id=job.id,
                 options=job.options.describe(),
@@ -192,6 +201,8 @@ def _values(event: AuditEvent) -> dict[str, Any]:
         "kind": str(event.kind),
         "actor": event.actor,
         "channel": event.channel,
+        "team_id": event.team_id,
+        "enterprise_id": event.enterprise_id,
         "model_id": event.model_id,
         "job_id": event.job_id,
         "options": event.options,
@@ -206,6 +217,8 @@ def _event(row: Any) -> AuditEvent:
         kind=AuditKind(row["kind"]),
         actor=row["actor"],
         channel=row["channel"],
+        team_id=row["team_id"],
+        enterprise_id=row["enterprise_id"],
         model_id=row["model_id"],
         job_id=row["job_id"],
         options=row["options"],
@@ -215,7 +228,19 @@ def _event(row: Any) -> AuditEvent:
     )
 
 
-_COLUMNS = ["at", "kind", "actor", "channel", "model_id", "job_id", "options", "outcome", "detail"]
+_COLUMNS = [
+    "at",
+    "kind",
+    "actor",
+    "channel",
+    "model_id",
+    "job_id",
+    "options",
+    "outcome",
+    "detail",
+    "team_id",
+    "enterprise_id",
+]
 
 
 def export_events(events: Iterable[AuditEvent], *, fmt: str) -> Iterator[str]:

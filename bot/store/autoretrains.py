@@ -3,6 +3,8 @@
 `claim` is a compare-and-set: it moves a schedule's `next_run` (a trigger's `baseline`) on from
 the value the caller read and marks the fire `pending`, in one UPDATE that only one instance can
 win. `settle` clears the mark once the fire's job exists (or the fire was refused or skipped).
+Listing for a team (`all(team_id=…)`) gives that team's and those stored without a team
+(`bot.core.workspaces`); firing ignores teams.
 """
 
 from __future__ import annotations
@@ -42,9 +44,12 @@ class AutoRetrainStore:
         rows = await self._read(_T.select().where(_C.id == auto_id))
         return rows[0] if rows else None
 
-    async def all(self) -> list[AutoRetrain]:
-        """Every schedule and trigger, oldest first."""
-        return await self._read(_T.select().order_by(_C.created_at, _C.id))
+    async def all(self, *, team_id: str | None = None) -> list[AutoRetrain]:
+        """Every schedule and trigger (of `team_id` and of no team, if given), oldest first."""
+        query = _T.select().order_by(_C.created_at, _C.id)
+        if team_id is not None:
+            query = query.where(sa.or_(_C.team_id == team_id, _C.team_id.is_(None)))
+        return await self._read(query)
 
     async def remove(self, auto_id: str) -> bool:
         """Delete it; False if there was none by that ID."""
@@ -138,6 +143,7 @@ def _row(auto: AutoRetrain) -> dict[str, Any]:
         "creator": auto.creator,
         "channel": auto.channel,
         "team_id": auto.team_id,
+        "enterprise_id": auto.enterprise_id,
         "created_at": auto.created_at,
         "cron": recurrence.cron if recurrence else None,
         "tz": recurrence.tz if recurrence else None,
@@ -164,6 +170,7 @@ def _auto(row: Mapping[str, Any]) -> AutoRetrain:
         creator=row["creator"],
         channel=row["channel"],
         team_id=row["team_id"],
+        enterprise_id=row["enterprise_id"],
         created_at=created_at,
         recurrence=Recurrence(cron, tz or "UTC") if cron else None,
         next_run=as_utc(row["next_run"]),

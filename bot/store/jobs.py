@@ -3,6 +3,12 @@
 One SQL implementation serves SQLite (the embedded default) and PostgreSQL through SQLAlchemy
 Core; `JobStore` is the protocol the rest of the bot depends on. Opening the database and its
 schema: `bot.store.database`; rows: `bot.store.rows`; new jobs' group commit: `bot.store.inserts`.
+
+The reads behind the read commands and the Home tab take a `team_id`: given, they return that
+team's jobs and the jobs stored without a team (made before the bot served several workspaces,
+in the one workspace of an older deployment: `bot.core.workspaces`). Finding, claiming and
+following jobs, and the one-training-per-model rule, ignore teams: a model is Einstein's, and
+one Einstein account serves every workspace.
 """
 
 from __future__ import annotations
@@ -67,12 +73,16 @@ class JobStore(Protocol):
     async def release(self, job_ids: Iterable[str] | None = None) -> None: ...
     async def take_over(self, job: Job, *, lease_seconds: float) -> None: ...
     async def get(self, job_id: str) -> Job | None: ...
-    async def unfinished(self) -> list[Job]: ...
+    async def unfinished(self, *, team_id: str | None = None) -> list[Job]: ...
     async def active_for_model(self, model_id: str) -> Job | None: ...
     async def started_by(self, user: str, *, since: datetime) -> list[datetime]: ...
-    async def recent(self, *, limit: int = 20) -> list[Job]: ...
-    async def of_model(self, model_id: str, *, limit: int) -> list[Job]: ...
-    async def of_requester(self, user: str, *, limit: int, active: bool = False) -> list[Job]: ...
+    async def recent(self, *, limit: int = 20, team_id: str | None = None) -> list[Job]: ...
+    async def of_model(
+        self, model_id: str, *, limit: int, team_id: str | None = None
+    ) -> list[Job]: ...
+    async def of_requester(
+        self, user: str, *, limit: int, active: bool = False, team_id: str | None = None
+    ) -> list[Job]: ...
     async def ping(self, *, within: float) -> None: ...
 
 
@@ -229,12 +239,12 @@ class SqlJobStore:
             row = (await conn.execute(jobs_table.select().where(jobs_table.c.id == job_id))).first()
         return to_job(row._mapping) if row else None
 
-    async def unfinished(self) -> list[Job]:
-        query = (
-            jobs_table.select()
-            .where(jobs_table.c.pending.is_(True))
-            .order_by(jobs_table.c.created_at)
-        )
+    async def unfinished(self, *, team_id: str | None = None) -> list[Job]:
+        """Jobs that still need a process, oldest first (of `team_id` and of no team, if given)."""
+        c = jobs_table.c
+        query = jobs_table.select().where(c.pending.is_(True)).order_by(c.created_at)
+        if team_id is not None:
+            query = query.where(sa.or_(c.team_id == team_id, c.team_id.is_(None)))
         async with self._begin() as conn:
             rows = (await conn.execute(query)).all()
         return [to_job(r._mapping) for r in rows]
@@ -263,21 +273,25 @@ class SqlJobStore:
             rows = (await conn.execute(query)).all()
         return [t for t in (as_utc(r[0]) for r in rows) if t is not None]
 
-    async def recent(self, *, limit: int = 20) -> list[Job]:
-        """The newest `limit` jobs of everybody, newest first."""
-        return await self._newest(jobs_table.select(), limit=limit)
+    async def recent(self, *, limit: int = 20, team_id: str | None = None) -> list[Job]:
+        """The newest `limit` jobs of everybody (in `team_id`), newest first."""
+        return await self._newest(jobs_table.select(), limit=limit, team_id=team_id)
 
-    async def of_model(self, model_id: str, *, limit: int) -> list[Job]:
-        """`model_id`'s newest `limit` jobs, newest first (an index, however old they are)."""
+    async def of_model(self, model_id: str, *, limit: int, team_id: str | None = None) -> list[Job]:
+        """`model_id`'s newest `limit` jobs (in `team_id`), newest first (an index, however
+        old they are)."""
         query = jobs_table.select().where(jobs_table.c.model_id == model_id)
-        return await self._newest(query, limit=limit)
+        return await self._newest(query, limit=limit, team_id=team_id)
 
-    async def of_requester(self, user: str, *, limit: int, active: bool = False) -> list[Job]:
-        """The newest `limit` jobs `user` asked for (only those still active, with `active`)."""
+    async def of_requester(
+        self, user: str, *, limit: int, active: bool = False, team_id: str | None = None
+    ) -> list[Job]:
+        """The newest `limit` jobs `user` asked for (in `team_id`; only those still active,
+        with `active`)."""
         query = jobs_table.select().where(jobs_table.c.requester == user)
         if active:
             query = query.where(jobs_table.c.status.in_(ACTIVE))
-        return await self._newest(query, limit=limit)
+        return await self._newest(query, limit=limit, team_id=team_id)
 
     async def ping(self, *, within: float) -> None:
         """A trivial query for health checks; StoreError unless answered within `within` s."""
@@ -287,8 +301,30 @@ class SqlJobStore:
         except TimeoutError:
             raise StoreError(f"the database did not answer within {within:g} s") from None
 
-    async def _newest(self, query: sa.Select[Any], *, limit: int) -> list[Job]:
-        query = query.order_by(jobs_table.c.created_at.desc()).limit(limit)
+    async def _newest(
+        self, query: sa.Select[Any], *, limit: int, team_id: str | None = None
+    ) -> list[Job]:
         async with self._begin() as conn:
-            rows = (await conn.execute(query)).all()
+            rows = (await conn.execute(_newest(query, limit=limit, team_id=team_id))).all()
         return [to_job(r._mapping) for r in rows]
+
+
+def _newest(query: sa.Select[Any], *, limit: int, team_id: str | None) -> sa.Select[Any]:
+    """`query`'s newest `limit` rows (of `team_id` and of no team, when given), newest first.
+
+    A team's rows and the rows of no team are each read newest first by an index, at most
+    `limit` of each, then merged: one OR'ed condition would have the database read the newest
+    rows of every team until it found `limit` of this one, or sort all of this team's.
+    """
+    created = jobs_table.c.created_at
+    if team_id is None:
+        return query.order_by(created.desc()).limit(limit)
+    parts = (
+        sa.select(part.order_by(created.desc()).limit(limit).subquery())
+        for part in (
+            query.where(jobs_table.c.team_id == team_id),
+            query.where(jobs_table.c.team_id.is_(None)),
+        )
+    )
+    merged = sa.union_all(*parts).subquery()
+    return sa.select(merged).order_by(merged.c.created_at.desc()).limit(limit)

@@ -4,19 +4,30 @@ What the code reads and writes. The database gets it from the migrations in
 `bot.store.migrations` (run at start-up and by `python -m bot migrate`; see
 `bot.store.migrate`), which also create what this file cannot say: the trigger that keeps the
 audit trail append-only. A change here needs a new revision there; the tests compare the two.
+
+Rows carry the Slack team (and Enterprise Grid org) they belong to; a row without a team was
+made before the bot served several workspaces and counts as every team's
+(`bot.core.workspaces`). The tables of Slack's OAuth installations are slack_sdk's own
+(`AsyncSQLAlchemyInstallationStore`), declared here so the migrations make them too.
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
+from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 
 from bot.core.jobs import ACTIVE_STATUSES
 
 __all__ = [
     "ACTIVE",
+    "BOTS_TABLE",
+    "INSTALLATIONS_TABLE",
+    "NO_TEAM",
     "SCHEMA_LOCK",
     "audit_table",
     "autoretrains_table",
+    "bots_table",
+    "installations_table",
     "jobs_table",
     "metadata",
     "prefs_table",
@@ -34,6 +45,7 @@ jobs_table = sa.Table(
     sa.Column("channel", sa.String(32), nullable=False),
     sa.Column("origin_channel", sa.String(32), nullable=False),
     sa.Column("team_id", sa.String(32)),
+    sa.Column("enterprise_id", sa.String(32)),
     sa.Column("response_url", sa.Text),
     sa.Column("status", sa.String(32), nullable=False, index=True),
     sa.Column("progress", sa.Float, nullable=False, default=0.0),
@@ -87,8 +99,9 @@ sa.Index(
 sa.Index("retrain_jobs_lease", jobs_table.c.lease_expires)
 sa.Index("retrain_jobs_pending", jobs_table.c.pending)
 # The read commands and the Home tab: the newest jobs of everybody, of one model, of one
-# person, each found by an index however many jobs the table holds.
+# person, of one team, each found by an index however many jobs the table holds.
 sa.Index("retrain_jobs_created", jobs_table.c.created_at)
+sa.Index("retrain_jobs_team_created", jobs_table.c.team_id, jobs_table.c.created_at)
 sa.Index("retrain_jobs_model_created", jobs_table.c.model_id, jobs_table.c.created_at)
 sa.Index("retrain_jobs_requester_created", jobs_table.c.requester, jobs_table.c.created_at)
 
@@ -109,13 +122,21 @@ audit_table = sa.Table(
     sa.Column("options", sa.Text),
     sa.Column("outcome", sa.Text),
     sa.Column("detail", sa.Text),
+    sa.Column("team_id", sa.String(32)),
+    sa.Column("enterprise_id", sa.String(32)),
 )
 
-# Each person's choices (`/retrain notify dm|off`); a person without a row chose nothing.
+# A notify choice made before choices were kept per team: it applies in every team where the
+# person made no choice of its own. ('' rather than NULL: a primary key column has a value.)
+NO_TEAM = ""
+
+# Each person's choices (`/retrain notify dm|off`) in each team; a person without a row of
+# that team or of `NO_TEAM` chose nothing.
 prefs_table = sa.Table(
     "retrain_user_prefs",
     metadata,
     sa.Column("user_id", sa.String(32), primary_key=True),
+    sa.Column("team_id", sa.String(32), primary_key=True, server_default=NO_TEAM),
     sa.Column("notify", sa.String(16), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
@@ -133,6 +154,7 @@ autoretrains_table = sa.Table(
     sa.Column("creator", sa.String(32), nullable=False),
     sa.Column("channel", sa.String(32), nullable=False),
     sa.Column("team_id", sa.String(32)),
+    sa.Column("enterprise_id", sa.String(32)),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("cron", sa.String(128)),
     sa.Column("tz", sa.String(64)),
@@ -145,3 +167,12 @@ autoretrains_table = sa.Table(
     sa.Column("claimed_at", sa.DateTime(timezone=True)),
     sa.Column("refusal", sa.Text),
 )
+
+# Slack's OAuth installations and their bot tokens, one row per install (and re-install), as
+# slack_sdk's installation store reads and writes them; the wiring passes it the same names.
+INSTALLATIONS_TABLE = "slack_installations"
+BOTS_TABLE = "slack_bots"
+installations_table = SQLAlchemyInstallationStore.build_installations_table(
+    metadata, INSTALLATIONS_TABLE
+)
+bots_table = SQLAlchemyInstallationStore.build_bots_table(metadata, BOTS_TABLE)
