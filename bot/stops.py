@@ -9,6 +9,7 @@ from __future__ import annotations
 from bot.access.gatekeeper import Gatekeeper
 from bot.core.jobs import Job, JobStatus, utcnow
 from bot.core.requester import Requester
+from bot.core.workspaces import same_workspace
 from bot.follow.follower import Follower
 from bot.slack import texts
 from bot.slack.look import look
@@ -29,9 +30,15 @@ class Stops:
         self._gate = gate
         self._trail = trail
 
-    async def stop(self, model_id: str, *, user: str) -> str:
-        """`/retrain cancel`: stop following `model_id`'s training; the private answer."""
+    async def stop(self, model_id: str, *, user: str, team_id: str | None = None) -> str:
+        """`/retrain cancel`: stop following `model_id`'s training; the private answer. A
+        training another workspace follows is not this workspace's to stop."""
         job = await self._store.active_for_model(model_id)
+        if job is not None and not same_workspace(job.team_id, team_id):
+            return (
+                f"The retrain of `{model_id}` is followed for another workspace; only someone "
+                "there can stop it."
+            )
         if job is None:
             return f"No retrain of `{model_id}` is being followed, so there is nothing to stop."
         return await self.stop_job(job, user=user) or texts.stopped(model_id)

@@ -1,13 +1,15 @@
 """A workspace uninstalls the app: its installation goes, and its followed jobs go quiet.
 
-Slack sends `app_uninstalled` (the app was removed) and `tokens_revoked` (its tokens were
-revoked, which an uninstall also does) to the instance its load balancer picks. That instance
-deletes the installation through Bolt's own handlers for these events, then stops following
-every unfinished job of that workspace (or, for an org-wide install, of every workspace of that
-org), so nothing more is posted there, and logs it once. Other workspaces are not touched.
+Slack sends `tokens_revoked` (the app's tokens were revoked, which an uninstall also does) and
+`app_uninstalled` (the app was removed) to the instance its load balancer picks. That instance
+deletes what they name through Bolt's own handlers for these events. On `app_uninstalled` it
+also stops following every unfinished job of that workspace (or, for an org-wide install, of
+every workspace of that org), so nothing more is posted there, and logs it once. Other
+workspaces are not touched.
 
-Another instance learns of it when its next Slack call for the workspace finds no installation
-(`bot.slack.tokens.NotInstalled`): its deliverer silences the job the same way.
+A job whose next Slack call finds no installation (tokens revoked without an uninstall, or on
+an instance whose jobs the event did not reach) is silenced by its deliverer the same way
+(`bot.slack.tokens.NotInstalled`, logged once per workspace).
 """
 
 from __future__ import annotations
@@ -46,8 +48,8 @@ class Uninstalls:
 
     async def tokens_revoked(self, event: dict[str, Any], context: AsyncBoltContext) -> None:
         await self._builtins.handle_tokens_revoked_events(event, context)
-        if (event.get("tokens") or {}).get("bot"):
-            await self._quiet(_team(context))
+        team = _team(context)
+        self._installations.forget(team.enterprise_id, team.team_id)
 
     async def _quiet(self, team: Team) -> None:
         """Stop following the workspace's unfinished jobs; whatever they owed goes unsaid."""

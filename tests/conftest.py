@@ -9,7 +9,7 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from bot.core.jobs import Job
 from bot.core.owed import due_replies
 from bot.fakes.einstein.simulator import EinsteinSimulator
 from bot.fakes.keys import generate_key_pair
-from bot.fakes.slack import FakeSlack, SentRequest, send_slash_command
+from bot.fakes.slack import FakeSlack, OAuthApp, SentRequest, send_slash_command
 from bot.fakes.slack import Message as SlackMessage
 from bot.server import start_http
 from bot.settings import Settings
@@ -116,6 +116,8 @@ async def store(database_url: str) -> AsyncIterator[SqlJobStore]:
 # -- the served bot between the Einstein simulator and the fake Slack ------------------------
 
 SIGNING_SECRET = "test-signing-secret-0123456789abcdef"
+# `@pytest.mark.oauth(**OAuthApp fields)`: the served bot is installable with OAuth instead.
+OAUTH_APP = OAuthApp(client_id="1111.2222", client_secret="test-client-secret")
 ACCOUNT = "bot@example.com"
 CHANNEL = "C0001"
 USER = "U0REQUEST1"
@@ -137,7 +139,7 @@ class Stack:
         self, text: str, *, user: str = USER, channel: str = CHANNEL, **extra: Any
     ) -> tuple[SentRequest, str]:
         """Send a signed /retrain like Slack; returns the answer and the response_url used."""
-        response_url = self.slack.response_url()
+        response_url = self.slack.response_url(team_id=extra.get("team_id"))
         answer = await send_slash_command(
             self.session,
             self.url,
@@ -251,9 +253,19 @@ async def _served(
         "slack_post_interval": 0.01,
         "retrain_poll_interval": 0.05,
     }
+    oauth = request.node.get_closest_marker("oauth")
+    slack_credentials: dict[str, Any] = (
+        {
+            "slack_client_id": OAUTH_APP.client_id,
+            "slack_client_secret": OAUTH_APP.client_secret,
+            "slack_state_secret": "test-state-secret-0123456789",
+        }
+        if oauth
+        else {"slack_bot_token": "xoxb-test-token"}
+    )
     settings = Settings(
         **(defaults | (configured.kwargs if configured else {})),
-        slack_bot_token="xoxb-test-token",
+        **slack_credentials,
         slack_signing_secret=SIGNING_SECRET,
         slack_api_url=slack.api_url,
         einstein_api_url=einstein_url,
@@ -268,6 +280,12 @@ async def _served(
     await bot.start()
     runner = await start_http(bot, host="127.0.0.1", port=0)
     port = runner.addresses[0][1]
+    if oauth:
+        root = f"http://127.0.0.1:{port}"
+        slack.set_oauth(
+            replace(OAUTH_APP, redirect_uri=f"{root}/slack/oauth_redirect", **oauth.kwargs)
+        )
+        slack.set_events_url(f"{root}/slack/events", signing_secret=SIGNING_SECRET)
     async with aiohttp.ClientSession() as session:
         yield Stack(
             usergroups=usergroups,

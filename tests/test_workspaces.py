@@ -107,6 +107,19 @@ async def test_a_retrain_of_a_model_training_elsewhere_names_no_channel(stack: S
     assert [j.id for j in await stack.bot.store.recent(limit=10)] == [job.id]
 
 
+async def test_a_training_of_another_workspace_is_not_theirs_to_stop(stack: Stack) -> None:
+    """`/retrain cancel` in another workspace stops nothing and names nothing of the home one;
+    in the home workspace it stops the training."""
+    job = await _training(stack)
+    answer = await _ask(stack, f"cancel {MODEL}", team=OTHER_TEAM)
+    assert "followed for another workspace" in answer
+    assert not _names_home(answer)
+    stored = await stack.bot.store.get(job.id)
+    assert stored is not None
+    assert not stored.is_final
+    assert "Stopped following" in await _ask(stack, f"cancel {MODEL}", team=HOME_TEAM, user=USER)
+
+
 async def test_the_read_commands_show_a_workspace_its_own_trainings(stack: Stack) -> None:
     """`list` and `history` in another workspace leave the training out; `status` says only
     that the model trains for another workspace; the home workspace sees it all."""

@@ -277,7 +277,7 @@ class Deliverer:
             await self._stored(record)
             await self._post(record, key)
         except SlackRefused as exc:
-            if exc.code in CHANNEL_PROBLEMS:
+            if exc.code in CHANNEL_PROBLEMS or isinstance(exc, NotInstalled):
                 raise
             # This one message can never be posted; the rest of the thread goes on.
             log.error(

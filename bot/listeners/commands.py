@@ -149,7 +149,7 @@ class Handlers:
             case Status() | ListJobs() | History():
                 return await self._reads.answer(parsed, user=user, team_id=team_id)
             case Cancel(model_id=model_id):
-                return await self._stops.stop(model_id, user=user)
+                return await self._stops.stop(model_id, user=user, team_id=team_id)
             case Schedule() | When():
                 return await self._autoruns.create(parsed, by=Requester.of_command(command))
             case Schedules():

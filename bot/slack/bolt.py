@@ -21,7 +21,13 @@ from bot.settings import Settings
 from bot.slack.installs import Installations, oauth_settings
 from bot.slack.tokens import Team, current_team
 
-__all__ = ["build_bolt"]
+__all__ = ["NOT_INSTALLED_HERE", "build_bolt"]
+
+# Told privately to someone whose workspace has no installation (never installed, or removed).
+NOT_INSTALLED_HERE = (
+    "Retrain Bot is not installed in this workspace (or it was removed). An admin can install "
+    "it from the bot's `/slack/install` page."
+)
 
 
 def build_bolt(
@@ -50,6 +56,7 @@ def build_bolt(
             # Given here too, Bolt's authorize uses the client above (its base URL) to rotate.
             installation_store=installations,
             installation_store_bot_only=True,
+            user_facing_authorize_error_message=NOT_INSTALLED_HERE,
             **common,  # type: ignore[arg-type]
         )
     bolt.middleware(_team_of_request)
