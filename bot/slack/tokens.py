@@ -17,17 +17,20 @@ refusal, logged once per workspace.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import logging
+import time
 from dataclasses import dataclass
 from typing import Protocol
 
+from slack_sdk.errors import SlackTokenRotationError
 from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
 from slack_sdk.oauth.installation_store.models.bot import Bot
 from slack_sdk.oauth.token_rotation.async_rotator import AsyncTokenRotator
 
 from bot.core.jobs import Job
-from bot.errors import SlackRefused
+from bot.errors import SlackError, SlackRefused
 
 __all__ = [
     "NOT_INSTALLED",
@@ -101,6 +104,7 @@ class InstalledTokens:
         self._installations = installations
         self._rotator = rotator
         self._told: set[Team] = set()  # workspaces whose missing installation was logged
+        self._rotating: dict[Team, asyncio.Lock] = {}
 
     async def token(self, team: Team | None) -> str | None:
         if team is None or (team.team_id is None and team.enterprise_id is None):
@@ -116,22 +120,48 @@ class InstalledTokens:
                 f"the app is not installed in workspace {team}", code="not_installed"
             )
         self._told.discard(team)
-        if self._rotator is not None and bot.bot_refresh_token:
-            rotated = await self._rotator.perform_bot_token_rotation(
-                bot=bot, minutes_before_expiration=ROTATE_BEFORE_MINUTES
-            )
-            if rotated is not None:
-                await self._installations.async_save_bot(rotated)
-                bot = rotated
+        if self._rotator is not None and bot.bot_refresh_token and _expiring(bot):
+            bot = await self._rotate(team, bot)
         return bot.bot_token
+
+    async def _rotate(self, team: Team, bot: Bot) -> Bot:
+        """A token near its expiry, renewed once however many calls want it now. A refresh
+        token works once: when another instance (or Bolt, for a request) renewed it first,
+        the renewed token it saved is the one to use."""
+        assert self._rotator is not None
+        async with self._rotating.setdefault(team, asyncio.Lock()):
+            latest = await self._find(team, fresh=True)
+            if latest is not None and latest.bot_token != bot.bot_token and not _expiring(latest):
+                return latest
+            try:
+                rotated = await self._rotator.perform_bot_token_rotation(
+                    bot=latest or bot, minutes_before_expiration=ROTATE_BEFORE_MINUTES
+                )
+            except SlackTokenRotationError as exc:
+                renewed = await self._find(team, fresh=True)
+                if renewed is not None and renewed.bot_token != (latest or bot).bot_token:
+                    return renewed
+                if _expired(latest or bot):
+                    raise SlackError(
+                        f"the token of workspace {team} could not be renewed", code="rotation"
+                    ) from exc
+                log.warning("renewing the token of workspace %s failed; it still works", team)
+                return latest or bot
+            if rotated is None:
+                return latest or bot
+            await self._installations.async_save_bot(rotated)
+            return rotated
 
     def forget(self, team: Team) -> None:
         forget = getattr(self._installations, "forget", None)
         if callable(forget):
             forget(team.enterprise_id, team.team_id)
 
-    async def _find(self, team: Team) -> Bot | None:
-        """The workspace's own installation, else its org's org-wide one."""
+    async def _find(self, team: Team, *, fresh: bool = False) -> Bot | None:
+        """The workspace's own installation, else its org's org-wide one (`fresh`: read from
+        the database, not the minute's copy)."""
+        if fresh:
+            self.forget(team)
         bot = await self._installations.async_find_bot(
             enterprise_id=team.enterprise_id, team_id=team.team_id, is_enterprise_install=False
         )
@@ -140,3 +170,12 @@ class InstalledTokens:
                 enterprise_id=team.enterprise_id, team_id=None, is_enterprise_install=True
             )
         return bot
+
+
+def _expiring(bot: Bot) -> bool:
+    expires = bot.bot_token_expires_at
+    return expires is not None and expires - time.time() < ROTATE_BEFORE_MINUTES * 60
+
+
+def _expired(bot: Bot) -> bool:
+    return bot.bot_token_expires_at is not None and bot.bot_token_expires_at <= time.time()
