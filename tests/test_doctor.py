@@ -16,7 +16,7 @@ import pytest
 from bot.fakes.einstein.simulator import EinsteinSimulator
 from bot.fakes.keys import generate_key_pair
 from bot.fakes.loopback import free_port
-from bot.fakes.slack import DEFAULT_SCOPES, FakeSlack
+from bot.fakes.slack import DEFAULT_SCOPES, FakeSlack, OAuthApp
 from bot.store.jobs import SqlJobStore
 from tests.conftest import postgres_database
 
@@ -260,3 +260,21 @@ async def test_bad_setting(peers: Peers) -> None:
     code, lines = await peers.doctor(RETRAIN_POLL_INTERVAL="soon")
     assert code == 1
     assert line(lines, "configuration").startswith("FAIL  configuration     RETRAIN_POLL_INTERVAL")
+
+
+@pytest.mark.slack(oauth=OAuthApp(client_id="1111.2222", client_secret="s3cr3t-client"))
+async def test_installable_with_oauth(peers: Peers) -> None:
+    """Installed with OAuth, the client ID and secret are checked instead of a bot token."""
+    oauth = {
+        "SLACK_BOT_TOKEN": "",
+        "SLACK_CLIENT_ID": "1111.2222",
+        "SLACK_STATE_SECRET": "s3cr3t-state-secret-long-enough",
+    }
+    code, lines = await peers.doctor(**oauth, SLACK_CLIENT_SECRET="s3cr3t-client")
+    assert code == 0, lines
+    assert "Slack accepts the client ID and secret" in line(lines, "slack token")
+    assert line(lines, "slack scopes").startswith("ok")
+    assert peers.slack.installs == []  # nothing was installed
+    code, lines = await peers.doctor(**oauth, SLACK_CLIENT_SECRET="s3cr3t-wrong")
+    assert code != 0
+    assert "bad_client_secret" in line(lines, "slack token")
