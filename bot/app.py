@@ -10,11 +10,9 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from pydantic import SecretStr
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.aiohttp import to_bolt_request as bolt_request_of
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.oauth.token_rotation.async_rotator import AsyncTokenRotator
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.access.gatekeeper import Gatekeeper
@@ -22,7 +20,7 @@ from bot.access.visibility import Visibility
 from bot.autoruns import AutoRuns, FeedbackCount
 from bot.choices import Choices
 from bot.core.schedule import Timing
-from bot.einstein.auth import JwtTokenSource, StaticTokenSource, TokenSource
+from bot.credentials import installed_tokens, secret, token_source
 from bot.einstein.client import EinsteinClient
 from bot.errors import StoreError
 from bot.feedback import Feedback
@@ -41,10 +39,9 @@ from bot.settings import Settings
 from bot.slack.bolt import build_bolt
 from bot.slack.channels import SlackChannels
 from bot.slack.inbound import to_bolt_request
-from bot.slack.installs import INSTALL_PATH, REDIRECT_PATH, Installations
+from bot.slack.installs import INSTALL_PATH, REDIRECT_PATH
 from bot.slack.notify import Notifier
 from bot.slack.outbox import Outbox
-from bot.slack.tokens import InstalledTokens, OneToken, Tokens
 from bot.stops import Stops
 from bot.store.audit import AuditLog
 from bot.store.autoretrains import AutoRetrainStore
@@ -53,7 +50,7 @@ from bot.store.prefs import NotifyMode, Preferences
 from bot.trail import Trail
 from bot.uninstalls import Uninstalls
 
-__all__ = ["Bot", "create_bot", "token_source"]
+__all__ = ["Bot", "create_bot"]
 
 log = logging.getLogger(__name__)
 
@@ -154,24 +151,6 @@ class Bot:
         return web.Response(body=self.metrics.render(), headers={"Content-Type": CONTENT_TYPE})
 
 
-def token_source(settings: Settings, session: aiohttp.ClientSession, **options: Any) -> TokenSource:
-    """Einstein's access tokens as the settings give them: the ready token, or minted with the
-    account and key (`options` go to `JwtTokenSource`: metrics, timeout, retry)."""
-    if settings.einstein_access_token is not None:
-        return StaticTokenSource(settings.einstein_access_token.get_secret_value().strip())
-    pem = settings.private_key_pem()
-    # require_serving() / require_einstein() have checked both.
-    assert pem is not None
-    assert settings.einstein_account_id is not None
-    return JwtTokenSource(
-        base_url=settings.einstein_api_url,
-        account_id=settings.einstein_account_id.strip(),
-        private_key_pem=pem,
-        session=session,
-        **options,
-    )
-
-
 def timing_from(settings: Settings, **overrides: float) -> Timing:
     """The follower's timing from settings; tests and the demo override single values."""
     values: dict[str, float] = {
@@ -195,10 +174,10 @@ def create_bot(settings: Settings, **timing: float) -> Bot:
     session = aiohttp.ClientSession()
     metrics = Metrics()
     store = SqlJobStore(settings.database_url)
-    installations, tokens = _installations(settings, store, session)
+    installations, tokens = installed_tokens(settings, store, session)
     # Installed with OAuth, each call carries its workspace's token (`bot.slack.tokens`).
     slack = AsyncWebClient(
-        token=None if settings.oauth else _secret(settings.slack_bot_token),
+        token=None if settings.oauth else secret(settings.slack_bot_token),
         base_url=settings.slack_api_url,
         session=session,
     )
@@ -318,29 +297,6 @@ def create_bot(settings: Settings, **timing: float) -> Bot:
         metrics=metrics,
         foreground=foreground,
     )
-
-
-def _installations(
-    settings: Settings, store: SqlJobStore, session: aiohttp.ClientSession
-) -> tuple[Installations | None, Tokens]:
-    """Installed with OAuth: the installation store and each workspace's tokens from it."""
-    if not settings.oauth:
-        return None, OneToken()
-    assert settings.slack_client_id is not None
-    assert settings.slack_client_secret is not None
-    installations = Installations(
-        client_id=settings.slack_client_id.strip(), engine=lambda: store.engine
-    )
-    rotator = AsyncTokenRotator(
-        client_id=settings.slack_client_id.strip(),
-        client_secret=settings.slack_client_secret.get_secret_value().strip(),
-        client=AsyncWebClient(base_url=settings.slack_api_url, session=session),
-    )
-    return installations, InstalledTokens(installations=installations, rotator=rotator)
-
-
-def _secret(value: SecretStr | None) -> str | None:
-    return value.get_secret_value().strip() if value is not None else None
 
 
 def _feedback_counter(einstein: EinsteinClient) -> FeedbackCount:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import aiohttp
 
-from bot.app import token_source
+from bot.credentials import token_source
 from bot.doctor import Check
 from bot.einstein.client import EinsteinClient
 from bot.einstein.models import ApiUsage
