@@ -12,6 +12,7 @@ otherwise), and nothing is installed. Each install is asked for the manifest's s
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import yaml  # type: ignore[import-untyped,unused-ignore]  # types-PyYAML is not a dependency yet
@@ -101,19 +102,10 @@ async def _check_credentials(settings: Settings) -> Check:
         "client_secret": secret.get_secret_value().strip() if secret else "",
         "code": "retrain-bot-doctor-check",
     }
-    try:
-        async with (
-            aiohttp.ClientSession(timeout=_TIMEOUT) as session,
-            session.post(url, data=form) as response,
-        ):
-            body = await response.json(content_type=None) if response.status == 200 else None
-    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-        return Check.failed(
-            "slack token",
-            f"no answer from {url} ({exc.__class__.__name__})",
-            "check SLACK_API_URL and this machine's network",
-        )
-    error = str(body.get("error") or "") if isinstance(body, dict) else "no answer"
+    body = await _ask_slack("slack token", url, data=form)
+    if isinstance(body, Check):
+        return body
+    error = str(body.get("error") or "") if body else "no answer"
     if error == "invalid_code":
         return Check.passed(
             "slack token", "installable with OAuth: Slack accepts the client ID and secret"
@@ -169,27 +161,36 @@ def _scopes(granted: str | None) -> Check:
     return Check.passed("slack scopes", f"all {len(wanted)} scopes manifest.yml asks for")
 
 
-async def _open_connection(api_url: str, app_token: SecretStr) -> Check:
-    """Socket Mode: Slack hands out a WebSocket URL for the app token (nothing connects)."""
-    url = f"{api_url}apps.connections.open"
-    headers = {"Authorization": f"Bearer {app_token.get_secret_value().strip()}"}
+async def _ask_slack(name: str, url: str, **request: Any) -> dict[str, Any] | Check:
+    """Slack's JSON answer to one POST (empty when it was not JSON or not HTTP 200), or the
+    failed check `name` when no answer came."""
     try:
         async with (
             aiohttp.ClientSession(timeout=_TIMEOUT) as session,
-            session.post(url, headers=headers) as response,
+            session.post(url, **request) as response,
         ):
             body = await response.json(content_type=None) if response.status == 200 else None
     except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
         return Check.failed(
-            "slack mode",
+            name,
             f"no answer from {url} ({exc.__class__.__name__})",
             "check SLACK_API_URL and this machine's network",
         )
-    if isinstance(body, dict) and body.get("ok") is True:
+    return body if isinstance(body, dict) else {}
+
+
+async def _open_connection(api_url: str, app_token: SecretStr) -> Check:
+    """Socket Mode: Slack hands out a WebSocket URL for the app token (nothing connects)."""
+    url = f"{api_url}apps.connections.open"
+    headers = {"Authorization": f"Bearer {app_token.get_secret_value().strip()}"}
+    body = await _ask_slack("slack mode", url, headers=headers)
+    if isinstance(body, Check):
+        return body
+    if body.get("ok") is True:
         return Check.passed(
             "slack mode", "Socket Mode: apps.connections.open accepts SLACK_APP_TOKEN"
         )
-    error = str(body.get("error") or "unknown error") if isinstance(body, dict) else "no answer"
+    error = str(body.get("error") or "unknown error") if body else "no answer"
     return Check.failed(
         "slack mode",
         f"Slack refuses SLACK_APP_TOKEN ({error})",
