@@ -197,3 +197,36 @@ async def test_a_command_from_a_workspace_that_never_installed_is_not_started(
     assert await stack.wait_private(url) == NOT_INSTALLED_HERE
     assert await stack.bot.store.of_model(MODEL_THERE, limit=1) == []
     assert stack.simulator.calls("retrain") == []
+
+
+async def test_an_org_wide_uninstall_quiets_every_workspace_of_the_org(stack: Stack) -> None:
+    """Uninstalled from the whole org: the training in one of its workspaces is no longer
+    followed, and the bot's own workspace outside the org goes on."""
+    stack.slack.add_workspace(
+        team_id=ORG_TEAM,
+        name="Org team",
+        channels=[Channel(ORG_CHANNEL, "ml")],
+        enterprise_id=ORG,
+        enterprise_name="Org",
+    )
+    await install(stack, FIRST)
+    await install(stack, ORG_TEAM, org=True)
+    stack.simulator.add_model(MODEL_THERE)
+    stack.simulator.script(MODEL_THERE, queue_seconds=30, run_seconds=30_000)
+    await stack.command(
+        MODEL_THERE,
+        channel=ORG_CHANNEL,
+        team_id=ORG_TEAM,
+        enterprise_id=ORG,
+        is_enterprise_install="true",
+    )
+    await stack.slack.wait_for(lambda: stack.cards(ORG_CHANNEL), what="the org's card")
+    answers = await stack.slack.uninstall(enterprise_id=ORG)
+    assert [answer.status for answer in answers] == [200, 200]
+    [job] = await stack.bot.store.of_model(MODEL_THERE, limit=1)
+    assert job.status == JobStatus.CANCELLED
+    assert UNINSTALLED in job.reported
+    stack.simulator.add_model(MODEL_HERE)
+    answer, _ = await stack.command(MODEL_HERE, team_id=FIRST)
+    assert "Submitting the retrain" in answer.body
+    assert (await _final(stack, MODEL_HERE)).status == JobStatus.SUCCEEDED
