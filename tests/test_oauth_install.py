@@ -230,3 +230,35 @@ async def test_an_org_wide_uninstall_quiets_every_workspace_of_the_org(stack: St
     answer, _ = await stack.command(MODEL_HERE, team_id=FIRST)
     assert "Submitting the retrain" in answer.body
     assert (await _final(stack, MODEL_HERE)).status == JobStatus.SUCCEEDED
+
+
+@pytest.mark.timing(uninstalled_grace=0.3)
+async def test_a_token_revoked_without_an_event_quiets_that_workspace_only(
+    stack: Stack, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Slack revokes the workspace's token and no event reaches the bot (its events URL is
+    gone): the next post is refused, the token is looked up once more and found refused, and
+    after the grace the job stops; said once in the log. The other workspace goes on."""
+    _second_workspace(stack)
+    await install(stack, FIRST)
+    await install(stack, SECOND)
+    stack.simulator.add_model(MODEL_THERE)
+    stack.simulator.script(MODEL_THERE, queue_seconds=30, run_seconds=300)
+    await stack.command(MODEL_THERE, channel=THERE, team_id=SECOND)
+    await stack.slack.wait_for(lambda: stack.cards(THERE), what="the card there", timeout=5)
+    stack.slack.set_events_url(None)
+    with caplog.at_level(logging.WARNING):
+        assert await stack.slack.uninstall(team_id=SECOND) == []
+        [there] = await stack.bot.store.of_model(MODEL_THERE, limit=1)
+        job = await _final(stack, MODEL_THERE)
+    assert job.id == there.id
+    assert job.status == JobStatus.CANCELLED
+    assert UNINSTALLED in job.reported
+    said = [
+        r.getMessage() for r in caplog.records if f"workspace {SECOND} has no" in r.getMessage()
+    ]
+    assert len(said) == 1
+    stack.simulator.add_model(MODEL_HERE)
+    answer, _ = await stack.command(MODEL_HERE, team_id=FIRST)
+    assert "Submitting the retrain" in answer.body
+    assert (await _final(stack, MODEL_HERE)).status == JobStatus.SUCCEEDED

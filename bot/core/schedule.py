@@ -30,6 +30,9 @@ class Timing:
     schedule_tick: float = 15.0  # how often due schedules are looked for
     trigger_interval: float = 900.0  # how often feedback triggers count feedback
     regression_alert: float = 2.0  # points of accuracy or macro F1 lost that the reply warns of
+    # A job whose workspace has no installation waits this long for Slack's app_uninstalled
+    # before the deliverer stops it itself.
+    uninstalled_grace: float = 60.0
 
     @property
     def poll_slot(self) -> float:

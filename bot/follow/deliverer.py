@@ -221,10 +221,7 @@ class Deliverer:
         except LeaseLost:
             return False
         except NotInstalled:
-            # Its workspace uninstalled the app (the event may have reached another instance,
-            # or none): nothing more is said there. The token lookup logged it once.
-            record.card_frozen = True
-            await self._record(record, machine.uninstalled(record.job, now=self._now()))
+            await self._uninstalled(record)
             return False
         except SlackRefused as exc:
             await self._readback.channel_problem(record, channel, exc)
@@ -235,6 +232,21 @@ class Deliverer:
             log.exception("delivering job %s failed; trying again later", record.id)
         self._retry_soon(record)
         return False
+
+    async def _uninstalled(self, record: Followed) -> None:
+        """Its workspace has no installation. Slack's `app_uninstalled` may be on its way (to
+        this instance or another, which then stops the job and counts it), so the job waits;
+        still without one `Timing.uninstalled_grace` later (the event went elsewhere, or never
+        came), nothing more is said there. The token lookup logged it once."""
+        now = self._clock()
+        if record.uninstalled_since is None:
+            record.uninstalled_since = now
+        grace = self._timing.uninstalled_grace
+        if now - record.uninstalled_since < grace:
+            self._retry_later(record, grace)
+            return
+        record.card_frozen = True
+        await self._record(record, machine.uninstalled(record.job, now=self._now()))
 
     async def _post_next(self, record: Followed) -> bool:
         fence = self._held.fence(record)

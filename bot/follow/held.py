@@ -62,6 +62,7 @@ class Followed:
     card_shown: tuple[object, ...] | None = None
     card_shown_at: float = float("-inf")
     card_frozen: bool = False  # Slack will not let us edit the card any more
+    uninstalled_since: float | None = None  # monotonic: when its workspace was first not found
     editing: bool = False
     pictures: list[tuple[str, bytes, str]] | None = None  # drawn, not yet uploaded
     drawing: bool = False

@@ -13,7 +13,8 @@ from collections.abc import Awaitable, Callable
 import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
-from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.middleware.async_middleware import AsyncMiddleware
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -59,7 +60,7 @@ def build_bolt(
             user_facing_authorize_error_message=NOT_INSTALLED_HERE,
             **common,  # type: ignore[arg-type]
         )
-    bolt.middleware(_team_of_request)
+    bolt.use(_TeamOfRequest())
     return bolt
 
 
@@ -75,11 +76,19 @@ def _one_token(settings: Settings) -> Callable[..., Awaitable[AuthorizeResult]]:
     return authorize
 
 
-async def _team_of_request(
-    context: AsyncBoltContext, next: Callable[[], Awaitable[BoltResponse]]
-) -> BoltResponse:
-    current_team.set(Team(team_id=context.team_id, enterprise_id=context.enterprise_id))
-    return await next()
+class _TeamOfRequest(AsyncMiddleware):
+    """The request's workspace becomes `current_team` for all the work it leads to. A class,
+    not a function: Bolt inspects a function middleware's arguments on every request."""
+
+    async def async_process(
+        self,
+        *,
+        req: AsyncBoltRequest,
+        resp: BoltResponse,
+        next: Callable[[], Awaitable[BoltResponse]],
+    ) -> BoltResponse:
+        current_team.set(Team(team_id=req.context.team_id, enterprise_id=req.context.enterprise_id))
+        return await next()
 
 
 def _bolt_logger() -> logging.Logger:

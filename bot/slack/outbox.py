@@ -302,6 +302,7 @@ class Outbox:
     async def _send(self, request: Request, lane: Lane) -> Response:
         """One attempt (`send_once`); a post, answered or not, starts the channel's gap."""
         outcome: str | None = None
+        client = self._client
         try:
             client = await self._client_for(request.team)
             response = await send_once(
@@ -311,8 +312,16 @@ class Outbox:
             return response
         except SlackError as exc:
             outcome = outcome_of(exc)
-            if exc.code in _REVOKED and request.team is not None:
-                self._tokens.forget(request.team)
+            team = request.team
+            if (
+                team is not None
+                and exc.code in _REVOKED
+                and self._tokens.refused(team, client.token)
+            ):
+                # Looked up again on the next attempt: a renewed token, or NotInstalled.
+                raise SlackError(
+                    f"Slack refused {request.method}'s token ({exc.code})", code="token_refused"
+                ) from None
             raise
         finally:
             self._pacing.answered(request.method, lane)

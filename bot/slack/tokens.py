@@ -12,7 +12,8 @@ schedule's fire. The outbox reads it when a call is queued, so a call waiting in
 lane keeps its workspace whichever task sends it.
 
 A workspace that uninstalled the app has no token: its calls fail with `NotInstalled`, a
-refusal, logged once per workspace.
+refusal, logged once per workspace. So do calls whose stored token Slack refuses as revoked
+(`refused`): the outbox looks the token up once more, which finds a renewed one or none.
 """
 
 from __future__ import annotations
@@ -80,8 +81,9 @@ class Tokens(Protocol):
         """The token to call Slack with for `team`; None: the client's own token."""
         ...
 
-    def forget(self, team: Team) -> None:
-        """Drop what is known of `team`'s token (it was revoked or refused)."""
+    def refused(self, team: Team, token: str | None) -> bool:
+        """Slack refused `token` of `team` as revoked; whether looking again may find another
+        (a renewed token, or that the workspace uninstalled the app)."""
         ...
 
 
@@ -91,8 +93,8 @@ class OneToken:
     async def token(self, team: Team | None) -> str | None:
         return None
 
-    def forget(self, team: Team) -> None:
-        return None
+    def refused(self, team: Team, token: str | None) -> bool:
+        return False  # the one token is all there is
 
 
 class InstalledTokens:
@@ -105,12 +107,13 @@ class InstalledTokens:
         self._rotator = rotator
         self._told: set[Team] = set()  # workspaces whose missing installation was logged
         self._rotating: dict[Team, asyncio.Lock] = {}
+        self._refused: dict[Team, str] = {}  # the token Slack last refused, per workspace
 
     async def token(self, team: Team | None) -> str | None:
         if team is None or (team.team_id is None and team.enterprise_id is None):
             raise NotInstalled("a Slack call named no workspace", code=NOT_INSTALLED)
         bot = await self._find(team)
-        if bot is None or not bot.bot_token:
+        if bot is None or not bot.bot_token or bot.bot_token == self._refused.get(team):
             if team not in self._told:
                 self._told.add(team)
                 log.warning(
@@ -120,6 +123,7 @@ class InstalledTokens:
                 f"the app is not installed in workspace {team}", code="not_installed"
             )
         self._told.discard(team)
+        self._refused.pop(team, None)
         if self._rotator is not None and bot.bot_refresh_token and _expiring(bot):
             bot = await self._rotate(team, bot)
         return bot.bot_token
@@ -151,6 +155,12 @@ class InstalledTokens:
                 return latest or bot
             await self._installations.async_save_bot(rotated)
             return rotated
+
+    def refused(self, team: Team, token: str | None) -> bool:
+        if token is not None:
+            self._refused[team] = token
+        self.forget(team)
+        return True
 
     def forget(self, team: Team) -> None:
         forget = getattr(self._installations, "forget", None)
