@@ -8,8 +8,9 @@ every workspace of that org), so nothing more is posted there, and logs it once.
 workspaces are not touched.
 
 A job whose next Slack call finds no installation (tokens revoked without an uninstall, or on
-an instance whose jobs the event did not reach) is silenced by its deliverer the same way
-(`bot.slack.tokens.NotInstalled`, logged once per workspace).
+an instance whose jobs the event did not reach) waits `Timing.uninstalled_grace` for the event
+and is then silenced by its deliverer the same way (`bot.slack.tokens.NotInstalled`, logged
+once per workspace). `tokens_revoked` only deletes the bot: `app_uninstalled` follows it.
 """
 
 from __future__ import annotations
