@@ -120,9 +120,7 @@ class SqlJobStore:
         return self._engine.dialect.name if self._engine else "unknown"
 
     async def close(self) -> None:
-        if self._inserts.here is not None:
-            self._inserts.here[0].dispose()
-            self._inserts.here = None
+        self._inserts.close()
         if self._engine is not None:
             await self._engine.dispose()
             self._engine = None
