@@ -23,7 +23,8 @@ from bot.core.schedule import Timing
 from bot.credentials import installed_tokens, secret, token_source
 from bot.einstein.client import EinsteinClient
 from bot.errors import StoreError
-from bot.feedback import Feedback
+from bot.feedback.form import FeedbackForms
+from bot.feedback.submission import FeedbackSubmissions
 from bot.follow.follower import Follower
 from bot.foreground import Foreground
 from bot.listeners.actions import Interactions, register_interactions
@@ -72,7 +73,7 @@ class Bot:
     einstein: EinsteinClient
     session: aiohttp.ClientSession
     autoruns: AutoRuns
-    feedback: Feedback
+    feedback: FeedbackSubmissions
     metrics: Metrics = field(default_factory=Metrics)
     foreground: Foreground = field(default_factory=Foreground)
     ready: bool = field(default=False)
@@ -267,16 +268,19 @@ def create_bot(settings: Settings, **timing: float) -> Bot:
         ),
     )
     register_forms(bolt, Forms(follower=follower, notifier=notifier, retrains=retrains))
-    feedback = Feedback(
-        store=store,
+    feedback_forms = FeedbackForms(
+        store=store, einstein=einstein, visibility=visibility, notifier=notifier
+    )
+    feedback = FeedbackSubmissions(
         einstein=einstein,
         gate=gate,
-        visibility=visibility,
         notifier=notifier,
         audit=audit,
         spawn=lambda work: follower.spawn(work, name="feedback"),
     )
-    register_feedback(bolt, FeedbackListeners(feedback=feedback, follower=follower))
+    register_feedback(
+        bolt, FeedbackListeners(forms=feedback_forms, submissions=feedback, follower=follower)
+    )
     register_uninstalls(
         bolt,
         Uninstalls(installations=installations, store=store, follower=follower)

@@ -1,1 +1,2 @@
-"""Einstein Language API: wire models, the one retry policy, answers explained, client, tokens."""
+"""Einstein Language API: wire models, the one retry policy, answers explained, client and its
+transport, tokens."""

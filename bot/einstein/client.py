@@ -1,9 +1,10 @@
-"""The Einstein Language client: the only code that speaks HTTP to Einstein's language API.
+"""The Einstein Language client: a typed method for each language endpoint the bot uses.
 
-Every call is bounded: each request has a timeout, and a call with its retries and waits ends
-within `RetryPolicy.budget` seconds (`bot.einstein.retry`). Every failure comes out as one of the
-`EinsteinError` kinds in `bot.errors`, read from Einstein's answer by `bot.einstein.answers`.
-What is retried, and why it is safe:
+Its calls are sent by `bot.einstein.transport`, the only code that speaks HTTP to Einstein's
+language API. Every call is bounded: each request has a timeout, and a call with its retries and
+waits ends within `RetryPolicy.budget` seconds (`bot.einstein.retry`). Every failure comes out as
+one of the `EinsteinError` kinds in `bot.errors`, read from Einstein's answer by
+`bot.einstein.answers`. What is retried, and why it is safe:
 
     call                  retried after                              because
     GET status, metrics,  connection errors, timeouts, 5xx, 429      reading twice changes nothing
@@ -25,14 +26,11 @@ it follows the retrain's rule. How the retries wait, `Retry-After` included, is
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Callable
 from typing import Any
 
 import aiohttp
 
 from bot.core.options import RetrainOptions
-from bot.einstein.answers import Answer, check_answer, einstein_message
 from bot.einstein.auth import TokenSource
 from bot.einstein.models import (
     TERMINAL_STATUSES,
@@ -44,18 +42,15 @@ from bot.einstein.models import (
     Training,
 )
 from bot.einstein.reading import parse_body, parse_items, safe_dataset_id, safe_model_id
-from bot.einstein.retry import DEFAULT_RETRY, RetryPolicy, call_with_retries
-from bot.errors import EinsteinError, EinsteinRejected, EinsteinUnavailable
+from bot.einstein.retry import DEFAULT_RETRY, RetryPolicy
+from bot.einstein.transport import Transport, unprocessed
+from bot.errors import EinsteinError, EinsteinRejected
 from bot.metrics import Metrics as BotMetrics
 
 __all__ = ["KNOWN_STATUSES", "EinsteinClient"]
 
-log = logging.getLogger(__name__)
-
 _LC_PAGE = 25  # the API's maximum page size for learning curves
 _EXAMPLES_PAGE = 100  # the API's default page size for examples
-# Bounds a listing against a service that keeps answering full pages (10,000 pages of 100).
-_MAX_PAGES = 10_000
 _MAX_NAME = 180  # feedback example names, per the spec
 KNOWN_STATUSES = TERMINAL_STATUSES | {"QUEUED", "RUNNING"}
 
@@ -77,24 +72,23 @@ class EinsteinClient:
         retry: RetryPolicy = DEFAULT_RETRY,
         metrics: BotMetrics | None = None,
     ) -> None:
-        self._base = base_url
-        self._metrics = metrics
-        self._tokens = tokens
-        self._session = session
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
-        self._retry = retry
-        self._refused: str | None = None
+        self._transport = Transport(
+            base_url=base_url,
+            tokens=tokens,
+            session=session,
+            timeout=timeout,
+            retry=retry,
+            metrics=metrics,
+        )
 
     @property
     def problem(self) -> str | None:
         """An operator message while Einstein refuses the credentials, else None."""
-        # Token sources that predate `problem` simply have none to report.
-        minting = getattr(self._tokens, "problem", None)
-        return minting if isinstance(minting, str) else self._refused
+        return self._transport.problem
 
     async def api_usage(self) -> list[ApiUsage]:
         """`GET v2/apiusage`: the account's plan by month; the cheapest authenticated call."""
-        body = await self._call("GET", "v2/apiusage", what="API usage request")
+        body = await self._transport.call("GET", "v2/apiusage", what="API usage request")
         data = body.get("data")
         if not isinstance(data, list):
             raise EinsteinError("Einstein's API usage answer is malformed (no data list)")
@@ -115,28 +109,28 @@ class EinsteinClient:
                 data.add_field("trainParams", json.dumps(params, separators=(",", ":")))
             return data
 
-        body = await self._call(
-            "POST", "v2/language/retrain", form=form, retry_on=_unprocessed, what="retrain"
+        body = await self._transport.call(
+            "POST", "v2/language/retrain", form=form, retry_on=unprocessed, what="retrain"
         )
         return _training(body, what="retrain answer")
 
     async def training_status(self, model_id: str) -> Training:
         """`GET v2/language/train/{modelId}`."""
-        body = await self._call(
+        body = await self._transport.call(
             "GET", f"v2/language/train/{safe_model_id(model_id)}", what="status request"
         )
         return _training(body, what="training status")
 
     async def metrics(self, model_id: str) -> Metrics:
         """`GET v2/language/models/{modelId}`: metrics of the model's last training."""
-        body = await self._call(
+        body = await self._transport.call(
             "GET", f"v2/language/models/{safe_model_id(model_id)}", what="metrics request"
         )
         return parse_body(Metrics, body, what="model metrics")
 
     async def learning_curve(self, model_id: str) -> list[LearningCurvePoint]:
         """`GET v2/language/models/{modelId}/lc`, every page."""
-        items = await self._every_page(
+        items = await self._transport.every_page(
             f"v2/language/models/{safe_model_id(model_id)}/lc", page=_LC_PAGE, what="learning curve"
         )
         return parse_items(LearningCurvePoint, items, what="learning curve")
@@ -150,14 +144,14 @@ class EinsteinClient:
 
     async def dataset(self, dataset_id: int) -> Dataset:
         """`GET v2/language/datasets/{datasetId}`: the dataset, with its labels."""
-        body = await self._call(
+        body = await self._transport.call(
             "GET", f"v2/language/datasets/{safe_dataset_id(dataset_id)}", what="dataset request"
         )
         return parse_body(Dataset, body, what="dataset")
 
     async def feedback_examples(self, dataset_id: int) -> list[Example]:
         """`GET v2/language/datasets/{datasetId}/examples?source=feedback`, every page."""
-        items = await self._every_page(
+        items = await self._transport.every_page(
             f"v2/language/datasets/{safe_dataset_id(dataset_id)}/examples",
             page=_EXAMPLES_PAGE,
             params={"source": "feedback"},
@@ -194,166 +188,10 @@ class EinsteinClient:
                 data.add_field("name", name)
             return data
 
-        body = await self._call(
-            "POST", "v2/language/feedback", form=form, retry_on=_unprocessed, what="feedback"
+        body = await self._transport.call(
+            "POST", "v2/language/feedback", form=form, retry_on=unprocessed, what="feedback"
         )
         return parse_body(Example, body, what="feedback answer")
-
-    async def _every_page(
-        self, path: str, *, page: int, params: dict[str, str] | None = None, what: str
-    ) -> list[Any]:
-        """The `data` items of every page of a list call, read until a page is not full."""
-        items: list[Any] = []
-        for _ in range(_MAX_PAGES):
-            body = await self._call(
-                "GET",
-                path,
-                params={**(params or {}), "offset": str(len(items)), "count": str(page)},
-                what=f"{what} request",
-            )
-            data = body.get("data")
-            if not isinstance(data, list):
-                raise EinsteinError(f"Einstein's {what} answer has no data list")
-            items.extend(data)
-            if len(data) < page:
-                return items
-        raise EinsteinError(f"Einstein's {what} answer goes on past {_MAX_PAGES} pages")
-
-    async def _call(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: dict[str, str] | None = None,
-        form: Callable[[], aiohttp.FormData] | None = None,
-        retry_on: Callable[[EinsteinError], bool] | None = None,
-        what: str,
-    ) -> dict[str, Any]:
-        """One API call with its retries; the JSON object Einstein answered."""
-        refreshed = False
-        token_failure: EinsteinError | None = None
-
-        async def token(stale: str | None = None) -> str:
-            nonlocal token_failure
-            try:
-                return await self._tokens.token(stale=stale)
-            except EinsteinError as exc:
-                # The token source has retried already; retrying here would multiply attempts.
-                token_failure = exc
-                raise
-
-        call = what.removesuffix(" request").replace(" ", "_")
-
-        async def attempt() -> dict[str, Any]:
-            if self._metrics is None:
-                return await answered()
-            try:
-                body = await answered()
-            except EinsteinError as exc:
-                if exc is not token_failure:
-                    self._metrics.einstein_call(call, exc.kind)
-                raise
-            self._metrics.einstein_call(call, "ok")
-            return body
-
-        async def answered() -> dict[str, Any]:
-            nonlocal refreshed
-            current = await token()
-            answer = await self._send(method, path, token=current, params=params, form=form)
-            if answer.status == 401 and self._tokens.can_refresh and not refreshed:
-                # Einstein refused the token before doing anything, so sending again is safe,
-                # the retrain included. Once per call: a second 401 is not an expired token.
-                refreshed = True
-                current = await token(stale=current)
-                answer = await self._send(method, path, token=current, params=params, form=form)
-            if answer.status == 401:
-                self._note_refused(answer, token=current)
-            elif 200 <= answer.status < 300 and self._refused is not None:
-                log.warning("Einstein accepts the bot's credentials again")
-                self._refused = None
-            return check_answer(answer, secrets=(current,))
-
-        def should_retry(exc: EinsteinError) -> bool:
-            if exc is token_failure:
-                return False
-            return (retry_on or _transient)(exc)
-
-        return await call_with_retries(
-            attempt, policy=self._retry, retry_on=should_retry, what=what
-        )
-
-    def _note_refused(self, answer: Answer, *, token: str) -> None:
-        said = einstein_message(answer.body, secrets=(token,))
-        detail = f"HTTP 401: {said}" if said else "HTTP 401"
-        if self._tokens.can_refresh:
-            problem = (
-                f"Einstein refused a freshly minted access token ({detail}); check that the "
-                "EINSTEIN_ACCOUNT_ID account may use the Language API"
-            )
-        else:
-            problem = (
-                f"Einstein refused EINSTEIN_ACCESS_TOKEN ({detail}); replace it, or set "
-                "EINSTEIN_ACCOUNT_ID and EINSTEIN_PRIVATE_KEY so the bot mints its own tokens"
-            )
-        if problem != self._refused:
-            log.error("%s", problem)  # once per change, not on every poll
-        self._refused = problem
-
-    async def _send(
-        self,
-        method: str,
-        path: str,
-        *,
-        token: str,
-        params: dict[str, str] | None,
-        form: Callable[[], aiohttp.FormData] | None,
-    ) -> Answer:
-        headers = {"Authorization": f"Bearer {token}", "Cache-Control": "no-cache"}
-        try:
-            async with self._session.request(
-                method,
-                self._base + path,
-                headers=headers,
-                params=params,
-                data=form() if form is not None else None,
-                timeout=self._timeout,
-            ) as response:
-                return Answer(
-                    status=response.status,
-                    body=await response.read(),
-                    retry_after=response.headers.get("Retry-After"),
-                )
-        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
-            # No connection was made, so the request cannot have reached Einstein.
-            raise EinsteinUnavailable(
-                f"could not connect to Einstein ({exc.__class__.__name__})", kind="unreachable"
-            ) from None
-        except TimeoutError:
-            raise EinsteinUnavailable(
-                f"Einstein did not answer within {self._timeout.total:g} s", kind="timeout"
-            ) from None
-        except aiohttp.ClientError as exc:
-            raise EinsteinUnavailable(
-                f"the connection to Einstein failed ({exc.__class__.__name__})"
-            ) from None
-
-
-# -- which failures are worth another attempt -----------------------------------------------
-
-
-def _transient(exc: EinsteinError) -> bool:
-    """For idempotent calls: anything that may be gone on the next attempt."""
-    return isinstance(exc, EinsteinUnavailable)
-
-
-def _unprocessed(exc: EinsteinError) -> bool:
-    """For the retrain: only failures that prove Einstein did not process the request."""
-    if exc.kind in ("unreachable", "rate_limited"):
-        return True  # no connection was made, or Einstein refused to take the request (429)
-    # A 503 that names a time to come back is a refusal at the door, not a failed training.
-    return (
-        isinstance(exc, EinsteinUnavailable) and exc.status == 503 and exc.retry_after is not None
-    )
 
 
 def _training(body: dict[str, Any], *, what: str) -> Training:

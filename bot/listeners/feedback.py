@@ -3,7 +3,7 @@ the form's submission. The use case is `bot.feedback`.
 
 The shortcut and a model change ack at once and work in a background task (the shortcut's
 trigger_id lives 3 s from the click). The submission is answered by the ack itself, errors
-under their fields, so it waits for `Feedback.submit`, which takes at most about 2 s.
+under their fields, so it waits for `FeedbackSubmissions.submit`, at most about 2 s.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.core.mrkdwn import unescape
-from bot.feedback import Feedback
+from bot.feedback.form import FeedbackForms
+from bot.feedback.submission import FeedbackSubmissions
 from bot.follow.follower import Follower
 from bot.listeners.workspace import workspace_of
 from bot.slack.feedback_view import FeedbackFormErrors, dispatched_model, read_feedback_form
@@ -29,8 +30,11 @@ def _user(body: dict[str, Any]) -> str:
 
 
 class FeedbackListeners:
-    def __init__(self, *, feedback: Feedback, follower: Follower) -> None:
-        self._feedback = feedback
+    def __init__(
+        self, *, forms: FeedbackForms, submissions: FeedbackSubmissions, follower: Follower
+    ) -> None:
+        self._forms = forms
+        self._submissions = submissions
         self._follower = follower
 
     async def on_shortcut(self, ack: AsyncAck, body: dict[str, Any]) -> None:
@@ -38,7 +42,7 @@ class FeedbackListeners:
         await ack()
         message = body.get("message") or {}
         team_id, _ = workspace_of(body)
-        work = self._feedback.open(
+        work = self._forms.open(
             trigger_id=str(body.get("trigger_id") or ""),
             user=_user(body),
             channel=str((body.get("channel") or {}).get("id") or ""),
@@ -58,7 +62,7 @@ class FeedbackListeners:
             (values.get(BlockId.FEEDBACK_DOCUMENT) or {}).get(ActionId.FORM_FIELD) or {}
         ).get("value")
         model_id, typed = dispatched_model(body)
-        work = self._feedback.relabel(
+        work = self._forms.relabel(
             view, model_id=model_id, typed=typed, document=str(document or "")
         )
         self._follower.spawn(work, name=f"feedback-labels-{secrets.token_hex(4)}")
@@ -69,7 +73,7 @@ class FeedbackListeners:
             await ack(response_action="errors", errors=dict(form.errors))
             return
         team_id, enterprise_id = workspace_of(body)
-        errors = await self._feedback.submit(
+        errors = await self._submissions.submit(
             form, user=_user(body), view=view, team_id=team_id, enterprise_id=enterprise_id
         )
         if errors:

@@ -1,0 +1,206 @@
+"""A submitted feedback form: the access rules, Einstein's call and the audit, answered in the
+form within `ANSWER_WITHIN` seconds or privately afterwards.
+
+The rules are the package's (`bot.feedback`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+from bot.access.gatekeeper import Gatekeeper
+from bot.core.mrkdwn import escape
+from bot.core.options import RetrainOptions
+from bot.einstein.client import EinsteinClient
+from bot.einstein.explain import explain, quote
+from bot.errors import EinsteinError
+from bot.slack.feedback_view import FeedbackForm, model_block, plain
+from bot.slack.ids import BlockId
+from bot.slack.notify import Notifier
+from bot.store.audit import AuditEvent, AuditKind, AuditLog
+
+__all__ = ["ANSWER_WITHIN", "FeedbackResult", "FeedbackSubmissions"]
+
+# Slack shows a view submission's error when no answer comes within 3 s; this leaves room for
+# the network on both sides.
+ANSWER_WITHIN: Final = 2.0
+
+Spawn = Callable[[Coroutine[Any, Any, None]], None]
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackResult:
+    """How a submission ended: what to say, and under which field if the form is still open."""
+
+    outcome: Literal["added", "refused", "failed"]
+    message: str  # mrkdwn, for the private message
+    field: str | None = None  # the form's block to show it under; None: close the form
+
+
+class FeedbackSubmissions:
+    """Adds a submitted form's example, within the form's time or privately afterwards."""
+
+    def __init__(
+        self,
+        *,
+        einstein: EinsteinClient,
+        gate: Gatekeeper,
+        notifier: Notifier,
+        audit: AuditLog,
+        spawn: Spawn,
+        answer_within: float = ANSWER_WITHIN,
+    ) -> None:
+        self._einstein = einstein
+        self._gate = gate
+        self._notifier = notifier
+        self._audit = audit
+        self._spawn = spawn
+        self.answer_within = answer_within
+
+    async def submit(
+        self,
+        form: FeedbackForm,
+        *,
+        user: str,
+        view: Mapping[str, Any],
+        team_id: str | None,
+        enterprise_id: str | None,
+    ) -> dict[str, str] | None:
+        """The form's field errors, or None to close it (the answer then comes privately).
+
+        `team_id` and `enterprise_id` are the submitter's workspace, for the access rules.
+        Takes at most `answer_within` seconds; a call still running then goes on, and its
+        outcome is told privately once known.
+        """
+        adding = asyncio.ensure_future(
+            self._add(
+                form,
+                user=user,
+                model_field=model_block(view),
+                team_id=team_id,
+                enterprise_id=enterprise_id,
+            )
+        )
+        done, _ = await asyncio.wait({adding}, timeout=self.answer_within)
+        if not done:
+            self._spawn(self._tell_when_done(adding, form, user=user))
+            return None
+        result = adding.result()
+        if result.field is not None:
+            return {result.field: plain(result.message)}
+        self._spawn(self._tell(form, user=user, text=result.message))
+        return None
+
+    async def _tell_when_done(
+        self, adding: asyncio.Future[FeedbackResult], form: FeedbackForm, *, user: str
+    ) -> None:
+        result = await adding
+        text = result.message if result.outcome == "added" else f":warning: {result.message}"
+        await self._tell(form, user=user, text=text)
+
+    async def _tell(self, form: FeedbackForm, *, user: str, text: str) -> None:
+        await self._notifier.tell_or_dm(channel=form.meta.channel, user=user, message=text)
+
+    async def _add(
+        self,
+        form: FeedbackForm,
+        *,
+        user: str,
+        model_field: str,
+        team_id: str | None,
+        enterprise_id: str | None,
+    ) -> FeedbackResult:
+        model = f"`{quote(form.model_id, limit=64)}`"
+        label = f"*{escape(form.label)}*"
+        result: FeedbackResult
+        decision = await self._gate.check_retrain(
+            user=user,
+            channel=form.meta.channel,
+            model_id=form.model_id,
+            options=RetrainOptions(),
+            team_id=team_id,
+            enterprise_id=enterprise_id,
+        )
+        if not decision.allowed:
+            result = FeedbackResult(
+                "refused",
+                f"You may not add feedback to {model}: {decision.reason}",
+                field=model_field,
+            )
+            await self._audit_result(
+                form,
+                user=user,
+                team_id=team_id,
+                enterprise_id=enterprise_id,
+                result=result,
+                why="access",
+            )
+            return result
+        try:
+            await self._einstein.add_feedback(
+                form.model_id, document=form.document, expected_label=form.label
+            )
+        except EinsteinError as exc:
+            about_model = "model" in (exc.einstein_message or "").lower()
+            field = {
+                "not_found": model_field,
+                "unknown_label": BlockId.FEEDBACK_LABEL,
+                "invalid_parameter": model_field if about_model else BlockId.FEEDBACK_DOCUMENT,
+                "rejected": BlockId.FEEDBACK_DOCUMENT,
+            }.get(exc.kind)
+            outcome: Literal["refused", "failed"] = "refused" if field else "failed"
+            # Einstein unavailable, slow or refusing the bot's credentials: said in the form
+            # too (under the document), since the person may want to try again.
+            result = FeedbackResult(
+                outcome,
+                f"The example was not added to {model}. {explain(exc, model_id=form.model_id)}",
+                field=field or BlockId.FEEDBACK_DOCUMENT,
+            )
+            await self._audit_result(
+                form,
+                user=user,
+                team_id=team_id,
+                enterprise_id=enterprise_id,
+                result=result,
+                why=exc.kind,
+            )
+            return result
+        result = FeedbackResult(
+            "added",
+            f":white_check_mark: Added to the dataset of {model} as an example of {label} "
+            f"({len(form.document)} characters). It counts from the model's next training "
+            f"with feedback: `/retrain {form.model_id} feedback=true`.",
+        )
+        await self._audit_result(
+            form, user=user, team_id=team_id, enterprise_id=enterprise_id, result=result, why=None
+        )
+        return result
+
+    async def _audit_result(
+        self,
+        form: FeedbackForm,
+        *,
+        user: str,
+        team_id: str | None,
+        enterprise_id: str | None,
+        result: FeedbackResult,
+        why: str | None,
+    ) -> None:
+        detail: dict[str, Any] = {"label": form.label, "document_length": len(form.document)}
+        if why is not None:
+            detail["reason"] = why
+        await self._audit.note(
+            AuditEvent(
+                kind=AuditKind.FEEDBACK,
+                actor=user,
+                channel=form.meta.channel,
+                team_id=team_id,
+                enterprise_id=enterprise_id,
+                model_id=form.model_id,
+                outcome=result.outcome,
+                detail=detail,
+            )
+        )
