@@ -7,6 +7,8 @@
     rate.py      `RateLimit`, `parse_rate` (RETRAIN_USER_RATE) and `rate_decision`
     decision.py  `Decision`, the answer every check gives (a refusal names every broken rule)
     refusals.py  the refusal sentences that say what would pass (option limits, channels)
+    people.py    `People`: an allow list's users and groups (both empty: everyone)
+    approvals.py  who is asked to approve, and who may (a protected model's second person)
     policy.py    `AccessPolicy`, which combines them
     summary.py   `describe`: the policy in one line for the start-up log
     gatekeeper.py  `Gatekeeper`: the policy plus what only I/O tells (groups, recent retrains)

@@ -13,9 +13,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Final
 
+from bot.access import approvals
 from bot.access.decision import Decision
 from bot.access.ids import CHANNELS_VARIABLE, GROUPS_VARIABLE, USERS_VARIABLE, parse_id_list
 from bot.access.loading import load_policy
+from bot.access.people import People
 from bot.access.rate import RateLimit, parse_rate, rate_decision
 from bot.access.refusals import channel_list, closed_here, options_refusals
 from bot.access.rules import ModelRule, Policy
@@ -25,27 +27,6 @@ from bot.core.options import RetrainOptions
 __all__ = ["CHANNELS_VARIABLE", "GROUPS_VARIABLE", "USERS_VARIABLE", "AccessPolicy"]
 
 _NO_POLICY_FILE: Final = Policy()
-
-
-@dataclass(frozen=True, slots=True)
-class _People:
-    """A user list and a group list; both empty means everyone."""
-
-    users: frozenset[str]
-    groups: frozenset[str]
-
-    @property
-    def is_open(self) -> bool:
-        return not self.users and not self.groups
-
-    def admits(self, user: str, user_groups: frozenset[str]) -> bool:
-        return self.is_open or user in self.users or not self.groups.isdisjoint(user_groups)
-
-    def others_than(self, user: str) -> bool | None:
-        """Whether someone besides `user` is admitted; None when groups make it unknowable."""
-        if self.is_open or self.groups:
-            return None
-        return bool(self.users - {user})
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,10 +91,10 @@ class AccessPolicy:
         # at all stay under the global lists, in every workspace.
         return _Found(rule, closed=rule is None and self.policy.names_model(model_id))
 
-    def _people(self, rule: ModelRule | None) -> _People:
+    def _people(self, rule: ModelRule | None) -> People:
         if rule is not None and rule.limits_people:
-            return _People(rule.allow_users or frozenset(), rule.allow_groups or frozenset())
-        return _People(self.allowed_users, self.allowed_groups)
+            return People(rule.allow_users or frozenset(), rule.allow_groups or frozenset())
+        return People(self.allowed_users, self.allowed_groups)
 
     @property
     def uses_groups(self) -> bool:
@@ -209,7 +190,7 @@ class AccessPolicy:
             self._people_refusal(rule, user=user, user_groups=user_groups),
             self._channel_refusal(rule, channel=channel),
             *(options_refusals(rule, options) if rule is not None else ()),
-            self._approval_refusal(rule, user=user),
+            approvals.refusal(rule, self._people(rule), user=user),
         ]
         broken = [refusal for refusal in refusals if refusal is not None]
         if broken:
@@ -219,18 +200,9 @@ class AccessPolicy:
                 rule=rule,
                 needs_approval=True,
                 approvers=rule.approvers,
-                reach=self._reach(rule, requester=user),
+                reach=approvals.reach(rule, self._people(rule), requester=user),
             )
         return Decision.allow(rule=rule)
-
-    def _reach(self, rule: ModelRule, *, requester: str) -> frozenset[str]:
-        """Whom an approval request mentions: the listed approvers, else the allow list."""
-        if rule.approvers is not None:
-            named = rule.approvers
-        else:
-            people = self._people(rule)
-            named = people.users | people.groups
-        return named - {requester}
 
     def _people_refusal(
         self, rule: ModelRule | None, *, user: str, user_groups: frozenset[str]
@@ -264,24 +236,6 @@ class AccessPolicy:
             f" type it in {channel_list(self.allowed_channels)}."
         )
 
-    def _approval_refusal(self, rule: ModelRule | None, *, user: str) -> str | None:
-        # Refuse now rather than leave a request waiting for an approval nobody may give.
-        if rule is None or not rule.protected:
-            return None
-        if rule.approver_groups:
-            others: bool | None = None  # a group may hold others; Slack tells at approval time
-        elif rule.approvers is not None:
-            others = bool(rule.approvers - {user})
-        else:
-            others = self._people(rule).others_than(user)
-        if others is not False:
-            return None
-        return (
-            f"Models matching `{rule.match}` need a second person's approval, and nobody"
-            f" but you may approve ({rule.where}); whoever keeps the policy file can add"
-            " another approver."
-        )
-
     def may_approve(
         self,
         rule: ModelRule,
@@ -290,30 +244,14 @@ class AccessPolicy:
         approver_groups: frozenset[str],
         requester: str,
     ) -> Decision:
-        """Whether `approver` may approve `requester`'s retrain of a model under `rule`.
-
-        Never the requester; the rule's approvers if it lists them (directly or through one of
-        the listed user groups), otherwise anyone allowed to retrain the model (channel aside:
-        an approval is given wherever the request is seen).
-        """
-        if approver == requester:
-            return Decision.deny(
-                "You cannot approve your own retrain; someone else has to.", rule=rule
-            )
-        if rule.approvers is not None:
-            if approver in rule.approvers or not rule.approver_groups.isdisjoint(approver_groups):
-                return Decision.allow(rule=rule)
-            return Decision.deny(
-                f"Only the approvers listed for models matching `{rule.match}` can approve"
-                f" this retrain ({rule.where}).",
-                rule=rule,
-            )
-        if self._people(rule).admits(approver, approver_groups):
-            return Decision.allow(rule=rule)
-        return Decision.deny(
-            f"Only people allowed to retrain models matching `{rule.match}` can approve"
-            f" this retrain ({rule.where}).",
-            rule=rule,
+        """Whether `approver` may approve `requester`'s retrain of a model under `rule`
+        (`bot.access.approvals.may_approve`)."""
+        return approvals.may_approve(
+            rule,
+            self._people(rule),
+            approver=approver,
+            approver_groups=approver_groups,
+            requester=requester,
         )
 
     def check_rate(self, recent_times: Sequence[datetime], *, now: datetime) -> Decision:

@@ -7,6 +7,7 @@ migrations/  the schema's Alembic revisions (the DDL, the append-only trigger in
 migrate.py   running them (start-up, `python -m bot migrate`) and `schema_status`
 database.py  the URL and the engine
 jobs.py      `JobStore` (the protocol) and `SqlJobStore`: jobs and their leases
+reads.py     `JobReads`: the store's reads, and the team they take
 rows.py      a job as a table row and back
 inserts.py   new jobs inserted together (group commit); `DuplicateJob`
 turns.py     whose turn it is on SQLite's one connection

@@ -2,13 +2,9 @@
 
 One SQL implementation serves SQLite (the embedded default) and PostgreSQL through SQLAlchemy
 Core; `JobStore` is the protocol the rest of the bot depends on. Opening the database and its
-schema: `bot.store.database`; rows: `bot.store.rows`; new jobs' group commit: `bot.store.inserts`.
-
-The reads behind the read commands and the Home tab take a `team_id`: given, they return that
-team's jobs and the jobs stored without a team (made before the bot served several workspaces,
-in the one workspace of an older deployment: `bot.core.workspaces`). Finding, claiming and
-following jobs, and the one-training-per-model rule, ignore teams: a model is Einstein's, and
-one Einstein account serves every workspace.
+schema: `bot.store.database`; rows: `bot.store.rows`; new jobs' group commit: `bot.store.inserts`;
+the reads, and the team they take: `bot.store.reads`. Here: opening the store, its transactions,
+adding and saving a job, and the leases.
 """
 
 from __future__ import annotations
@@ -19,7 +15,7 @@ import secrets
 import socket
 from collections.abc import AsyncIterator, Iterable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import sqlalchemy as sa
@@ -35,8 +31,9 @@ from bot.store.database import (
 )
 from bot.store.inserts import DuplicateJob, GroupInsert
 from bot.store.migrate import upgrade_engine
-from bot.store.rows import as_utc, to_job, to_row, utc_now
-from bot.store.schema import ACTIVE, jobs_table
+from bot.store.reads import JobReads
+from bot.store.rows import to_job, to_row, utc_now
+from bot.store.schema import jobs_table
 from bot.store.turns import Turns
 
 __all__ = [
@@ -86,8 +83,8 @@ class JobStore(Protocol):
     async def ping(self, *, within: float) -> None: ...
 
 
-class SqlJobStore:
-    """`JobStore` on SQLite or PostgreSQL."""
+class SqlJobStore(JobReads):
+    """`JobStore` on SQLite or PostgreSQL (its reads: `JobReads`)."""
 
     def __init__(self, url: str, *, owner: str | None = None) -> None:
         self._url = async_database_url(url)
@@ -232,65 +229,6 @@ class SqlJobStore:
         async with self._begin() as conn:
             await conn.execute(jobs_table.update().where(jobs_table.c.id == job.id).values(**row))
 
-    async def get(self, job_id: str) -> Job | None:
-        async with self._begin() as conn:
-            row = (await conn.execute(jobs_table.select().where(jobs_table.c.id == job_id))).first()
-        return to_job(row._mapping) if row else None
-
-    async def unfinished(self, *, team_id: str | None = None) -> list[Job]:
-        """Jobs that still need a process, oldest first (of `team_id` and of no team, if given)."""
-        c = jobs_table.c
-        query = jobs_table.select().where(c.pending.is_(True)).order_by(c.created_at)
-        if team_id is not None:
-            query = query.where(sa.or_(c.team_id == team_id, c.team_id.is_(None)))
-        async with self._begin() as conn:
-            rows = (await conn.execute(query)).all()
-        return [to_job(r._mapping) for r in rows]
-
-    async def active_for_model(self, model_id: str) -> Job | None:
-        query = (
-            jobs_table.select()
-            .where(jobs_table.c.model_id == model_id)
-            .where(jobs_table.c.status.in_(ACTIVE))
-            .order_by(jobs_table.c.created_at.desc())
-            .limit(1)
-        )
-        async with self._begin() as conn:
-            row = (await conn.execute(query)).first()
-        return to_job(row._mapping) if row else None
-
-    async def started_by(self, user: str, *, since: datetime) -> list[datetime]:
-        """When `user`'s jobs were created since `since` (for the per-user rate limit)."""
-        c = jobs_table.c
-        query = (
-            sa.select(c.created_at)
-            .where(c.requester == user)
-            .where(c.created_at >= since.astimezone(UTC))
-        )
-        async with self._begin() as conn:
-            rows = (await conn.execute(query)).all()
-        return [t for t in (as_utc(r[0]) for r in rows) if t is not None]
-
-    async def recent(self, *, limit: int = 20, team_id: str | None = None) -> list[Job]:
-        """The newest `limit` jobs of everybody (in `team_id`), newest first."""
-        return await self._newest(jobs_table.select(), limit=limit, team_id=team_id)
-
-    async def of_model(self, model_id: str, *, limit: int, team_id: str | None = None) -> list[Job]:
-        """`model_id`'s newest `limit` jobs (in `team_id`), newest first (an index, however
-        old they are)."""
-        query = jobs_table.select().where(jobs_table.c.model_id == model_id)
-        return await self._newest(query, limit=limit, team_id=team_id)
-
-    async def of_requester(
-        self, user: str, *, limit: int, active: bool = False, team_id: str | None = None
-    ) -> list[Job]:
-        """The newest `limit` jobs `user` asked for (in `team_id`; only those still active,
-        with `active`)."""
-        query = jobs_table.select().where(jobs_table.c.requester == user)
-        if active:
-            query = query.where(jobs_table.c.status.in_(ACTIVE))
-        return await self._newest(query, limit=limit, team_id=team_id)
-
     async def ping(self, *, within: float) -> None:
         """A trivial query for health checks; StoreError unless answered within `within` s."""
         try:
@@ -298,31 +236,3 @@ class SqlJobStore:
                 await conn.execute(sa.text("SELECT 1"))
         except TimeoutError:
             raise StoreError(f"the database did not answer within {within:g} s") from None
-
-    async def _newest(
-        self, query: sa.Select[Any], *, limit: int, team_id: str | None = None
-    ) -> list[Job]:
-        async with self._begin() as conn:
-            rows = (await conn.execute(_newest(query, limit=limit, team_id=team_id))).all()
-        return [to_job(r._mapping) for r in rows]
-
-
-def _newest(query: sa.Select[Any], *, limit: int, team_id: str | None) -> sa.Select[Any]:
-    """`query`'s newest `limit` rows (of `team_id` and of no team, when given), newest first.
-
-    A team's rows and the rows of no team are each read newest first by an index, at most
-    `limit` of each, then merged: one OR'ed condition would have the database read the newest
-    rows of every team until it found `limit` of this one, or sort all of this team's.
-    """
-    created = jobs_table.c.created_at
-    if team_id is None:
-        return query.order_by(created.desc()).limit(limit)
-    parts = (
-        sa.select(part.order_by(created.desc()).limit(limit).subquery())
-        for part in (
-            query.where(jobs_table.c.team_id == team_id),
-            query.where(jobs_table.c.team_id.is_(None)),
-        )
-    )
-    merged = sa.union_all(*parts).subquery()
-    return sa.select(merged).order_by(merged.c.created_at.desc()).limit(limit)
