@@ -293,7 +293,7 @@ class Retrains:
         return existing
 
     async def _tell(self, job: Job, text: str | Message) -> None:
-        await self._notifier.tell(
+        await self._notifier.private.tell(
             response_url=job.response_url,
             channel=job.origin_channel,
             user=job.requester,

@@ -80,7 +80,7 @@ class FeedbackForms:
             )
         except SlackError as exc:
             log.warning("could not open the feedback form: %s", exc.code)
-            await self._notifier.tell_or_dm(
+            await self._notifier.private.tell_or_dm(
                 channel=channel,
                 user=user,
                 message="Sorry, Slack did not open the feedback form in time. "

@@ -102,7 +102,7 @@ class FeedbackSubmissions:
         await self._tell(form, user=user, text=text)
 
     async def _tell(self, form: FeedbackForm, *, user: str, text: str) -> None:
-        await self._notifier.tell_or_dm(channel=form.meta.channel, user=user, message=text)
+        await self._notifier.private.tell_or_dm(channel=form.meta.channel, user=user, message=text)
 
     async def _add(
         self,

@@ -148,7 +148,7 @@ class Poster:
             if key == MOVED:
                 await self._readback.tell_moved(record)
             else:
-                await self._notifier.tell(
+                await self._notifier.private.tell(
                     response_url=job.response_url,
                     channel=job.origin_channel,
                     user=job.requester,

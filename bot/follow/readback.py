@@ -138,7 +138,7 @@ class ReadBack:
             return
         channel.paused_until = self._clock() + self._timing.slack_pause
         if exc.code in ("not_in_channel", "channel_not_found") and INVITE_ASKED not in job.reported:
-            await self._notifier.tell(
+            await self._notifier.private.tell(
                 response_url=job.response_url,
                 channel=job.origin_channel,
                 user=job.requester,
@@ -198,7 +198,7 @@ class ReadBack:
         job = record.job
         assert job.parent_ts is not None
         link = await self._notifier.permalink(job.channel, job.parent_ts)
-        await self._notifier.tell(
+        await self._notifier.private.tell(
             response_url=job.response_url,
             channel=job.origin_channel,
             user=job.requester,
@@ -211,7 +211,7 @@ class ReadBack:
             return  # a thread moved to the DM is told as `MOVED` (`owed.due_private`)
         link = await self._notifier.permalink(job.channel, job.parent_ts)
         where = f"<{link}|the thread in <#{job.channel}>>" if link else f"<#{job.channel}>"
-        await self._notifier.tell(
+        await self._notifier.private.tell(
             response_url=job.response_url,
             channel=job.origin_channel,
             user=job.requester,

@@ -273,7 +273,7 @@ class Interactions:
     async def _tell(self, click: Click, text: str) -> None:
         # chat.postEphemeral rather than the click's response_url: an answer there to a
         # button on a channel message can replace the card itself.
-        await self._notifier.tell(
+        await self._notifier.private.tell(
             response_url=None, channel=click.channel, user=click.user, message=text
         )
 

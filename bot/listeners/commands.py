@@ -126,7 +126,7 @@ class Handlers:
             )
         except SlackError as exc:
             log.warning("could not open the retrain form: %s", exc.code)
-            await self._notifier.tell(
+            await self._notifier.private.tell(
                 response_url=command.get("response_url"),
                 channel=str(command["channel_id"]),
                 user=str(command["user_id"]),
@@ -135,7 +135,7 @@ class Handlers:
 
     async def _answer(self, parsed: object, command: dict[str, Any]) -> None:
         reply = await self._reply_for(parsed, command)
-        await self._notifier.tell(
+        await self._notifier.private.tell(
             response_url=command.get("response_url"),
             channel=str(command["channel_id"]),
             user=str(command["user_id"]),

@@ -53,7 +53,7 @@ class Forms:
             # goes as an ephemeral message where the command was typed.
             answer = await self._retrains.start(model_id=form.model_id, options=form.options, by=by)
             if answer is not None:
-                await self._notifier.tell(
+                await self._notifier.private.tell(
                     response_url=None, channel=by.channel, user=by.user, message=answer
                 )
 

@@ -1,7 +1,8 @@
 """The notifier: how the bot speaks through Slack's Web API (messages, modals, Home, user groups).
 
-Questions about a channel (is it private, who is in it) are asked by `bot.slack.channels`,
-through the same outbox.
+Answers only one person sees are told by `bot.slack.private` (`Notifier.private`), and DMs
+posted by `bot.slack.direct` (`Notifier.direct`). Questions about a channel (is it private, who
+is in it) are asked by `bot.slack.channels`, through the same outbox.
 
 Every call goes through the outbox (`bot.slack.outbox`), which paces posts per channel, coalesces
 card edits, honours Retry-After and retries transient failures; the notifier waits for an
@@ -30,7 +31,6 @@ from bot.errors import SlackError, SlackRefused
 from bot.slack.card import render_card
 from bot.slack.direct import DirectMessages
 from bot.slack.lanes import Fence
-from bot.slack.look import Message
 from bot.slack.marks import (
     CARD,
     FAILURE_FILE,
@@ -41,6 +41,7 @@ from bot.slack.marks import (
     posted_states,
 )
 from bot.slack.outbox import Outbox
+from bot.slack.private import PrivateAnswers
 from bot.slack.replies import render_reply
 
 __all__ = ["Notifier", "SlackError", "SlackRefused"]
@@ -54,8 +55,8 @@ _TRIGGER_LIFETIME = 3.0
 
 
 class Notifier:
-    """Posts the card, edits it, replies in its thread, speaks privately to people, opens
-    modals, publishes Home tabs and lists user groups."""
+    """Posts the card, edits it, replies in its thread, opens modals, publishes Home tabs and
+    lists user groups; speaks privately to people through `private` and `direct`."""
 
     def __init__(
         self,
@@ -66,10 +67,11 @@ class Notifier:
         lookup_limit: float = 10.0,
     ) -> None:
         self._outbox = outbox
-        self._session = session
         self._wait_limit = wait_limit
         self._lookup_limit = lookup_limit
         self.direct = DirectMessages(outbox=outbox, wait_limit=wait_limit)  # the bot's DMs
+        # Answers only one person sees.
+        self.private = PrivateAnswers(outbox=outbox, session=session, wait_limit=wait_limit)
 
     async def post_card(self, job: Job, *, fence: Fence | None = None) -> str:
         """Post the parent message; returns its ts."""
@@ -301,55 +303,6 @@ class Notifier:
     async def say(self, channel: str, text: str) -> None:
         """A message in `channel` for everyone (a schedule's refused or skipped fire)."""
         await self._call("chat_postMessage", channel=channel, text=text, unfurl_links=False)
-
-    async def tell(
-        self, *, response_url: str | None, channel: str, user: str, message: Message | str
-    ) -> None:
-        """Say something only `user` sees: through the command's response_url, else ephemeral."""
-        if isinstance(message, str):
-            message = Message(text=message, blocks=[])
-        payload: dict[str, Any] = {"response_type": "ephemeral", "text": message.text}
-        if message.blocks:
-            payload["blocks"] = message.blocks
-        if response_url and await self._respond(response_url, payload):
-            return
-        try:
-            await self._call(
-                "chat_postEphemeral",
-                channel=channel,
-                user=user,
-                text=message.text,
-                blocks=message.blocks or None,
-            )
-        except SlackError as exc:
-            log.warning("could not tell %s privately: %s", user, exc.code)
-
-    async def tell_or_dm(self, *, channel: str, user: str, message: str) -> None:
-        """An ephemeral message to `user` in `channel`; a direct message from the bot when Slack
-        refuses that (the bot cannot post there, the user is not in the channel)."""
-        try:
-            await self._call("chat_postEphemeral", channel=channel, user=user, text=message)
-            return
-        except SlackError as exc:
-            log.info(
-                "no ephemeral for %s in %s (%s); sending a direct message", user, channel, exc.code
-            )
-        try:
-            await self._call("chat_postMessage", channel=user, text=message, unfurl_links=False)
-        except SlackError as exc:
-            log.warning("could not tell %s privately: %s", user, exc.code)
-
-    async def _respond(self, url: str, payload: dict[str, Any]) -> bool:
-        try:
-            async with self._session.post(
-                url, json=payload, timeout=aiohttp.ClientTimeout(total=10)
-            ) as response:
-                if response.status == 200:
-                    return True
-                log.warning("response_url answered HTTP %s", response.status)
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            log.warning("response_url failed: %s", exc.__class__.__name__)
-        return False
 
     async def _call(
         self,
