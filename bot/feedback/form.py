@@ -75,7 +75,7 @@ class FeedbackForms:
         )
         view = feedback_form(meta, recent=recent, labels=waiting, document=text)
         try:
-            opened = await self._notifier.open_view(
+            opened = await self._notifier.surfaces.open_view(
                 view, trigger_id=trigger_id, user=user, triggered_at=triggered_at
             )
         except SlackError as exc:
@@ -118,7 +118,7 @@ class FeedbackForms:
             typed=model_id if typed else "",
         )
         try:
-            await self._notifier.update_view(
+            await self._notifier.surfaces.update_view(
                 new, view_id=str(view["id"]), view_hash=view.get("hash") or None
             )
         except SlackError as exc:

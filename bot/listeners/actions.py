@@ -177,7 +177,7 @@ class Interactions:
         if job is None:
             return
         try:
-            await self._notifier.open_view(
+            await self._notifier.surfaces.open_view(
                 reject_form(job_id=job.id, channel=click.channel, model_id=job.model_id),
                 trigger_id=trigger_id,
                 user=click.user,
@@ -238,7 +238,7 @@ class Interactions:
             return
         form = retrain_form(channel=click.channel, model_id=job.model_id, options=job.options)
         try:
-            await self._notifier.open_view(
+            await self._notifier.surfaces.open_view(
                 form, trigger_id=trigger_id, user=click.user, triggered_at=triggered_at
             )
         except SlackError as exc:
@@ -293,7 +293,7 @@ class Interactions:
             log.warning("could not read the Home tab's trainings: %s", exc)
             return
         try:
-            await self._notifier.publish_home(user, view)
+            await self._notifier.surfaces.publish_home(user, view)
         except SlackError as exc:
             log.warning("could not publish the Home tab: %s", exc.code)
 

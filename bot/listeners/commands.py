@@ -118,7 +118,7 @@ class Handlers:
     async def _open_form(self, command: dict[str, Any], *, triggered_at: float) -> None:
         """Open the retrain form; when Slack will not, show the help instead of nothing."""
         try:
-            await self._notifier.open_view(
+            await self._notifier.surfaces.open_view(
                 retrain_form(channel=str(command["channel_id"])),
                 trigger_id=str(command.get("trigger_id") or ""),
                 user=str(command["user_id"]),

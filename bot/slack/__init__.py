@@ -6,8 +6,9 @@ card.py     the card: the parent message of a retrain and its buttons
 replies.py  the thread replies and the alerts
 views.py    the modals: the retrain form and the reject form
 home.py     the App Home tab
-notify.py   `Notifier`: the card, its thread, modals, the Home tab, user groups
+notify.py   `Notifier`: the card, its thread, user groups
 private.py  `PrivateAnswers`: what only one person sees (response_url, ephemeral or DM)
+surfaces.py `Surfaces`: modals opened and updated, Home tabs published (`views.*`)
 marks.py    how the bot knows its own posts again (message metadata, file names)
 outbox.py   `Outbox`: the only Web API caller; per-channel queues, coalesced edits, retries
 lanes.py    what waits in a lane, and its pacing: post gap, 429 holds, backoff

@@ -1,14 +1,15 @@
 """The notifier: how the bot speaks through Slack's Web API (messages, modals, Home, user groups).
 
-Answers only one person sees are told by `bot.slack.private` (`Notifier.private`), and DMs
-posted by `bot.slack.direct` (`Notifier.direct`). Questions about a channel (is it private, who
-is in it) are asked by `bot.slack.channels`, through the same outbox.
+Answers only one person sees are told by `bot.slack.private` (`Notifier.private`), DMs posted
+by `bot.slack.direct` (`Notifier.direct`), and modals and Home tabs shown by
+`bot.slack.surfaces` (`Notifier.surfaces`). Questions about a channel (is it private, who is
+in it) are asked by `bot.slack.channels`, through the same outbox.
 
 Every call goes through the outbox (`bot.slack.outbox`), which paces posts per channel, coalesces
 card edits, honours Retry-After and retries transient failures; the notifier waits for an
 answer at most `wait_limit` seconds, so a job keeps polling Einstein through a Slack outage
-and tries again on its next cycle. Someone waits for the others: a user group lookup (an access
-check) waits at most `lookup_limit` seconds, and a modal only as long as its trigger_id lives.
+and tries again on its next cycle. Someone waits for a user group lookup (an access check): it
+waits at most `lookup_limit` seconds.
 Failures arrive as `SlackError` (`SlackRefused` when Slack said no for good), never as a
 slack_sdk exception.
 
@@ -43,6 +44,7 @@ from bot.slack.marks import (
 from bot.slack.outbox import Outbox
 from bot.slack.private import PrivateAnswers
 from bot.slack.replies import render_reply
+from bot.slack.surfaces import Surfaces
 
 __all__ = ["Notifier", "SlackError", "SlackRefused"]
 
@@ -50,13 +52,11 @@ log = logging.getLogger(__name__)
 
 # How far before a job's creation its card is looked for: the bot's and Slack's clocks differ.
 _CLOCK_SKEW = 10.0
-# Slack accepts a trigger_id (to open a modal) this many seconds after the click or command.
-_TRIGGER_LIFETIME = 3.0
 
 
 class Notifier:
-    """Posts the card, edits it, replies in its thread, opens modals, publishes Home tabs and
-    lists user groups; speaks privately to people through `private` and `direct`."""
+    """Posts the card, edits it, replies in its thread and lists user groups; speaks privately
+    to people through `private` and `direct`, and shows modals and Home tabs via `surfaces`."""
 
     def __init__(
         self,
@@ -72,6 +72,8 @@ class Notifier:
         self.direct = DirectMessages(outbox=outbox, wait_limit=wait_limit)  # the bot's DMs
         # Answers only one person sees.
         self.private = PrivateAnswers(outbox=outbox, session=session, wait_limit=wait_limit)
+        # Modals and Home tabs.
+        self.surfaces = Surfaces(outbox=outbox, wait_limit=wait_limit, lookup_limit=lookup_limit)
 
     async def post_card(self, job: Job, *, fence: Fence | None = None) -> str:
         """Post the parent message; returns its ts."""
@@ -241,53 +243,6 @@ class Notifier:
             return None
         link = response.get("permalink")
         return str(link) if link else None
-
-    async def open_view(
-        self, view: dict[str, Any], *, trigger_id: str, user: str, triggered_at: float
-    ) -> dict[str, Any]:
-        """Open a modal for `user` with the trigger_id of a click or command that reached the
-        bot at `triggered_at` (the event loop's clock).
-
-        Waiting or retrying once the trigger_id has expired could only end in Slack's
-        `expired_trigger_id`, so the call is withdrawn then and `SlackError("timeout")` raised.
-        """
-        try:
-            async with asyncio.timeout_at(triggered_at + _TRIGGER_LIFETIME):
-                response = await self._outbox.call(
-                    "views_open", lane=f"views.open {user}", trigger_id=trigger_id, view=view
-                )
-        except TimeoutError:
-            raise SlackError(
-                "Slack views.open did not go through before its trigger_id expired", code="timeout"
-            ) from None
-        return dict(response.get("view") or {})
-
-    async def update_view(
-        self, view: dict[str, Any], *, view_id: str, view_hash: str | None
-    ) -> dict[str, Any]:
-        """Replace an open modal; with `view_hash`, Slack refuses (`hash_conflict`) if the
-        modal changed since that version, so an older update never overwrites a newer one."""
-        response = await self._wait(
-            self._outbox.call(
-                "views_update",
-                lane=f"views.update {view_id}",
-                view_id=view_id,
-                hash=view_hash,
-                view=view,
-            ),
-            what="views.update",
-            limit=self._lookup_limit,
-        )
-        return dict(response.get("view") or {})
-
-    async def publish_home(self, user: str, view: dict[str, Any]) -> None:
-        """Publish `user`'s Home tab; one user's publishes land in order, so the latest shows."""
-        await self._wait(
-            self._outbox.call(
-                "views_publish", lane=f"views.publish {user}", user_id=user, view=view
-            ),
-            what="views.publish",
-        )
 
     async def group_members(self, group: str) -> frozenset[str]:
         """The members of a Slack user group (needs the `usergroups:read` scope)."""

@@ -20,8 +20,8 @@ names with `lane=`: one per method and subject, such as `views.open U123`, `view
 or `usergroups.users.list S123` (channel IDs have no spaces, so the names never collide). Order
 matters only among calls about the same subject (a user's Home tab: the latest publish lands
 last), and none of them waits behind a channel's posts or behind another subject: a modal's
-trigger_id dies 3 seconds after the click, so its caller bounds the wait (the notifier's
-`open_view`) and withdraws the call, retries included, once the trigger has expired.
+trigger_id dies 3 seconds after the click, so its caller bounds the wait
+(`Surfaces.open_view`) and withdraws the call, retries included, once the trigger has expired.
 
 Transient failures are retried for as long as someone waits for the answer; a permanent one is
 dropped, logged with its job, and raised to the caller as `SlackRefused` (which is which:
