@@ -39,6 +39,7 @@ from bot.retrains import Retrains
 from bot.settings import Settings
 from bot.slack.bolt import build_bolt
 from bot.slack.channels import SlackChannels
+from bot.slack.groups import UserGroups
 from bot.slack.inbound import to_bolt_request
 from bot.slack.installs import INSTALL_PATH, REDIRECT_PATH
 from bot.slack.notify import Notifier
@@ -195,7 +196,7 @@ def create_bot(settings: Settings, **timing: float) -> Bot:
     )
     metrics.watch_queued(lambda: outbox.queued)
     notifier = Notifier(outbox=outbox, session=session)
-    gate = Gatekeeper(policy=policy, store=store, groups=notifier)
+    gate = Gatekeeper(policy=policy, store=store, groups=UserGroups(outbox=outbox))
     visibility = Visibility(directory=SlackChannels(outbox=outbox))
     reads = Reads(store=store, visibility=visibility, notifier=notifier)
     preferences = Preferences(store)

@@ -3,7 +3,7 @@
 End to end against the served bot: Slack's 429 with `Retry-After` on `views.open`,
 `views.publish` and `usergroups.users.list` is waited out and the call made again, except where
 the trigger_id of a modal would expire first. The gatekeeper's fallbacks for a group Slack will
-not list are checked against the real notifier and outbox.
+not list are checked against the real user-group lookup and outbox.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from bot.access import AccessPolicy
 from bot.access.gatekeeper import Gatekeeper
 from bot.core.grammar import RetrainOptions
 from bot.fakes.slack import FakeSlack
+from bot.slack.groups import UserGroups
 from bot.slack.ids import ActionId, CallbackId
-from bot.slack.notify import Notifier
 from bot.slack.outbox import Outbox
 from bot.store.jobs import SqlJobStore
 from tests.conftest import CHANNEL, USER, Stack
@@ -135,16 +135,16 @@ async def slack() -> AsyncIterator[FakeSlack]:
 
 @pytest.fixture
 async def gate_parts(slack: FakeSlack, tmp_path: Path) -> AsyncIterator[tuple[Gatekeeper, Clock]]:
-    """A gatekeeper asking the fake Slack through a real notifier and outbox."""
+    """A gatekeeper asking the fake Slack through a real user-group lookup and outbox."""
     clock = Clock()
     store = SqlJobStore(f"sqlite:///{tmp_path / 'jobs.sqlite3'}")
     await store.open()
     async with aiohttp.ClientSession() as session:
         client = AsyncWebClient(token="xoxb-test", base_url=slack.api_url, session=session)
         outbox = Outbox(client=client)
-        notifier = Notifier(outbox=outbox, session=session)
+        groups = UserGroups(outbox=outbox)
         policy = AccessPolicy.from_config(allowed_groups=GROUP)
-        yield Gatekeeper(policy=policy, store=store, groups=notifier, clock=clock), clock
+        yield Gatekeeper(policy=policy, store=store, groups=groups, clock=clock), clock
         await outbox.close()
     await store.close()
 

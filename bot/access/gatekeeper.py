@@ -1,7 +1,7 @@
 """The gatekeeper: applies the access policy with what only I/O can tell.
 
 `bot.access` decides from facts; this module gathers them: the user groups a person belongs
-to (Slack's `usergroups.users.list` through the notifier, cached), and how many retrains they
+to (Slack's `usergroups.users.list` through `bot.slack.groups`, cached), and how many retrains they
 started lately (the job store). When a decision needs neither, it is made without any I/O, so
 the slash command's ack can carry it.
 
@@ -37,7 +37,7 @@ _GROUP_TTL = 300.0  # group membership changes rarely; five minutes of staleness
 
 
 class GroupDirectory(Protocol):
-    """Who belongs to a Slack user group: the part of the notifier the gatekeeper uses."""
+    """Who belongs to a Slack user group (`bot.slack.groups.UserGroups`)."""
 
     async def group_members(self, group: str) -> frozenset[str]:
         """The group's members; `SlackError` when Slack does not tell."""

@@ -6,9 +6,10 @@ card.py     the card: the parent message of a retrain and its buttons
 replies.py  the thread replies and the alerts
 views.py    the modals: the retrain form and the reject form
 home.py     the App Home tab
-notify.py   `Notifier`: the card, its thread, user groups
+notify.py   `Notifier`: the card and its thread; private answers, DMs and views through its parts
 private.py  `PrivateAnswers`: what only one person sees (response_url, ephemeral or DM)
 surfaces.py `Surfaces`: modals opened and updated, Home tabs published (`views.*`)
+groups.py   `UserGroups`: who is in a Slack user group, for the gatekeeper
 marks.py    how the bot knows its own posts again (message metadata, file names)
 outbox.py   `Outbox`: the only Web API caller; per-channel queues, coalesced edits, retries
 lanes.py    what waits in a lane, and its pacing: post gap, 429 holds, backoff

@@ -1,17 +1,16 @@
-"""The notifier: how the bot speaks through Slack's Web API (messages, modals, Home, user groups).
+"""The notifier: how the bot speaks through Slack's Web API (the card, its thread, modals, Home).
 
 Answers only one person sees are told by `bot.slack.private` (`Notifier.private`), DMs posted
 by `bot.slack.direct` (`Notifier.direct`), and modals and Home tabs shown by
-`bot.slack.surfaces` (`Notifier.surfaces`). Questions about a channel (is it private, who is
-in it) are asked by `bot.slack.channels`, through the same outbox.
+`bot.slack.surfaces` (`Notifier.surfaces`, which waits at most `lookup_limit` seconds for a
+modal's update). Questions about a channel (is it private, who is in it) are asked by
+`bot.slack.channels`, and about a user group by `bot.slack.groups`, through the same outbox.
 
 Every call goes through the outbox (`bot.slack.outbox`), which paces posts per channel, coalesces
 card edits, honours Retry-After and retries transient failures; the notifier waits for an
 answer at most `wait_limit` seconds, so a job keeps polling Einstein through a Slack outage
-and tries again on its next cycle. Someone waits for a user group lookup (an access check): it
-waits at most `lookup_limit` seconds.
-Failures arrive as `SlackError` (`SlackRefused` when Slack said no for good), never as a
-slack_sdk exception.
+and tries again on its next cycle. Failures arrive as `SlackError` (`SlackRefused` when Slack
+said no for good), never as a slack_sdk exception.
 
 Every channel post carries the marks of `bot.slack.marks`, so a post can be recognised later
 (for example after a crash between posting and recording).
@@ -55,8 +54,8 @@ _CLOCK_SKEW = 10.0
 
 
 class Notifier:
-    """Posts the card, edits it, replies in its thread and lists user groups; speaks privately
-    to people through `private` and `direct`, and shows modals and Home tabs via `surfaces`."""
+    """Posts the card, edits it and replies in its thread; speaks privately to people through
+    `private` and `direct`, and shows modals and Home tabs through `surfaces`."""
 
     def __init__(
         self,
@@ -68,7 +67,6 @@ class Notifier:
     ) -> None:
         self._outbox = outbox
         self._wait_limit = wait_limit
-        self._lookup_limit = lookup_limit
         self.direct = DirectMessages(outbox=outbox, wait_limit=wait_limit)  # the bot's DMs
         # Answers only one person sees.
         self.private = PrivateAnswers(outbox=outbox, session=session, wait_limit=wait_limit)
@@ -244,17 +242,6 @@ class Notifier:
         link = response.get("permalink")
         return str(link) if link else None
 
-    async def group_members(self, group: str) -> frozenset[str]:
-        """The members of a Slack user group (needs the `usergroups:read` scope)."""
-        response = await self._wait(
-            self._outbox.call(
-                "usergroups_users_list", lane=f"usergroups.users.list {group}", usergroup=group
-            ),
-            what="usergroups.users.list",
-            limit=self._lookup_limit,
-        )
-        return frozenset(str(u) for u in response.get("users") or [])
-
     async def say(self, channel: str, text: str) -> None:
         """A message in `channel` for everyone (a schedule's refused or skipped fire)."""
         await self._call("chat_postMessage", channel=channel, text=text, unfurl_links=False)
@@ -273,13 +260,11 @@ class Notifier:
             what=method,
         )
 
-    async def _wait(
-        self, call: Coroutine[Any, Any, Any], *, what: str, limit: float | None = None
-    ) -> Any:
+    async def _wait(self, call: Coroutine[Any, Any, Any], *, what: str) -> Any:
         """The outbox retries transient failures for as long as it takes; the caller waits
         only so long, then gets a transient SlackError (an unsent call is withdrawn)."""
         try:
-            async with asyncio.timeout(self._wait_limit if limit is None else limit):
+            async with asyncio.timeout(self._wait_limit):
                 return await call
         except TimeoutError:
             raise SlackError(f"Slack {what} did not go through in time", code="timeout") from None
