@@ -35,12 +35,10 @@ process that was paused past its lease never posts for a job another instance to
 long the call waited in its queue. `close()` fails what is left
 with `SlackError(code="outbox_closed")`.
 
-Each call carries the token of the workspace it was queued for (`bot.slack.tokens`: the
-workspace is read when the call is queued, and its token when it is sent, so a rotated or
-revoked token is never sent from the queue).
-
-Every attempt is counted in `retrain_slack_calls_total{method,outcome}` (`bot.metrics`), a 429
-as `rate_limited`; `queued` is what waits, for `retrain_outbox_queued_messages`.
+Each attempt is made by `bot.slack.sender`, with the token of the workspace the call was
+queued for (read when it is sent, so a rotated or revoked token is never sent from the queue),
+and counted in `retrain_slack_calls_total`; `queued` is what waits, for
+`retrain_outbox_queued_messages`.
 """
 
 from __future__ import annotations
@@ -56,18 +54,16 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import SlackError, SlackRefused
 from bot.metrics import Metrics
-from bot.slack.failures import RATE_LIMITED_CODES, Response, api_name, outcome_of, send_once
+from bot.slack.failures import RATE_LIMITED_CODES, Response
 from bot.slack.lanes import Fence, Lane, Pacing, Request
-from bot.slack.tokens import OneToken, Team, Tokens, current_team
+from bot.slack.sender import Sender
+from bot.slack.tokens import OneToken, Tokens, current_team
 
 __all__ = ["Outbox"]
 
 log = logging.getLogger(__name__)
 
 _EDIT = "chat_update"
-# Slack's answers for a token that no longer works: the workspace's token is looked up again.
-_REVOKED = frozenset({"invalid_auth", "token_revoked", "account_inactive", "token_expired"})
-_MAX_CLIENTS = 1000
 
 
 class Outbox:
@@ -90,11 +86,9 @@ class Outbox:
         metrics: Metrics | None = None,
     ) -> None:
         self._client = client
-        self._tokens = tokens or OneToken()
-        self._clients: dict[str, AsyncWebClient] = {}  # per workspace token
-        self._metrics = metrics
-        self._methods: dict[str, str] = {}  # slack_sdk's name -> the Web API's, for labels
-        self._call_timeout = call_timeout
+        self._sender = Sender(
+            client=client, tokens=tokens or OneToken(), call_timeout=call_timeout, metrics=metrics
+        )
         self._sleep = sleep
         self._pacing = Pacing(post_interval=post_interval, max_backoff=max_backoff, clock=clock)
         self._lanes: dict[str, Lane] = {}
@@ -300,53 +294,11 @@ class Outbox:
         await self._sleep(delay)
 
     async def _send(self, request: Request, lane: Lane) -> Response:
-        """One attempt (`send_once`); a post, answered or not, starts the channel's gap."""
-        outcome: str | None = None
-        client = self._client
+        """One attempt (`Sender.send`); a post, answered or not, starts the channel's gap."""
         try:
-            client = await self._client_for(request.team)
-            response = await send_once(
-                client, request.method, request.kwargs, call_timeout=self._call_timeout
-            )
-            outcome = "ok"
-            return response
-        except SlackError as exc:
-            outcome = outcome_of(exc)
-            team = request.team
-            if (
-                team is not None
-                and exc.code in _REVOKED
-                and self._tokens.refused(team, client.token)
-            ):
-                # Looked up again on the next attempt: a renewed token, or NotInstalled.
-                raise SlackError(
-                    f"Slack refused {request.method}'s token ({exc.code})", code="token_refused"
-                ) from None
-            raise
+            return await self._sender.send(request)
         finally:
             self._pacing.answered(request.method, lane)
-            if self._metrics is not None and outcome is not None:
-                self._metrics.slack_call(self._api_name(request.method), outcome)
-
-    async def _client_for(self, team: Team | None) -> AsyncWebClient:
-        """The client carrying `team`'s token; one per token, all on the same session."""
-        token = await self._tokens.token(team)
-        if token is None:
-            return self._client
-        client = self._clients.get(token)
-        if client is None:
-            if len(self._clients) > _MAX_CLIENTS:
-                self._clients.clear()  # rotated tokens leave old clients behind
-            client = self._clients[token] = AsyncWebClient(
-                token=token, base_url=self._client.base_url, session=self._client.session
-            )
-        return client
-
-    def _api_name(self, method: str) -> str:
-        name = self._methods.get(method)
-        if name is None:
-            name = self._methods[method] = api_name(method)
-        return name
 
 
 def _closed() -> SlackError:

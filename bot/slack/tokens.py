@@ -13,7 +13,8 @@ lane keeps its workspace whichever task sends it.
 
 A workspace that uninstalled the app has no token: its calls fail with `NotInstalled`, a
 refusal, logged once per workspace. So do calls whose stored token Slack refuses as revoked
-(`refused`): the outbox looks the token up once more, which finds a renewed one or none.
+(`refused`): the outbox (`bot.slack.sender`) looks the token up once more, which finds a
+renewed one or none.
 """
 
 from __future__ import annotations
