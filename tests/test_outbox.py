@@ -119,7 +119,7 @@ async def gated_outbox(fake: FakeSlack, gated: GatedTime) -> AsyncIterator[Outbo
 
 @pytest.fixture
 def outbox_log(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
-    caplog.set_level(logging.INFO, logger="bot.slack.outbox")
+    caplog.set_level(logging.INFO, logger="bot.slack.delivery")
     return caplog
 
 

@@ -12,7 +12,8 @@ surfaces.py `Surfaces`: modals opened and updated, Home tabs published (`views.*
 groups.py   `UserGroups`: who is in a Slack user group, for the gatekeeper
 marks.py    how the bot knows its own posts again (message metadata, file names)
 outbox.py   `Outbox`: the only Web API caller; per-channel queues, coalesced edits, retries
-sender.py   one attempt, with the client of its workspace's token, counted
+delivery.py `Courier`: a lane's head call tried until answered: withdrawn, paced, fenced, retried
+sender.py   `Sender`: one attempt, with the client of its workspace's token, counted
 lanes.py    what waits in a lane, and its pacing: post gap, 429 holds, backoff
 failures.py one Web API attempt, and whether its failure is transient or permanent
 """

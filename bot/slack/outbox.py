@@ -25,7 +25,7 @@ trigger_id dies 3 seconds after the click, so its caller bounds the wait
 
 Transient failures are retried for as long as someone waits for the answer; a permanent one is
 dropped, logged with its job, and raised to the caller as `SlackRefused` (which is which:
-`bot.slack.failures`).
+`bot.slack.failures`; how each call is tried until then: `bot.slack.delivery`).
 
 A caller that stops waiting (cancelled, or its own timeout) withdraws its call if it was not
 sent yet, so a post the caller gave up on does not appear later. A call may carry a `fence`: it
@@ -45,23 +45,20 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.errors import SlackError, SlackRefused
 from bot.metrics import Metrics
-from bot.slack.failures import RATE_LIMITED_CODES, Response
+from bot.slack.delivery import Courier, outbox_closed
+from bot.slack.failures import Response
 from bot.slack.lanes import Fence, Lane, Pacing, Request
 from bot.slack.sender import Sender
 from bot.slack.tokens import OneToken, Tokens, current_team
 
 __all__ = ["Outbox"]
-
-log = logging.getLogger(__name__)
 
 _EDIT = "chat_update"
 
@@ -86,11 +83,12 @@ class Outbox:
         metrics: Metrics | None = None,
     ) -> None:
         self._client = client
-        self._sender = Sender(
-            client=client, tokens=tokens or OneToken(), call_timeout=call_timeout, metrics=metrics
-        )
         self._sleep = sleep
         self._pacing = Pacing(post_interval=post_interval, max_backoff=max_backoff, clock=clock)
+        sender = Sender(
+            client=client, tokens=tokens or OneToken(), call_timeout=call_timeout, metrics=metrics
+        )
+        self._courier = Courier(sender=sender, pacing=self._pacing, sleep=sleep)
         self._lanes: dict[str, Lane] = {}
         self._closed = False
 
@@ -163,7 +161,7 @@ class Outbox:
         await asyncio.gather(*workers, return_exceptions=True)
         for lane in lanes:
             for request in (*lane.calls, *lane.edits.values()):
-                request.fail(_closed())
+                request.fail(outbox_closed())
         self._lanes.clear()
 
     # --- workers ------------------------------------------------------------------------------
@@ -172,7 +170,7 @@ class Outbox:
         self, method: str, kwargs: dict[str, Any], job_id: str | None, fence: Fence | None
     ) -> Request:
         if self._closed:
-            raise _closed()
+            raise outbox_closed()
         name = method.replace(".", "_")
         if not callable(getattr(self._client, name, None)):
             raise ValueError(f"slack_sdk has no Web API method {method!r}")
@@ -194,7 +192,7 @@ class Outbox:
             while True:
                 if lane.calls:
                     # The head stays queued while it is retried, so nothing behind overtakes it.
-                    await self._deliver(lane.calls[0], channel=channel, lane=lane)
+                    await self._courier.deliver(lane.calls[0], channel=channel, lane=lane)
                     lane.calls.popleft()
                     continue
                 # Stay until the pacing gap has passed: a worker started later would not know
@@ -215,91 +213,7 @@ class Outbox:
                 request = lane.edits.pop(ts)
                 # Edits of this message queued while this one is retried take its place.
                 newer = functools.partial(lane.edits.pop, ts, None)
-                await self._deliver(request, channel=channel, lane=lane, newer=newer)
+                await self._courier.deliver(request, channel=channel, lane=lane, newer=newer)
         finally:
             lane.edit_worker = None
             self._forget(channel, lane)
-
-    async def _deliver(
-        self,
-        request: Request,
-        *,
-        channel: str,
-        lane: Lane,
-        newer: Callable[[], Request | None] | None = None,
-    ) -> None:
-        """Send until Slack answers for good or nobody waits for the answer any more."""
-        failures = 0
-        try:
-            while True:
-                latest = newer() if newer is not None else None
-                if latest is not None:
-                    request = request.absorb(latest)
-                if not request.wanted:
-                    log.debug("%s in %s withdrawn by its caller", request.method, channel)
-                    return
-                delay = self._pacing.delay(request.method, lane, team=request.team)
-                if delay > 0:
-                    await self._sleep(delay)
-                    continue
-                if request.fence is not None and not request.fence():
-                    log.info(
-                        "%s in %s for job %s fenced off", request.method, channel, request.job_id
-                    )
-                    request.fail(SlackError("the call's fence closed", code="fenced"))
-                    return
-                try:
-                    response = await self._send(request, lane)
-                except SlackRefused as exc:
-                    log.warning(
-                        "Slack refused %s in %s for job %s: %s; dropped",
-                        request.method,
-                        channel,
-                        request.job_id or "-",
-                        exc.code,
-                    )
-                    request.fail(exc)
-                    return
-                except SlackError as exc:
-                    if exc.code in RATE_LIMITED_CODES:
-                        self._pacing.hold(request.method, exc.retry_after, team=request.team)
-                    else:
-                        failures += 1
-                        await self._back_off(request, exc, failures=failures, channel=channel)
-                    continue
-                except Exception as exc:
-                    # Not Slack's answer but a bug, such as an argument slack_sdk refuses: the
-                    # caller's to see, and the channel's queue goes on.
-                    request.fail(exc)
-                    return
-                request.resolve(response)
-                return
-        except asyncio.CancelledError:
-            request.fail(_closed())
-            raise
-
-    async def _back_off(
-        self, request: Request, exc: SlackError, *, failures: int, channel: str
-    ) -> None:
-        delay = self._pacing.backoff(failures=failures, retry_after=exc.retry_after)
-        log.info(
-            "%s in %s for job %s failed (%s, attempt %d); retrying in %.1fs",
-            request.method,
-            channel,
-            request.job_id or "-",
-            exc.code,
-            failures,
-            delay,
-        )
-        await self._sleep(delay)
-
-    async def _send(self, request: Request, lane: Lane) -> Response:
-        """One attempt (`Sender.send`); a post, answered or not, starts the channel's gap."""
-        try:
-            return await self._sender.send(request)
-        finally:
-            self._pacing.answered(request.method, lane)
-
-
-def _closed() -> SlackError:
-    return SlackError("the Slack outbox is closed; nothing was sent", code="outbox_closed")
