@@ -8,11 +8,10 @@ at most `wait_limit` seconds; failures arrive as `SlackError`.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
-from bot.errors import SlackError, SlackRefused
-from bot.slack.outbox import Outbox
+from bot.errors import SlackRefused
+from bot.slack.outbox import Outbox, wait_for_answer
 
 __all__ = ["SlackChannels"]
 
@@ -54,8 +53,8 @@ class SlackChannels:
 
     async def _call(self, method: str, *, channel: str, **kwargs: Any) -> Any:
         lane = f"{method.replace('_', '.')} {channel}"
-        try:
-            async with asyncio.timeout(self._wait_limit):
-                return await self._outbox.call(method, channel=channel, lane=lane, **kwargs)
-        except TimeoutError:
-            raise SlackError(f"Slack {method} did not answer in time", code="timeout") from None
+        return await wait_for_answer(
+            self._outbox.call(method, channel=channel, lane=lane, **kwargs),
+            within=self._wait_limit,
+            what=method,
+        )

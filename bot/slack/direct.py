@@ -8,17 +8,12 @@ so after a crash between posting and recording it is found in the DM's history (
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Coroutine
-from typing import Any
-
 from bot.core.jobs import Job
 from bot.core.mrkdwn import percent
-from bot.errors import SlackError
 from bot.slack.lanes import Fence
 from bot.slack.look import MAX_TEXT, Message, look, section, truncate
 from bot.slack.marks import HISTORY_PAGE, metadata, posted_states
-from bot.slack.outbox import Outbox
+from bot.slack.outbox import Outbox, wait_for_answer
 
 __all__ = ["DirectMessages", "render_result"]
 
@@ -36,8 +31,9 @@ class DirectMessages:
 
     async def open(self, user: str) -> str:
         """The id (`D…`) of the bot's DM with `user`, opened if need be."""
-        response = await self._wait(
+        response = await wait_for_answer(
             self._outbox.call("conversations_open", lane=f"conversations.open {user}", users=user),
+            within=self._wait_limit,
             what="conversations.open",
         )
         return str((response.get("channel") or {})["id"])
@@ -46,7 +42,7 @@ class DirectMessages:
         self, dm: str, message: Message, *, job: Job, state: str, fence: Fence | None = None
     ) -> None:
         """Post `message` in the DM, marked as `job`'s `state`."""
-        await self._wait(
+        await wait_for_answer(
             self._outbox.call(
                 "chat_postMessage",
                 channel=dm,
@@ -57,6 +53,7 @@ class DirectMessages:
                 metadata=metadata(job, state),
                 unfurl_links=False,
             ),
+            within=self._wait_limit,
             what="chat.postMessage",
         )
 
@@ -66,7 +63,7 @@ class DirectMessages:
         oldest = job.created_at.timestamp() - _CLOCK_SKEW
         cursor: str | None = None
         while True:
-            response = await self._wait(
+            response = await wait_for_answer(
                 self._outbox.call(
                     "conversations_history",
                     channel=dm,
@@ -76,6 +73,7 @@ class DirectMessages:
                     limit=HISTORY_PAGE,
                     cursor=cursor,
                 ),
+                within=self._wait_limit,
                 what="conversations.history",
             )
             messages = response.get("messages") or []
@@ -84,13 +82,6 @@ class DirectMessages:
             cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
             if cursor is None or any(float(m.get("ts", 0)) < oldest for m in messages):
                 return False
-
-    async def _wait(self, call: Coroutine[Any, Any, Any], *, what: str) -> Any:
-        try:
-            async with asyncio.timeout(self._wait_limit):
-                return await call
-        except TimeoutError:
-            raise SlackError(f"Slack {what} did not go through in time", code="timeout") from None
 
 
 def render_result(job: Job, *, link: str | None) -> Message:

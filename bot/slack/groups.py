@@ -9,10 +9,7 @@ channel's posts. Someone waits for the answer (an access check), so a lookup get
 
 from __future__ import annotations
 
-import asyncio
-
-from bot.errors import SlackError
-from bot.slack.outbox import Outbox
+from bot.slack.outbox import Outbox, wait_for_answer
 
 __all__ = ["UserGroups"]
 
@@ -26,13 +23,11 @@ class UserGroups:
 
     async def group_members(self, group: str) -> frozenset[str]:
         """The members of a Slack user group (needs the `usergroups:read` scope)."""
-        try:
-            async with asyncio.timeout(self._wait_limit):
-                response = await self._outbox.call(
-                    "usergroups_users_list", lane=f"usergroups.users.list {group}", usergroup=group
-                )
-        except TimeoutError:
-            raise SlackError(
-                "Slack usergroups.users.list did not go through in time", code="timeout"
-            ) from None
+        response = await wait_for_answer(
+            self._outbox.call(
+                "usergroups_users_list", lane=f"usergroups.users.list {group}", usergroup=group
+            ),
+            within=self._wait_limit,
+            what="usergroups.users.list",
+        )
         return frozenset(str(u) for u in response.get("users") or [])

@@ -18,9 +18,7 @@ Every channel post carries the marks of `bot.slack.marks`, so a post can be reco
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Coroutine
 from datetime import datetime
 from typing import Any
 
@@ -40,7 +38,7 @@ from bot.slack.marks import (
     metadata,
     posted_states,
 )
-from bot.slack.outbox import Outbox
+from bot.slack.outbox import Outbox, wait_for_answer
 from bot.slack.private import PrivateAnswers
 from bot.slack.replies import render_reply
 from bot.slack.surfaces import Surfaces
@@ -92,7 +90,7 @@ class Notifier:
         assert job.parent_ts is not None
         message = render_card(job, now=utcnow())
         # Only the latest state of a card matters: pending edits of it are sent as one.
-        await self._wait(
+        await wait_for_answer(
             self._outbox.edit(
                 channel=job.channel,
                 ts=job.parent_ts,
@@ -102,6 +100,7 @@ class Notifier:
                 blocks=message.blocks,
                 metadata=metadata(job, CARD),
             ),
+            within=self._wait_limit,
             what="chat.update",
         )
 
@@ -255,19 +254,11 @@ class Notifier:
         fence: Fence | None = None,
         **kwargs: Any,
     ) -> Any:
-        return await self._wait(
+        return await wait_for_answer(
             self._outbox.call(method, channel=channel, job_id=job_id, fence=fence, **kwargs),
+            within=self._wait_limit,
             what=method,
         )
-
-    async def _wait(self, call: Coroutine[Any, Any, Any], *, what: str) -> Any:
-        """The outbox retries transient failures for as long as it takes; the caller waits
-        only so long, then gets a transient SlackError (an unsent call is withdrawn)."""
-        try:
-            async with asyncio.timeout(self._wait_limit):
-                return await call
-        except TimeoutError:
-            raise SlackError(f"Slack {what} did not go through in time", code="timeout") from None
 
 
 def _regressed(job: Job) -> bool:

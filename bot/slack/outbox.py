@@ -27,13 +27,13 @@ Transient failures are retried for as long as someone waits for the answer; a pe
 dropped, logged with its job, and raised to the caller as `SlackRefused` (which is which:
 `bot.slack.failures`; how each call is tried until then: `bot.slack.delivery`).
 
-A caller that stops waiting (cancelled, or its own timeout) withdraws its call if it was not
-sent yet, so a post the caller gave up on does not appear later. A call may carry a `fence`: it
-is asked right before every attempt, and when it says no the call fails with
-`SlackError(code="fenced")` unsent. The follower fences each job's posts with its lease, so a
-process that was paused past its lease never posts for a job another instance took over, however
-long the call waited in its queue. `close()` fails what is left
-with `SlackError(code="outbox_closed")`.
+A caller that stops waiting (cancelled, or its own timeout: `wait_for_answer`) withdraws its
+call if it was not sent yet, so a post the caller gave up on does not appear later. A call may
+carry a `fence`: it is asked right before every attempt, and when it says no the call fails
+with `SlackError(code="fenced")` unsent. The follower fences each job's posts with its lease, so
+a process that was paused past its lease never posts for a job another instance took over,
+however long the call waited in its queue. `close()` fails what is left with
+`SlackError(code="outbox_closed")`.
 
 Each attempt is made by `bot.slack.sender`, with the token of the workspace the call was
 queued for (read when it is sent, so a rotated or revoked token is never sent from the queue),
@@ -51,6 +51,7 @@ from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.errors import SlackError
 from bot.metrics import Metrics
 from bot.slack.delivery import Courier, outbox_closed
 from bot.slack.failures import Response
@@ -58,7 +59,7 @@ from bot.slack.lanes import Fence, Lane, Pacing, Request
 from bot.slack.sender import Sender
 from bot.slack.tokens import OneToken, Tokens, current_team
 
-__all__ = ["Outbox"]
+__all__ = ["Outbox", "wait_for_answer"]
 
 _EDIT = "chat_update"
 
@@ -217,3 +218,17 @@ class Outbox:
         finally:
             lane.edit_worker = None
             self._forget(channel, lane)
+
+
+async def wait_for_answer(call: Awaitable[Response], *, within: float, what: str) -> Response:
+    """Slack's answer to a queued `call` (`what` names it), waited for at most `within` seconds.
+
+    The outbox retries transient failures for as long as it takes; the caller waits only so
+    long, then gets a transient `SlackError(code="timeout")`, and the call is withdrawn if it was
+    not sent yet.
+    """
+    try:
+        async with asyncio.timeout(within):
+            return await call
+    except TimeoutError:
+        raise SlackError(f"Slack {what} did not go through in time", code="timeout") from None

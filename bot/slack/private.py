@@ -9,7 +9,6 @@ the response_url is no Web API call and carries no token, so it is posted to dir
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
@@ -17,7 +16,7 @@ import aiohttp
 
 from bot.errors import SlackError
 from bot.slack.look import Message
-from bot.slack.outbox import Outbox
+from bot.slack.outbox import Outbox, wait_for_answer
 
 __all__ = ["PrivateAnswers"]
 
@@ -84,10 +83,8 @@ class PrivateAnswers:
         return False
 
     async def _call(self, method: str, *, channel: str, **kwargs: Any) -> Any:
-        """The outbox retries transient failures for as long as it takes; the caller waits
-        only so long, then gets a transient SlackError (an unsent call is withdrawn)."""
-        try:
-            async with asyncio.timeout(self._wait_limit):
-                return await self._outbox.call(method, channel=channel, **kwargs)
-        except TimeoutError:
-            raise SlackError(f"Slack {method} did not go through in time", code="timeout") from None
+        return await wait_for_answer(
+            self._outbox.call(method, channel=channel, **kwargs),
+            within=self._wait_limit,
+            what=method,
+        )

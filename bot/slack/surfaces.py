@@ -12,11 +12,10 @@ arrive as `SlackError` (`SlackRefused` when Slack said no for good). What the vi
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
 from typing import Any
 
 from bot.errors import SlackError
-from bot.slack.outbox import Outbox
+from bot.slack.outbox import Outbox, wait_for_answer
 
 __all__ = ["Surfaces"]
 
@@ -59,7 +58,7 @@ class Surfaces:
     ) -> dict[str, Any]:
         """Replace an open modal; with `view_hash`, Slack refuses (`hash_conflict`) if the
         modal changed since that version, so an older update never overwrites a newer one."""
-        response = await self._wait(
+        response = await wait_for_answer(
             self._outbox.call(
                 "views_update",
                 lane=f"views.update {view_id}",
@@ -67,27 +66,17 @@ class Surfaces:
                 hash=view_hash,
                 view=view,
             ),
+            within=self._lookup_limit,
             what="views.update",
-            limit=self._lookup_limit,
         )
         return dict(response.get("view") or {})
 
     async def publish_home(self, user: str, view: dict[str, Any]) -> None:
         """Publish `user`'s Home tab; one user's publishes land in order, so the latest shows."""
-        await self._wait(
+        await wait_for_answer(
             self._outbox.call(
                 "views_publish", lane=f"views.publish {user}", user_id=user, view=view
             ),
+            within=self._wait_limit,
             what="views.publish",
         )
-
-    async def _wait(
-        self, call: Coroutine[Any, Any, Any], *, what: str, limit: float | None = None
-    ) -> Any:
-        """The outbox retries transient failures for as long as it takes; the caller waits
-        only so long, then gets a transient SlackError (an unsent call is withdrawn)."""
-        try:
-            async with asyncio.timeout(self._wait_limit if limit is None else limit):
-                return await call
-        except TimeoutError:
-            raise SlackError(f"Slack {what} did not go through in time", code="timeout") from None
