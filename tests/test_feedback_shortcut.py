@@ -7,6 +7,7 @@ Einstein simulator stored.
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -244,6 +245,38 @@ async def test_access_rules_refuse_in_the_form(stack: Stack) -> None:
     assert "You may not add feedback" in answer["errors"][BlockId.FEEDBACK_TYPED]
     assert stack.simulator.calls("provideFeedback") == []
     assert stack.simulator.feedback_count(dataset) == 0
+
+
+LIMITED = "PRODFEEDBACKAAAAAAAAAAAAAA"
+LIMITS = Path(tempfile.mkdtemp(prefix="retrain-feedback-policy-")) / "policy.yml"
+LIMITS.write_text(
+    f"""models:
+  - match: "{LIMITED}"
+    protected: true
+    approvers: [U0APPROVER1]
+    max_epochs: 200
+    feedback: false
+    allow_users: [{USER}]
+""",
+    encoding="utf-8",
+)
+
+
+@pytest.mark.settings(retrain_policy_file=str(LIMITS), retrain_user_rate="1/hour")
+async def test_a_models_retrain_limits_do_not_stop_its_teachers(stack: Stack) -> None:
+    """Option limits, approvals and the retrain rate do not apply to adding an example: its
+    allowed user adds one, someone the rule leaves out is refused in the form."""
+    model, dataset = _model(stack, LIMITED)
+    await stack.command(f"{model} epochs=100")  # uses up the user's one retrain an hour
+    view = await _open_form(stack)
+    assert await _submit(stack, view, _state(model=model, label="billing")) is None
+    await wait_private_to(stack, USER, "Added to the dataset")
+    assert stack.simulator.feedback_count(dataset) == 1
+    await _shortcut(stack, user=OTHER)
+    view = (await _views(stack, 2))[-1]
+    answer = await _submit(stack, view, _state(model=model, label="billing"), user=OTHER)
+    assert "You may not add feedback" in answer["errors"][BlockId.FEEDBACK_TYPED]
+    assert stack.simulator.feedback_count(dataset) == 1
 
 
 async def test_slow_einstein_closes_the_form_and_tells_later(stack: Stack) -> None:

@@ -102,16 +102,7 @@ class Gatekeeper:
         """Allow lists, the model's rule, option limits and the user's rate limit, all of them:
         a refusal names every one the request breaks. `team_id` and `enterprise_id` say
         which workspace (and Enterprise Grid org) the request comes from."""
-        groups = (
-            await self._groups_of(
-                user,
-                self.policy.groups_for(model_id, team_id=team_id, enterprise_id=enterprise_id),
-            )
-            if self.policy.groups_needed(
-                model_id, user=user, team_id=team_id, enterprise_id=enterprise_id
-            )
-            else frozenset()
-        )
+        groups = await self._rule_groups(user, model_id, team_id, enterprise_id)
         decision = self.policy.decide(
             user=user,
             user_groups=groups,
@@ -135,6 +126,29 @@ class Gatekeeper:
                 "The bot cannot check your retrain rate right now; please try again in a minute."
             )
         return decision.and_also(self.policy.check_rate(recent, now=now))
+
+    async def check_teacher(
+        self,
+        *,
+        user: str,
+        channel: str,
+        model_id: str,
+        team_id: str | None,
+        enterprise_id: str | None,
+    ) -> Decision:
+        """Whether `user` may add feedback to `model_id`: whoever may retrain it may teach it,
+        by the allow lists and the model's rule (people, channels). No option limit, rate
+        limit or approval applies: adding an example retrains nothing."""
+        groups = await self._rule_groups(user, model_id, team_id, enterprise_id)
+        return self.policy.decide(
+            user=user,
+            user_groups=groups,
+            channel=channel,
+            model_id=model_id,
+            options=None,
+            team_id=team_id,
+            enterprise_id=enterprise_id,
+        )
 
     async def check_approver(self, job: Job, *, user: str) -> Decision:
         """Whether `user` may approve (or reject) `job`'s retrain, by the rule of its workspace."""
@@ -167,6 +181,19 @@ class Gatekeeper:
             enterprise_id=enterprise_id,
         )
         return allowed and not self.policy.is_open
+
+    async def _rule_groups(
+        self, user: str, model_id: str, team_id: str | None, enterprise_id: str | None
+    ) -> frozenset[str]:
+        """The groups of the model's rules that `user` is in, asked of Slack only when a rule
+        that could admit them names groups."""
+        if not self.policy.groups_needed(
+            model_id, user=user, team_id=team_id, enterprise_id=enterprise_id
+        ):
+            return frozenset()
+        return await self._groups_of(
+            user, self.policy.groups_for(model_id, team_id=team_id, enterprise_id=enterprise_id)
+        )
 
     async def _groups_of(self, user: str, groups: frozenset[str]) -> frozenset[str]:
         """Which of `groups` the user belongs to; a group Slack will not list counts as not."""

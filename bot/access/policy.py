@@ -170,12 +170,14 @@ class AccessPolicy:
         user_groups: frozenset[str],
         channel: str,
         model_id: str,
-        options: RetrainOptions,
+        options: RetrainOptions | None,
         team_id: str | None = None,
         enterprise_id: str | None = None,
     ) -> Decision:
         """Whether `user` may retrain `model_id` in `channel` of workspace `team_id` (in org
-        `enterprise_id`) with `options` (rate aside).
+        `enterprise_id`) with `options` (rate aside). Without `options`, whether they may use
+        the model at all (add feedback to it): who and where only, no option limit, and no
+        approval, since nothing is retrained.
 
         A refusal names every rule broken, not only the first, each with what would pass. A
         model closed in this workspace is refused for that alone: which lists and limits would
@@ -189,13 +191,13 @@ class AccessPolicy:
         refusals = [
             self._people_refusal(rule, user=user, user_groups=user_groups),
             self._channel_refusal(rule, channel=channel),
-            *(options_refusals(rule, options) if rule is not None else ()),
-            approvals.refusal(rule, self._people(rule), user=user),
+            *(options_refusals(rule, options) if rule and options else ()),
+            approvals.refusal(rule, self._people(rule), user=user) if options else None,
         ]
         broken = [refusal for refusal in refusals if refusal is not None]
         if broken:
             return Decision.deny(*broken, rule=rule)
-        if rule is not None and rule.protected:
+        if rule is not None and rule.protected and options is not None:
             return Decision.allow(
                 rule=rule,
                 needs_approval=True,

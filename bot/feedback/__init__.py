@@ -10,8 +10,9 @@
 form.py        `FeedbackForms`: opens the form, keeps its label menu in step with the model
 submission.py  `FeedbackSubmissions`: adds the example, answered in the form or privately
 
-The access rules are the retrain's (`Gatekeeper.check_retrain` with default options, in the
-submitter's workspace): whoever may retrain a model may teach it. A submission is answered in
+The access rules are the retrain's people and channels (`Gatekeeper.check_teacher`, in the
+submitter's workspace): whoever may retrain a model may teach it. Option limits, the rate limit
+and approvals are not asked: adding an example retrains nothing. A submission is answered in
 the form when it can be: Slack waits 3 s for a view submission, so the check and Einstein's call
 get `ANSWER_WITHIN` seconds; a refusal (the rules, an unknown label, an unknown model) then
 shows under its field and the example is not added. If Einstein is slower the form closes, the

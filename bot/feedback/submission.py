@@ -13,7 +13,6 @@ from typing import Any, Final, Literal
 
 from bot.access.gatekeeper import Gatekeeper
 from bot.core.mrkdwn import escape
-from bot.core.options import RetrainOptions
 from bot.einstein.client import EinsteinClient
 from bot.einstein.explain import explain, quote
 from bot.errors import EinsteinError
@@ -116,11 +115,10 @@ class FeedbackSubmissions:
         model = f"`{quote(form.model_id, limit=64)}`"
         label = f"*{escape(form.label)}*"
         result: FeedbackResult
-        decision = await self._gate.check_retrain(
+        decision = await self._gate.check_teacher(
             user=user,
             channel=form.meta.channel,
             model_id=form.model_id,
-            options=RetrainOptions(),
             team_id=team_id,
             enterprise_id=enterprise_id,
         )
