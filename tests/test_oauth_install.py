@@ -14,6 +14,7 @@ import html
 import logging
 import re
 
+import aiohttp
 import pytest
 
 from bot.core.jobs import Job, JobStatus
@@ -41,20 +42,27 @@ def _second_workspace(stack: Stack) -> None:
 
 
 async def install(stack: Stack, team: str, *, org: bool = False) -> None:
-    """Open the install page, click "Allow" in `team`, come back to the redirect."""
-    root = stack.url.removesuffix("/slack/events")
-    async with stack.session.get(f"{root}{INSTALL_PATH}") as page:
+    """Open the served bot's install page, click "Allow" in `team`, come back."""
+    await install_at(stack.session, stack.url.removesuffix("/slack/events"), team=team, org=org)
+
+
+async def install_at(
+    session: aiohttp.ClientSession, root: str, *, team: str, org: bool = False
+) -> None:
+    """Open the install page of the bot at `root`, click "Allow" in `team`, come back to its
+    redirect."""
+    async with session.get(f"{root}{INSTALL_PATH}") as page:
         assert page.status == 200, await page.text()
         body = await page.text()
         state = page.cookies[STATE_COOKIE].value
     found = re.search(r'href="([^"]+/oauth/v2/authorize[^"]*)"', body)
     assert found is not None, body
     allow = html.unescape(found.group(1)) + f"&team={team}&user=U0ADMIN" + ("&org=1" if org else "")
-    async with stack.session.get(allow, allow_redirects=False) as allowed:
+    async with session.get(allow, allow_redirects=False) as allowed:
         assert allowed.status == 302, await allowed.text()
         back = allowed.headers["Location"]
     # The browser sends back the cookie the install page set (Secure: the test carries it).
-    async with stack.session.get(back, headers={"Cookie": f"{STATE_COOKIE}={state}"}) as done:
+    async with session.get(back, headers={"Cookie": f"{STATE_COOKIE}={state}"}) as done:
         assert done.status == 200, await done.text()
         assert "Thank you" in await done.text() or "success" in (await done.text()).lower()
 
