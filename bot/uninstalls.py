@@ -38,7 +38,7 @@ class Uninstalls:
     def __init__(
         self, *, installations: Installations, store: JobStore, follower: Follower
     ) -> None:
-        self._installations = installations
+        # Deleting through `Installations` also drops the bots it kept for the workspace.
         self._builtins = AsyncTokenRevocationListeners(installations)
         self._store = store
         self._follower = follower
@@ -49,13 +49,11 @@ class Uninstalls:
 
     async def tokens_revoked(self, event: dict[str, Any], context: AsyncBoltContext) -> None:
         await self._builtins.handle_tokens_revoked_events(event, context)
-        team = _team(context)
-        self._installations.forget(team.enterprise_id, team.team_id)
 
     async def _quiet(self, team: Team) -> None:
         """Stop following the workspace's unfinished jobs; whatever they owed goes unsaid."""
-        self._installations.forget(team.enterprise_id, team.team_id)
-        jobs = [job for job in await self._store.unfinished() if _belongs(job, team)]
+        unfinished = await self._store.unfinished(team_id=team.team_id)  # None: every team's
+        jobs = [job for job in unfinished if _belongs(job, team)]
         for job in jobs:
             await self._follower.silence(job)
         log.warning(

@@ -117,15 +117,22 @@ async def _check_credentials(settings: Settings) -> Check:
     )
 
 
-def _scopes_per_install() -> Check:
+def _wanted_scopes() -> frozenset[str] | Check:
+    """The manifest's bot scopes, or the failed check when it cannot be read."""
     try:
-        wanted = manifest_scopes()
+        return manifest_scopes()
     except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
         return Check.failed(
             "slack scopes",
             f"cannot read the scopes of {MANIFEST} ({exc.__class__.__name__})",
             "run the doctor from the repository's checkout, where manifest.yml is",
         )
+
+
+def _scopes_per_install() -> Check:
+    wanted = _wanted_scopes()
+    if isinstance(wanted, Check):
+        return wanted
     if wanted != set(BOT_SCOPES):
         return Check.failed(
             "slack scopes",
@@ -142,14 +149,9 @@ def _scopes(granted: str | None) -> Check:
             "Slack did not say which scopes the token has (no x-oauth-scopes header)",
             "compare the app's OAuth & Permissions page with manifest.yml by hand",
         )
-    try:
-        wanted = manifest_scopes()
-    except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
-        return Check.failed(
-            "slack scopes",
-            f"cannot read the scopes of {MANIFEST} ({exc.__class__.__name__})",
-            "run the doctor from the repository's checkout, where manifest.yml is",
-        )
+    wanted = _wanted_scopes()
+    if isinstance(wanted, Check):
+        return wanted
     missing = sorted(wanted - {s.strip() for s in granted.split(",") if s.strip()})
     if missing:
         return Check.failed(

@@ -112,9 +112,27 @@ class FeedbackSubmissions:
         team_id: str | None,
         enterprise_id: str | None,
     ) -> FeedbackResult:
+        """Check, add, and put the outcome into the audit trail, whichever it is."""
+        result, why = await self._try_add(
+            form, user=user, model_field=model_field, team_id=team_id, enterprise_id=enterprise_id
+        )
+        await self._audit_result(
+            form, user=user, team_id=team_id, enterprise_id=enterprise_id, result=result, why=why
+        )
+        return result
+
+    async def _try_add(
+        self,
+        form: FeedbackForm,
+        *,
+        user: str,
+        model_field: str,
+        team_id: str | None,
+        enterprise_id: str | None,
+    ) -> tuple[FeedbackResult, str | None]:
+        """The outcome, and why it was not added (None: it was)."""
         model = f"`{quote(form.model_id, limit=64)}`"
         label = f"*{escape(form.label)}*"
-        result: FeedbackResult
         decision = await self._gate.check_teacher(
             user=user,
             channel=form.meta.channel,
@@ -123,20 +141,12 @@ class FeedbackSubmissions:
             enterprise_id=enterprise_id,
         )
         if not decision.allowed:
-            result = FeedbackResult(
+            refused = FeedbackResult(
                 "refused",
                 f"You may not add feedback to {model}: {decision.reason}",
                 field=model_field,
             )
-            await self._audit_result(
-                form,
-                user=user,
-                team_id=team_id,
-                enterprise_id=enterprise_id,
-                result=result,
-                why="access",
-            )
-            return result
+            return refused, "access"
         try:
             await self._einstein.add_feedback(
                 form.model_id, document=form.document, expected_label=form.label
@@ -152,30 +162,19 @@ class FeedbackSubmissions:
             outcome: Literal["refused", "failed"] = "refused" if field else "failed"
             # Einstein unavailable, slow or refusing the bot's credentials: said in the form
             # too (under the document), since the person may want to try again.
-            result = FeedbackResult(
+            failed = FeedbackResult(
                 outcome,
                 f"The example was not added to {model}. {explain(exc, model_id=form.model_id)}",
                 field=field or BlockId.FEEDBACK_DOCUMENT,
             )
-            await self._audit_result(
-                form,
-                user=user,
-                team_id=team_id,
-                enterprise_id=enterprise_id,
-                result=result,
-                why=exc.kind,
-            )
-            return result
-        result = FeedbackResult(
+            return failed, exc.kind
+        added = FeedbackResult(
             "added",
             f":white_check_mark: Added to the dataset of {model} as an example of {label} "
             f"({len(form.document)} characters). It counts from the model's next training "
             f"with feedback: `/retrain {form.model_id} feedback=true`.",
         )
-        await self._audit_result(
-            form, user=user, team_id=team_id, enterprise_id=enterprise_id, result=result, why=None
-        )
-        return result
+        return added, None
 
     async def _audit_result(
         self,

@@ -35,7 +35,6 @@ from bot.follow.submit import Submitter
 from bot.foreground import Foreground
 from bot.logs import job_context
 from bot.metrics import Metrics
-from bot.slack.tokens import Team, current_team
 from bot.store.audit import AuditKind, AuditLog
 from bot.store.jobs import LeaseLost
 
@@ -154,7 +153,6 @@ class Observer:
 
     async def _turn(self, record: Followed) -> None:
         job_context.set(record.id)
-        current_team.set(Team.of_job(record.job))
         try:
             await self._foreground.quiet()  # a burst of commands is answered first
             async with self._slots:

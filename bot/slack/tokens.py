@@ -27,12 +27,12 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from slack_sdk.errors import SlackTokenRotationError
-from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
 from slack_sdk.oauth.installation_store.models.bot import Bot
 from slack_sdk.oauth.token_rotation.async_rotator import AsyncTokenRotator
 
 from bot.core.jobs import Job
 from bot.errors import SlackError, SlackRefused
+from bot.slack.installs import Installations
 
 __all__ = [
     "NOT_INSTALLED",
@@ -101,9 +101,7 @@ class OneToken:
 class InstalledTokens:
     """Each workspace's bot token from the installation store (see `bot.slack.installs`)."""
 
-    def __init__(
-        self, *, installations: AsyncInstallationStore, rotator: AsyncTokenRotator | None
-    ) -> None:
+    def __init__(self, *, installations: Installations, rotator: AsyncTokenRotator | None) -> None:
         self._installations = installations
         self._rotator = rotator
         self._told: set[Team] = set()  # workspaces whose missing installation was logged
@@ -120,9 +118,7 @@ class InstalledTokens:
                 log.warning(
                     "workspace %s has no installation of the app: nothing is posted there", team
                 )
-            raise NotInstalled(
-                f"the app is not installed in workspace {team}", code="not_installed"
-            )
+            raise NotInstalled(f"the app is not installed in workspace {team}", code=NOT_INSTALLED)
         self._told.discard(team)
         self._refused.pop(team, None)
         if self._rotator is not None and bot.bot_refresh_token and _expiring(bot):
@@ -135,25 +131,25 @@ class InstalledTokens:
         the renewed token it saved is the one to use."""
         assert self._rotator is not None
         async with self._rotating.setdefault(team, asyncio.Lock()):
-            latest = await self._find(team, fresh=True)
-            if latest is not None and latest.bot_token != bot.bot_token and not _expiring(latest):
-                return latest
+            current = await self._find(team, fresh=True) or bot
+            if current.bot_token != bot.bot_token and not _expiring(current):
+                return current  # renewed meanwhile
             try:
                 rotated = await self._rotator.perform_bot_token_rotation(
-                    bot=latest or bot, minutes_before_expiration=ROTATE_BEFORE_MINUTES
+                    bot=current, minutes_before_expiration=ROTATE_BEFORE_MINUTES
                 )
             except SlackTokenRotationError as exc:
                 renewed = await self._find(team, fresh=True)
-                if renewed is not None and renewed.bot_token != (latest or bot).bot_token:
+                if renewed is not None and renewed.bot_token != current.bot_token:
                     return renewed
-                if _expired(latest or bot):
+                if _expired(current):
                     raise SlackError(
                         f"the token of workspace {team} could not be renewed", code="rotation"
                     ) from exc
                 log.warning("renewing the token of workspace %s failed; it still works", team)
-                return latest or bot
+                return current
             if rotated is None:
-                return latest or bot
+                return current
             await self._installations.async_save_bot(rotated)
             return rotated
 
@@ -164,9 +160,7 @@ class InstalledTokens:
         return True
 
     def forget(self, team: Team) -> None:
-        forget = getattr(self._installations, "forget", None)
-        if callable(forget):
-            forget(team.enterprise_id, team.team_id)
+        self._installations.forget(team.enterprise_id, team.team_id)
 
     async def _find(self, team: Team, *, fresh: bool = False) -> Bot | None:
         """The workspace's own installation, else its org's org-wide one (`fresh`: read from
