@@ -92,6 +92,7 @@ class Retrains:
         self._retrain_channel = retrain_channel
         self._approval_ttl = approval_ttl
         self._foreground = foreground or Foreground()
+        self._to_begin: list[tuple[Job, float]] = []  # stored by commands, begun after the burst
 
     async def start(self, *, model_id: str, options: RetrainOptions, by: Requester) -> str | None:
         """Check access and store the job before anyone is told it is on its way.
@@ -138,23 +139,23 @@ class Retrains:
             job = self._awaiting_approval(job, check)
         # Stored before the confirmation goes out: a crash right after the ack leaves a job
         # that this process, restarted, or another instance takes over.
-        stored = asyncio.ensure_future(self._follower.store_new(job))
+        leased_at, stored = self._follower.store_new_soon(job)
         # Not cancelled at the deadline: a write the ack could not wait for still lands, or
         # fails, and the requester is told which.
         remaining = deadline - asyncio.get_running_loop().time()
         await asyncio.wait({stored}, timeout=max(0.0, remaining))
         if not stored.done():
-            self._follower.spawn(self._settle_late(job, stored), name=f"late-{job.id}")
+            self._follower.spawn(self._settle_late(job, stored, leased_at), name=f"late-{job.id}")
             return texts.not_recorded_yet(job)
         try:
-            leased_at = stored.result()
+            stored.result()
         except DuplicateJob:
             self._follower.spawn(self._duplicate(job), name=f"existing-{job.id}")
             return None
         except StoreError as exc:
             log.error("could not store a new retrain of %s: %s", model_id, exc)
             return texts.refused(model_id, texts.CANNOT_RECORD)
-        self._follower.spawn(self._begin(job, leased_at), name=f"begin-{job.id}")
+        self._begin_after_burst(job, leased_at)
         return texts.confirmation(job)
 
     async def fire(self, job: Job) -> Fired:
@@ -218,11 +219,23 @@ class Retrains:
             private_channels=private,
         )
 
+    def _begin_after_burst(self, job: Job, leased_at: float) -> None:
+        """Begin `job` once the requests being answered are: a burst of commands is acked
+        before their jobs' work (the trail, Einstein, Slack) takes turns on the event loop
+        (bot.foreground). One task waits for the whole burst, not one a command."""
+        self._to_begin.append((job, leased_at))
+        if len(self._to_begin) == 1:
+            self._follower.spawn(self._begin_stored(), name="begin-stored")
+
+    async def _begin_stored(self) -> None:
+        await self._foreground.quiet()
+        stored, self._to_begin = self._to_begin, []
+        for job, leased_at in stored:
+            self._follower.spawn(self._begin(job, leased_at), name=f"begin-{job.id}")
+
     async def _begin(self, job: Job, leased_at: float) -> None:
         """A stored job: into the trail, then followed (the observer submits it)."""
-        # Requests being answered go first: a burst of commands is acked before their jobs'
-        # work (the trail, Einstein, Slack) takes turns on the event loop (bot.foreground).
-        await self._foreground.quiet()
+        await self._foreground.quiet()  # a schedule's fire or a late store waits its turn too
         # Stored with the job's next write; unknown, the read commands ask Slack themselves.
         job = await self._visibility.known(job, within=_PRIVACY_LOOKUP)
         by = Requester.of_job(job)
@@ -240,10 +253,10 @@ class Retrains:
             )
         self._follower.follow(job, leased_at=leased_at)
 
-    async def _settle_late(self, job: Job, stored: asyncio.Future[float]) -> None:
+    async def _settle_late(self, job: Job, stored: asyncio.Future[None], leased_at: float) -> None:
         """The store answered after the ack: the requester hears which way it went."""
         try:
-            leased_at = await stored
+            await stored
         except DuplicateJob:
             await self._duplicate(job)
             return

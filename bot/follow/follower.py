@@ -144,11 +144,22 @@ class Follower:
         Returns when the lease began, for `follow`: counted from before the store call, so a
         process paused inside it never believes it holds more than it does.
         """
-        leased_at = self._held.now()
-        await self._store.add(job, lease_seconds=self._timing.lease_seconds)
-        if self._metrics is not None:
-            self._metrics.started()
+        leased_at, stored = self.store_new_soon(job)
+        await stored
         return leased_at
+
+    def store_new_soon(self, job: Job) -> tuple[float, asyncio.Future[None]]:
+        """`store_new` as the lease's start and the write's future, for a caller that bounds
+        its wait (a command's ack) and so would otherwise need a task for it."""
+        leased_at = self._held.now()
+        stored = self._store.add(job, lease_seconds=self._timing.lease_seconds)
+        if self._metrics is not None:
+            stored.add_done_callback(self._count_started)
+        return leased_at, stored
+
+    def _count_started(self, stored: asyncio.Future[None]) -> None:
+        if self._metrics is not None and not stored.cancelled() and stored.exception() is None:
+            self._metrics.started()
 
     # -- decisions people make ---------------------------------------------------------------
 

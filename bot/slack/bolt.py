@@ -13,6 +13,8 @@ from collections.abc import Awaitable, Callable
 import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.authorization.async_authorize import AsyncAuthorize
+from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.middleware.async_middleware import AsyncMiddleware
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
@@ -50,7 +52,7 @@ def build_bolt(
         "logger": _bolt_logger(),
     }
     if installations is None:
-        bolt = AsyncApp(authorize=_one_token(settings), **common)  # type: ignore[arg-type]
+        bolt = AsyncApp(authorize=_OneToken(settings), **common)  # type: ignore[arg-type]
     else:
         bolt = AsyncApp(
             oauth_settings=oauth_settings(settings, installations),
@@ -64,16 +66,29 @@ def build_bolt(
     return bolt
 
 
-def _one_token(settings: Settings) -> Callable[..., Awaitable[AuthorizeResult]]:
-    assert settings.slack_bot_token is not None
-    bot_token = settings.slack_bot_token.get_secret_value().strip()
+class _OneToken(AsyncAuthorize):
+    """Single workspace, known token: Bolt's default would call auth.test on the first command,
+    putting a Slack round trip inside the 3-second ack. An `AsyncAuthorize`, not a function:
+    Bolt matches a function's arguments by name on every request."""
 
-    async def authorize(enterprise_id: str | None, team_id: str | None) -> AuthorizeResult:
-        # Single workspace, known token: Bolt's default would call auth.test on the first
-        # command, putting a Slack round trip inside the 3-second ack.
-        return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, bot_token=bot_token)
+    def __init__(self, settings: Settings) -> None:
+        assert settings.slack_bot_token is not None
+        self._bot_token = settings.slack_bot_token.get_secret_value().strip()
 
-    return authorize
+    async def __call__(
+        self,
+        *,
+        context: AsyncBoltContext,
+        enterprise_id: str | None,
+        team_id: str | None,
+        user_id: str | None,
+        actor_enterprise_id: str | None = None,
+        actor_team_id: str | None = None,
+        actor_user_id: str | None = None,
+    ) -> AuthorizeResult:
+        return AuthorizeResult(
+            enterprise_id=enterprise_id, team_id=team_id, bot_token=self._bot_token
+        )
 
 
 class _TeamOfRequest(AsyncMiddleware):

@@ -28,13 +28,14 @@ class Batches(Generic[_T]):
         self._pending: Batch[_T] = []
         self._writing: asyncio.Task[None] | None = None
 
-    async def put(self, item: _T) -> None:
-        """Return once `item` is written; raise what the writer set for it."""
+    def put(self, item: _T) -> asyncio.Future[None]:
+        """Queue `item`; the future is done once it is written, or has what the writer set
+        for it. A future, not a coroutine: a caller bounding its wait needs no task for it."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.append((item, done))
         if self._writing is None:
             self._writing = asyncio.ensure_future(self._drain())
-        await done
+        return done
 
     async def _drain(self) -> None:
         try:

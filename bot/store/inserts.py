@@ -10,6 +10,7 @@ row fails, with `DuplicateJob`; a database failure fails the whole batch with `S
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
@@ -43,9 +44,9 @@ class GroupInsert:
         self.here: tuple[sa.Engine, Turns] | None = None  # SQLite: the loop thread's inserter
         self._held: sa.Connection | None = None  # its one connection, kept open
 
-    async def add(self, row: dict[str, Any]) -> None:
+    def add(self, row: dict[str, Any]) -> asyncio.Future[None]:
         """Insert `row` with whatever else arrives meanwhile; DuplicateJob if it breaks the rule."""
-        await self._rows.put(row)
+        return self._rows.put(row)
 
     async def _insert(self, batch: Batch[dict[str, Any]]) -> None:
         """Insert `batch` in one transaction; one by one if a row breaks the one-job rule."""

@@ -63,7 +63,7 @@ class JobStore(Protocol):
 
     async def open(self) -> None: ...
     async def close(self) -> None: ...
-    async def add(self, job: Job, *, lease_seconds: float) -> None: ...
+    def add(self, job: Job, *, lease_seconds: float) -> asyncio.Future[None]: ...
     async def save(self, job: Job) -> None: ...
     async def claim(self, *, limit: int, lease_seconds: float) -> list[Job]: ...
     async def renew(self, job_ids: Iterable[str], *, lease_seconds: float) -> set[str]: ...
@@ -147,16 +147,19 @@ class SqlJobStore(JobReads):
         except DATABASE_ERRORS as exc:
             raise StoreError(f"job store failed: {exc.__class__.__name__}") from None
 
-    async def add(self, job: Job, *, lease_seconds: float) -> None:
+    def add(self, job: Job, *, lease_seconds: float) -> asyncio.Future[None]:
         """Insert a new job leased to this process; DuplicateJob if its model is followed.
 
         A command's ack waits for this. Inserts that arrive while one is under way go
         together in the next transaction (group commit), so fifty commands at once cost a few
-        transactions instead of fifty queued on SQLite's one connection.
+        transactions instead of fifty queued on SQLite's one connection. A future: the ack
+        bounds its wait without a task of its own.
         """
         if self._engine is None:
-            raise StoreError("the job store is not open")
-        await self._inserts.add(to_row(job) | self._lease(lease_seconds))
+            closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            closed.set_exception(StoreError("the job store is not open"))
+            return closed
+        return self._inserts.add(to_row(job) | self._lease(lease_seconds))
 
     async def save(self, job: Job) -> None:
         """Write the job, only while this process holds its lease (else LeaseLost)."""
