@@ -8,7 +8,11 @@ starts a real job in the background while the acks are measured. The peers run i
 of their own: served from this one, the bot's calls to them would hold up the clock that
 times its acks (and only its acks: the minimal app calls no peer).
 
-    python scripts/bench_ack.py [--requests 300] [--concurrency 50] [--json out.json]
+    python scripts/bench_ack.py [--requests 300] [--concurrency 50] [--pin] [--json out.json]
+
+With `--pin` the server being measured runs on a CPU of its own and this process and the
+peers share the other one, as in production, where Slack and Einstein do not take the bot's
+CPU. Unpinned, all three processes share every CPU.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -116,7 +120,7 @@ async def _bench_server(
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        preexec_fn=die_with_parent,
+        preexec_fn=_pinned_to(args.pin[1]) if args.pin else die_with_parent,
     )
     url = f"http://127.0.0.1:{port}/slack/events"
     results: dict[str, dict[str, float]] = {}
@@ -186,10 +190,10 @@ class Peers:
     response_urls: list[str]
 
     @classmethod
-    def start(cls, models: list[str], *, response_urls: int) -> Peers:
+    def start(cls, models: list[str], *, response_urls: int, cpu: int | None) -> Peers:
         parent, child = multiprocessing.get_context("spawn").Pipe()
         process = multiprocessing.get_context("spawn").Process(
-            target=_serve_peers, args=(child, models, response_urls), daemon=True
+            target=_serve_peers, args=(child, models, response_urls, cpu), daemon=True
         )
         process.start()
         ready = parent.recv()
@@ -204,7 +208,17 @@ class Peers:
         self.process.join(timeout=20)
 
 
-def _serve_peers(conn: Connection, models: list[str], response_urls: int) -> None:
+def _pinned_to(cpu: int) -> Callable[[], None]:
+    def start() -> None:
+        die_with_parent()
+        os.sched_setaffinity(0, {cpu})
+
+    return start
+
+
+def _serve_peers(conn: Connection, models: list[str], response_urls: int, cpu: int | None) -> None:
+    if cpu is not None:
+        os.sched_setaffinity(0, {cpu})
     asyncio.run(_peers_main(conn, models, response_urls))
 
 
@@ -238,12 +252,23 @@ async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="the server on a CPU of its own, this process and the peers on another",
+    )
     parser.add_argument("--json", type=Path, default=None, help="write the numbers here too")
     args = parser.parse_args()
 
+    if args.pin:
+        cpus = sorted(os.sched_getaffinity(0))
+        if len(cpus) < 2:
+            parser.error("--pin needs two CPUs")
+        args.pin = (cpus[0], cpus[1])  # (this process and the peers, the server)
+        os.sched_setaffinity(0, {cpus[0]})
     total = 20 + 2 * args.requests
     MODELS[:] = model_ids(total, prefix="BENCH")
-    peers = Peers.start(MODELS, response_urls=2 * total)
+    peers = Peers.start(MODELS, response_urls=2 * total, cpu=args.pin[0] if args.pin else None)
     base_env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "EINSTEIN_"))}
     try:
         with tempfile.TemporaryDirectory() as workdir:
@@ -295,6 +320,7 @@ async def main() -> int:
                     "p50_ratio_sequential": p50_ratio,
                     "p99_ratio_concurrent": p99_ratio,
                     "requests": args.requests,
+                    "pinned": bool(args.pin),
                 },
                 indent=2,
             )
