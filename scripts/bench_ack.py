@@ -38,6 +38,8 @@ import aiohttp
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from followbench.measure import cpu_seconds
+
 from bot.fakes.einstein.simulator import EinsteinSimulator
 from bot.fakes.loopback import die_with_parent, free_port, model_ids, wait_healthy
 from bot.fakes.slack import FakeSlack, send_slash_command
@@ -137,6 +139,7 @@ async def _bench_server(
                 ("sequential", 1),
                 (f"{args.concurrency} at a time", args.concurrency),
             ):
+                cpu_before = cpu_seconds(process.pid)
                 latencies = await _measure(
                     session,
                     url,
@@ -150,10 +153,15 @@ async def _bench_server(
                     "p50_ms": statistics.median(latencies),
                     "p99_ms": _percentile(latencies, 0.99),
                     "max_ms": max(latencies),
+                    # The server's own CPU time over the phase, its background work included.
+                    "cpu_ms_per_request": (cpu_seconds(process.pid) - cpu_before)
+                    * 1000
+                    / args.requests,
                 }
                 line = (
                     f"{name:>14} {label:>14}: p50 {results[label]['p50_ms']:7.2f} ms  "
-                    f"p99 {results[label]['p99_ms']:7.2f} ms"
+                    f"p99 {results[label]['p99_ms']:7.2f} ms  "
+                    f"CPU {results[label]['cpu_ms_per_request']:.2f} ms a request"
                 )
                 if follows_jobs:
                     after = await _retrains_done(peers, model)

@@ -43,6 +43,11 @@ def _stat(pid: int) -> tuple[int, float]:
     return int(fields[1]), (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user and system) a process has used so far, in seconds (1/100 s steps)."""
+    return _stat(pid)[1]
+
+
 def _status_kib(pid: int, key: str) -> int:
     with open(f"/proc/{pid}/status", encoding="ascii") as handle:
         for line in handle:
