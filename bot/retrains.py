@@ -26,7 +26,7 @@ from bot.access.visibility import Visibility, private_by_name
 from bot.core.jobs import Job, JobStatus, utcnow
 from bot.core.options import RetrainOptions
 from bot.core.requester import Requester
-from bot.core.workspaces import same_workspace
+from bot.duplicates import Duplicates
 from bot.errors import StoreError
 from bot.follow.follower import Follower
 from bot.foreground import Foreground
@@ -93,6 +93,7 @@ class Retrains:
         self._approval_ttl = approval_ttl
         self._foreground = foreground or Foreground()
         self._to_begin: list[tuple[Job, float]] = []  # stored by commands, begun after the burst
+        self._duplicates = Duplicates(store=store, reads=reads, trail=trail, tell=self._tell)
 
     async def start(self, *, model_id: str, options: RetrainOptions, by: Requester) -> str | None:
         """Check access and store the job before anyone is told it is on its way.
@@ -150,7 +151,7 @@ class Retrains:
         try:
             stored.result()
         except DuplicateJob:
-            self._follower.spawn(self._duplicate(job), name=f"existing-{job.id}")
+            self._follower.spawn(self._duplicates.answer(job), name=f"existing-{job.id}")
             return None
         except StoreError as exc:
             log.error("could not store a new retrain of %s: %s", model_id, exc)
@@ -258,7 +259,7 @@ class Retrains:
         try:
             await stored
         except DuplicateJob:
-            await self._duplicate(job)
+            await self._duplicates.answer(job)
             return
         except StoreError as exc:
             log.error("could not store a new retrain of %s: %s", job.model_id, exc)
@@ -266,44 +267,6 @@ class Retrains:
             return
         await self._begin(job, leased_at)
         await self._tell(job, f"{texts.confirmation(job)} It was recorded after all.")
-
-    async def _duplicate(self, job: Job) -> None:
-        """A retrain of a model already followed: into the trail as a duplicate, and the
-        requester gets a link to the training that goes on, or, when it goes on for another
-        workspace, word of that and nothing of where (one training per model holds across
-        workspaces: the model is the one Einstein account's)."""
-        existing = await self._card_of_existing(job.model_id, team_id=job.team_id)
-        by = Requester.of_job(job)
-        options = job.options
-        await self._trail.note(AuditKind.COMMAND, job.model_id, options, by, outcome="duplicate")
-        await self._trail.note(
-            AuditKind.DUPLICATE,
-            job.model_id,
-            job.options,
-            by,
-            job_id=existing.id if existing else None,
-            outcome="already followed",
-        )
-        if existing is None:
-            where = ""
-        elif not same_workspace(existing.team_id, job.team_id):
-            where = texts.IN_ANOTHER_WORKSPACE
-        else:
-            where = await self._reads.where_for(existing, user=job.requester)
-        await self._tell(job, texts.already_followed(job.model_id, where))
-
-    async def _card_of_existing(self, model_id: str, *, team_id: str | None) -> Job | None:
-        """The followed job of `model_id`, given a moment to post its card when it is new
-        (and of `team_id`'s workspace: one of another has no link to give)."""
-        existing = await self._store.active_for_model(model_id)
-        for _ in range(25):
-            if existing is None or existing.parent_ts is not None:
-                break
-            if not same_workspace(existing.team_id, team_id):
-                break
-            await asyncio.sleep(0.2)
-            existing = await self._store.active_for_model(model_id)
-        return existing
 
     async def _tell(self, job: Job, text: str | Message) -> None:
         await self._notifier.private.tell(
