@@ -83,12 +83,7 @@ class AutoRuns:
     async def create(self, command: Schedule | When, *, by: Requester) -> str:
         """Make a schedule or trigger for `by`, if they may retrain the model; the answer."""
         check = await self._gate.check_retrain(
-            user=by.user,
-            channel=by.channel,
-            model_id=command.model_id,
-            options=command.options,
-            team_id=by.team_id,
-            enterprise_id=by.enterprise_id,
+            by, model_id=command.model_id, options=command.options
         )
         if not check.allowed:
             return autotexts.not_allowed(command.model_id, check.reason)
@@ -135,14 +130,7 @@ class AutoRuns:
         if auto is None or not same_workspace(auto.team_id, by.team_id):
             return autotexts.no_such(auto_id)
         if by.user != auto.creator:
-            check = await self._gate.check_retrain(
-                user=by.user,
-                channel=by.channel,
-                model_id=auto.model_id,
-                options=auto.options,
-                team_id=by.team_id,
-                enterprise_id=by.enterprise_id,
-            )
+            check = await self._gate.check_retrain(by, model_id=auto.model_id, options=auto.options)
             if not check.allowed:
                 return autotexts.not_yours(auto, check.reason)
         if not await self._autos.remove(auto_id):

@@ -16,7 +16,7 @@ import asyncio
 import logging
 import secrets
 from collections.abc import Awaitable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Final, TypeVar
 
@@ -106,26 +106,11 @@ class Retrains:
         """
         deadline = asyncio.get_running_loop().time() + ACK_BUDGET
         job = self._new_job(model_id=model_id, options=options, by=by)
-        check = self._gate.decide_now(
-            user=by.user,
-            channel=by.channel,
-            model_id=model_id,
-            options=options,
-            team_id=by.team_id,
-            enterprise_id=by.enterprise_id,
-        )
+        check = self._gate.decide_now(by, model_id=model_id, options=options)
         if check is None:
             try:
                 check = await _within(
-                    self._gate.check_retrain(
-                        user=by.user,
-                        channel=by.channel,
-                        model_id=model_id,
-                        options=options,
-                        team_id=by.team_id,
-                        enterprise_id=by.enterprise_id,
-                    ),
-                    deadline,
+                    self._gate.check_retrain(by, model_id=model_id, options=options), deadline
                 )
             except TimeoutError:
                 return texts.refused(model_id, texts.NO_TIME_TO_CHECK)
@@ -168,13 +153,9 @@ class Retrains:
         if await self._store.get(job.id) is not None:
             return Fired(job=None)
         by = Requester.of_job(job)
+        # Checked in the channel the job runs in (a schedule's, or RETRAIN_CHANNEL).
         check = await self._gate.check_retrain(
-            user=by.user,
-            channel=job.channel,
-            model_id=job.model_id,
-            options=job.options,
-            team_id=by.team_id,
-            enterprise_id=by.enterprise_id,
+            replace(by, channel=job.channel), model_id=job.model_id, options=job.options
         )
         if not check.allowed:
             await self._trail.note(

@@ -19,6 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.access import AccessPolicy
 from bot.access.gatekeeper import Gatekeeper
 from bot.core.grammar import RetrainOptions
+from bot.core.requester import Requester
 from bot.fakes.slack import FakeSlack
 from bot.slack.groups import UserGroups
 from bot.slack.ids import ActionId, CallbackId
@@ -151,12 +152,9 @@ async def gate_parts(slack: FakeSlack, tmp_path: Path) -> AsyncIterator[tuple[Ga
 
 async def allowed(gate: Gatekeeper) -> bool:
     decision = await gate.check_retrain(
-        user=USER,
-        channel=CHANNEL,
+        Requester(user=USER, channel=CHANNEL, team_id="T0001"),
         model_id=GROUP_MODEL,
         options=RetrainOptions(),
-        team_id="T0001",
-        enterprise_id=None,
     )
     return decision.allowed
 

@@ -64,59 +64,29 @@ class Gatekeeper:
         self._members: dict[str, tuple[frozenset[str], float]] = {}
 
     def decide_now(
-        self,
-        *,
-        user: str,
-        channel: str,
-        model_id: str,
-        options: RetrainOptions,
-        team_id: str | None,
-        enterprise_id: str | None,
+        self, by: Requester, *, model_id: str, options: RetrainOptions
     ) -> Decision | None:
         """The decision when it needs no I/O (no group lookup, no rate limit); else None."""
         # Checked first: with a rate limit there is no decision without the store anyway.
         if self.policy.rate_limit is not None or self.policy.groups_needed(
-            model_id, user=user, team_id=team_id, enterprise_id=enterprise_id
+            model_id, user=by.user, team_id=by.team_id, enterprise_id=by.enterprise_id
         ):
             return None
-        return self.policy.decide(
-            user=user,
-            user_groups=frozenset(),
-            channel=channel,
-            model_id=model_id,
-            options=options,
-            team_id=team_id,
-            enterprise_id=enterprise_id,
-        )
+        return self._decide(by, frozenset(), model_id=model_id, options=options)
 
     async def check_retrain(
-        self,
-        *,
-        user: str,
-        channel: str,
-        model_id: str,
-        options: RetrainOptions,
-        team_id: str | None,
-        enterprise_id: str | None,
+        self, by: Requester, *, model_id: str, options: RetrainOptions
     ) -> Decision:
         """Allow lists, the model's rule, option limits and the user's rate limit, all of them:
-        a refusal names every one the request breaks. `team_id` and `enterprise_id` say
-        which workspace (and Enterprise Grid org) the request comes from."""
-        groups = await self._rule_groups(user, model_id, team_id, enterprise_id)
-        decision = self.policy.decide(
-            user=user,
-            user_groups=groups,
-            channel=channel,
-            model_id=model_id,
-            options=options,
-            team_id=team_id,
-            enterprise_id=enterprise_id,
-        )
+        a refusal names every one the request breaks. `by` says who asks, in which channel
+        and which workspace (and Enterprise Grid org)."""
+        groups = await self._rule_groups(by, model_id)
+        decision = self._decide(by, groups, model_id=model_id, options=options)
         if self.policy.rate_window is None:
             return decision
         now = self._now()
         try:
-            recent = await self._store.started_by(user, since=now - self.policy.rate_window)
+            recent = await self._store.started_by(by.user, since=now - self.policy.rate_window)
         except StoreError as exc:
             # Without the count the limit cannot be applied; refusing is the safe side.
             log.error("rate limit check failed: %s", exc)
@@ -127,27 +97,29 @@ class Gatekeeper:
             )
         return decision.and_also(self.policy.check_rate(recent, now=now))
 
-    async def check_teacher(
-        self,
-        *,
-        user: str,
-        channel: str,
-        model_id: str,
-        team_id: str | None,
-        enterprise_id: str | None,
-    ) -> Decision:
-        """Whether `user` may add feedback to `model_id`: whoever may retrain it may teach it,
+    async def check_teacher(self, by: Requester, *, model_id: str) -> Decision:
+        """Whether `by` may add feedback to `model_id`: whoever may retrain it may teach it,
         by the allow lists and the model's rule (people, channels). No option limit, rate
         limit or approval applies: adding an example retrains nothing."""
-        groups = await self._rule_groups(user, model_id, team_id, enterprise_id)
+        groups = await self._rule_groups(by, model_id)
+        return self._decide(by, groups, model_id=model_id, options=None)
+
+    def _decide(
+        self,
+        by: Requester,
+        groups: frozenset[str],
+        *,
+        model_id: str,
+        options: RetrainOptions | None,
+    ) -> Decision:
         return self.policy.decide(
-            user=user,
+            user=by.user,
             user_groups=groups,
-            channel=channel,
+            channel=by.channel,
             model_id=model_id,
-            options=None,
-            team_id=team_id,
-            enterprise_id=enterprise_id,
+            options=options,
+            team_id=by.team_id,
+            enterprise_id=by.enterprise_id,
         )
 
     async def check_approver(self, job: Job, *, user: str) -> Decision:
@@ -182,18 +154,16 @@ class Gatekeeper:
         )
         return allowed and not self.policy.is_open
 
-    async def _rule_groups(
-        self, user: str, model_id: str, team_id: str | None, enterprise_id: str | None
-    ) -> frozenset[str]:
-        """The groups of the model's rules that `user` is in, asked of Slack only when a rule
+    async def _rule_groups(self, by: Requester, model_id: str) -> frozenset[str]:
+        """The groups of the model's rules that `by` is in, asked of Slack only when a rule
         that could admit them names groups."""
+        team_id, enterprise_id = by.team_id, by.enterprise_id
         if not self.policy.groups_needed(
-            model_id, user=user, team_id=team_id, enterprise_id=enterprise_id
+            model_id, user=by.user, team_id=team_id, enterprise_id=enterprise_id
         ):
             return frozenset()
-        return await self._groups_of(
-            user, self.policy.groups_for(model_id, team_id=team_id, enterprise_id=enterprise_id)
-        )
+        rule_groups = self.policy.groups_for(model_id, team_id=team_id, enterprise_id=enterprise_id)
+        return await self._groups_of(by.user, rule_groups)
 
     async def _groups_of(self, user: str, groups: frozenset[str]) -> frozenset[str]:
         """Which of `groups` the user belongs to; a group Slack will not list counts as not."""

@@ -13,6 +13,7 @@ from typing import Any, Final, Literal
 
 from bot.access.gatekeeper import Gatekeeper
 from bot.core.mrkdwn import escape
+from bot.core.requester import Requester
 from bot.einstein.client import EinsteinClient
 from bot.einstein.explain import explain, quote
 from bot.errors import EinsteinError
@@ -60,86 +61,48 @@ class FeedbackSubmissions:
         self.answer_within = answer_within
 
     async def submit(
-        self,
-        form: FeedbackForm,
-        *,
-        user: str,
-        view: Mapping[str, Any],
-        team_id: str | None,
-        enterprise_id: str | None,
+        self, form: FeedbackForm, *, by: Requester, view: Mapping[str, Any]
     ) -> dict[str, str] | None:
         """The form's field errors, or None to close it (the answer then comes privately).
 
-        `team_id` and `enterprise_id` are the submitter's workspace, for the access rules.
-        Takes at most `answer_within` seconds; a call still running then goes on, and its
-        outcome is told privately once known.
+        `by` is the submitter, in the form's channel and their workspace, for the access
+        rules. Takes at most `answer_within` seconds; a call still running then goes on, and
+        its outcome is told privately once known.
         """
-        adding = asyncio.ensure_future(
-            self._add(
-                form,
-                user=user,
-                model_field=model_block(view),
-                team_id=team_id,
-                enterprise_id=enterprise_id,
-            )
-        )
+        adding = asyncio.ensure_future(self._add(form, by=by, model_field=model_block(view)))
         done, _ = await asyncio.wait({adding}, timeout=self.answer_within)
         if not done:
-            self._spawn(self._tell_when_done(adding, form, user=user))
+            self._spawn(self._tell_when_done(adding, by=by))
             return None
         result = adding.result()
         if result.field is not None:
             return {result.field: plain(result.message)}
-        self._spawn(self._tell(form, user=user, text=result.message))
+        self._spawn(self._tell(by, text=result.message))
         return None
 
     async def _tell_when_done(
-        self, adding: asyncio.Future[FeedbackResult], form: FeedbackForm, *, user: str
+        self, adding: asyncio.Future[FeedbackResult], *, by: Requester
     ) -> None:
         result = await adding
         text = result.message if result.outcome == "added" else f":warning: {result.message}"
-        await self._tell(form, user=user, text=text)
+        await self._tell(by, text=text)
 
-    async def _tell(self, form: FeedbackForm, *, user: str, text: str) -> None:
-        await self._notifier.private.tell_or_dm(channel=form.meta.channel, user=user, message=text)
+    async def _tell(self, by: Requester, *, text: str) -> None:
+        await self._notifier.private.tell_or_dm(channel=by.channel, user=by.user, message=text)
 
-    async def _add(
-        self,
-        form: FeedbackForm,
-        *,
-        user: str,
-        model_field: str,
-        team_id: str | None,
-        enterprise_id: str | None,
-    ) -> FeedbackResult:
+    async def _add(self, form: FeedbackForm, *, by: Requester, model_field: str) -> FeedbackResult:
         """Check, add, and put the outcome into the audit trail, whichever it is."""
-        result, why = await self._try_add(
-            form, user=user, model_field=model_field, team_id=team_id, enterprise_id=enterprise_id
-        )
-        await self._audit_result(
-            form, user=user, team_id=team_id, enterprise_id=enterprise_id, result=result, why=why
-        )
+        result, why = await self._try_add(form, by=by, model_field=model_field)
+        await self._audit_result(form, by=by, result=result, why=why)
         return result
 
     async def _try_add(
-        self,
-        form: FeedbackForm,
-        *,
-        user: str,
-        model_field: str,
-        team_id: str | None,
-        enterprise_id: str | None,
+        self, form: FeedbackForm, *, by: Requester, model_field: str
     ) -> tuple[FeedbackResult, str | None]:
         """The outcome, and why it was not added (None: it was)."""
         model = f"`{quote(form.model_id, limit=64)}`"
         label = f"*{escape(form.label)}*"
-        decision = await self._gate.check_teacher(
-            user=user,
-            channel=form.meta.channel,
-            model_id=form.model_id,
-            team_id=team_id,
-            enterprise_id=enterprise_id,
-        )
+        decision = await self._gate.check_teacher(by, model_id=form.model_id)
         if not decision.allowed:
             refused = FeedbackResult(
                 "refused",
@@ -177,14 +140,7 @@ class FeedbackSubmissions:
         return added, None
 
     async def _audit_result(
-        self,
-        form: FeedbackForm,
-        *,
-        user: str,
-        team_id: str | None,
-        enterprise_id: str | None,
-        result: FeedbackResult,
-        why: str | None,
+        self, form: FeedbackForm, *, by: Requester, result: FeedbackResult, why: str | None
     ) -> None:
         detail: dict[str, Any] = {"label": form.label, "document_length": len(form.document)}
         if why is not None:
@@ -192,10 +148,10 @@ class FeedbackSubmissions:
         await self._audit.note(
             AuditEvent(
                 kind=AuditKind.FEEDBACK,
-                actor=user,
-                channel=form.meta.channel,
-                team_id=team_id,
-                enterprise_id=enterprise_id,
+                actor=by.user,
+                channel=by.channel,
+                team_id=by.team_id,
+                enterprise_id=by.enterprise_id,
                 model_id=form.model_id,
                 outcome=result.outcome,
                 detail=detail,

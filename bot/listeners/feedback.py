@@ -15,6 +15,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.core.mrkdwn import unescape
+from bot.core.requester import Requester
 from bot.feedback.form import FeedbackForms
 from bot.feedback.submission import FeedbackSubmissions
 from bot.follow.follower import Follower
@@ -73,9 +74,13 @@ class FeedbackListeners:
             await ack(response_action="errors", errors=dict(form.errors))
             return
         team_id, enterprise_id = workspace_of(body)
-        errors = await self._submissions.submit(
-            form, user=_user(body), view=view, team_id=team_id, enterprise_id=enterprise_id
+        by = Requester(
+            user=_user(body),
+            channel=form.meta.channel,
+            team_id=team_id,
+            enterprise_id=enterprise_id,
         )
+        errors = await self._submissions.submit(form, by=by, view=view)
         if errors:
             await ack(response_action="errors", errors=errors)
         else:
