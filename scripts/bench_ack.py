@@ -122,7 +122,7 @@ async def _bench_server(
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        preexec_fn=_pinned_to(args.pin[1]) if args.pin else die_with_parent,
+        preexec_fn=_pinned_to(args.cpus[1]) if args.cpus else die_with_parent,
     )
     url = f"http://127.0.0.1:{port}/slack/events"
     results: dict[str, dict[str, float]] = {}
@@ -268,15 +268,16 @@ async def main() -> int:
     parser.add_argument("--json", type=Path, default=None, help="write the numbers here too")
     args = parser.parse_args()
 
+    args.cpus = None  # with --pin: (this process and the peers, the server)
     if args.pin:
         cpus = sorted(os.sched_getaffinity(0))
         if len(cpus) < 2:
             parser.error("--pin needs two CPUs")
-        args.pin = (cpus[0], cpus[1])  # (this process and the peers, the server)
+        args.cpus = (cpus[0], cpus[1])
         os.sched_setaffinity(0, {cpus[0]})
     total = 20 + 2 * args.requests
     MODELS[:] = model_ids(total, prefix="BENCH")
-    peers = Peers.start(MODELS, response_urls=2 * total, cpu=args.pin[0] if args.pin else None)
+    peers = Peers.start(MODELS, response_urls=2 * total, cpu=args.cpus[0] if args.cpus else None)
     base_env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "EINSTEIN_"))}
     try:
         with tempfile.TemporaryDirectory() as workdir:
@@ -328,7 +329,7 @@ async def main() -> int:
                     "p50_ratio_sequential": p50_ratio,
                     "p99_ratio_concurrent": p99_ratio,
                     "requests": args.requests,
-                    "pinned": bool(args.pin),
+                    "pinned": args.pin,
                 },
                 indent=2,
             )

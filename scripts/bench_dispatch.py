@@ -122,19 +122,13 @@ async def _bot_round(settings: Settings, warm_up: Signed, requests: Signed) -> f
     try:
         dispatch = _bot_dispatch(bot)
         await _round(dispatch, warm_up)
-        await _settled(bot)
+        await asyncio.sleep(1.5)  # the warm-up's jobs are submitted and their cards posted
         # One burst: the jobs' background work waits (at most `bot.foreground`'s hold, 1 s,
         # longer than a round takes) and runs after the clock stops.
         with bot.foreground.answering():
             return await _round(dispatch, requests)
     finally:
         await bot.stop()
-
-
-async def _settled(bot: Bot) -> None:
-    """Give the warm-up's jobs a moment to be submitted and their cards posted."""
-    await asyncio.sleep(1.5)
-    del bot
 
 
 async def main() -> int:
