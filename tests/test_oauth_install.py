@@ -41,6 +41,17 @@ def _second_workspace(stack: Stack) -> None:
     stack.slack.add_workspace(team_id=SECOND, name="Second", channels=[Channel(THERE, "general")])
 
 
+def _org_workspace(stack: Stack) -> None:
+    """A workspace of the Enterprise Grid org `ORG`."""
+    stack.slack.add_workspace(
+        team_id=ORG_TEAM,
+        name="Org team",
+        channels=[Channel(ORG_CHANNEL, "ml")],
+        enterprise_id=ORG,
+        enterprise_name="Org",
+    )
+
+
 async def install(stack: Stack, team: str, *, org: bool = False) -> None:
     """Open the served bot's install page, click "Allow" in `team`, come back."""
     await install_at(stack.session, stack.url.removesuffix("/slack/events"), team=team, org=org)
@@ -168,13 +179,7 @@ async def test_an_uninstalled_workspace_goes_quiet_and_the_other_goes_on(
 async def test_an_org_wide_install_serves_a_workspace_of_the_org(stack: Stack) -> None:
     """Installed once for an Enterprise Grid org: a command in one of its workspaces trains
     and posts with the org's token, and the job names the workspace and the org."""
-    stack.slack.add_workspace(
-        team_id=ORG_TEAM,
-        name="Org team",
-        channels=[Channel(ORG_CHANNEL, "ml")],
-        enterprise_id=ORG,
-        enterprise_name="Org",
-    )
+    _org_workspace(stack)
     await install(stack, ORG_TEAM, org=True)
     assert [
         (i.team_id, i.enterprise_id, i.is_enterprise_install) for i in stack.slack.installs
@@ -210,13 +215,7 @@ async def test_a_command_from_a_workspace_that_never_installed_is_not_started(
 async def test_an_org_wide_uninstall_quiets_every_workspace_of_the_org(stack: Stack) -> None:
     """Uninstalled from the whole org: the training in one of its workspaces is no longer
     followed, and the bot's own workspace outside the org goes on."""
-    stack.slack.add_workspace(
-        team_id=ORG_TEAM,
-        name="Org team",
-        channels=[Channel(ORG_CHANNEL, "ml")],
-        enterprise_id=ORG,
-        enterprise_name="Org",
-    )
+    _org_workspace(stack)
     await install(stack, FIRST)
     await install(stack, ORG_TEAM, org=True)
     stack.simulator.add_model(MODEL_THERE)

@@ -22,7 +22,7 @@ from bot.fakes.slack import OAUTH_ACCESS, FakeSlack, OAuthApp
 from bot.slack.installs import Installations
 from bot.slack.tokens import InstalledTokens, NotInstalled, Team
 from bot.store.jobs import SqlJobStore
-from tests.test_fakeslack_oauth import CLIENT_ID, CLIENT_SECRET, REDIRECT, install
+from tests.test_fakeslack_oauth import CLIENT_ID, CLIENT_SECRET, REDIRECT, Clock, install
 
 
 def _installation(
@@ -41,21 +41,13 @@ def _installation(
     )
 
 
-class _Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
 
 
 @pytest.fixture
-def clock() -> _Clock:
-    return _Clock()
-
-
-@pytest.fixture
-def installations(store: SqlJobStore, clock: _Clock) -> Installations:
+def installations(store: SqlJobStore, clock: Clock) -> Installations:
     return Installations(client_id=CLIENT_ID, engine=lambda: store.engine, clock=clock)
 
 
@@ -95,7 +87,7 @@ async def test_a_workspace_without_installation_is_said_once(
 
 
 async def test_an_uninstall_is_seen_at_once_here_and_within_a_minute_elsewhere(
-    store: SqlJobStore, installations: Installations, clock: _Clock
+    store: SqlJobStore, installations: Installations, clock: Clock
 ) -> None:
     await installations.async_save(_installation("xoxb-one", team_id="T0001"))
     elsewhere = Installations(client_id=CLIENT_ID, engine=lambda: store.engine, clock=clock)
@@ -177,7 +169,7 @@ async def test_a_token_near_its_expiry_is_renewed_and_stored(
 
 
 async def test_two_instances_renewing_at_once_both_end_with_a_working_token(
-    rotating: FakeSlack, store: SqlJobStore, clock: _Clock
+    rotating: FakeSlack, store: SqlJobStore, clock: Clock
 ) -> None:
     """A refresh token works once: the instance that loses the race uses the token the other
     one saved, and neither fails its call."""
