@@ -42,6 +42,8 @@ def check_text(text: str, *, what: str) -> None:
         raise UsageError(
             f"{what} is too long ({len(text)} characters); the limit is {MAX_TEXT_LENGTH}."
         )
+    if text.isprintable():
+        return  # no control, format or surrogate character (the usual case, checked in C)
     for char in text:
         # Whitespace of any kind separates words; other invisible characters would make a
         # model ID look right and still fail, so they are named instead.
