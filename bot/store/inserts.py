@@ -50,7 +50,7 @@ class GroupInsert:
 
     async def _insert(self, batch: Batch[dict[str, Any]]) -> None:
         """Insert `batch` in one transaction; one by one if a row breaks the one-job rule."""
-        rows = [row for row, _ in batch]
+        rows = _present([row for row, _ in batch])
         try:
             if not await self._insert_here(rows):
                 async with self._begin(urgent=True) as conn:
@@ -93,3 +93,11 @@ class GroupInsert:
         if self.here is not None:
             self.here[0].dispose()
             self.here = None
+
+
+def _present(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`rows` without the columns that are NULL in every one of them: a new job sets about half
+    of the table's columns, and each column named costs every row its binding (a fifth of an
+    insert's time). The columns left out are NULL all the same."""
+    keys = [key for key in rows[0] if any(row[key] is not None for row in rows)]
+    return [{key: row[key] for key in keys} for row in rows]
