@@ -3,6 +3,9 @@
 Both are served over HTTP on loopback in their own processes, and both get the same signed
 slash-command requests from this process: N one at a time, then N with 50 in flight. The
 minimal app is what Bolt's docs show: `AsyncApp` with a listener that only calls `ack()`.
+A third server, "Bolt alone", is the bot's own Bolt app and HTTP handling (`build_bolt`, its
+reading of the form body) with a listener that only acks: the bot without its own work, so
+each run shows how much of the gap to the minimal app is that work and how much the wiring.
 Retrain Bot gets real peers (the Einstein simulator and the fake Slack), so each command also
 starts a real job in the background while the acks are measured. The peers run in a process
 of their own: served from this one, the bot's calls to them would hold up the clock that
@@ -64,6 +67,38 @@ async def retrain(ack):
 web_app = app.web_app(path="/slack/events")
 web_app.router.add_get("/healthz", lambda request: web.Response(text="ok"))
 web.run_app(web_app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
+"""
+
+
+# The bot's Bolt app and request reading, as `bot.app.Bot` serves them, with nothing done before
+# the ack but the ack: an answer as long as the bot's confirmation.
+BOLT_ALONE_APP = """
+import sys
+import aiohttp
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
+from bot.settings import Settings
+from bot.slack.bolt import build_bolt
+from bot.slack.inbound import to_bolt_request
+
+async def app():
+    settings = Settings(slack_bot_token="xoxb-bench", slack_signing_secret=sys.argv[2],
+                        slack_api_url=sys.argv[3], _env_file=None)
+    bolt = build_bolt(settings, aiohttp.ClientSession(), None)
+
+    @bolt.command("/retrain")
+    async def retrain(ack, command):
+        await ack(text=f":hourglass_flowing_sand: Submitting a retrain of `{command['text']}`.")
+
+    async def events(request):
+        return await to_aiohttp_response(await bolt.async_dispatch(await to_bolt_request(request)))
+
+    web_app = web.Application()
+    web_app.router.add_post("/slack/events", events)
+    web_app.router.add_get("/healthz", lambda request: web.Response(text="ok"))
+    return web_app
+
+web.run_app(app(), host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
 """
 
 
@@ -277,7 +312,7 @@ async def main() -> int:
         os.sched_setaffinity(0, {cpus[0]})
     total = 20 + 2 * args.requests
     MODELS[:] = model_ids(total, prefix="BENCH")
-    peers = Peers.start(MODELS, response_urls=2 * total, cpu=args.cpus[0] if args.cpus else None)
+    peers = Peers.start(MODELS, response_urls=3 * total, cpu=args.cpus[0] if args.cpus else None)
     base_env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "EINSTEIN_"))}
     try:
         with tempfile.TemporaryDirectory() as workdir:
@@ -312,22 +347,43 @@ async def main() -> int:
                 args,
                 first_model=0,
             )
+            alone_port = free_port()
+            alone = await _bench_server(
+                "Bolt alone",
+                [
+                    sys.executable,
+                    "-c",
+                    BOLT_ALONE_APP,
+                    str(alone_port),
+                    SECRET,
+                    peers.slack_api_url,
+                ],
+                base_env,
+                alone_port,
+                peers,
+                args,
+                first_model=0,
+            )
     finally:
         peers.stop()
 
     concurrent = f"{args.concurrency} at a time"
     p50_ratio = bot["sequential"]["p50_ms"] / minimal["sequential"]["p50_ms"]
     p99_ratio = bot[concurrent]["p99_ms"] / minimal[concurrent]["p99_ms"]
+    alone_ratio = alone[concurrent]["p99_ms"] / minimal[concurrent]["p99_ms"]
     print(f"\none at a time: retrain-bot p50 / minimal p50 = {p50_ratio:.2f} (target <= 0.5)")
     print(f"{concurrent}: retrain-bot p99 / minimal p99 = {p99_ratio:.2f} (target <= 1.0)")
+    print(f"{concurrent}: Bolt alone p99 / minimal p99 = {alone_ratio:.2f} (the bot's wiring)")
     if args.json:
         args.json.write_text(
             json.dumps(
                 {
                     "retrain_bot": bot,
                     "minimal_bolt": minimal,
+                    "bolt_alone": alone,
                     "p50_ratio_sequential": p50_ratio,
                     "p99_ratio_concurrent": p99_ratio,
+                    "p99_ratio_concurrent_bolt_alone": alone_ratio,
                     "requests": args.requests,
                     "pinned": args.pin,
                 },
