@@ -1,6 +1,7 @@
 """The simulator's datasets and their examples: set up by tests, served as the API shows them.
 
-`LanguageService` builds on this store; the models and trainings are its own.
+`ModelStore` (`bot.fakes.einstein.models`) builds on this store with the models and their
+trainings, and `LanguageService` on that with the API's calls.
 """
 
 from __future__ import annotations
