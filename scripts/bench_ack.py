@@ -150,7 +150,8 @@ async def _bench_server(
 ) -> dict[str, dict[str, float]]:
     """Latencies per phase. With `follows_jobs`, each phase also waits until the bot has called
     Einstein's retrain for every command so far, and reports how long that took after the
-    last ack: the background work is real, and no phase inherits the previous one's."""
+    last ack: the background work is real. The rest of those jobs' first steps (recording
+    Einstein's answers, their cards) may still be under way when the next phase begins."""
     process = subprocess.Popen(
         argv,
         cwd=ROOT,
