@@ -1,0 +1,108 @@
+"""CPU time of storing new jobs: the insert a `/retrain` answer waits for, per row.
+
+New jobs go through the store's own `SqlJobStore.add`, which turns each into its row and
+inserts the rows handed in together in one transaction (`bot.store.inserts`). Fifty commands
+over loopback arrive in groups of about nine to twenty, so the batch sizes below bracket what
+`bench_ack.py` sees. Each batch size gets a fresh database; the event loop's CPU time is divided
+by the number of rows (on SQLite the insert runs on the loop's own thread, so this is all of it).
+
+    python scripts/bench_insert.py [--rows 2000] [--batch 1 9 20 50] [--rounds 3]
+                                   [--database-url postgresql://postgres@127.0.0.1:5432/test]
+
+Without `--database-url`, SQLite in a temporary directory. With a PostgreSQL URL the rows go
+to that database's `retrain_jobs` table and are deleted afterwards; the time is the bot's
+side only (building, sending and awaiting the statement).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import secrets
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import sqlalchemy as sa
+
+from bot.core.jobs import Job
+from bot.core.options import RetrainOptions
+from bot.store.jobs import SqlJobStore
+from bot.store.rows import utc_now
+from bot.store.schema import jobs_table
+
+
+def _jobs(count: int, prefix: str) -> list[Job]:
+    return [
+        Job(
+            id=secrets.token_hex(8),
+            model_id=f"{prefix}{n:08d}",
+            options=RetrainOptions(train_split_ratio=0.7),
+            requester="U0BENCH",
+            channel="C0001",
+            origin_channel="C0001",
+            team_id="T0001",
+            response_url="https://hooks.slack.com/commands/T0001/1/abc",
+            created_at=utc_now(),
+        )
+        for n in range(count)
+    ]
+
+
+async def _round(url: str, rows: int, batch: int, prefix: str) -> float:
+    """CPU µs a row, adding `rows` new jobs `batch` at a time to a freshly opened store."""
+    store = SqlJobStore(url)
+    await store.open()
+    try:
+        jobs = _jobs(rows, prefix)
+        await asyncio.gather(*(store.add(job, lease_seconds=30) for job in jobs[:batch]))
+        started = time.thread_time()
+        for first in range(batch, rows, batch):
+            chunk = jobs[first : first + batch]
+            await asyncio.gather(*(store.add(job, lease_seconds=30) for job in chunk))
+        return (time.thread_time() - started) / (rows - batch) * 1e6
+    finally:
+        await store.close()
+
+
+def _clean(url: str, prefix: str) -> None:
+    if url.startswith("sqlite"):
+        return
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(jobs_table.delete().where(jobs_table.c.model_id.startswith(prefix)))
+    engine.dispose()
+
+
+async def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=2000)
+    parser.add_argument("--batch", type=int, nargs="+", default=[1, 9, 20, 50])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--database-url", default=None)
+    args = parser.parse_args()
+
+    print(f"CPU time a new job's row, {args.rows} rows a round, {args.rounds} rounds:")
+    for batch in args.batch:
+        values = []
+        for _ in range(args.rounds):
+            prefix = f"INSERTBENCH{secrets.token_hex(3).upper()}"
+            with tempfile.TemporaryDirectory() as workdir:
+                url = args.database_url or f"sqlite:///{Path(workdir) / 'bench.sqlite3'}"
+                try:
+                    values.append(await _round(url, args.rows, batch, prefix))
+                finally:
+                    _clean(url, prefix)
+        runs = " ".join(f"{v:5.1f}" for v in values)
+        median = statistics.median(values)
+        print(f"  {batch:3} a transaction: {runs} µs  (min {min(values):.1f}, median {median:.1f})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
