@@ -28,10 +28,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.core.jobs import Job
 from bot.core.options import RetrainOptions
+from bot.store.database import async_database_url
 from bot.store.jobs import SqlJobStore
 from bot.store.rows import utc_now
 from bot.store.schema import jobs_table
@@ -70,13 +71,13 @@ async def _round(url: str, rows: int, batch: int, prefix: str) -> float:
         await store.close()
 
 
-def _clean(url: str, prefix: str) -> None:
+async def _clean(url: str, prefix: str) -> None:
     if url.startswith("sqlite"):
-        return
-    engine = sa.create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(jobs_table.delete().where(jobs_table.c.model_id.startswith(prefix)))
-    engine.dispose()
+        return  # the temporary directory goes, and its database with it
+    engine = create_async_engine(async_database_url(url))
+    async with engine.begin() as conn:
+        await conn.execute(jobs_table.delete().where(jobs_table.c.model_id.startswith(prefix)))
+    await engine.dispose()
 
 
 async def main() -> int:
@@ -97,7 +98,7 @@ async def main() -> int:
                 try:
                     values.append(await _round(url, args.rows, batch, prefix))
                 finally:
-                    _clean(url, prefix)
+                    await _clean(url, prefix)
         runs = " ".join(f"{v:5.1f}" for v in values)
         median = statistics.median(values)
         print(f"  {batch:3} a transaction: {runs} µs  (min {min(values):.1f}, median {median:.1f})")
