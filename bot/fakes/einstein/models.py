@@ -28,6 +28,8 @@ _ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 
 @dataclass(slots=True)
 class Model:
+    """One model: the dataset it is trained on and the plan of each training, oldest first."""
+
     model_id: str
     dataset_id: int
     created_at: float
