@@ -122,8 +122,9 @@ async def _measure(
     concurrency: int,
     first_model: int,
 ) -> list[float]:
+    """Each request's latency in ms, in the order they were sent."""
     gate = asyncio.Semaphore(concurrency)
-    latencies: list[float] = []
+    latencies = [0.0] * requests
 
     async def one(n: int) -> None:
         async with gate:
@@ -138,7 +139,7 @@ async def _measure(
             )
             if answer.status != 200:
                 raise RuntimeError(f"HTTP {answer.status}: {answer.body[:200]}")
-            latencies.append(answer.elapsed * 1000)
+            latencies[n] = answer.elapsed * 1000
 
     await asyncio.gather(*(one(n) for n in range(requests)))
     return latencies
@@ -207,6 +208,16 @@ async def _bench_server(
                     f"p99 {results[label]['p99_ms']:7.2f} ms  "
                     f"CPU {results[label]['cpu_ms_per_request']:.2f} ms a request"
                 )
+                if concurrency > 1:
+                    # The first `concurrency` go out at once, on connections opened for them;
+                    # the rest as answers come back. The p99 usually falls in the first group.
+                    first, rest = latencies[:concurrency], latencies[concurrency:]
+                    results[label]["first_mean_ms"] = statistics.mean(first)
+                    results[label]["rest_mean_ms"] = statistics.mean(rest or first)
+                    line += (
+                        f"  (mean of the first {concurrency} {statistics.mean(first):.1f} ms,"
+                        f" of the rest {statistics.mean(rest or first):.1f} ms)"
+                    )
                 if follows_jobs:
                     after = await _retrains_done(peers, model)
                     results[label]["retrains_done_after_s"] = after
