@@ -379,7 +379,7 @@ async def _one_run(peers: Peers, args: argparse.Namespace, *, first_model: int) 
     """The three servers one after another, each started fresh and stopped after its phases."""
     base_env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "EINSTEIN_"))}
     with tempfile.TemporaryDirectory() as workdir:
-        bot_port, minimal_port, alone_port = free_port(), free_port(), free_port()
+        bot_port = free_port()
         bot_env = base_env | {
             "SLACK_BOT_TOKEN": "xoxb-bench",
             "SLACK_SIGNING_SECRET": SECRET,
@@ -401,25 +401,21 @@ async def _one_run(peers: Peers, args: argparse.Namespace, *, first_model: int) 
             first_model=first_model,
             follows_jobs=True,
         )
-        minimal = await _bench_server(
-            "minimal Bolt",
-            [sys.executable, "-c", MINIMAL_APP, str(minimal_port), SECRET, peers.slack_api_url],
-            base_env,
-            minimal_port,
-            peers,
-            args,
-            first_model=first_model,
-        )
-        alone = await _bench_server(
-            "Bolt alone",
-            [sys.executable, "-c", BOLT_ALONE_APP, str(alone_port), SECRET, peers.slack_api_url],
-            base_env,
-            alone_port,
-            peers,
-            args,
-            first_model=first_model,
-        )
-    return {"retrain-bot": bot, "minimal Bolt": minimal, "Bolt alone": alone}
+        results = {"retrain-bot": bot}
+        # The two peers of the comparison: each a script given its port, the signing secret
+        # and the fake Slack's URL.
+        for name, source in (("minimal Bolt", MINIMAL_APP), ("Bolt alone", BOLT_ALONE_APP)):
+            port = free_port()
+            results[name] = await _bench_server(
+                name,
+                [sys.executable, "-c", source, str(port), SECRET, peers.slack_api_url],
+                base_env,
+                port,
+                peers,
+                args,
+                first_model=first_model,
+            )
+    return results
 
 
 def _ratios(
