@@ -45,8 +45,9 @@ class Duplicates:
         its requester told of the training that goes on (see the module's docstring)."""
         existing = await self._card_of_existing(job.model_id, team_id=job.team_id)
         by = Requester.of_job(job)
-        options = job.options
-        await self._trail.note(AuditKind.COMMAND, job.model_id, options, by, outcome="duplicate")
+        await self._trail.note(
+            AuditKind.COMMAND, job.model_id, job.options, by, outcome="duplicate"
+        )
         await self._trail.note(
             AuditKind.DUPLICATE,
             job.model_id,

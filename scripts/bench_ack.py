@@ -212,11 +212,12 @@ async def _bench_server(
                     # The first `concurrency` go out at once, on connections opened for them;
                     # the rest as answers come back. The p99 usually falls in the first group.
                     first, rest = latencies[:concurrency], latencies[concurrency:]
-                    results[label]["first_mean_ms"] = statistics.mean(first)
-                    results[label]["rest_mean_ms"] = statistics.mean(rest or first)
+                    phase = results[label]
+                    phase["first_mean_ms"] = statistics.mean(first)
+                    phase["rest_mean_ms"] = statistics.mean(rest or first)
                     line += (
-                        f"  (mean of the first {concurrency} {statistics.mean(first):.1f} ms,"
-                        f" of the rest {statistics.mean(rest or first):.1f} ms)"
+                        f"  (mean of the first {concurrency} {phase['first_mean_ms']:.1f} ms,"
+                        f" of the rest {phase['rest_mean_ms']:.1f} ms)"
                     )
                 if follows_jobs:
                     after = await _retrains_done(peers, model)
