@@ -126,7 +126,7 @@ async def _measure(
     """Each request's latency in ms, in the order they were sent.
 
     This process's collector is off while they are sent, as `timeit` turns it off while it
-    times: a full collection of this process (14-20 ms, in about one phase of seven) left the
+    times: a full collection of this process (14-20 ms, in about one phase in ten) left the
     answers then in flight unread, whichever server was being measured."""
     gate = asyncio.Semaphore(concurrency)
     latencies = [0.0] * requests
