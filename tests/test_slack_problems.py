@@ -68,6 +68,22 @@ async def test_archived_channel_keeps_the_job(stack: Stack) -> None:
     assert await stack.bot.store.unfinished(), "the job is kept for when the channel returns"
 
 
+@pytest.mark.timing(slack_pause=60)
+async def test_a_stop_does_not_wait_out_a_paused_channel(stack: Stack) -> None:
+    """A stop (SIGTERM) lets posts in flight finish before it gives the leases back; a channel
+    paused for a minute has none, so the stop goes on at once and the job stays stored."""
+    stack.slack.add_channel(Channel(id=PUBLIC, name="old", is_archived=True))
+    stack.simulator.add_model(MODEL)
+    await stack.command(MODEL, channel=PUBLIC)
+    await stack.slack.wait_for(
+        lambda: [c for c in stack.slack.calls_to("chat.postMessage") if c.error == "is_archived"],
+        timeout=5,
+    )
+    async with asyncio.timeout(10):  # a third of the grace: waiting out the pause would fail
+        await stack.bot.follower.stop(grace=30)
+    assert await stack.bot.store.unfinished(), "the job is kept for when the channel returns"
+
+
 async def test_failure_message_too_long_is_attached_whole(stack: Stack) -> None:
     """A huge failure message is cut in the reply and attached in full as a file."""
     reason = "Training failed: " + "x" * 9000

@@ -111,8 +111,12 @@ class Deliverer:
 
     @property
     def busy(self) -> bool:
-        """Whether a post or an edit is in flight (a draining process waits for it)."""
-        return any(ch.worker for ch in self._channels.values()) or bool(self._cards.tasks)
+        """Whether a post or an edit is in flight or next in a channel's turn (a draining
+        process waits for it). A channel waiting out a pause is not: nothing goes out there
+        before the pause ends, and a stop would otherwise wait its whole grace for it."""
+        now = self._clock()
+        waiting = (ch.worker for ch in self._channels.values() if ch.paused_until <= now)
+        return any(waiting) or bool(self._cards.tasks)
 
     def changed(self, record: Followed) -> None:
         """`record`'s job may owe Slack something: queue it in its channel."""
@@ -125,11 +129,10 @@ class Deliverer:
             channel.worker = asyncio.ensure_future(self._serve(channel_id, channel))
 
     async def settle(self) -> None:
-        """Wait until every channel's queue is empty and no edit is in flight."""
-        while self.busy:
-            tasks = [ch.worker for ch in self._channels.values() if ch.worker] + [
-                *self._cards.tasks
-            ]
+        """Wait until every channel's queue is empty (paused ones too) and no edit is in flight."""
+        while tasks := [ch.worker for ch in self._channels.values() if ch.worker] + [
+            *self._cards.tasks
+        ]:
             await asyncio.gather(*tasks, return_exceptions=True)
 
     def stop(self) -> list[asyncio.Task[None]]:
