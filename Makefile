@@ -17,8 +17,10 @@ demo: $(BIN)/.installed
 serve: $(BIN)/.installed
 	$(BIN)/python -m bot
 
+# Two processes: most of a test's time is spent waiting on the servers and bot processes it
+# starts, so the suite takes about half as long (tests/conftest.py keeps one PostgreSQL).
 test: $(BIN)/.installed
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check bot tests scripts

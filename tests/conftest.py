@@ -34,19 +34,32 @@ POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", DEFAULT_URL)
 _provided: Provided | None = None
 
 
-@pytest.hookimpl(trylast=True)  # after the terminal reporter exists, to say what it chose
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist decides whether to spread the run
 def pytest_configure(config: pytest.Config) -> None:
     """Find the PostgreSQL server, or start a throwaway one (see tests/postgres.py)."""
     global POSTGRES_URL, _provided  # one server per run, chosen once here
     _provided = provide_postgres(POSTGRES_URL)
+    if not _provided.url and _spreads_over_workers(config):
+        # A worker cannot stop the run with one line (pytest_collection_modifyitems): with
+        # no server, the run stays in this process, as xdist itself does for --pdb.
+        config.option.dist, config.option.tx = "no", []
     if _provided.url:
         POSTGRES_URL = _provided.url
-        # Test modules import this module again as `tests.conftest`: that copy reads it here.
+        # Test modules, and xdist's workers, read it here: one server for the whole run.
         os.environ["TEST_POSTGRES_URL"] = POSTGRES_URL
-    if _provided.note and _provided.url:
-        reporter = config.pluginmanager.get_plugin("terminalreporter")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Say which server the run uses when it is not the one asked for."""
+    if _provided is not None and _provided.note and _provided.url:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None:
             reporter.write_line(f"PostgreSQL: {_provided.note}")
+
+
+def _spreads_over_workers(config: pytest.Config) -> bool:
+    """Whether this is the controller of a run that pytest-xdist spreads over processes."""
+    return getattr(config.option, "dist", "no") != "no" and not hasattr(config, "workerinput")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
