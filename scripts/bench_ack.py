@@ -6,6 +6,9 @@ minimal app is what Bolt's docs show: `AsyncApp` with a listener that only calls
 A third server, "Bolt alone", is the bot's own Bolt app and HTTP handling (`build_bolt`, its
 reading of the form body) with a listener that only acks: the bot without its own work, so
 each run shows how much of the gap to the minimal app is that work and how much the wiring.
+A fourth, "Bolt and store", is Bolt alone storing a new job through the bot's own store
+before each answer, as the bot does, with no checks: the floor of an answer that waits for its
+job's insert.
 Retrain Bot gets real peers (the Einstein simulator and the fake Slack), so each command also
 starts a real job in the background while the acks are measured. The peers run in a process
 of their own: served from this one, the bot's calls to them would hold up the clock that
@@ -78,23 +81,39 @@ web.run_app(web_app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access
 
 
 # The bot's Bolt app and request reading, as `bot.app.Bot` serves them, with nothing done before
-# the ack but the ack: an answer as long as the bot's confirmation.
+# the ack but the ack: an answer as long as the bot's confirmation. Given a SQLite file as a
+# fourth argument ("Bolt and store"), it first stores a new job through the bot's own store, as
+# the bot does before its answer, and checks nothing.
 BOLT_ALONE_APP = """
+import secrets
 import sys
 import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
+from bot.core.jobs import Job, utcnow
+from bot.core.options import RetrainOptions
 from bot.settings import Settings
 from bot.slack.bolt import build_bolt
 from bot.slack.inbound import to_bolt_request
+from bot.store.jobs import SqlJobStore
 
 async def app():
     settings = Settings(slack_bot_token="xoxb-bench", slack_signing_secret=sys.argv[2],
                         slack_api_url=sys.argv[3], _env_file=None)
     bolt = build_bolt(settings, aiohttp.ClientSession(), None)
+    store = SqlJobStore(f"sqlite:///{sys.argv[4]}") if len(sys.argv) > 4 else None
+    if store is not None:
+        await store.open()
 
     @bolt.command("/retrain")
     async def retrain(ack, command):
+        if store is not None:
+            job = Job(id=secrets.token_hex(8), model_id=command["text"].split()[0],
+                      options=RetrainOptions(train_split_ratio=0.7),
+                      requester=command["user_id"], channel=command["channel_id"],
+                      origin_channel=command["channel_id"], team_id=command["team_id"],
+                      response_url=command["response_url"], created_at=utcnow())
+            await store.add(job, lease_seconds=30)
         await ack(text=f":hourglass_flowing_sand: Submitting a retrain of `{command['text']}`.")
 
     async def events(request):
@@ -345,7 +364,7 @@ async def main() -> int:
     per_run = 20 + 2 * args.requests
     MODELS[:] = model_ids(args.runs * per_run, prefix="BENCH")
     peers = Peers.start(
-        MODELS, response_urls=3 * args.runs * per_run, cpu=args.cpus[0] if args.cpus else None
+        MODELS, response_urls=4 * args.runs * per_run, cpu=args.cpus[0] if args.cpus else None
     )
     runs: list[dict[str, Any]] = []
     try:
@@ -382,12 +401,13 @@ _TARGETS = {
     "p50_ratio_sequential": 0.5,
     "p99_ratio_concurrent": 1.0,
     "p99_ratio_concurrent_bolt_alone": None,
+    "p99_ratio_concurrent_bolt_and_store": None,
 }
 Results = dict[str, tuple[dict[str, dict[str, float]], dict[str, list[float]]]]
 
 
 async def _one_run(peers: Peers, args: argparse.Namespace, *, first_model: int) -> Results:
-    """The three servers one after another, each started fresh and stopped after its phases."""
+    """The four servers one after another, each started fresh and stopped after its phases."""
     base_env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "EINSTEIN_"))}
     with tempfile.TemporaryDirectory() as workdir:
         bot_port = free_port()
@@ -413,13 +433,18 @@ async def _one_run(peers: Peers, args: argparse.Namespace, *, first_model: int) 
             follows_jobs=True,
         )
         results = {"retrain-bot": bot}
-        # The two peers of the comparison: each a script given its port, the signing secret
-        # and the fake Slack's URL.
-        for name, source in (("minimal Bolt", MINIMAL_APP), ("Bolt alone", BOLT_ALONE_APP)):
+        # The peers of the comparison: each a script given its port, the signing secret and
+        # the fake Slack's URL (and "Bolt and store" its database).
+        store = str(Path(workdir) / "floor.sqlite3")
+        for name, source, extra in (
+            ("minimal Bolt", MINIMAL_APP, []),
+            ("Bolt alone", BOLT_ALONE_APP, []),
+            ("Bolt and store", BOLT_ALONE_APP, [store]),
+        ):
             port = free_port()
             results[name] = await _bench_server(
                 name,
-                [sys.executable, "-c", source, str(port), SECRET, peers.slack_api_url],
+                [sys.executable, "-c", source, str(port), SECRET, peers.slack_api_url, *extra],
                 base_env,
                 port,
                 peers,
@@ -445,6 +470,7 @@ def _ratios(
         "p50_ratio_sequential": p50("retrain-bot") / p50("minimal Bolt"),
         "p99_ratio_concurrent": p99("retrain-bot") / p99("minimal Bolt"),
         "p99_ratio_concurrent_bolt_alone": p99("Bolt alone") / p99("minimal Bolt"),
+        "p99_ratio_concurrent_bolt_and_store": p99("Bolt and store") / p99("minimal Bolt"),
     }
     print(
         f"\none at a time: retrain-bot p50 / minimal p50 = "
@@ -457,6 +483,10 @@ def _ratios(
     print(
         f"{concurrent}: Bolt alone p99 / minimal p99 = "
         f"{ratios['p99_ratio_concurrent_bolt_alone']:.2f} (the bot's wiring)"
+    )
+    print(
+        f"{concurrent}: Bolt and store p99 / minimal p99 = "
+        f"{ratios['p99_ratio_concurrent_bolt_and_store']:.2f} (the wiring and the insert)"
     )
     return ratios
 
