@@ -19,7 +19,6 @@ from bot.access.gatekeeper import Gatekeeper
 from bot.access.visibility import Visibility
 from bot.autoruns import AutoRuns, FeedbackCount
 from bot.choices import Choices
-from bot.core.schedule import Timing
 from bot.credentials import installed_tokens, secret, token_source
 from bot.einstein.client import EinsteinClient
 from bot.errors import StoreError
@@ -36,7 +35,7 @@ from bot.logs import request_context
 from bot.metrics import CONTENT_TYPE, Metrics
 from bot.reads import Reads
 from bot.retrains import Retrains
-from bot.settings import Settings
+from bot.settings import Settings, timing_from
 from bot.slack.bolt import build_bolt
 from bot.slack.channels import SlackChannels
 from bot.slack.groups import UserGroups
@@ -151,21 +150,6 @@ class Bot:
     async def _metrics(self, _request: web.Request) -> web.Response:
         """This instance's metrics in Prometheus' text format."""
         return web.Response(body=self.metrics.render(), headers={"Content-Type": CONTENT_TYPE})
-
-
-def timing_from(settings: Settings, **overrides: float) -> Timing:
-    """The follower's timing from settings; tests and the demo override single values."""
-    values: dict[str, float] = {
-        "poll_interval": settings.retrain_poll_interval,
-        "lease_seconds": settings.retrain_lease_seconds,
-        "claim_interval": min(5.0, settings.retrain_lease_seconds / 4),
-        "stall_after": settings.retrain_stall_after,
-        "queue_stall_after": settings.retrain_queue_stall_after,
-        "unreachable_after": settings.retrain_unreachable_after,
-        "trigger_interval": settings.retrain_trigger_interval,
-        "regression_alert": settings.retrain_regression_alert,
-    }
-    return Timing(**(values | overrides))
 
 
 def create_bot(settings: Settings, **timing: float) -> Bot:

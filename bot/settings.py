@@ -12,10 +12,11 @@ from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_vali
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.access import AccessPolicy
+from bot.core.schedule import Timing
 from bot.einstein.auth import load_private_key
 from bot.errors import ConfigError
 
-__all__ = ["Settings", "load_settings"]
+__all__ = ["Settings", "load_settings", "timing_from"]
 
 _DEFAULT_EINSTEIN_URL = "https://api.einstein.ai/"
 
@@ -245,3 +246,18 @@ def load_settings(**overrides: Any) -> Settings:
         name = str(first["loc"][0]).upper() if first["loc"] else "configuration"
         message = first["msg"].removeprefix("Value error, ")
         raise ConfigError(f"{name}: {message}") from None
+
+
+def timing_from(settings: Settings, **overrides: float) -> Timing:
+    """The follower's timing from settings; tests and the demo override single values."""
+    values: dict[str, float] = {
+        "poll_interval": settings.retrain_poll_interval,
+        "lease_seconds": settings.retrain_lease_seconds,
+        "claim_interval": min(5.0, settings.retrain_lease_seconds / 4),
+        "stall_after": settings.retrain_stall_after,
+        "queue_stall_after": settings.retrain_queue_stall_after,
+        "unreachable_after": settings.retrain_unreachable_after,
+        "trigger_interval": settings.retrain_trigger_interval,
+        "regression_alert": settings.retrain_regression_alert,
+    }
+    return Timing(**(values | overrides))

@@ -10,17 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.core.jobs import Job
 from bot.core.mrkdwn import format_duration
-from bot.core.requester import Requester
 from bot.errors import SlackError, StoreError
 from bot.follow.follower import Follower
+from bot.listeners.clicks import MAX_JOB_ID, Click
 from bot.listeners.workspace import workspace_of
 from bot.reads import Reads
 from bot.retrains import Retrains
@@ -31,51 +29,11 @@ from bot.stops import Stops
 from bot.store.jobs import JobStore
 
 __all__ = [
-    "Click",
     "Interactions",
     "register_interactions",
 ]
 
 log = logging.getLogger(__name__)
-
-_MAX_JOB_ID: Final = 64  # the store's column width; anything longer is not a job of ours
-
-
-@dataclass(frozen=True, slots=True)
-class Click:
-    """A button click on a card: who clicked, in which channel and workspace, and the job ID
-    it carries."""
-
-    user: str
-    channel: str
-    job_id: str
-    team_id: str | None = None
-    enterprise_id: str | None = None
-
-    @classmethod
-    def of(cls, body: Mapping[str, Any]) -> Click:
-        action = (body.get("actions") or [{}])[0]
-        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
-            "channel_id"
-        )
-        team_id, enterprise_id = workspace_of(body)
-        return cls(
-            user=str((body.get("user") or {}).get("id") or ""),
-            channel=str(channel or ""),
-            job_id=str(action.get("value") or "")[:_MAX_JOB_ID],
-            team_id=team_id,
-            enterprise_id=enterprise_id,
-        )
-
-    @property
-    def by(self) -> Requester:
-        """Who clicked, answered in the card's channel."""
-        return Requester(
-            user=self.user,
-            channel=self.channel,
-            team_id=self.team_id,
-            enterprise_id=self.enterprise_id,
-        )
 
 
 class Interactions:
@@ -150,7 +108,7 @@ class Interactions:
         click = Click(
             user=str((body.get("user") or {}).get("id") or ""),
             channel=channel,
-            job_id=job_id[:_MAX_JOB_ID],
+            job_id=job_id[:MAX_JOB_ID],
             team_id=team_id,
             enterprise_id=enterprise_id,
         )

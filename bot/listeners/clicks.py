@@ -1,0 +1,51 @@
+"""A button click on a card, read from its interactivity payload."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from bot.core.requester import Requester
+from bot.listeners.workspace import workspace_of
+
+__all__ = ["MAX_JOB_ID", "Click"]
+
+MAX_JOB_ID: Final = 64  # the store's column width; anything longer is not a job of ours
+
+
+@dataclass(frozen=True, slots=True)
+class Click:
+    """A button click on a card: who clicked, in which channel and workspace, and the job ID
+    it carries."""
+
+    user: str
+    channel: str
+    job_id: str
+    team_id: str | None = None
+    enterprise_id: str | None = None
+
+    @classmethod
+    def of(cls, body: Mapping[str, Any]) -> Click:
+        action = (body.get("actions") or [{}])[0]
+        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
+            "channel_id"
+        )
+        team_id, enterprise_id = workspace_of(body)
+        return cls(
+            user=str((body.get("user") or {}).get("id") or ""),
+            channel=str(channel or ""),
+            job_id=str(action.get("value") or "")[:MAX_JOB_ID],
+            team_id=team_id,
+            enterprise_id=enterprise_id,
+        )
+
+    @property
+    def by(self) -> Requester:
+        """Who clicked, answered in the card's channel."""
+        return Requester(
+            user=self.user,
+            channel=self.channel,
+            team_id=self.team_id,
+            enterprise_id=self.enterprise_id,
+        )
