@@ -115,8 +115,8 @@ class Deliverer:
         process waits for it). A channel waiting out a pause is not: nothing goes out there
         before the pause ends, and a stop would otherwise wait its whole grace for it."""
         now = self._clock()
-        waiting = (ch.worker for ch in self._channels.values() if ch.paused_until <= now)
-        return any(waiting) or bool(self._cards.tasks)
+        unpaused = (ch.worker for ch in self._channels.values() if ch.paused_until <= now)
+        return any(unpaused) or bool(self._cards.tasks)
 
     def changed(self, record: Followed) -> None:
         """`record`'s job may owe Slack something: queue it in its channel."""
