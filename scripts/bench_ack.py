@@ -183,7 +183,7 @@ async def _bench_server(
     args: argparse.Namespace,
     first_model: int,
     follows_jobs: bool = False,
-) -> tuple[dict[str, dict[str, float]], dict[str, list[float]]]:
+) -> Phases:
     """Latencies per phase. With `follows_jobs`, each phase also waits until the bot has called
     Einstein's retrain for every command so far, and reports how long that took after the
     last ack: the background work is real. The rest of those jobs' first steps (recording
@@ -197,8 +197,7 @@ async def _bench_server(
         preexec_fn=_pinned_to(args.cpus[1]) if args.cpus else die_with_parent,
     )
     url = f"http://127.0.0.1:{port}/slack/events"
-    results: dict[str, dict[str, float]] = {}
-    samples: dict[str, list[float]] = {}
+    results: Phases = {}
     try:
         connector = aiohttp.TCPConnector(limit=args.concurrency)
         async with aiohttp.ClientSession(connector=connector) as session:
@@ -222,7 +221,6 @@ async def _bench_server(
                     first_model=model,
                 )
                 model += args.requests
-                samples[label] = latencies
                 results[label] = {
                     "p50_ms": statistics.median(latencies),
                     "p99_ms": _percentile(latencies, 0.99),
@@ -256,7 +254,7 @@ async def _bench_server(
     finally:
         process.terminate()
         process.wait(timeout=20)
-    return results, samples
+    return results
 
 
 async def _retrains_done(peers: Peers, expected: int) -> float:
@@ -373,17 +371,17 @@ async def main() -> int:
                 print(f"run {run + 1} of {args.runs}", flush=True)
             results = await _one_run(peers, args, first_model=run * per_run)
             stats = {
-                name.replace(" ", "_").replace("-", "_").lower(): r
-                for name, (r, _) in results.items()
+                name.replace(" ", "_").replace("-", "_").lower(): r for name, r in results.items()
             }
-            runs.append(stats | _ratios({name: s for name, (_, s) in results.items()}, args))
+            runs.append(stats | _ratios(results, args))
     finally:
         peers.stop()
 
     summary: dict[str, Any] = {"runs": runs, "requests": args.requests, "pinned": args.pin}
     if args.runs > 1:
         print(f"\nall {args.runs} runs:")
-        for key, target in _TARGETS.items():
+        for key, ratio in _RATIOS.items():
+            target = ratio.target
             values = [r[key] for r in runs]
             met = sum(1 for v in values if target is not None and v <= target)
             line = f"  {key}: {' '.join(f'{v:.2f}' for v in values)}"
@@ -396,17 +394,32 @@ async def main() -> int:
     return 0
 
 
-# Each ratio `_ratios` gives, with the target it has (None: the floor, for reading the rest).
-_TARGETS = {
-    "p50_ratio_sequential": 0.5,
-    "p99_ratio_concurrent": 1.0,
-    "p99_ratio_concurrent_bolt_alone": None,
-    "p99_ratio_concurrent_bolt_and_store": None,
+Phases = dict[str, dict[str, float]]  # a server's numbers, by phase
+
+
+@dataclass(frozen=True)
+class _Ratio:
+    """A server's p50 one at a time, or its p99 fifty at a time, over the minimal app's."""
+
+    server: str
+    stat: str  # "p50_ms" (of the phase one at a time) or "p99_ms" (of the concurrent one)
+    target: float | None  # None: a floor, for reading the rest
+    note: str = ""
+
+
+_RATIOS = {
+    "p50_ratio_sequential": _Ratio("retrain-bot", "p50_ms", 0.5),
+    "p99_ratio_concurrent": _Ratio("retrain-bot", "p99_ms", 1.0),
+    "p99_ratio_concurrent_bolt_alone": _Ratio("Bolt alone", "p99_ms", None, "the bot's wiring"),
+    "p99_ratio_concurrent_bolt_and_store": _Ratio(
+        "Bolt and store", "p99_ms", None, "the wiring and the insert"
+    ),
 }
-Results = dict[str, tuple[dict[str, dict[str, float]], dict[str, list[float]]]]
 
 
-async def _one_run(peers: Peers, args: argparse.Namespace, *, first_model: int) -> Results:
+async def _one_run(
+    peers: Peers, args: argparse.Namespace, *, first_model: int
+) -> dict[str, Phases]:
     """The four servers one after another, each started fresh and stopped after its phases."""
     base_env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "EINSTEIN_"))}
     with tempfile.TemporaryDirectory() as workdir:
@@ -454,40 +467,20 @@ async def _one_run(peers: Peers, args: argparse.Namespace, *, first_model: int) 
     return results
 
 
-def _ratios(
-    samples: Mapping[str, Mapping[str, list[float]]], args: argparse.Namespace
-) -> dict[str, float]:
-    """The targets' ratios from each server's latencies by phase, printed and returned."""
+def _ratios(results: Mapping[str, Phases], args: argparse.Namespace) -> dict[str, float]:
+    """The ratios of `_RATIOS` from each server's numbers by phase, printed and returned."""
     concurrent = f"{args.concurrency} at a time"
-
-    def p50(name: str) -> float:
-        return statistics.median(samples[name]["sequential"])
-
-    def p99(name: str) -> float:
-        return _percentile(samples[name][concurrent], 0.99)
-
-    ratios = {
-        "p50_ratio_sequential": p50("retrain-bot") / p50("minimal Bolt"),
-        "p99_ratio_concurrent": p99("retrain-bot") / p99("minimal Bolt"),
-        "p99_ratio_concurrent_bolt_alone": p99("Bolt alone") / p99("minimal Bolt"),
-        "p99_ratio_concurrent_bolt_and_store": p99("Bolt and store") / p99("minimal Bolt"),
-    }
-    print(
-        f"\none at a time: retrain-bot p50 / minimal p50 = "
-        f"{ratios['p50_ratio_sequential']:.2f} (target <= 0.5)"
-    )
-    print(
-        f"{concurrent}: retrain-bot p99 / minimal p99 = "
-        f"{ratios['p99_ratio_concurrent']:.2f} (target <= 1.0)"
-    )
-    print(
-        f"{concurrent}: Bolt alone p99 / minimal p99 = "
-        f"{ratios['p99_ratio_concurrent_bolt_alone']:.2f} (the bot's wiring)"
-    )
-    print(
-        f"{concurrent}: Bolt and store p99 / minimal p99 = "
-        f"{ratios['p99_ratio_concurrent_bolt_and_store']:.2f} (the wiring and the insert)"
-    )
+    ratios: dict[str, float] = {}
+    print()
+    for key, ratio in _RATIOS.items():
+        phase = "sequential" if ratio.stat == "p50_ms" else concurrent
+        ratios[key] = (
+            results[ratio.server][phase][ratio.stat] / (results["minimal Bolt"][phase][ratio.stat])
+        )
+        shown = "one at a time" if phase == "sequential" else phase
+        stat = ratio.stat.removesuffix("_ms")
+        note = ratio.note or f"target <= {ratio.target}"
+        print(f"{shown}: {ratio.server} {stat} / minimal {stat} = {ratios[key]:.2f} ({note})")
     return ratios
 
 
