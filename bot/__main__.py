@@ -6,7 +6,6 @@ and `migrate` (upgrade the database schema).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import os
 import sys
@@ -14,6 +13,7 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from bot.errors import BotError, ConfigError
+from bot.eventloop import run
 from bot.logs import configure_logging
 from bot.settings import Settings, load_settings
 
@@ -111,7 +111,7 @@ def _doctor() -> int:
 
     # The report is the output; the clients' own log lines would only repeat its failures.
     logging.getLogger("bot").setLevel(logging.CRITICAL)
-    checks = asyncio.run(run_doctor())
+    checks = run(run_doctor())
     for check in checks:
         print(render(check), flush=True)
     return 0 if all_passed(checks) else 1
@@ -165,13 +165,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "demo":
             from bot.demo import run_demo
 
-            return int(asyncio.run(run_demo(text=args.text, outcome=args.outcome)))
+            return int(run(run_demo(text=args.text, outcome=args.outcome)))
         if args.command == "doctor":
             return _doctor()
         if args.command == "audit":
-            return asyncio.run(_export_audit(since=args.since, model=args.model, fmt=args.format))
+            return run(_export_audit(since=args.since, model=args.model, fmt=args.format))
         if args.command == "migrate":
-            return asyncio.run(_migrate())
+            return run(_migrate())
         if args.command == "simulator":
             from bot.fakes.einstein.cli import run_simulator
             from bot.fakes.einstein.script import load_script
@@ -181,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.public_key:
                 with open(args.public_key, encoding="utf-8") as handle:
                     public_key = handle.read()
-            asyncio.run(
+            run(
                 run_simulator(
                     host=args.host,
                     port=args.port,
@@ -203,11 +203,11 @@ def main(argv: list[str] | None = None) -> int:
             )
             from bot.demo import run_demo
 
-            return int(asyncio.run(run_demo()))
+            return int(run(run_demo()))
         settings.require_serving()
         from bot.server import serve  # after the checks: a config error answers at once
 
-        asyncio.run(serve(settings))
+        run(serve(settings))
         return 0
     except ConfigError as exc:
         print(f"retrain-bot: configuration error: {exc}", file=sys.stderr)

@@ -2,11 +2,13 @@
 
 Both are served over HTTP on loopback in their own processes, and both get the same signed
 slash-command requests from this process: N one at a time, then N with 50 in flight. The
-minimal app is what Bolt's docs show: `AsyncApp` with a listener that only calls `ack()`.
-A third server, "Bolt alone", is the bot's own Bolt app and HTTP handling (`build_bolt`, its
-reading of the form body) with a listener that only acks: the bot without its own work, so
-each run shows how much of the gap to the minimal app is that work and how much the wiring.
-A fourth, "Bolt and store", is Bolt alone storing a new job through the bot's own store
+minimal app is what Bolt's docs show: `AsyncApp` with a listener that only calls `ack()`, on
+asyncio's own event loop. The bot runs on uvloop's (`bot.eventloop`); "minimal uvloop" is the
+minimal app on uvloop, so each run shows what the loop alone is worth. "Bolt alone" is the
+bot's own Bolt app, HTTP handling (`build_bolt`, its reading of the form body) and loop with a
+listener that only acks: the bot without its own work, so each run shows how much of the gap
+to the minimal app is that work and how much the wiring.
+"Bolt and store" is Bolt alone storing a new job through the bot's own store
 before each answer, as the bot does, with no checks: the floor of an answer that waits for its
 job's insert.
 Retrain Bot gets real peers (the Einstein simulator and the fake Slack), so each command also
@@ -76,7 +78,13 @@ async def retrain(ack):
 
 web_app = app.web_app(path="/slack/events")
 web_app.router.add_get("/healthz", lambda request: web.Response(text="ok"))
-web.run_app(web_app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
+# Given "uvloop" as a fourth argument, on uvloop's loop: what the loop alone does for Bolt.
+loop = None
+if sys.argv[4:] == ["uvloop"]:
+    import uvloop
+    loop = uvloop.new_event_loop()
+web.run_app(web_app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None,
+            loop=loop)
 """
 
 
@@ -92,6 +100,7 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from bot.core.jobs import Job, utcnow
 from bot.core.options import RetrainOptions
+from bot.eventloop import loop_factory
 from bot.settings import Settings
 from bot.slack.bolt import build_bolt
 from bot.slack.inbound import to_bolt_request
@@ -124,7 +133,10 @@ async def app():
     web_app.router.add_get("/healthz", lambda request: web.Response(text="ok"))
     return web_app
 
-web.run_app(app(), host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
+# On the loop the bot runs on (`bot.eventloop`).
+factory = loop_factory()
+web.run_app(app(), host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None,
+            loop=factory() if factory else None)
 """
 
 
@@ -362,7 +374,7 @@ async def main() -> int:
     per_run = 20 + 2 * args.requests
     MODELS[:] = model_ids(args.runs * per_run, prefix="BENCH")
     peers = Peers.start(
-        MODELS, response_urls=4 * args.runs * per_run, cpu=args.cpus[0] if args.cpus else None
+        MODELS, response_urls=5 * args.runs * per_run, cpu=args.cpus[0] if args.cpus else None
     )
     runs: list[dict[str, Any]] = []
     try:
@@ -410,6 +422,9 @@ class _Ratio:
 _RATIOS = {
     "p50_ratio_sequential": _Ratio("retrain-bot", "p50_ms", 0.5),
     "p99_ratio_concurrent": _Ratio("retrain-bot", "p99_ms", 1.0),
+    "p99_ratio_concurrent_minimal_uvloop": _Ratio(
+        "minimal uvloop", "p99_ms", None, "the minimal app on uvloop"
+    ),
     "p99_ratio_concurrent_bolt_alone": _Ratio("Bolt alone", "p99_ms", None, "the bot's wiring"),
     "p99_ratio_concurrent_bolt_and_store": _Ratio(
         "Bolt and store", "p99_ms", None, "the wiring and the insert"
@@ -420,7 +435,7 @@ _RATIOS = {
 async def _one_run(
     peers: Peers, args: argparse.Namespace, *, first_model: int
 ) -> dict[str, Phases]:
-    """The four servers one after another, each started fresh and stopped after its phases."""
+    """The five servers one after another, each started fresh and stopped after its phases."""
     base_env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "EINSTEIN_"))}
     with tempfile.TemporaryDirectory() as workdir:
         bot_port = free_port()
@@ -451,6 +466,7 @@ async def _one_run(
         store = str(Path(workdir) / "floor.sqlite3")
         for name, source, extra in (
             ("minimal Bolt", MINIMAL_APP, []),
+            ("minimal uvloop", MINIMAL_APP, ["uvloop"]),
             ("Bolt alone", BOLT_ALONE_APP, []),
             ("Bolt and store", BOLT_ALONE_APP, [store]),
         ):
