@@ -17,7 +17,7 @@ of their own: served from this one, the bot's calls to them would hold up the cl
 times its acks (and only its acks: the minimal app calls no peer).
 
     python scripts/bench_ack.py [--requests 300] [--concurrency 50] [--pin] [--runs 1]
-                                [--json out.json]
+                                [--bot-loop uvloop|asyncio] [--json out.json]
 
 With `--runs N` the whole comparison runs N times, each with fresh servers, and ends with
 each ratio's runs, their median and how many runs met the target: one run's p99 is its
@@ -137,6 +137,16 @@ async def app():
 factory = loop_factory()
 web.run_app(app(), host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None,
             loop=factory() if factory else None)
+"""
+
+
+# `python -m bot` on asyncio's own event loop instead of uvloop's (`--bot-loop asyncio`).
+ON_ASYNCIO = """
+import sys
+import bot.eventloop
+bot.eventloop.loop_factory = lambda: None
+from bot.__main__ import main
+sys.exit(main([]))
 """
 
 
@@ -361,6 +371,12 @@ async def main() -> int:
         help="the server on a CPU of its own, this process and the peers on another",
     )
     parser.add_argument("--runs", type=int, default=1, help="repeat with fresh servers")
+    parser.add_argument(
+        "--bot-loop",
+        choices=["uvloop", "asyncio"],
+        default="uvloop",
+        help="the bot's event loop: uvloop's, as it runs, or asyncio's own, to compare",
+    )
     parser.add_argument("--json", type=Path, default=None, help="write the numbers here too")
     args = parser.parse_args()
 
@@ -389,7 +405,12 @@ async def main() -> int:
     finally:
         peers.stop()
 
-    summary: dict[str, Any] = {"runs": runs, "requests": args.requests, "pinned": args.pin}
+    summary: dict[str, Any] = {
+        "runs": runs,
+        "requests": args.requests,
+        "pinned": args.pin,
+        "bot_loop": args.bot_loop,
+    }
     if args.runs > 1:
         print(f"\nall {args.runs} runs:")
         for key, ratio in _RATIOS.items():
@@ -452,7 +473,9 @@ async def _one_run(
         }
         bot = await _bench_server(
             "retrain-bot",
-            [sys.executable, "-m", "bot"],
+            [sys.executable, "-m", "bot"]
+            if args.bot_loop == "uvloop"
+            else [sys.executable, "-c", ON_ASYNCIO],
             bot_env,
             bot_port,
             peers,

@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import postgres_database
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,13 +43,17 @@ def _microseconds(output: str, label: str) -> list[float]:
     return values
 
 
-async def test_bench_ack_times_every_server_in_both_phases(tmp_path: Path) -> None:
+@pytest.mark.parametrize("bot_loop", ["uvloop", "asyncio"])
+async def test_bench_ack_times_every_server_in_both_phases(tmp_path: Path, bot_loop: str) -> None:
     out = tmp_path / "ack.json"
     printed = await _script(
-        "bench_ack.py", "--requests", "20", "--concurrency", "5", "--json", str(out)
+        "bench_ack.py",
+        *("--requests", "20", "--concurrency", "5", "--bot-loop", bot_loop, "--json", str(out)),
     )
-    [run] = json.loads(out.read_text())["runs"]
-    for server in ("retrain_bot", "minimal_bolt", "bolt_alone", "bolt_and_store"):
+    summary = json.loads(out.read_text())
+    assert summary["bot_loop"] == bot_loop
+    [run] = summary["runs"]
+    for server in ("retrain_bot", "minimal_bolt", "minimal_uvloop", "bolt_alone", "bolt_and_store"):
         for phase in ("sequential", "5 at a time"):
             numbers = run[server][phase]
             assert 0 < numbers["p50_ms"] <= numbers["p99_ms"] <= numbers["max_ms"], server
@@ -58,6 +64,7 @@ async def test_bench_ack_times_every_server_in_both_phases(tmp_path: Path) -> No
     for ratio in (
         "p50_ratio_sequential",
         "p99_ratio_concurrent",
+        "p99_ratio_concurrent_minimal_uvloop",
         "p99_ratio_concurrent_bolt_alone",
         "p99_ratio_concurrent_bolt_and_store",
     ):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.errors import ConfigError
+from bot.eventloop import loop_factory, run
 from bot.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -154,3 +156,17 @@ def test_nothing_configured_runs_the_offline_demo(tmp_path: Path) -> None:
     assert "offline demo" in result.stderr
     assert "the training succeeded" in result.stdout
     assert (tmp_path / "demo-output").is_dir(), "the pictures are saved where it ran"
+
+
+async def _loop_module() -> str:
+    return type(asyncio.get_running_loop()).__module__
+
+
+def test_commands_run_on_uvloop() -> None:
+    assert run(_loop_module()).startswith("uvloop")
+
+
+def test_without_uvloop_commands_run_on_asyncios_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "uvloop", None)  # `import uvloop` fails, as on Windows
+    assert loop_factory() is None
+    assert run(_loop_module()).startswith("asyncio")
