@@ -12,7 +12,8 @@
   ``shortcuts`` builds the interactivity payloads: button clicks, modal submissions, message
   shortcuts and inputs changed in an open modal.
 
-Modules: ``records`` (frozen dataclasses), ``teams`` (the workspaces and which serves a call),
+Modules: ``records`` (frozen dataclasses), ``reports`` (the changes reported to ``on_event``),
+``teams`` (the workspaces and which serves a call),
 ``workspace`` (one workspace's channels, messages and Slack's posting rules), ``workspaces``
 and ``observed`` (how a test sets the fake up and reads it back), ``tokens`` (whose token it
 is), ``oauth`` (the install flow), ``installs`` (uninstalling), ``uploads``, ``views``,
@@ -32,24 +33,26 @@ from bot.fakes.slack.records import (
     BotIdentity,
     Call,
     Channel,
-    ChannelJoined,
     Ephemeral,
-    EphemeralPosted,
-    FileShared,
     Message,
-    MessagePosted,
-    MessageUpdated,
     MessageVersion,
     Metadata,
-    ReactionAdded,
     ResponsePost,
-    ResponseUrlPosted,
-    SlackEvent,
     UploadedFile,
     View,
-    ViewRecorded,
 )
 from bot.fakes.slack.render import render_event, render_message
+from bot.fakes.slack.reports import (
+    ChannelJoined,
+    EphemeralPosted,
+    FileShared,
+    MessagePosted,
+    MessageUpdated,
+    ReactionAdded,
+    ResponseUrlPosted,
+    SlackEvent,
+    ViewRecorded,
+)
 from bot.fakes.slack.server import DEFAULT_CHANNELS, DEFAULT_SCOPES, FakeSlack
 from bot.fakes.slack.shortcuts import (
     block_actions_payload,

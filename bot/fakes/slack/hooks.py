@@ -13,7 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.fakes.slack.records import ResponsePost, ResponseUrlPosted, SlackEvent
+from bot.fakes.slack.records import ResponsePost
+from bot.fakes.slack.reports import ResponseUrlPosted, SlackEvent
 from bot.fakes.slack.wire import Reply
 
 __all__ = ["RESPONSE_URL_LIFETIME", "RESPONSE_URL_USES", "ResponseUrls"]

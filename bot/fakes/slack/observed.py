@@ -14,15 +14,8 @@ from bot.fakes.slack.checks import ApiFailure
 from bot.fakes.slack.hooks import ResponseUrls
 from bot.fakes.slack.installs import Install
 from bot.fakes.slack.oauth import OAuth
-from bot.fakes.slack.records import (
-    Call,
-    Ephemeral,
-    Message,
-    ResponsePost,
-    SlackEvent,
-    UploadedFile,
-    View,
-)
+from bot.fakes.slack.records import Call, Ephemeral, Message, ResponsePost, UploadedFile, View
+from bot.fakes.slack.reports import SlackEvent
 from bot.fakes.slack.teams import Teams
 from bot.fakes.slack.uploads import Uploads
 from bot.fakes.slack.views import Views

@@ -1,4 +1,4 @@
-"""What the fake Slack knows and remembers: channels, messages, calls and the events it reports.
+"""What the fake Slack knows and remembers: channels, messages, calls, files and views.
 
 Everything here is a frozen dataclass. State that Slack would change in place (an edited message,
 a bot that joins a channel) is replaced by a new record, so a value a test holds never changes
@@ -15,22 +15,13 @@ __all__ = [
     "BotIdentity",
     "Call",
     "Channel",
-    "ChannelJoined",
     "Ephemeral",
-    "EphemeralPosted",
-    "FileShared",
     "Message",
-    "MessagePosted",
-    "MessageUpdated",
     "MessageVersion",
     "Metadata",
-    "ReactionAdded",
     "ResponsePost",
-    "ResponseUrlPosted",
-    "SlackEvent",
     "UploadedFile",
     "View",
-    "ViewRecorded",
 ]
 
 Blocks = list[dict[str, Any]]
@@ -229,76 +220,6 @@ class View:
         if isinstance(title, Mapping):
             return str(title.get("text", ""))
         return str(self.view.get("type", "view"))
-
-
-@dataclass(frozen=True)
-class MessagePosted:
-    """A channel message or thread reply appeared."""
-
-    message: Message
-
-
-@dataclass(frozen=True)
-class MessageUpdated:
-    """``chat.update`` changed a message; ``message.edits[-1]`` is the new content."""
-
-    message: Message
-
-
-@dataclass(frozen=True)
-class EphemeralPosted:
-    """A private message was shown to one user."""
-
-    ephemeral: Ephemeral
-
-
-@dataclass(frozen=True)
-class ResponseUrlPosted:
-    """The bot answered through a response_url."""
-
-    post: ResponsePost
-
-
-@dataclass(frozen=True)
-class FileShared:
-    """An uploaded file was completed (and shared, when a channel was named)."""
-
-    file: UploadedFile
-
-
-@dataclass(frozen=True)
-class ViewRecorded:
-    """A modal was opened or updated, or a Home tab published."""
-
-    view: View
-
-
-@dataclass(frozen=True)
-class ReactionAdded:
-    """The bot reacted to a message."""
-
-    channel: str
-    ts: str
-    name: str
-
-
-@dataclass(frozen=True)
-class ChannelJoined:
-    """The bot joined a public channel."""
-
-    channel: str
-
-
-SlackEvent = (
-    MessagePosted
-    | MessageUpdated
-    | EphemeralPosted
-    | ResponseUrlPosted
-    | FileShared
-    | ViewRecorded
-    | ReactionAdded
-    | ChannelJoined
-)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from itertools import zip_longest
 from typing import Any
 
 from bot.fakes.slack.mrkdwn import Style, emoji, mrkdwn_to_text, replace_emoji, visible_len, wrap
-from bot.fakes.slack.records import (
+from bot.fakes.slack.reports import (
     ChannelJoined,
     EphemeralPosted,
     FileShared,

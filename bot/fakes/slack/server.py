@@ -30,7 +30,8 @@ from bot.fakes.slack.hooks import ResponseUrls
 from bot.fakes.slack.installs import Uninstaller
 from bot.fakes.slack.oauth import OAuth, OAuthApp, choices_path
 from bot.fakes.slack.observed import Observed
-from bot.fakes.slack.records import BotIdentity, Call, Channel, SlackEvent
+from bot.fakes.slack.records import BotIdentity, Call, Channel
+from bot.fakes.slack.reports import SlackEvent
 from bot.fakes.slack.signing import SentRequest
 from bot.fakes.slack.sockets import LINK_PATH, SocketMode
 from bot.fakes.slack.teams import DEFAULT_CHANNELS, DEFAULT_SCOPES, Team, Teams

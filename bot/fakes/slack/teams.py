@@ -23,7 +23,8 @@ from dataclasses import dataclass
 
 from bot.fakes.slack.args import Args
 from bot.fakes.slack.methods import ApiResult, WebApi
-from bot.fakes.slack.records import BotIdentity, Channel, Ephemeral, SlackEvent
+from bot.fakes.slack.records import BotIdentity, Channel, Ephemeral
+from bot.fakes.slack.reports import SlackEvent
 from bot.fakes.slack.tokens import Grant, InstallKey
 from bot.fakes.slack.uploads import Uploads
 from bot.fakes.slack.views import Views

@@ -11,7 +11,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 from bot.fakes.slack.checks import ApiFailure
-from bot.fakes.slack.records import FileShared, SlackEvent, UploadedFile
+from bot.fakes.slack.records import UploadedFile
+from bot.fakes.slack.reports import FileShared, SlackEvent
 from bot.fakes.slack.workspace import Workspace
 
 __all__ = ["PendingUpload", "Uploads"]

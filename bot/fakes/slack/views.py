@@ -7,7 +7,8 @@ from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 from bot.fakes.slack.checks import MAX_VIEW_BLOCKS, ApiFailure, check_blocks
-from bot.fakes.slack.records import BotIdentity, SlackEvent, View, ViewRecorded
+from bot.fakes.slack.records import BotIdentity, View
+from bot.fakes.slack.reports import SlackEvent, ViewRecorded
 
 __all__ = ["Views", "view_payload"]
 

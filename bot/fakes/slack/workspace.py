@@ -15,43 +15,30 @@ Decisions where Slack's behaviour is unconfirmed (reference §10):
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 
-from bot.fakes.slack.checks import (
-    MAX_POST_TEXT,
-    MAX_UPDATE_TEXT,
-    ApiFailure,
-    check_text,
-)
+from bot.fakes.slack.checks import MAX_POST_TEXT, MAX_UPDATE_TEXT, ApiFailure, check_text
 from bot.fakes.slack.records import (
     Blocks,
     BotIdentity,
     Channel,
-    ChannelJoined,
     Ephemeral,
-    EphemeralPosted,
     Message,
-    MessagePosted,
-    MessageUpdated,
     MessageVersion,
     Metadata,
+)
+from bot.fakes.slack.reports import (
+    ChannelJoined,
+    EphemeralPosted,
+    MessagePosted,
+    MessageUpdated,
     ReactionAdded,
     SlackEvent,
 )
+from bot.fakes.slack.stamps import Stamps, well_formed
 
-__all__ = ["Workspace", "format_ts"]
-
-# Fake timestamps start at a fixed second so test output is stable from run to run.
-_TS_EPOCH_MICROS = 1_700_000_000 * 1_000_000
-_TS_STEP_MICROS = 100
-_TS_PATTERN = re.compile(r"^\d{10}\.\d{6}$")
-
-
-def format_ts(micros: int) -> str:
-    """Slack's ``"<seconds>.<6 digits>"`` form of a microsecond count."""
-    return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
+__all__ = ["Workspace"]
 
 
 class Workspace:
@@ -76,7 +63,7 @@ class Workspace:
         self._channels = {channel.id: channel for channel in channels}
         # Per channel, ts -> message; dicts keep insertion order, which is ts order here.
         self._messages: dict[str, dict[str, Message]] = {}
-        self._ts_counter: dict[str, int] = {}
+        self._stamps = Stamps()
         # Shared by every workspace of a fake when given, so the fake keeps one order of them.
         self.ephemerals: list[Ephemeral] = [] if ephemerals is None else ephemerals
 
@@ -196,7 +183,7 @@ class Workspace:
         is_bot = user is None
         message = Message(
             channel=channel.id,
-            ts=self.new_ts(channel.id),
+            ts=self._stamps.new(channel.id),
             thread_ts=parent,
             user=user or self.identity.user_id,
             bot_id=self.identity.bot_id if is_bot else None,
@@ -262,7 +249,7 @@ class Workspace:
             text=text,
             blocks=blocks,
             thread_ts=self.thread_parent(channel.id, thread_ts) if thread_ts else None,
-            message_ts=self.new_ts(channel.id),
+            message_ts=self._stamps.new(channel.id),
             time=self._clock(),
         )
         self.ephemerals.append(ephemeral)
@@ -310,15 +297,9 @@ class Workspace:
     def thread_parent(self, channel_id: str, thread_ts: object) -> str:
         """Check that ``thread_ts`` names a top-level message of the channel (module docstring)."""
         ts = str(thread_ts)
-        if not _TS_PATTERN.match(ts):
+        if not well_formed(ts):
             raise ApiFailure("invalid_thread_ts")
         message = self._messages.get(channel_id, {}).get(ts)
         if message is None or message.is_reply:
             raise ApiFailure("thread_not_found")
         return ts
-
-    def new_ts(self, channel_id: str) -> str:
-        """A fresh ts, unique and increasing within the channel."""
-        count = self._ts_counter.get(channel_id, 0) + 1
-        self._ts_counter[channel_id] = count
-        return format_ts(_TS_EPOCH_MICROS + count * _TS_STEP_MICROS)
