@@ -146,7 +146,8 @@ import sys
 import bot.eventloop
 bot.eventloop.loop_factory = lambda: None
 from bot.__main__ import main
-sys.exit(main([]))
+if __name__ == "__main__":  # not again in a spawned worker (the bot's picture workers)
+    sys.exit(main([]))
 """
 
 
