@@ -18,7 +18,7 @@ from bot.core.jobs import Job
 from bot.core.mrkdwn import format_duration
 from bot.errors import SlackError, StoreError
 from bot.follow.follower import Follower
-from bot.listeners.clicks import MAX_JOB_ID, Click
+from bot.listeners.clicks import Click
 from bot.listeners.workspace import workspace_of
 from bot.reads import Reads
 from bot.retrains import Retrains
@@ -104,15 +104,8 @@ class Interactions:
     ) -> None:
         await ack()
         job_id, channel, reason = read_reject_form(view)
-        team_id, enterprise_id = workspace_of(body)
-        click = Click(
-            user=str((body.get("user") or {}).get("id") or ""),
-            channel=channel,
-            job_id=job_id[:MAX_JOB_ID],
-            team_id=team_id,
-            enterprise_id=enterprise_id,
-        )
-        self._follower.spawn(self._decline(click, reason), name=f"decline-{job_id}")
+        click = Click.in_channel(body, channel=channel, job_id=job_id)
+        self._follower.spawn(self._decline(click, reason), name=f"decline-{click.job_id}")
 
     async def _awaiting(self, click: Click) -> Job | None:
         """The clicked job if `click.user` may still decide it; else they are told why not."""

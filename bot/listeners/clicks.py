@@ -9,9 +9,9 @@ from typing import Any, Final
 from bot.core.requester import Requester
 from bot.listeners.workspace import workspace_of
 
-__all__ = ["MAX_JOB_ID", "Click"]
+__all__ = ["Click"]
 
-MAX_JOB_ID: Final = 64  # the store's column width; anything longer is not a job of ours
+_MAX_JOB_ID: Final = 64  # the store's column width; anything longer is not a job of ours
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,15 +27,23 @@ class Click:
 
     @classmethod
     def of(cls, body: Mapping[str, Any]) -> Click:
+        """The click of a button: its value is the job ID, the card's channel is where."""
         action = (body.get("actions") or [{}])[0]
         channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
             "channel_id"
         )
+        job_id = str(action.get("value") or "")
+        return cls.in_channel(body, channel=str(channel or ""), job_id=job_id)
+
+    @classmethod
+    def in_channel(cls, body: Mapping[str, Any], *, channel: str, job_id: str) -> Click:
+        """Who acted in `body`, and their workspace, on `job_id` in `channel`: for a modal's
+        submission, whose view carries the card's job and channel."""
         team_id, enterprise_id = workspace_of(body)
         return cls(
             user=str((body.get("user") or {}).get("id") or ""),
-            channel=str(channel or ""),
-            job_id=str(action.get("value") or "")[:MAX_JOB_ID],
+            channel=channel,
+            job_id=job_id[:_MAX_JOB_ID],
             team_id=team_id,
             enterprise_id=enterprise_id,
         )
