@@ -391,7 +391,9 @@ async def main() -> int:
     per_run = 20 + 2 * args.requests
     MODELS[:] = model_ids(args.runs * per_run, prefix="BENCH")
     peers = Peers.start(
-        MODELS, response_urls=5 * args.runs * per_run, cpu=args.cpus[0] if args.cpus else None
+        MODELS,
+        response_urls=(1 + len(_APPS)) * args.runs * per_run,  # the bot's, then each app's
+        cpu=args.cpus[0] if args.cpus else None,
     )
     runs: list[dict[str, Any]] = []
     try:
@@ -429,6 +431,16 @@ async def main() -> int:
 
 
 Phases = dict[str, dict[str, float]]  # a server's numbers, by phase
+
+# The apps the bot is compared with: each a script given its port, the signing secret, the fake
+# Slack's URL and its own arguments ("Bolt and store": its database, a file of the run's).
+_STORE = "the run's SQLite file"
+_APPS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("minimal Bolt", MINIMAL_APP, ()),
+    ("minimal uvloop", MINIMAL_APP, ("uvloop",)),
+    ("Bolt alone", BOLT_ALONE_APP, ()),
+    ("Bolt and store", BOLT_ALONE_APP, (_STORE,)),
+)
 
 
 @dataclass(frozen=True)
@@ -485,16 +497,10 @@ async def _one_run(
             follows_jobs=True,
         )
         results = {"retrain-bot": bot}
-        # The peers of the comparison: each a script given its port, the signing secret and
-        # the fake Slack's URL (and "Bolt and store" its database).
         store = str(Path(workdir) / "floor.sqlite3")
-        for name, source, extra in (
-            ("minimal Bolt", MINIMAL_APP, []),
-            ("minimal uvloop", MINIMAL_APP, ["uvloop"]),
-            ("Bolt alone", BOLT_ALONE_APP, []),
-            ("Bolt and store", BOLT_ALONE_APP, [store]),
-        ):
+        for name, source, own in _APPS:
             port = free_port()
+            extra = [store if arg is _STORE else arg for arg in own]
             results[name] = await _bench_server(
                 name,
                 [sys.executable, "-c", source, str(port), SECRET, peers.slack_api_url, *extra],
