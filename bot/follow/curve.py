@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
-from bot.einstein.models import LearningCurvePoint, MetricsData
+from bot.einstein.models import EpochMetrics, LearningCurvePoint
 from bot.follow.canvas import Canvas, Point, draw_title, text_width
 
 __all__ = ["CURVE_SIZE", "draw_learning_curve"]
@@ -26,7 +26,7 @@ _GRID_COLOUR = "#e6e6e6"
 @dataclass(frozen=True, slots=True)
 class _Series:
     name: str
-    value: Callable[[MetricsData], float | None]
+    value: Callable[[EpochMetrics], float | None]
     is_loss: bool
     colour: str
     dashed: bool
@@ -96,7 +96,7 @@ def draw_learning_curve(
 
 
 def _series_values(
-    points: Sequence[LearningCurvePoint], value: Callable[[MetricsData], float | None]
+    points: Sequence[LearningCurvePoint], value: Callable[[EpochMetrics], float | None]
 ) -> list[tuple[int, float]]:
     pairs = ((point.epoch, value(point.metrics_data)) for point in points)
     return [(epoch, v) for epoch, v in pairs if v is not None and math.isfinite(v)]
