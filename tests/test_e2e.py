@@ -94,6 +94,8 @@ async def test_success_thread(stack: Stack) -> None:
         "learning-curve.png",
         "confusion-matrix.png",
     }
+    # The metrics are asked for the "before" and for the report; the pictures reuse the report's.
+    assert len(stack.simulator.calls("getTrainedModelMetrics")) == 2
 
 
 async def test_failed_thread_is_broadcast(stack: Stack) -> None:

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 from bot.core.jobs import Job
 from bot.core.schedule import Timing
-from bot.einstein.models import Training
+from bot.einstein.models import MetricsData, Training
 from bot.errors import EinsteinError, StoreError
 from bot.store.jobs import JobStore, LeaseLost
 
@@ -57,6 +57,7 @@ class Followed:
     submit_error: EinsteinError | None = None
     training: Training | None = None  # Einstein's last answer, for the success report
     metrics_tries: int = 0
+    metrics: MetricsData | None = None  # the success's metrics, until its pictures are drawn
     # The deliverer's side.
     reconciled: bool = True
     card_shown: tuple[object, ...] | None = None

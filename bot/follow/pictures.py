@@ -11,6 +11,7 @@ import logging
 
 from bot.core.jobs import Job
 from bot.einstein.client import EinsteinClient
+from bot.einstein.models import MetricsData
 from bot.errors import EinsteinError
 from bot.follow.charts import Drawable
 
@@ -19,15 +20,21 @@ __all__ = ["fetch_drawable"]
 log = logging.getLogger(__name__)
 
 
-async def fetch_drawable(einstein: EinsteinClient, job: Job) -> Drawable:
-    """The learning curve and the confusion matrix of `job`'s model, as far as Einstein has them."""
+async def fetch_drawable(
+    einstein: EinsteinClient, job: Job, *, metrics: MetricsData | None = None
+) -> Drawable:
+    """The learning curve and the confusion matrix of `job`'s model, as far as Einstein has them.
+
+    `metrics` are the model's, when the success report fetched them already (not after a
+    restart): asked again only when missing.
+    """
     points = None
     try:
         points = tuple(await einstein.learning_curve(job.model_id))
     except EinsteinError as exc:
         log.warning("no learning curve for job %s: %s", job.id, exc.message)
     try:
-        data = (await einstein.metrics(job.model_id)).metrics_data
+        data = metrics or (await einstein.metrics(job.model_id)).metrics_data
     except EinsteinError as exc:
         log.warning("no confusion matrix for job %s: %s", job.id, exc.message)
         return Drawable(job.model_id, points)

@@ -132,6 +132,7 @@ class Poller:
             return summarize_result(
                 record.training or _unknown(job), None, metrics_error=exc.message
             )
+        record.metrics = metrics.metrics_data
         before = MetricsData.model_validate_json(job.baseline) if job.baseline else None
         comparison = compare_metrics(before, metrics.metrics_data)
         result = summarize_result(record.training, metrics, comparison=comparison.to_dict())

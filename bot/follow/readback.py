@@ -235,13 +235,13 @@ class ReadBack:
     async def _draw(self, record: Followed, then: Callable[[Followed], None]) -> None:
         try:
             job = record.job
-            prepare = functools.partial(fetch_drawable, self._einstein, job)
+            prepare = functools.partial(fetch_drawable, self._einstein, job, metrics=record.metrics)
             record.pictures = await self.drawing.run(prepare, draw_training)
         except Exception:
             log.exception("could not draw the pictures of job %s; posting none", record.id)
             record.pictures = []
         finally:
-            record.drawing = False
+            record.drawing, record.metrics = False, None
         if self._held.holds(record):
             then(record)
 
