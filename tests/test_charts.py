@@ -11,6 +11,8 @@ import pytest
 from PIL import Image, ImageChops
 
 from bot.einstein.models import LearningCurvePoint
+from bot.follow import charts, heatmap
+from bot.follow.canvas import Canvas
 from bot.follow.charts import (
     MAX_MATRIX_LABELS,
     Drawable,
@@ -167,7 +169,8 @@ def test_confusion_matrix_grows_with_labels(fewer: int, more: int) -> None:
 
 def _cell_centres(size: int) -> tuple[Image.Image, Image.Image, list[list[tuple[int, int]]]]:
     """Heat maps of a diagonal and an anti-diagonal matrix, and the centre of each cell, found
-    where the two pictures differ: in the cells, corners included, and nowhere else.
+    where the two pictures differ: in the cells, corners included, and nowhere else. (Each
+    picture's palette is its own, so a colour elsewhere may come out a few steps apart.)
 
     Row r holds all its 1 + 100 r examples in the marked cell: from 1 in the first row to
     1,201 in the thirteenth.
@@ -177,7 +180,9 @@ def _cell_centres(size: int) -> tuple[Image.Image, Image.Image, list[list[tuple[
     anti = [[1 + 100 * r if r + c == size - 1 else 0 for c in range(size)] for r in range(size)]
     first = _image(confusion_matrix_png(labels, diagonal, title="M1"))
     second = _image(confusion_matrix_png(labels, anti, title="M1"))
-    box = ImageChops.difference(first, second).getbbox()
+    box = (
+        ImageChops.difference(first, second).convert("L").point(lambda v: v > 60 and 255).getbbox()
+    )
     assert box is not None
     left, top, right, bottom = box
     cell = ((right - left) / size, (bottom - top) / size)
@@ -268,3 +273,29 @@ def test_draw_training_draws_what_the_data_allows() -> None:
         "confusion-matrix.png"
     ]
     assert draw_training(Drawable("M1")) == []
+
+
+@pytest.mark.parametrize("labels", [4, 30])
+def test_palette_keeps_every_colour_close(labels: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The 256-colour PNGs are the pictures as drawn, give or take a few steps of colour."""
+    canvases: list[Canvas] = []
+
+    class Kept(Canvas):
+        def png(self) -> bytes:
+            canvases.append(self)
+            return super().png()
+
+    monkeypatch.setattr(charts, "Canvas", Kept)
+    monkeypatch.setattr(heatmap, "Canvas", Kept)
+    pngs = [
+        learning_curve_png(_points(55), title="Learning curve · M1"),
+        confusion_matrix_png(_labels(labels), _matrix(labels), title="M1"),
+    ]
+    assert len(canvases) == 2
+    for png, canvas in zip(pngs, canvases, strict=True):
+        drawn = canvas.image.reduce(canvas.scale) if canvas.scale > 1 else canvas.image
+        difference = ImageChops.difference(_image(png), drawn).convert("L")
+        histogram = difference.histogram()
+        mean = sum(value * count for value, count in enumerate(histogram)) / sum(histogram)
+        assert mean < 4
+        assert difference.getextrema()[1] < 64

@@ -19,6 +19,8 @@ from bot.core.mrkdwn import shorten
 __all__ = ["Canvas", "Colour", "Point", "draw_title", "load_font", "text_width"]
 
 _MAX_TITLE = 90
+# A picture's palette is chosen from one pixel in this many, across and down.
+_PALETTE_STEP = 4
 
 Point = tuple[float, float]
 Colour = str | tuple[int, int, int]
@@ -100,9 +102,24 @@ class Canvas:
         # costs, and palette rows skip them) and in half the bytes; level 1 compresses a chart
         # nearly as well as the default.
         picture = self.image.reduce(self.scale) if self.scale > 1 else self.image
-        palette = picture.quantize(256, method=Image.Quantize.FASTOCTREE)
+        palette = picture.quantize(palette=_palette(picture), dither=Image.Dither.NONE)
         palette.save(buffer, format="PNG", compress_level=1)
         return buffer.getvalue()
+
+
+def _palette(picture: Image.Image) -> Image.Image:
+    """256 colours for `picture`, chosen from every `_PALETTE_STEP`th pixel of every such row.
+
+    A chart's colours fill areas and long lines, so the sample holds them, and a colour it
+    misses (an edge's blend) gets the nearest one. Choosing from every pixel was two thirds of
+    the quantizing, and the quantizing a quarter of a training's drawing.
+    """
+    width, height = picture.size
+    sample = picture.resize(
+        (max(1, width // _PALETTE_STEP), max(1, height // _PALETTE_STEP)),
+        Image.Resampling.NEAREST,
+    )
+    return sample.quantize(256, method=Image.Quantize.FASTOCTREE)
 
 
 def draw_title(canvas: Canvas, title: str, centre: float) -> None:
