@@ -546,3 +546,35 @@ async def test_unreadable_answers_become_clear_errors(
     assert isinstance(error, EinsteinUnavailable) == (status >= 500)
     # Garbage in a 200 is an answer, not an outage: it is not asked again.
     assert einstein.count(STATUS) == (4 if status >= 500 else 1)
+
+
+LEARNING_CURVE = "getTrainedModelLearningCurve"
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        (HTML, "Einstein answered with an HTML page instead of JSON (HTTP 200)"),
+        ("", "Einstein answered with an empty body (HTTP 200)"),
+        ('{"data": [{"epoch"', "Einstein answered with malformed JSON"),
+        ([1, 2, 3], "Einstein answered with JSON that is not an object"),
+        ({"object": "list"}, "Einstein's learning curve answer has no data list"),
+        ({"data": {"epoch": 1}}, "Einstein's learning curve answer has no data list"),
+        ({"data": [{"epoch": 1}, {"metricsData": {}}]}, "curve answer is malformed (epoch)"),
+        (
+            {"data": [{"epoch": 1, "metricsData": {"testAccuracy": "high"}}]},
+            "learning curve answer is malformed (metricsData.testAccuracy)",
+        ),
+    ],
+)  # fmt: skip
+async def test_unreadable_pages_become_clear_errors(
+    einstein: Einstein, body: Any, says: str
+) -> None:
+    """A list's page is read straight into its models; what cannot be read is named, as for
+    any other answer, and not asked again."""
+    einstein.sim.fail_next(LEARNING_CURVE, status=200, body=body, times=None)
+    error = await einstein.fails(einstein.client.learning_curve(einstein.model_id))
+    assert error.kind == "malformed"
+    assert says in error.message
+    assert "Gateway page" not in error.message
+    assert einstein.count(LEARNING_CURVE) == 1

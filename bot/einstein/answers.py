@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from bot.einstein.retry import parse_retry_after
 from bot.errors import (
@@ -25,9 +25,19 @@ from bot.errors import (
     EinsteinUnavailable,
 )
 
-__all__ = ["QUOTE_LIMIT", "Answer", "check_answer", "einstein_message", "plain_text"]
+__all__ = [
+    "QUOTE_LIMIT",
+    "Answer",
+    "check_answer",
+    "einstein_message",
+    "json_object",
+    "plain_text",
+    "read_answer",
+]
 
 QUOTE_LIMIT = 300
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,16 +99,27 @@ def einstein_message(body: bytes, *, secrets: Iterable[str] = ()) -> str | None:
     return None
 
 
+def json_object(answer: Answer) -> dict[str, Any]:
+    """The JSON object of a successful answer; an `EinsteinError` saying what the body is if not."""
+    decoded, unlike_json = _decode(answer.body)
+    if decoded is None:
+        raise EinsteinError(
+            f"Einstein answered with {unlike_json} (HTTP {answer.status})", status=answer.status
+        )
+    return decoded
+
+
 def check_answer(answer: Answer, *, secrets: Iterable[str] = ()) -> dict[str, Any]:
     """The JSON object of a successful answer, or the right error for any other."""
+    return read_answer(answer, json_object, secrets=secrets)
+
+
+def read_answer(answer: Answer, read: Callable[[Answer], T], *, secrets: Iterable[str] = ()) -> T:
+    """What `read` makes of a successful answer, or the right error for any other."""
     status = answer.status
-    decoded, unlike_json = _decode(answer.body)
     if 200 <= status < 300:
-        if decoded is None:
-            raise EinsteinError(
-                f"Einstein answered with {unlike_json} (HTTP {status})", status=status
-            )
-        return decoded
+        return read(answer)
+    _, unlike_json = _decode(answer.body)
     said = einstein_message(answer.body, secrets=secrets)
     detail = f"HTTP {status}: {said}" if said else f"HTTP {status}"
     if unlike_json is not None and not said:

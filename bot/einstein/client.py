@@ -130,10 +130,12 @@ class EinsteinClient:
 
     async def learning_curve(self, model_id: str) -> list[LearningCurvePoint]:
         """`GET v2/language/models/{modelId}/lc`, every page."""
-        items = await self._transport.every_page(
-            f"v2/language/models/{safe_model_id(model_id)}/lc", page=_LC_PAGE, what="learning curve"
+        return await self._transport.every_page(
+            f"v2/language/models/{safe_model_id(model_id)}/lc",
+            LearningCurvePoint,
+            page=_LC_PAGE,
+            what="learning curve",
         )
-        return parse_items(LearningCurvePoint, items, what="learning curve")
 
     async def dataset_id(self, model_id: str) -> int:
         """The dataset `model_id` was trained on: its training's `datasetId`."""
@@ -151,13 +153,13 @@ class EinsteinClient:
 
     async def feedback_examples(self, dataset_id: int) -> list[Example]:
         """`GET v2/language/datasets/{datasetId}/examples?source=feedback`, every page."""
-        items = await self._transport.every_page(
+        return await self._transport.every_page(
             f"v2/language/datasets/{safe_dataset_id(dataset_id)}/examples",
+            Example,
             page=_EXAMPLES_PAGE,
             params={"source": "feedback"},
             what="examples",
         )
-        return parse_items(Example, items, what="examples")
 
     async def feedback_count(self, dataset_id: int) -> int:
         """How many feedback examples the dataset has."""

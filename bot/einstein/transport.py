@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
+from pydantic import BaseModel
 
-from bot.einstein.answers import Answer, check_answer, einstein_message
+from bot.einstein.answers import Answer, einstein_message, json_object, read_answer
 from bot.einstein.auth import TokenSource
+from bot.einstein.reading import page_reader
 from bot.einstein.retry import RetryPolicy, call_with_retries
 from bot.errors import EinsteinError, EinsteinUnavailable
 from bot.metrics import Metrics as BotMetrics
@@ -28,6 +30,9 @@ log = logging.getLogger(__name__)
 
 # Bounds a listing against a service that keeps answering full pages (10,000 pages of 100).
 _MAX_PAGES = 10_000
+
+T = TypeVar("T")
+_Item = TypeVar("_Item", bound=BaseModel)
 
 
 class Transport:
@@ -62,20 +67,25 @@ class Transport:
         return minting if isinstance(minting, str) else self._refused
 
     async def every_page(
-        self, path: str, *, page: int, params: dict[str, str] | None = None, what: str
-    ) -> list[Any]:
+        self,
+        path: str,
+        item: type[_Item],
+        *,
+        page: int,
+        params: dict[str, str] | None = None,
+        what: str,
+    ) -> list[_Item]:
         """The `data` items of every page of a list call, read until a page is not full."""
-        items: list[Any] = []
+        read = page_reader(item, what=what)
+        items: list[_Item] = []
         for _ in range(_MAX_PAGES):
-            body = await self.call(
+            data = await self._call(
                 "GET",
                 path,
                 params={**(params or {}), "offset": str(len(items)), "count": str(page)},
                 what=f"{what} request",
+                read=read,
             )
-            data = body.get("data")
-            if not isinstance(data, list):
-                raise EinsteinError(f"Einstein's {what} answer has no data list")
             items.extend(data)
             if len(data) < page:
                 return items
@@ -92,6 +102,22 @@ class Transport:
         what: str,
     ) -> dict[str, Any]:
         """One API call with its retries; the JSON object Einstein answered."""
+        return await self._call(
+            method, path, params=params, form=form, retry_on=retry_on, what=what, read=json_object
+        )
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, str] | None = None,
+        form: Callable[[], aiohttp.FormData] | None = None,
+        retry_on: Callable[[EinsteinError], bool] | None = None,
+        what: str,
+        read: Callable[[Answer], T],
+    ) -> T:
+        """One API call with its retries; what `read` makes of Einstein's answer."""
         refreshed = False
         token_failure: EinsteinError | None = None
 
@@ -106,7 +132,7 @@ class Transport:
 
         call = what.removesuffix(" request").replace(" ", "_")
 
-        async def attempt() -> dict[str, Any]:
+        async def attempt() -> T:
             if self._metrics is None:
                 return await answered()
             try:
@@ -118,7 +144,7 @@ class Transport:
             self._metrics.einstein_call(call, "ok")
             return body
 
-        async def answered() -> dict[str, Any]:
+        async def answered() -> T:
             nonlocal refreshed
             current = await token()
             answer = await self._send(method, path, token=current, params=params, form=form)
@@ -133,7 +159,7 @@ class Transport:
             elif 200 <= answer.status < 300 and self._refused is not None:
                 log.warning("Einstein accepts the bot's credentials again")
                 self._refused = None
-            return check_answer(answer, secrets=(current,))
+            return read_answer(answer, read, secrets=(current,))
 
         def should_retry(exc: EinsteinError) -> bool:
             if exc is token_failure:
