@@ -5,14 +5,15 @@ from __future__ import annotations
 import io
 import math
 import struct
+from itertools import product
 from typing import Any
 
 import pytest
-from PIL import Image, ImageChops
+from PIL import Image, ImageChops, ImageDraw
 
 from bot.einstein.models import LearningCurvePoint
 from bot.follow import charts, heatmap
-from bot.follow.canvas import Canvas
+from bot.follow.canvas import Canvas, load_font
 from bot.follow.charts import (
     MAX_MATRIX_LABELS,
     Drawable,
@@ -299,3 +300,21 @@ def test_palette_keeps_every_colour_close(labels: int, monkeypatch: pytest.Monke
         mean = sum(value * count for value, count in enumerate(histogram)) / sum(histogram)
         assert mean < 4
         assert difference.getextrema()[1] < 64
+
+
+@pytest.mark.parametrize("scale", [1, 2])
+def test_text_pasted_from_the_cache_is_text_drawn(scale: int) -> None:
+    """A text rendered once and pasted gives the very pixels Pillow draws, wherever it falls
+    between pixels, in every anchor and colour; a long text (a title) is drawn as it is."""
+    cached, drawn = Canvas(300, 200, scale=scale), Canvas(300, 200, scale=scale)
+    draw = ImageDraw.Draw(drawn.image)
+    texts = ["0.75", "Epoch", "Training accuracy", "label 12", "Learning curve · " + "M" * 40]
+    places = [(10, 20), (150.5, 100.25), (37.3, 61.9), (290.75, 180.5)]
+    for n, (text, at, anchor) in enumerate(product(texts, places, ["mm", "rm", "lt", "mb"])):
+        colour = ("black", "#1f5fa8", "white")[n % 3]
+        cached.text(at, text, 12 + n % 3, anchor, colour=colour)
+        font = load_font((12 + n % 3) * scale)
+        draw.text((at[0] * scale, at[1] * scale), text, fill=colour, font=font, anchor=anchor)
+    assert ImageChops.difference(cached.image, drawn.image).getbbox() is None
+    blank = Canvas(300, 200, scale=scale)
+    assert ImageChops.difference(cached.image, blank.image).getbbox() is not None

