@@ -145,3 +145,17 @@ async def test_close_stops_lanes_and_workers(count: int) -> None:
             break
         await asyncio.sleep(0.05)
     assert multiprocessing.active_children() == []
+
+
+async def test_a_lane_closed_just_as_work_arrives_stops() -> None:
+    """Closing in the very turn a waiting lane is handed work stops it at once: no lane draws
+    on, or waits out its idle time, after the bot is told to stop."""
+    drawing = Drawing(processes=1, backlog=100, idle=30.0)
+    await drawing.run(_prepare(0), draw_training)  # the thread lane now waits for work
+    caller = asyncio.ensure_future(drawing.run(_prepare(1), draw_training))
+    await asyncio.sleep(0)  # the caller hands its work over, waking the lane...
+    lanes = drawing.close()  # ...which is closed before it runs
+    await asyncio.wait_for(asyncio.gather(*lanes, return_exceptions=True), 5)
+    assert all(lane.done() for lane in lanes)
+    caller.cancel()
+    await asyncio.gather(caller, return_exceptions=True)

@@ -57,6 +57,7 @@ class Drawing:
         self._pool: ProcessPoolExecutor | None = None
         self._thread_lane: asyncio.Task[None] | None = None
         self._process_lanes: set[asyncio.Task[None]] = set()
+        self._closed = False
 
     @property
     def workers(self) -> int:
@@ -72,6 +73,7 @@ class Drawing:
 
     def close(self) -> list[asyncio.Task[None]]:
         """Stop drawing: the lanes are cancelled (returned to await), the workers shut down."""
+        self._closed = True  # no lane starts after this, and none goes on
         lanes = [*self._process_lanes, *([self._thread_lane] if self._thread_lane else [])]
         for lane in lanes:
             lane.cancel()
@@ -79,6 +81,8 @@ class Drawing:
         return lanes
 
     def _staff(self) -> None:
+        if self._closed:
+            return
         waiting, now = self._waiting.qsize(), asyncio.get_running_loop().time()
         lanes = self._processes * _LANES_PER_WORKER
         if (
@@ -104,9 +108,12 @@ class Drawing:
     async def _lane(self, pool: ProcessPoolExecutor | None) -> None:
         """Draw until no work comes for `idle` s; the thread lane also stops once a pool is up."""
         loop = asyncio.get_running_loop()
-        while pool is not None or self._pool is None:
+        while not self._closed and (pool is not None or self._pool is None):
             try:
-                work = await asyncio.wait_for(self._waiting.get(), self._idle)
+                # Not `asyncio.wait_for`: on Python 3.11 it returns the work instead of raising
+                # when the lane is cancelled just as work arrives, and the lane went on.
+                async with asyncio.timeout(self._idle):
+                    work = await self._waiting.get()
             except TimeoutError:
                 return
             if work.done.done():  # its caller gave up waiting
