@@ -1,8 +1,10 @@
 """Drawing primitives of the charts: a canvas with lines, boxes, dots and turned text, and fonts.
 
 Text uses Pillow's embedded scalable font (FreeType); turned labels are drawn on a small mask
-that is rotated and pasted. The fonts are cached and shared between calls and FreeType makes no
-thread-safety promise for them, so callers draw under `bot.follow.charts`'s lock.
+that is rotated and pasted, and short texts, which come back in picture after picture, are
+rendered once and pasted after. The fonts and those masks are cached and shared between calls
+and FreeType makes no thread-safety promise for them, so callers draw under
+`bot.follow.charts`'s lock.
 """
 
 from __future__ import annotations
