@@ -500,7 +500,7 @@ async def _one_run(
         store = str(Path(workdir) / "floor.sqlite3")
         for name, source, own in _APPS:
             port = free_port()
-            extra = [store if arg is _STORE else arg for arg in own]
+            extra = [store if arg == _STORE else arg for arg in own]
             results[name] = await _bench_server(
                 name,
                 [sys.executable, "-c", source, str(port), SECRET, peers.slack_api_url, *extra],

@@ -81,19 +81,20 @@ class Canvas:
     ) -> None:
         """`text` with its `anchor` (Pillow's two-letter code) at `at`.
 
-        With an `angle`, turned that many degrees anticlockwise about the anchor: drawn on a mask
-        which is rotated, then pasted through.
+        With an `angle`, turned that many degrees anticlockwise about the anchor: its mask
+        (`_text_mask`) is rotated, then pasted through.
         """
-        x, y, font = at[0] * self.scale, at[1] * self.scale, load_font(size * self.scale)
-        if not angle and len(text) <= _CACHED_TEXT and x >= 0 and y >= 0:
-            self._paste_text((x, y), text, size * self.scale, anchor, colour)
-            return
+        x, y, size = at[0] * self.scale, at[1] * self.scale, size * self.scale
         if not angle:
-            self.draw.text((x, y), text, fill=colour, font=font, anchor=anchor)
+            if len(text) <= _CACHED_TEXT and x >= 0 and y >= 0:
+                self._paste_text((x, y), text, size, anchor, colour)
+            else:
+                self.draw.text((x, y), text, fill=colour, font=load_font(size), anchor=anchor)
             return
-        left, top, right, bottom = font.getbbox(text, anchor=anchor)
-        mask = Image.new("L", (math.ceil(right - left), math.ceil(bottom - top)))
-        ImageDraw.Draw(mask).text((-left, -top), text, fill=255, font=font, anchor=anchor)
+        rendered = _text_mask(text, size, anchor, (0.0, 0.0))
+        if rendered is None:
+            return
+        mask, left, top = rendered  # the anchor is at (-left, -top) in the mask
         turned = mask.rotate(angle, Image.Resampling.BICUBIC, expand=True)
         # The anchor's offset from the mask's centre turns with the mask.
         dx, dy = -left - mask.width / 2, -top - mask.height / 2
