@@ -15,10 +15,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import Awaitable
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from typing import Final, TypeVar
+from typing import Final
 
 from bot.access.decision import Decision
 from bot.access.gatekeeper import Gatekeeper
@@ -30,6 +29,7 @@ from bot.duplicates import Duplicates
 from bot.errors import StoreError
 from bot.follow.follower import Follower
 from bot.foreground import Foreground
+from bot.loops import within
 from bot.reads import Reads
 from bot.slack import texts
 from bot.slack.look import Message
@@ -42,18 +42,10 @@ __all__ = ["ACK_BUDGET", "Fired", "Retrains"]
 
 log = logging.getLogger(__name__)
 
-_T = TypeVar("_T")
-
-
 # Slack waits 3 s for a command's answer; this leaves room for the network on both sides.
 ACK_BUDGET: Final = 2.0
 # Whether a new job's channel is private is asked before Einstein is: at most this long.
 _PRIVACY_LOOKUP: Final = 2.0
-
-
-async def _within(step: Awaitable[_T], deadline: float) -> _T:
-    """`step`'s result, or TimeoutError once the loop's clock passes `deadline`."""
-    return await asyncio.wait_for(step, max(0.0, deadline - asyncio.get_running_loop().time()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +101,7 @@ class Retrains:
         check = self._gate.decide_now(by, model_id=model_id, options=options)
         if check is None:
             try:
-                check = await _within(
+                check = await within(
                     self._gate.check_retrain(by, model_id=model_id, options=options), deadline
                 )
             except TimeoutError:

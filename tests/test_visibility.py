@@ -256,3 +256,27 @@ async def test_people_asking_at_once_share_one_question() -> None:
     sights = await asyncio.gather(*(visibility.sight(job, USER) for _ in range(10)))
     assert set(sights) == {Sight.SHOWN}
     assert directory.asked == [f"members {PRIVATE}"]
+
+
+async def test_a_lookup_cancelled_as_slack_answers_stops() -> None:
+    """A job's first steps cancelled (the bot stopping) just as Slack has said whether its
+    channel is private stop there: the answer does not carry them on."""
+    answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+
+    class _Slow(_Directory):
+        async def channel_is_private(self, channel: str) -> bool:
+            return await answer
+
+    visibility = Visibility(directory=_Slow())
+    lookup = asyncio.ensure_future(visibility.known(_job(PRIVATE), within=5))
+    await asyncio.sleep(0)  # the lookup waits for Slack
+    answer.set_result(True)
+    # Slack's answer goes through (every other task ends); the lookup has yet to resume.
+    me = asyncio.current_task()
+    while [task for task in asyncio.all_tasks() if task not in (lookup, me)]:  # noqa: ASYNC110
+        await asyncio.sleep(0)  # one turn at a time: an event would let the lookup resume
+    assert not lookup.done()
+    lookup.cancel()
+    done, _ = await asyncio.wait({lookup}, timeout=2)
+    assert done == {lookup}
+    assert lookup.cancelled()

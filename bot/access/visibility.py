@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Final, Protocol, TypeVar
 
+from bot import loops
 from bot.core.jobs import Job
 from bot.errors import SlackError
 
@@ -125,7 +126,9 @@ class Visibility:
         if job.private_channels is not None:
             return job
         try:
-            private = await asyncio.wait_for(self.private_channels(job), within)
+            private = await loops.within(
+                self.private_channels(job), asyncio.get_running_loop().time() + within
+            )
         except (SlackError, TimeoutError) as exc:
             log.warning("could not tell whether job %s is in a private channel: %r", job.id, exc)
             return job
