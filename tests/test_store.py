@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import struct
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -296,3 +298,38 @@ async def test_notify_choice_is_stored_and_changed(store: SqlJobStore) -> None:
     assert await prefs.notify("U1") == NotifyMode.DM
     await prefs.set_notify("U1", NotifyMode.OFF)
     assert (await prefs.notify("U1"), await prefs.notify("U2")) == (NotifyMode.OFF,) * 2
+
+
+def _wal_state(url: str) -> tuple[int, int]:
+    """The SQLite file's WAL: how many frames it holds and its checkpoint sequence number,
+    which goes up each time the WAL starts again after a checkpoint (from its header)."""
+    wal = Path(url.removeprefix("sqlite:///") + "-wal").read_bytes()
+    page_size, sequence = struct.unpack(">II", wal[8:16])
+    return (len(wal) - 32) // (24 + page_size), sequence
+
+
+async def test_new_jobs_never_checkpoint_on_the_event_loop(sqlite_url: str) -> None:
+    """On SQLite new jobs are inserted on the event loop's thread (a command's answer waits
+    for them), so that connection never copies the WAL back into the database, which would
+    hold up every request in flight for milliseconds. The usual connections, on their own
+    thread, checkpoint when they next write."""
+    store = SqlJobStore(sqlite_url)
+    await store.open()
+    try:
+        frames, sequence = _wal_state(sqlite_url)
+        added = 0
+        # With SQLite's default, a commit past a thousand frames checkpoints and the WAL
+        # starts again, so it never holds much more than that.
+        while frames < 2_500 and added < 20_000:
+            batch = [_job(f"n{added + n}", model_id=f"M{added + n:06d}") for n in range(50)]
+            await asyncio.gather(*(store.add(job, lease_seconds=30) for job in batch))
+            added += len(batch)
+            frames, now = _wal_state(sqlite_url)
+            assert now == sequence  # never started again: nothing was checkpointed
+        assert frames >= 2_500, f"{frames} frames after {added} new jobs"
+
+        await store.save(_job("n0", model_id="M000000", status="QUEUED"))  # a usual write
+        await store.add(_job("after", model_id="AFTER"), lease_seconds=30)
+        assert _wal_state(sqlite_url)[1] > sequence  # checkpointed, so the WAL started again
+    finally:
+        await store.close()
