@@ -5,6 +5,7 @@ inserts the rows handed in together in one transaction (`bot.store.inserts`). Fi
 over loopback arrive in groups of about nine to twenty, so the batch sizes below bracket what
 `bench_ack.py` sees. Each batch size gets a fresh database; the event loop's CPU time is divided
 by the number of rows (on SQLite the insert runs on the loop's own thread, so this is all of it).
+Each round also gives its longest batch, wall clock: what one insert can hold the loop up.
 
     python scripts/bench_insert.py [--rows 2000] [--batch 1 9 20 50] [--rounds 3]
                                    [--database-url postgresql://postgres@127.0.0.1:5432/test]
@@ -55,18 +56,23 @@ def _jobs(count: int, prefix: str) -> list[Job]:
     ]
 
 
-async def _round(url: str, rows: int, batch: int, prefix: str) -> float:
-    """CPU µs a row, adding `rows` new jobs `batch` at a time to a freshly opened store."""
+async def _round(url: str, rows: int, batch: int, prefix: str) -> tuple[float, float]:
+    """CPU µs a row, adding `rows` new jobs `batch` at a time to a freshly opened store, and
+    the longest wait for one batch in ms (wall clock): on SQLite the insert blocks the event
+    loop, so this is how long requests in flight could be held up by one."""
     store = SqlJobStore(url)
     await store.open()
     try:
         jobs = _jobs(rows, prefix)
         await asyncio.gather(*(store.add(job, lease_seconds=30) for job in jobs[:batch]))
+        longest = 0.0
         started = time.thread_time()
         for first in range(batch, rows, batch):
             chunk = jobs[first : first + batch]
+            waited = time.perf_counter()
             await asyncio.gather(*(store.add(job, lease_seconds=30) for job in chunk))
-        return (time.thread_time() - started) / (rows - batch) * 1e6
+            longest = max(longest, time.perf_counter() - waited)
+        return (time.thread_time() - started) / (rows - batch) * 1e6, longest * 1000
     finally:
         await store.close()
 
@@ -90,18 +96,24 @@ async def main() -> int:
 
     print(f"CPU time a new job's row, {args.rows} rows a round, {args.rounds} rounds:")
     for batch in args.batch:
-        values = []
+        values, longest = [], []
         for _ in range(args.rounds):
             prefix = f"INSERTBENCH{secrets.token_hex(3).upper()}"
             with tempfile.TemporaryDirectory() as workdir:
                 url = args.database_url or f"sqlite:///{Path(workdir) / 'bench.sqlite3'}"
                 try:
-                    values.append(await _round(url, args.rows, batch, prefix))
+                    cpu, wait = await _round(url, args.rows, batch, prefix)
                 finally:
                     await _clean(url, prefix)
+            values.append(cpu)
+            longest.append(wait)
         runs = " ".join(f"{v:5.1f}" for v in values)
         median = statistics.median(values)
-        print(f"  {batch:3} a transaction: {runs} µs  (min {min(values):.1f}, median {median:.1f})")
+        waits = " ".join(f"{w:.1f}" for w in longest)
+        print(
+            f"  {batch:3} a transaction: {runs} µs  (min {min(values):.1f}, median {median:.1f});"
+            f" longest batch {waits} ms"
+        )
     return 0
 
 
