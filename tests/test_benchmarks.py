@@ -38,7 +38,8 @@ async def _script(name: str, *args: str) -> str:
 def _microseconds(output: str, label: str) -> list[float]:
     """The µs values `bench_insert.py` or `bench_dispatch.py` printed after `label`."""
     [line] = [line for line in output.splitlines() if line.strip().startswith(label)]
-    values = [float(v) for v in re.findall(r"(\d+(?:\.\d+)?) ", line.split(":", 1)[1])]
+    runs = line.split(":", 1)[1].split("µs", 1)[0]
+    values = [float(v) for v in re.findall(r"(\d+(?:\.\d+)?) ", runs + " ")]
     assert values, line
     return values
 
@@ -95,6 +96,8 @@ async def test_bench_insert_on_sqlite_and_postgresql() -> None:
             printed = await _script("bench_insert.py", *sizes, *database)
             for batch in ("1 a transaction", "9 a transaction"):
                 assert all(v > 0 for v in _microseconds(printed, batch)), printed
+                [line] = [line for line in printed.splitlines() if batch in line]
+                assert re.search(r"longest batch \d+\.\d ms$", line), line
 
 
 async def test_bench_dispatch_times_the_three_apps() -> None:
