@@ -16,6 +16,8 @@ from bot.errors import ConfigError, StoreError
 from bot.fakes.loopback import free_port
 from bot.store.jobs import DuplicateJob, LeaseLost, SqlJobStore, async_database_url
 from bot.store.prefs import NotifyMode, Preferences
+from bot.store.schema import jobs_table
+from tests.conftest import postgres_database
 
 
 def _job(job_id: str = "j1", **changes: object) -> Job:
@@ -333,3 +335,43 @@ async def test_new_jobs_never_checkpoint_on_the_event_loop(sqlite_url: str) -> N
         assert _wal_state(sqlite_url)[1] > sequence  # checkpointed, so the WAL started again
     finally:
         await store.close()
+
+
+async def test_a_frozen_transaction_does_not_keep_its_jobs() -> None:
+    """PostgreSQL: an instance frozen inside a transaction (SIGSTOP between two statements)
+    holds row locks that the claims of other instances skip. The server ends its session
+    once it has been idle in the transaction for `stuck_transaction` seconds, and the job is
+    taken over; the frozen instance, woken, finds its transaction gone."""
+    async with postgres_database() as url:
+        frozen = SqlJobStore(url, owner="frozen", stuck_transaction=0.5)
+        other = SqlJobStore(url, owner="other")
+        await frozen.open()
+        await other.open()
+        try:
+            job = _job("held", status="RUNNING")
+            await frozen.add(job, lease_seconds=0.2)
+            locked, wake = asyncio.Event(), asyncio.Event()
+
+            async def freeze() -> None:
+                async with frozen.begin() as conn:
+                    await conn.execute(
+                        jobs_table.update().where(jobs_table.c.id == job.id).values(progress=0.5)
+                    )
+                    locked.set()
+                    await wake.wait()  # stopped between two statements of its transaction
+
+            frozen_write = asyncio.ensure_future(freeze())
+            await locked.wait()
+            claimed: list[Job] = []
+            deadline = asyncio.get_running_loop().time() + 5
+            while not claimed and asyncio.get_running_loop().time() < deadline:
+                await asyncio.sleep(0.1)
+                claimed = await other.claim(limit=10, lease_seconds=30)
+            assert [j.id for j in claimed] == [job.id]
+            wake.set()
+            with pytest.raises(sa.exc.DBAPIError):
+                await frozen_write
+            assert await frozen.renew([job.id], lease_seconds=30) == set()  # it holds nothing
+        finally:
+            await frozen.close()
+            await other.close()

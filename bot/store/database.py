@@ -16,6 +16,7 @@ from bot.errors import ConfigError
 
 __all__ = [
     "DATABASE_ERRORS",
+    "STUCK_TRANSACTION",
     "async_database_url",
     "open_engine",
     "open_inserter",
@@ -44,9 +45,20 @@ def async_database_url(url: str) -> str:
     )
 
 
-def open_engine(url: str) -> AsyncEngine:
-    """The engine for an asyncio driver URL (see `async_database_url`)."""
-    options: dict[str, Any] = {"pool_pre_ping": True}
+# A transaction of the bot's lasts milliseconds. One left open this long means its process is
+# frozen between two statements (SIGSTOP, a paused VM): PostgreSQL then ends that session, so
+# the rows it locked go free for the instances that take its jobs over, which skip locked rows.
+STUCK_TRANSACTION = 5.0
+
+
+def open_engine(url: str, *, stuck_transaction: float = STUCK_TRANSACTION) -> AsyncEngine:
+    """The engine for an asyncio driver URL (see `async_database_url`); on PostgreSQL a
+    session idle inside a transaction for `stuck_transaction` seconds is ended by the server."""
+    timeout = str(max(1, round(stuck_transaction * 1000)))
+    options: dict[str, Any] = {
+        "pool_pre_ping": True,
+        "connect_args": {"server_settings": {"idle_in_transaction_session_timeout": timeout}},
+    }
     if url.startswith("sqlite"):
         # SQLite has one writer at a time: several pooled connections in one process only
         # fight over the file lock ("database is locked"); one connection queues them. A

@@ -25,6 +25,7 @@ from bot.core.jobs import Job
 from bot.errors import StoreError
 from bot.store.database import (
     DATABASE_ERRORS,
+    STUCK_TRANSACTION,
     async_database_url,
     open_engine,
     open_inserter,
@@ -86,15 +87,22 @@ class JobStore(Protocol):
 class SqlJobStore(JobReads):
     """`JobStore` on SQLite or PostgreSQL (its reads: `JobReads`)."""
 
-    def __init__(self, url: str, *, owner: str | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        owner: str | None = None,
+        stuck_transaction: float = STUCK_TRANSACTION,
+    ) -> None:
         self._url = async_database_url(url)
+        self._stuck_transaction = stuck_transaction  # PostgreSQL: `database.open_engine`
         self._engine: AsyncEngine | None = None
         self.owner = owner or f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
         self._turns: Turns | None = None  # SQLite only: see bot.store.turns
         self._inserts = GroupInsert(self.begin)
 
     async def open(self) -> None:
-        engine = open_engine(self._url)
+        engine = open_engine(self._url, stuck_transaction=self._stuck_transaction)
         if engine.dialect.name == "sqlite":
             self._turns = Turns()
             inserter = open_inserter(engine)
