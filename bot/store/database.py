@@ -54,11 +54,7 @@ STUCK_TRANSACTION = 5.0
 def open_engine(url: str, *, stuck_transaction: float = STUCK_TRANSACTION) -> AsyncEngine:
     """The engine for an asyncio driver URL (see `async_database_url`); on PostgreSQL a
     session idle inside a transaction for `stuck_transaction` seconds is ended by the server."""
-    timeout = str(max(1, round(stuck_transaction * 1000)))
-    options: dict[str, Any] = {
-        "pool_pre_ping": True,
-        "connect_args": {"server_settings": {"idle_in_transaction_session_timeout": timeout}},
-    }
+    options: dict[str, Any] = {"pool_pre_ping": True}
     if url.startswith("sqlite"):
         # SQLite has one writer at a time: several pooled connections in one process only
         # fight over the file lock ("database is locked"); one connection queues them. A
@@ -67,7 +63,30 @@ def open_engine(url: str, *, stuck_transaction: float = STUCK_TRANSACTION) -> As
     engine = create_async_engine(url, **options)
     if engine.dialect.name == "sqlite":
         sa.event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    else:
+        # Set once connected rather than as a startup parameter, which a connection pooler
+        # in front of the server (PgBouncer, Heroku's connection pooling) may refuse.
+        milliseconds = max(1, round(stuck_transaction * 1000))
+        sa.event.listen(
+            engine.sync_engine,
+            "connect",
+            lambda dbapi_connection, _record: _set(
+                dbapi_connection, f"SET idle_in_transaction_session_timeout = {milliseconds}"
+            ),
+        )
     return engine
+
+
+def _set(dbapi_connection: Any, statement: str) -> None:
+    """Run a session-level SET outside any transaction, so no rollback undoes it."""
+    autocommit = dbapi_connection.autocommit
+    dbapi_connection.autocommit = True
+    try:
+        cursor = dbapi_connection.cursor()
+        cursor.execute(statement)
+        cursor.close()
+    finally:
+        dbapi_connection.autocommit = autocommit
 
 
 def open_inserter(engine: AsyncEngine) -> sa.Engine | None:
