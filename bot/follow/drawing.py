@@ -27,6 +27,8 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from bot import loops
+
 __all__ = ["Drawing"]
 
 log = logging.getLogger(__name__)
@@ -110,10 +112,7 @@ class Drawing:
         loop = asyncio.get_running_loop()
         while not self._closed and (pool is not None or self._pool is None):
             try:
-                # Not `asyncio.wait_for`: on Python 3.11 it returns the work instead of raising
-                # when the lane is cancelled just as work arrives, and the lane went on.
-                async with asyncio.timeout(self._idle):
-                    work = await self._waiting.get()
+                work = await loops.within(self._waiting.get(), loop.time() + self._idle)
             except TimeoutError:
                 return
             if work.done.done():  # its caller gave up waiting

@@ -70,21 +70,27 @@ def open_engine(url: str, *, stuck_transaction: float = STUCK_TRANSACTION) -> As
         sa.event.listen(
             engine.sync_engine,
             "connect",
-            lambda dbapi_connection, _record: _set(
+            lambda dbapi_connection, _record: _outside_transaction(
                 dbapi_connection, f"SET idle_in_transaction_session_timeout = {milliseconds}"
             ),
         )
     return engine
 
 
-def _set(dbapi_connection: Any, statement: str) -> None:
+def _execute(dbapi_connection: Any, *statements: str) -> None:
+    """Run `statements` on a freshly made driver connection (a connect event's)."""
+    cursor = dbapi_connection.cursor()
+    for statement in statements:
+        cursor.execute(statement)
+    cursor.close()
+
+
+def _outside_transaction(dbapi_connection: Any, statement: str) -> None:
     """Run a session-level SET outside any transaction, so no rollback undoes it."""
     autocommit = dbapi_connection.autocommit
     dbapi_connection.autocommit = True
     try:
-        cursor = dbapi_connection.cursor()
-        cursor.execute(statement)
-        cursor.close()
+        _execute(dbapi_connection, statement)
     finally:
         dbapi_connection.autocommit = autocommit
 
@@ -113,10 +119,7 @@ def _never_block(dbapi_connection: Any, _record: Any) -> None:
     # connection's commit takes it past a thousand pages, which took 4-5 ms here, about one
     # commit in thirty of new jobs. The usual connections, on their own thread, commit
     # every job's later writes and so checkpoint for both.
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA busy_timeout=0")
-    cursor.execute("PRAGMA wal_autocheckpoint=0")
-    cursor.close()
+    _execute(dbapi_connection, "PRAGMA busy_timeout=0", "PRAGMA wal_autocheckpoint=0")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -124,8 +127,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # waits for a writer instead of failing at once. With WAL, synchronous=NORMAL keeps every
     # commit through a process crash (SIGKILL, a dyno restart) and skips the fsync per commit
     # (about 10 ms here), which the ack waits for; only a power loss may undo the last ones.
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
-    cursor.close()
+    _execute(
+        dbapi_connection,
+        "PRAGMA journal_mode=WAL",
+        "PRAGMA synchronous=NORMAL",
+        "PRAGMA busy_timeout=5000",
+    )
