@@ -25,29 +25,18 @@ holds the database URL or its password.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 from pathlib import Path
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from alembic.util.exc import CommandError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bot.core.jobs import JobStatus
-from bot.core.owed import pending
 from bot.errors import ConfigError, StoreError
-from bot.store import migrations
 from bot.store.database import DATABASE_ERRORS, async_database_url, open_engine
-from bot.store.migrations import baseline
-from bot.store.rows import to_job
-from bot.store.schema import SCHEMA_LOCK, jobs_table
+from bot.store.migrations import runner
+from bot.store.schema import SCHEMA_LOCK
 
 __all__ = [
-    "BASELINE",
     "SchemaTooNew",
     "head",
     "revisions",
@@ -58,7 +47,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-BASELINE = "0001"
 Revisions = tuple[str | None, str]  # (before or current, after or head)
 
 
@@ -76,10 +64,7 @@ class SchemaTooNew(StoreError):
 
 def head() -> str:
     """The latest revision this code knows."""
-    latest = _script().get_current_head()
-    if latest is None:  # pragma: no cover - the package always ships revision 0001
-        raise StoreError("no schema revision is installed")
-    return latest
+    return runner.head()
 
 
 async def schema_status(url: str) -> Revisions:
@@ -129,7 +114,7 @@ async def upgrade_engine(engine: AsyncEngine) -> Revisions:
                 await _lock(conn)
                 before, after = await conn.run_sync(_upgrade)
                 await conn.commit()
-        except (*DATABASE_ERRORS, CommandError) as exc:
+        except (*DATABASE_ERRORS, runner.CommandError) as exc:
             # SQLite waits for another process's migration only so long (busy_timeout);
             # PostgreSQL's lock waits as long as it takes, so a failure there is final.
             if attempt == 4 or engine.dialect.name != "sqlite":
@@ -152,19 +137,11 @@ async def _lock(conn: AsyncConnection) -> None:
 
 
 def _upgrade(connection: sa.Connection) -> tuple[str | None, str]:
-    script, latest = _script(), head()
+    latest = head()
     before = _current(connection)
-    if before is not None and before not in _known():
+    if before is not None and before not in runner.known():
         raise SchemaTooNew(before, latest)
-    adopted = before is None and _made_before_migrations(connection)
-    if adopted:
-        baseline.adopt(connection)
-        MigrationContext.configure(connection).stamp(script, BASELINE)
-    config = _config()
-    config.attributes["connection"] = connection
-    command.upgrade(config, "head")
-    if adopted:
-        _backfill_pending(connection)
+    runner.upgrade(connection)
     return before, latest
 
 
@@ -179,40 +156,7 @@ def _missing_file(engine: AsyncEngine) -> bool:
 
 
 def _current(connection: sa.Connection) -> str | None:
-    return MigrationContext.configure(connection).get_current_revision()
-
-
-def _made_before_migrations(connection: sa.Connection) -> bool:
-    names = set(sa.inspect(connection).get_table_names())
-    return bool(names & set(baseline.baseline.tables))
-
-
-def _backfill_pending(connection: sa.Connection) -> None:
-    """Rows written before `pending` existed get it from the same rule as every save."""
-    c = jobs_table.c
-    for row in connection.execute(jobs_table.select().where(c.pending.is_(None))).all():
-        job = to_job(row._mapping)
-        if job.status == JobStatus.REJECTED:
-            # Releases before `pending` told the requester at once and recorded nothing.
-            job = job.with_changes(reported=job.reported | {JobStatus.REJECTED})
-        connection.execute(jobs_table.update().where(c.id == row.id).values(pending=pending(job)))
-
-
-def _config() -> Config:
-    config = Config()
-    location = str(Path(migrations.__file__).parent)
-    config.set_main_option("script_location", location.replace("%", "%%"))
-    return config
-
-
-@functools.cache
-def _script() -> ScriptDirectory:
-    return ScriptDirectory.from_config(_config())
-
-
-@functools.cache
-def _known() -> frozenset[str]:
-    return frozenset(s.revision for s in _script().walk_revisions())
+    return runner.current(connection)
 
 
 def _reason(exc: BaseException, engine: AsyncEngine) -> str:

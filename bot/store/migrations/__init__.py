@@ -4,6 +4,7 @@ env.py       how Alembic runs here: on the connection `bot.store.migrate` hands 
              alembic.ini (the configuration is built in code)
 baseline.py  the schema of revision 0001, frozen; `adopt` brings a database made before
              migrations existed to it
+runner.py    Alembic driven from code: the upgrade, and the revisions this code ships
 versions/    one file per revision, `NNNN_what.py`, each naming the one before it
 
 To change the schema: edit `bot.store.schema`, then add `versions/NNNN_what.py` whose
