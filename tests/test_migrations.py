@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -18,10 +19,12 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.core.jobs import Job
 from bot.core.options import RetrainOptions
+from bot.errors import StoreError
 from bot.fakes.loopback import free_port
 from bot.store.audit import AuditLog
 from bot.store.jobs import SqlJobStore, async_database_url
-from bot.store.migrate import SchemaTooNew, head, schema_status, upgrade_schema
+from bot.store.migrate import HEAD, SchemaTooNew, head, schema_status, upgrade_schema
+from bot.store.migrations import runner
 from bot.store.migrations.baseline import ADDED_COLUMNS, APPEND_ONLY, baseline
 from bot.store.migrations.baseline import jobs as baseline_jobs
 from bot.store.rows import to_row
@@ -119,6 +122,10 @@ def _stamp_newer(connection: sa.Connection) -> None:
     connection.execute(sa.text("UPDATE alembic_version SET version_num = '9999'"))
 
 
+def _stamp_second(connection: sa.Connection) -> None:
+    connection.execute(sa.text("INSERT INTO alembic_version (version_num) VALUES ('9999')"))
+
+
 async def test_fresh_database_migrates_to_head(database_url: str) -> None:
     """An empty database is brought from no revision to the latest, and says so."""
     assert await schema_status(database_url) == (None, head())
@@ -171,6 +178,60 @@ async def test_adopted_audit_trail_stays_append_only(database_url: str) -> None:
     for statement in ("UPDATE retrain_audit SET actor = 'U9'", "DELETE FROM retrain_audit"):
         with pytest.raises(sa.exc.DBAPIError, match="append-only"):
             await _run(database_url, lambda conn, s=statement: conn.execute(sa.text(s)))
+
+
+def test_the_head_constant_is_the_latest_revision_shipped() -> None:
+    """`HEAD`, which start-up compares without Alembic, is the head of the revisions shipped."""
+    assert runner.head() == HEAD
+    assert HEAD in runner.known()
+
+
+# What `python -m bot serve` imports, then its store opened and closed on the database in
+# argv[1]; prints the Alembic and Mako modules loaded.
+OPEN_LIKE_SERVE = """
+import asyncio, json, sys
+import bot.server
+from bot.store.jobs import SqlJobStore
+
+async def main():
+    store = SqlJobStore(sys.argv[1])
+    await store.open()
+    await store.close()
+
+asyncio.run(main())
+print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in ("alembic", "mako"))))
+"""
+
+
+def _modules_after_open(database_url: str) -> list[str]:
+    result = subprocess.run(
+        [sys.executable, "-c", OPEN_LIKE_SERVE, database_url],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    loaded: list[str] = json.loads(result.stdout)
+    return loaded
+
+
+async def test_start_up_on_a_migrated_database_leaves_alembic_unloaded(
+    database_url: str,
+) -> None:
+    """The bot's own imports and its store opening load Alembic only while there is a
+    migration to run: once the release phase has migrated, a serving process goes without."""
+    assert "alembic.command" in _modules_after_open(database_url)  # the empty database
+    assert await schema_status(database_url) == (HEAD, HEAD)
+    assert _modules_after_open(database_url) == []
+
+
+async def test_several_recorded_revisions_stop_start_up(database_url: str) -> None:
+    """Branches in `alembic_version`, which this code never makes, stop start-up by name."""
+    await upgrade_schema(database_url)
+    await _run(database_url, _stamp_second)
+    with pytest.raises(StoreError, match=f"several schema revisions: {HEAD}, 9999"):
+        await SqlJobStore(database_url).open()
 
 
 async def test_database_newer_than_the_code_stops_start_up(database_url: str) -> None:

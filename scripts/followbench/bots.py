@@ -113,6 +113,7 @@ async def _bots(
 ) -> AsyncIterator[list[Bot]]:
     """Start `config.instances` bots on one database, each with an access token of its own;
     stop them all on the way out."""
+    await _release(database_url, workdir=workdir)
     bots: list[Bot] = []
     try:
         for number in range(1, config.instances + 1):
@@ -131,6 +132,25 @@ async def _bots(
         yield bots
     finally:
         await asyncio.gather(*(_stop_bot(bot.process) for bot in bots))
+
+
+async def _release(database_url: str, *, workdir: Path) -> None:
+    """Migrate the database as Heroku's release phase does (the Procfile's `release`), so the
+    bots start on a schema at the latest revision, as they do in production."""
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "migrate",
+        cwd=workdir,
+        env=env | {"PYTHONPATH": str(ROOT), "DATABASE_URL": database_url},
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, errors = await process.communicate()
+    if process.returncode != 0:
+        raise RuntimeError(f"python -m bot migrate failed: {errors.decode().strip()}")
 
 
 async def _stop_bot(process: subprocess.Popen[bytes]) -> None:

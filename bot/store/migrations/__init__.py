@@ -9,6 +9,7 @@ versions/    one file per revision, `NNNN_what.py`, each naming the one before i
 
 To change the schema: edit `bot.store.schema`, then add `versions/NNNN_what.py` whose
 `down_revision` is the latest one and whose `upgrade` makes the same change with `op.*`
-(on SQLite, alter tables with `op.batch_alter_table`). `tests/test_migrations.py` fails
+(on SQLite, alter tables with `op.batch_alter_table`), and set `HEAD` in `bot.store.migrate` to
+its revision. `tests/test_migrations.py` fails
 until the migrated schema equals `bot.store.schema.metadata` again.
 """
