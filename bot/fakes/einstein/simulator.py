@@ -38,23 +38,20 @@ from aiohttp.typedefs import Handler
 
 from bot.fakes.einstein.auth import TokenIssuer
 from bot.fakes.einstein.faults import (
-    FORM_TYPES,
     Fault,
     FaultPlan,
     RecordedRequest,
     fault_response,
-    flatten_form,
     record_request,
 )
 from bot.fakes.einstein.objects import TrainParamsAs, render_api_usage
 from bot.fakes.einstein.requests import ApiError
+from bot.fakes.einstein.routes import TOKEN_PATH, error_response, language_routes, read_form
 from bot.fakes.einstein.service import LanguageService
 
 __all__ = ["DEFAULT_ACCOUNT", "EinsteinSimulator", "Fault", "RecordedRequest"]
 
 DEFAULT_ACCOUNT = "simulator@example.com"
-_TOKEN_PATH = "/v2/oauth2/token"  # noqa: S105 - a URL path, not a secret
-_MULTIPART = "multipart/form-data"
 _ISSUED_TOKEN_SECONDS = 24 * 3600
 
 
@@ -214,61 +211,14 @@ class EinsteinSimulator(LanguageService):
             return await self._observe(request, handler)
 
         async def token(request: web.Request) -> web.Response:
-            return web.json_response(self._auth.exchange(await self._form(request)))
-
-        async def train(request: web.Request) -> web.Response:
-            return web.json_response(self.train(await self._form(request, multipart=True)))
-
-        async def retrain(request: web.Request) -> web.Response:
-            return web.json_response(self.retrain(await self._form(request, multipart=True)))
-
-        async def status(request: web.Request) -> web.Response:
-            return web.json_response(self.training(request.match_info["modelId"]))
-
-        async def metrics(request: web.Request) -> web.Response:
-            return web.json_response(self.metrics(request.match_info["modelId"]))
-
-        async def curve(request: web.Request) -> web.Response:
-            body = self.learning_curve(request.match_info["modelId"], request.query)
-            return web.json_response(body)
-
-        async def models(request: web.Request) -> web.Response:
-            body = self.dataset_models(request.match_info["datasetId"], request.query)
-            return web.json_response(body)
-
-        async def dataset(request: web.Request) -> web.Response:
-            return web.json_response(self.dataset(request.match_info["datasetId"]))
-
-        async def examples(request: web.Request) -> web.Response:
-            body = self.examples(request.match_info["datasetId"], request.query)
-            return web.json_response(body)
-
-        async def feedback(request: web.Request) -> web.Response:
-            return web.json_response(self.feedback(await self._form(request, multipart=True)))
+            return web.json_response(self._auth.exchange(await read_form(request)))
 
         async def usage(_request: web.Request) -> web.Response:
             return web.json_response(render_api_usage(self._clock()))
 
         app = web.Application(middlewares=[observe])
-        # Route names are the spec's operation ids, which faults and `calls` refer to.
         app.add_routes(
-            [
-                web.post(_TOKEN_PATH, token, name="generateTokenV2"),
-                web.post("/v2/language/train", train, name="train"),
-                web.post("/v2/language/retrain", retrain, name="retrain"),
-                web.get("/v2/language/train/{modelId}", status, name="getTrainStatusAndProgress"),
-                web.get("/v2/language/models/{modelId}", metrics, name="getTrainedModelMetrics"),
-                web.get(
-                    "/v2/language/models/{modelId}/lc", curve, name="getTrainedModelLearningCurve"
-                ),
-                web.get(
-                    "/v2/language/datasets/{datasetId}/models", models, name="getTrainedModels"
-                ),
-                web.get("/v2/language/datasets/{datasetId}", dataset, name="getDataset"),
-                web.get("/v2/language/datasets/{datasetId}/examples", examples, name="getExamples"),
-                web.post("/v2/language/feedback", feedback, name="provideFeedback"),
-                web.get("/v2/apiusage", usage, name="getApiUsagePlansV2"),
-            ]
+            language_routes(self, token=token, usage=usage, strict_multipart=self._strict_multipart)
         )
         return app
 
@@ -290,25 +240,10 @@ class EinsteinSimulator(LanguageService):
             if fault.status is not None:
                 return fault_response(fault, fault.status)
         try:
-            if request.path != _TOKEN_PATH:
+            if request.path != TOKEN_PATH:
                 self._auth.authenticate(request.headers.get(hdrs.AUTHORIZATION))
             return await handler(request)
         except ApiError as exc:
-            return _error(exc.status, exc.message)
+            return error_response(exc.status, exc.message)
         except web.HTTPException as exc:  # unknown path, wrong method: JSON like the rest
-            return _error(exc.status, exc.reason)
-
-    async def _form(self, request: web.Request, *, multipart: bool = False) -> dict[str, str]:
-        content_type = request.content_type
-        if multipart and self._strict_multipart and content_type != _MULTIPART:
-            raise ApiError(400, f"Content-Type must be {_MULTIPART}, got '{content_type}'")
-        if content_type not in FORM_TYPES:
-            raise ApiError(400, f"Expected a form body, got Content-Type '{content_type}'")
-        try:
-            return flatten_form(await request.post())
-        except ValueError:
-            raise ApiError(400, "The request body is not a readable form") from None
-
-
-def _error(status: int, message: str) -> web.Response:
-    return web.json_response({"message": message}, status=status)
+            return error_response(exc.status, exc.reason)
