@@ -5,9 +5,10 @@ slash-command requests from this process: N one at a time, then N with 50 in fli
 minimal app is what Bolt's docs show: `AsyncApp` with a listener that only calls `ack()`, on
 asyncio's own event loop. The bot runs on uvloop's (`bot.eventloop`); "minimal uvloop" is the
 minimal app on uvloop, so each run shows what the loop alone is worth. "Bolt alone" is the
-bot's own Bolt app, HTTP handling (`build_bolt`, its reading of the form body) and loop with a
-listener that only acks: the bot without its own work, so each run shows how much of the gap
-to the minimal app is that work and how much the wiring.
+bot's own Bolt app, HTTP handling (`build_bolt`, its reading of the form body), loop and
+collector settings (`bot.server.settle_collector`) with a listener that only acks: the bot
+without its own work, so each run shows how much of the gap to the minimal app is that work and
+how much the wiring.
 "Bolt and store" is Bolt alone storing a new job through the bot's own store
 before each answer, as the bot does, with no checks: the floor of an answer that waits for its
 job's insert.
@@ -88,10 +89,10 @@ web.run_app(web_app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access
 """
 
 
-# The bot's Bolt app and request reading, as `bot.app.Bot` serves them, with nothing done before
-# the ack but the ack: an answer as long as the bot's confirmation. Given a SQLite file as a
-# fourth argument ("Bolt and store"), it first stores a new job through the bot's own store, as
-# the bot does before its answer, and checks nothing.
+# The bot's Bolt app and request reading, as `bot.app.Bot` serves them (its collector settings
+# included), with nothing done before the ack but the ack: an answer as long as the bot's
+# confirmation. Given a SQLite file as a fourth argument ("Bolt and store"), it first stores a
+# new job through the bot's own store, as the bot does before its answer, and checks nothing.
 BOLT_ALONE_APP = """
 import secrets
 import sys
@@ -101,6 +102,7 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from bot.core.jobs import Job, utcnow
 from bot.core.options import RetrainOptions
 from bot.eventloop import loop_factory
+from bot.server import settle_collector
 from bot.settings import Settings
 from bot.slack.bolt import build_bolt
 from bot.slack.inbound import to_bolt_request
@@ -131,6 +133,7 @@ async def app():
     web_app = web.Application()
     web_app.router.add_post("/slack/events", events)
     web_app.router.add_get("/healthz", lambda request: web.Response(text="ok"))
+    settle_collector()  # the collector as the bot's serving sets it
     return web_app
 
 # On the loop the bot runs on (`bot.eventloop`).
