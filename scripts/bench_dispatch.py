@@ -47,6 +47,7 @@ from bot.fakes.einstein.simulator import EinsteinSimulator
 from bot.fakes.loopback import model_ids
 from bot.fakes.slack import FakeSlack
 from bot.fakes.slack.signing import sign_slack_request, slash_command_body
+from bot.server import settle_collector
 from bot.settings import Settings
 from bot.slack.bolt import build_bolt
 from bot.slack.inbound import SlackRequest
@@ -79,9 +80,10 @@ def _requests(models: list[str]) -> Signed:
 async def _round(dispatch: Dispatch, requests: Signed) -> float:
     """CPU µs a request, dispatching `requests` fifty at a time."""
     # As `python -m bot` does after start-up: what lives on is moved out of the collector's
-    # sight, so a full collection does not walk what earlier rounds left.
+    # sight, so a full collection does not walk what earlier rounds left, and the youngest
+    # generation is collected as serving sets it.
     gc.collect()
-    gc.freeze()
+    settle_collector()
 
     async def one(body: str, headers: Headers) -> None:
         response = await dispatch(body, headers)
