@@ -5,7 +5,8 @@ Route names are the spec's operation ids, which faults and `EinsteinSimulator.ca
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 from aiohttp import web
 
@@ -19,6 +20,7 @@ TOKEN_PATH = "/v2/oauth2/token"  # noqa: S105 - a URL path, not a secret
 _MULTIPART = "multipart/form-data"
 
 Answer = Callable[[web.Request], Awaitable[web.Response]]
+Body = dict[str, Any]  # a JSON answer of the service
 
 
 def language_routes(
@@ -26,50 +28,47 @@ def language_routes(
 ) -> list[web.RouteDef]:
     """The routes of every call the simulator serves; `token` and `usage` answer those two."""
 
-    async def form(request: web.Request) -> dict[str, str]:
-        return await read_form(request, multipart=True, strict=strict_multipart)
+    def posted(call: Callable[[Mapping[str, str]], Body]) -> Answer:
+        async def answer(request: web.Request) -> web.Response:
+            form = await read_form(request, multipart=True, strict=strict_multipart)
+            return web.json_response(call(form))
 
-    async def train(request: web.Request) -> web.Response:
-        return web.json_response(service.train(await form(request)))
+        return answer
 
-    async def retrain(request: web.Request) -> web.Response:
-        return web.json_response(service.retrain(await form(request)))
+    def named(call: Callable[[str], Body], name: str) -> Answer:
+        async def answer(request: web.Request) -> web.Response:
+            return web.json_response(call(request.match_info[name]))
 
-    async def status(request: web.Request) -> web.Response:
-        return web.json_response(service.training(request.match_info["modelId"]))
+        return answer
 
-    async def metrics(request: web.Request) -> web.Response:
-        return web.json_response(service.metrics(request.match_info["modelId"]))
+    def paged(call: Callable[[str, Mapping[str, str]], Body], name: str) -> Answer:
+        async def answer(request: web.Request) -> web.Response:
+            return web.json_response(call(request.match_info[name], request.query))
 
-    async def curve(request: web.Request) -> web.Response:
-        body = service.learning_curve(request.match_info["modelId"], request.query)
-        return web.json_response(body)
+        return answer
 
-    async def models(request: web.Request) -> web.Response:
-        body = service.dataset_models(request.match_info["datasetId"], request.query)
-        return web.json_response(body)
-
-    async def dataset(request: web.Request) -> web.Response:
-        return web.json_response(service.dataset(request.match_info["datasetId"]))
-
-    async def examples(request: web.Request) -> web.Response:
-        body = service.examples(request.match_info["datasetId"], request.query)
-        return web.json_response(body)
-
-    async def feedback(request: web.Request) -> web.Response:
-        return web.json_response(service.feedback(await form(request)))
-
+    model, dataset = "/v2/language/models/{modelId}", "/v2/language/datasets/{datasetId}"
     return [
         web.post(TOKEN_PATH, token, name="generateTokenV2"),
-        web.post("/v2/language/train", train, name="train"),
-        web.post("/v2/language/retrain", retrain, name="retrain"),
-        web.get("/v2/language/train/{modelId}", status, name="getTrainStatusAndProgress"),
-        web.get("/v2/language/models/{modelId}", metrics, name="getTrainedModelMetrics"),
-        web.get("/v2/language/models/{modelId}/lc", curve, name="getTrainedModelLearningCurve"),
-        web.get("/v2/language/datasets/{datasetId}/models", models, name="getTrainedModels"),
-        web.get("/v2/language/datasets/{datasetId}", dataset, name="getDataset"),
-        web.get("/v2/language/datasets/{datasetId}/examples", examples, name="getExamples"),
-        web.post("/v2/language/feedback", feedback, name="provideFeedback"),
+        web.post("/v2/language/train", posted(service.train), name="train"),
+        web.post("/v2/language/retrain", posted(service.retrain), name="retrain"),
+        web.get(
+            "/v2/language/train/{modelId}",
+            named(service.training, "modelId"),
+            name="getTrainStatusAndProgress",
+        ),
+        web.get(model, named(service.metrics, "modelId"), name="getTrainedModelMetrics"),
+        web.get(
+            f"{model}/lc",
+            paged(service.learning_curve, "modelId"),
+            name="getTrainedModelLearningCurve",
+        ),
+        web.get(
+            f"{dataset}/models", paged(service.dataset_models, "datasetId"), name="getTrainedModels"
+        ),
+        web.get(dataset, named(service.dataset, "datasetId"), name="getDataset"),
+        web.get(f"{dataset}/examples", paged(service.examples, "datasetId"), name="getExamples"),
+        web.post("/v2/language/feedback", posted(service.feedback), name="provideFeedback"),
         web.get("/v2/apiusage", usage, name="getApiUsagePlansV2"),
     ]
 
