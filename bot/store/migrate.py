@@ -51,8 +51,8 @@ log = logging.getLogger(__name__)
 Revisions = tuple[str | None, str]  # (before or current, after or head)
 
 # The latest revision in `bot.store.migrations.versions` (a test holds the two together). A
-# database already there needs no migration, so start-up does not load Alembic (and Mako, about
-# 11 MB of a process) just to find that out: on Heroku the release phase has migrated already.
+# database already there needs no migration, so start-up does not load Alembic and Mako (about
+# 9 MB of a serving process) just to find that out: on Heroku the release phase has migrated.
 HEAD = "0003"
 VERSION_TABLE = "alembic_version"
 
