@@ -164,7 +164,7 @@ def _upgrade(connection: sa.Connection) -> tuple[str | None, str]:
     before = _current(connection)
     if before is not None and before not in runner.known():
         raise SchemaTooNew(before, latest)
-    runner.upgrade(connection)
+    runner.upgrade(connection, before)
     return before, latest
 
 

@@ -137,14 +137,13 @@ async def _bots(
 async def _release(database_url: str, *, workdir: Path) -> None:
     """Migrate the database as Heroku's release phase does (the Procfile's `release`), so the
     bots start on a schema at the latest revision, as they do in production."""
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "bot",
         "migrate",
         cwd=workdir,
-        env=env | {"PYTHONPATH": str(ROOT), "DATABASE_URL": database_url},
+        env=os.environ | {"PYTHONPATH": str(ROOT), "DATABASE_URL": database_url},
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE,
     )

@@ -24,7 +24,7 @@ from bot.store.migrations import baseline
 from bot.store.rows import to_job
 from bot.store.schema import jobs_table
 
-__all__ = ["BASELINE", "CommandError", "current", "head", "known", "upgrade"]
+__all__ = ["BASELINE", "CommandError", "head", "known", "upgrade"]
 
 BASELINE = "0001"
 
@@ -43,15 +43,10 @@ def known() -> frozenset[str]:
     return frozenset(s.revision for s in _script().walk_revisions())
 
 
-def current(connection: sa.Connection) -> str | None:
-    """The database's revision, None when it has none."""
-    return MigrationContext.configure(connection).get_current_revision()
-
-
-def upgrade(connection: sa.Connection) -> str | None:
-    """Bring the database to `head()`, adopting one made before migrations; the revision it
-    was at. The caller checks first that this code knows that revision."""
-    before = current(connection)
+def upgrade(connection: sa.Connection, before: str | None) -> None:
+    """Bring the database from revision `before` (None: none recorded) to `head()`, adopting
+    one made before migrations. The caller has read `before` and checked that this code knows
+    it."""
     adopted = before is None and _made_before_migrations(connection)
     if adopted:
         baseline.adopt(connection)
@@ -61,7 +56,6 @@ def upgrade(connection: sa.Connection) -> str | None:
     command.upgrade(config, "head")
     if adopted:
         _backfill_pending(connection)
-    return before
 
 
 def _made_before_migrations(connection: sa.Connection) -> bool:
