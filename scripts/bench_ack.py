@@ -19,6 +19,10 @@ times its acks (and only its acks: the minimal app calls no peer).
 
     python scripts/bench_ack.py [--requests 300] [--concurrency 50] [--pin] [--runs 1]
                                 [--bot-loop uvloop|asyncio] [--json out.json]
+                                [--database-url postgresql://postgres@127.0.0.1:5432/test]
+
+The bot and "Bolt and store" store their jobs in SQLite unless `--database-url` names a
+PostgreSQL server, as on Heroku: each run then creates its own databases there and drops them.
 
 With `--runs N` the whole comparison runs N times, each with fresh servers, and ends with
 each ratio's runs, their median and how many runs met the target: one run's p99 is its
@@ -33,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import json
 import multiprocessing
@@ -48,13 +53,16 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from followbench.bots import _database, _release
 from followbench.measure import cpu_seconds
+from followbench.scenario import POSTGRESQL
 
 from bot.fakes.einstein.simulator import EinsteinSimulator
 from bot.fakes.loopback import die_with_parent, free_port, model_ids, wait_healthy
@@ -91,7 +99,7 @@ web.run_app(web_app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access
 
 # The bot's Bolt app and request reading, as `bot.app.Bot` serves them (its collector settings
 # included), with nothing done before the ack but the ack: an answer as long as the bot's
-# confirmation. Given a SQLite file as a fourth argument ("Bolt and store"), it first stores a
+# confirmation. Given a database URL as a fourth argument ("Bolt and store"), it first stores a
 # new job through the bot's own store, as the bot does before its answer, and checks nothing.
 BOLT_ALONE_APP = """
 import secrets
@@ -112,7 +120,7 @@ async def app():
     settings = Settings(slack_bot_token="xoxb-bench", slack_signing_secret=sys.argv[2],
                         slack_api_url=sys.argv[3], _env_file=None)
     bolt = build_bolt(settings, aiohttp.ClientSession(), None)
-    store = SqlJobStore(f"sqlite:///{sys.argv[4]}") if len(sys.argv) > 4 else None
+    store = SqlJobStore(sys.argv[4]) if len(sys.argv) > 4 else None
     if store is not None:
         await store.open()
 
@@ -381,8 +389,15 @@ async def main() -> int:
         default="uvloop",
         help="the bot's event loop: uvloop's, as it runs, or asyncio's own, to compare",
     )
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="a PostgreSQL server (admin URL) to create each run's databases on; else SQLite",
+    )
     parser.add_argument("--json", type=Path, default=None, help="write the numbers here too")
     args = parser.parse_args()
+    if args.database_url is not None and urlsplit(args.database_url).scheme not in POSTGRESQL:
+        parser.error("--database-url takes a PostgreSQL URL (leave it out for SQLite)")
 
     args.cpus = None  # with --pin: (this process and the peers, the server)
     if args.pin:
@@ -416,6 +431,7 @@ async def main() -> int:
         "requests": args.requests,
         "pinned": args.pin,
         "bot_loop": args.bot_loop,
+        "database": "sqlite" if args.database_url is None else "postgresql",
     }
     if args.runs > 1:
         print(f"\nall {args.runs} runs:")
@@ -437,7 +453,7 @@ Phases = dict[str, dict[str, float]]  # a server's numbers, by phase
 
 # The apps the bot is compared with: each a script given its port, the signing secret, the fake
 # Slack's URL and its own arguments ("Bolt and store": its database, a file of the run's).
-_STORE = "the run's SQLite file"
+_STORE = "the run's database"
 _APPS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("minimal Bolt", MINIMAL_APP, ()),
     ("minimal uvloop", MINIMAL_APP, ("uvloop",)),
@@ -472,47 +488,58 @@ _RATIOS = {
 async def _one_run(
     peers: Peers, args: argparse.Namespace, *, first_model: int
 ) -> dict[str, Phases]:
-    """The five servers one after another, each started fresh and stopped after its phases."""
+    """The five servers one after another, each started fresh and stopped after its phases.
+
+    The bot and "Bolt and store" each get a new database (a SQLite file, or one created on the
+    `--database-url` server), migrated before they start, as Heroku's release phase does."""
     base_env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "EINSTEIN_"))}
-    with tempfile.TemporaryDirectory() as workdir:
-        bot_port = free_port()
-        bot_env = base_env | {
-            "SLACK_BOT_TOKEN": "xoxb-bench",
-            "SLACK_SIGNING_SECRET": SECRET,
-            "SLACK_API_URL": peers.slack_api_url,
-            "EINSTEIN_API_URL": peers.einstein_url,
-            "EINSTEIN_ACCESS_TOKEN": peers.einstein_token,
-            "DATABASE_URL": f"sqlite:///{Path(workdir) / 'bench.sqlite3'}",
-            "PORT": str(bot_port),
-            "LOG_LEVEL": "WARNING",
-            "RETRAIN_POLL_INTERVAL": "10",
-        }
-        bot = await _bench_server(
-            "retrain-bot",
-            [sys.executable, "-m", "bot"]
-            if args.bot_loop == "uvloop"
-            else [sys.executable, "-c", ON_ASYNCIO],
-            bot_env,
-            bot_port,
-            peers,
-            args,
-            first_model=first_model,
-            follows_jobs=True,
-        )
-        results = {"retrain-bot": bot}
-        store = str(Path(workdir) / "floor.sqlite3")
-        for name, source, own in _APPS:
-            port = free_port()
-            extra = [store if arg == _STORE else arg for arg in own]
-            results[name] = await _bench_server(
-                name,
-                [sys.executable, "-c", source, str(port), SECRET, peers.slack_api_url, *extra],
-                base_env,
-                port,
+    with tempfile.TemporaryDirectory() as tmp:
+        async with contextlib.AsyncExitStack() as stack:
+            databases: list[str] = []
+            for owner in ("bot", "floor"):
+                workdir = Path(tmp) / owner
+                workdir.mkdir()
+                url = await stack.enter_async_context(_database(args.database_url, workdir=workdir))
+                await _release(url, workdir=workdir)
+                databases.append(url)
+            bot_database, floor_database = databases
+            bot_port = free_port()
+            bot_env = base_env | {
+                "SLACK_BOT_TOKEN": "xoxb-bench",
+                "SLACK_SIGNING_SECRET": SECRET,
+                "SLACK_API_URL": peers.slack_api_url,
+                "EINSTEIN_API_URL": peers.einstein_url,
+                "EINSTEIN_ACCESS_TOKEN": peers.einstein_token,
+                "DATABASE_URL": bot_database,
+                "PORT": str(bot_port),
+                "LOG_LEVEL": "WARNING",
+                "RETRAIN_POLL_INTERVAL": "10",
+            }
+            bot = await _bench_server(
+                "retrain-bot",
+                [sys.executable, "-m", "bot"]
+                if args.bot_loop == "uvloop"
+                else [sys.executable, "-c", ON_ASYNCIO],
+                bot_env,
+                bot_port,
                 peers,
                 args,
                 first_model=first_model,
+                follows_jobs=True,
             )
+            results = {"retrain-bot": bot}
+            for name, source, own in _APPS:
+                port = free_port()
+                extra = [floor_database if arg == _STORE else arg for arg in own]
+                results[name] = await _bench_server(
+                    name,
+                    [sys.executable, "-c", source, str(port), SECRET, peers.slack_api_url, *extra],
+                    base_env,
+                    port,
+                    peers,
+                    args,
+                    first_model=first_model,
+                )
     return results
 
 

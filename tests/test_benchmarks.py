@@ -53,6 +53,7 @@ async def test_bench_ack_times_every_server_in_both_phases(tmp_path: Path, bot_l
     )
     summary = json.loads(out.read_text())
     assert summary["bot_loop"] == bot_loop
+    assert summary["database"] == "sqlite"
     [run] = summary["runs"]
     for server in ("retrain_bot", "minimal_bolt", "minimal_uvloop", "bolt_alone", "bolt_and_store"):
         for phase in ("sequential", "5 at a time"):
@@ -71,6 +72,21 @@ async def test_bench_ack_times_every_server_in_both_phases(tmp_path: Path, bot_l
     ):
         assert run[ratio] > 0, ratio
     assert "retrain-bot p99 / minimal p99" in printed
+
+
+async def test_bench_ack_stores_on_postgresql_when_given_a_server(tmp_path: Path) -> None:
+    out = tmp_path / "ack.json"
+    async with postgres_database() as url:
+        await _script(
+            "bench_ack.py",
+            *("--requests", "10", "--concurrency", "5", "--database-url", url, "--json", str(out)),
+        )
+    summary = json.loads(out.read_text())
+    assert summary["database"] == "postgresql"
+    [run] = summary["runs"]
+    # Every command was stored and its job begun: Einstein's retrain was called for each.
+    assert run["retrain_bot"]["5 at a time"]["retrains_done_after_s"] >= 0
+    assert run["bolt_and_store"]["5 at a time"]["p99_ms"] > 0
 
 
 async def test_bench_follow_tells_every_state_once(tmp_path: Path) -> None:
