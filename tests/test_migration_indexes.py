@@ -1,33 +1,41 @@
-"""Revision 0003 (two job indexes fewer) on SQLite and PostgreSQL: rows stay, the two indexes
-go (and come back with the downgrade), and the reads they served still find their rows by an
-index (SQLite's query plans)."""
+"""Revisions 0003 (two job indexes fewer) and 0004 (the lease index) on SQLite and PostgreSQL:
+rows stay, the indexes go (and come back with the downgrade), and the reads they served still
+find their rows by an index (the query plans)."""
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
-from bot.store.jobs import SqlJobStore
+from bot.store.jobs import SqlJobStore, _claimable
 from bot.store.migrate import head, schema_status
 from bot.store.reads import _newest
-from bot.store.rows import to_row
+from bot.store.rows import to_row, utc_now
 from bot.store.schema import ACTIVE, jobs_table, metadata
+from tests.conftest import postgres_database
 from tests.test_migration_workspaces import JOB, _differences, _to
 from tests.test_migrations import _run
 
-DROPPED = {"ix_retrain_jobs_model_id", "ix_retrain_jobs_status"}
+# Each revision that drops indexes, with the revision before it and what it drops.
+DROPS = {
+    "0003": ("0002", {"ix_retrain_jobs_model_id", "ix_retrain_jobs_status"}),
+    "0004": ("0003", {"retrain_jobs_lease"}),
+}
 
 
 def _job_indexes(connection: sa.Connection) -> set[str]:
     return {index["name"] or "" for index in sa.inspect(connection).get_indexes("retrain_jobs")}
 
 
-async def test_a_database_at_0002_keeps_its_jobs_without_the_two_indexes(
-    database_url: str,
+@pytest.mark.parametrize("revision", sorted(DROPS))
+async def test_a_database_before_the_revision_keeps_its_jobs_without_the_indexes(
+    database_url: str, revision: str
 ) -> None:
-    await _run(database_url, _to("0002"))
+    before, dropped = DROPS[revision]
+    await _run(database_url, _to(before))
     await _run(database_url, lambda conn: conn.execute(jobs_table.insert(), [to_row(JOB)]))
-    assert await _run(database_url, _job_indexes) >= DROPPED
-    assert await schema_status(database_url) == ("0002", head())
+    assert await _run(database_url, _job_indexes) >= dropped
+    assert await schema_status(database_url) == (before, head())
     store = SqlJobStore(database_url)  # opening upgrades to the head
     await store.open()
     try:
@@ -38,12 +46,27 @@ async def test_a_database_at_0002_keeps_its_jobs_without_the_two_indexes(
         await store.close()
     assert await schema_status(database_url) == (head(), head())
     indexes = await _run(database_url, _job_indexes)
-    assert not DROPPED & indexes
-    assert {"retrain_jobs_model_created", "retrain_jobs_requester_created"} <= indexes
+    assert not dropped & indexes
+    assert {
+        "retrain_jobs_model_created",
+        "retrain_jobs_requester_created",
+        "retrain_jobs_pending",
+    } <= indexes
     assert await _run(database_url, _differences(metadata)) == []
+    # The job's lease is still read and written without the lease index.
+    assert await _claimed(database_url) == [JOB.id]
 
-    await _run(database_url, _to("0002", down=True))
-    assert await _run(database_url, _job_indexes) >= DROPPED
+    await _run(database_url, _to(before, down=True))
+    assert await _run(database_url, _job_indexes) >= dropped
+
+
+async def _claimed(database_url: str) -> list[str]:
+    store = SqlJobStore(database_url)
+    await store.open()
+    try:
+        return [job.id for job in await store.claim(limit=5, lease_seconds=30)]
+    finally:
+        await store.close()
 
 
 async def test_the_reads_of_a_model_and_of_a_person_still_use_an_index(sqlite_url: str) -> None:
@@ -65,6 +88,7 @@ async def test_the_reads_of_a_model_and_of_a_person_still_use_an_index(sqlite_ur
             limit=5,
             team_id=None,
         ),
+        "the jobs to claim": _claimable(utc_now(), 5),
     }
 
     def plans(connection: sa.Connection) -> dict[str, str]:
@@ -78,3 +102,21 @@ async def test_the_reads_of_a_model_and_of_a_person_still_use_an_index(sqlite_ur
     for name, plan in (await _run(sqlite_url, plans)).items():
         assert "USING INDEX" in plan or "USING COVERING INDEX" in plan, (name, plan)
         assert "SCAN retrain_jobs" not in plan, (name, plan)
+
+
+async def test_postgresql_claims_jobs_by_the_pending_index() -> None:
+    async with postgres_database() as url:
+        store = SqlJobStore(url)
+        await store.open()
+        await store.close()
+
+        def plan(connection: sa.Connection) -> str:
+            # A new table is small enough to read whole; forbidding that shows which index
+            # the planner would use on a large one.
+            connection.exec_driver_sql("SET enable_seqscan = off")
+            query = _claimable(utc_now(), 5).compile(
+                connection, compile_kwargs={"literal_binds": True}
+            )
+            return "\n".join(row[0] for row in connection.exec_driver_sql(f"EXPLAIN {query}"))
+
+        assert "retrain_jobs_pending" in await _run(url, plan)

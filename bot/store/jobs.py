@@ -184,18 +184,8 @@ class SqlJobStore(JobReads):
     async def claim(self, *, limit: int, lease_seconds: float) -> list[Job]:
         """Lease up to `limit` unfinished jobs that nobody holds (or whose lease expired)."""
         c = jobs_table.c
-        now = utc_now()
-        free = (
-            sa.select(c.id)
-            .where(c.pending.is_(True))
-            .where(sa.or_(c.lease_owner.is_(None), c.lease_expires < now))
-            .order_by(c.created_at)
-            .limit(limit)
-            # Other instances skip rows being claimed instead of waiting for them.
-            .with_for_update(skip_locked=True)
-        )
         async with self._begin() as conn:
-            ids = [r[0] for r in (await conn.execute(free)).all()]
+            ids = [r[0] for r in (await conn.execute(_claimable(utc_now(), limit))).all()]
             if not ids:
                 return []
             await conn.execute(
@@ -247,3 +237,18 @@ class SqlJobStore(JobReads):
                 await conn.execute(sa.text("SELECT 1"))
         except TimeoutError:
             raise StoreError(f"the database did not answer within {within:g} s") from None
+
+
+def _claimable(now: datetime, limit: int) -> sa.Select[tuple[str]]:
+    """Up to `limit` unfinished jobs that nobody holds (or whose lease expired), oldest first;
+    found by `retrain_jobs_pending`."""
+    c = jobs_table.c
+    return (
+        sa.select(c.id)
+        .where(c.pending.is_(True))
+        .where(sa.or_(c.lease_owner.is_(None), c.lease_expires < now))
+        .order_by(c.created_at)
+        .limit(limit)
+        # Other instances skip rows being claimed instead of waiting for them.
+        .with_for_update(skip_locked=True)
+    )

@@ -16,7 +16,7 @@ revision. The revisions themselves are in `bot.store.migrations`. A database is 
 
 For other code, such as a health check:
 
-    current, head = await schema_status(url)  # ("0003", "0003"); current is None when the
+    current, head = await schema_status(url)  # ("0004", "0004"); current is None when the
     up_to_date = current == head              # database has no revision (empty, or older)
 
 Every failure is a `StoreError` (a malformed URL: `ConfigError`) whose one-line message never
@@ -53,7 +53,7 @@ Revisions = tuple[str | None, str]  # (before or current, after or head)
 # The latest revision in `bot.store.migrations.versions` (a test holds the two together). A
 # database already there needs no migration, so start-up does not load Alembic and Mako (about
 # 9 MB of a serving process) just to find that out: on Heroku the release phase has migrated.
-HEAD = "0003"
+HEAD = "0004"
 VERSION_TABLE = "alembic_version"
 
 

@@ -96,7 +96,8 @@ sa.Index(
     sqlite_where=jobs_table.c.status.in_(ACTIVE),
     postgresql_where=jobs_table.c.status.in_(ACTIVE),
 )
-sa.Index("retrain_jobs_lease", jobs_table.c.lease_expires)
+# The unfinished jobs, claimed by whichever instance has room (their leases are read from the
+# few rows this finds, so `lease_expires` needs no index of its own).
 sa.Index("retrain_jobs_pending", jobs_table.c.pending)
 # The read commands and the Home tab: the newest jobs of everybody, of one model, of one
 # person, of one team, each found by an index however many jobs the table holds.
