@@ -40,7 +40,6 @@ import asyncio
 import contextlib
 import gc
 import json
-import multiprocessing
 import os
 import secrets
 import statistics
@@ -48,9 +47,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -60,106 +58,18 @@ import aiohttp
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from ackbench.apps import APPS, ON_ASYNCIO, STORE
+from ackbench.peers import Peers, pinned_to
 from followbench.bots import _database, _release
 from followbench.measure import cpu_seconds
 from followbench.scenario import POSTGRESQL
 
-from bot.fakes.einstein.simulator import EinsteinSimulator
 from bot.fakes.loopback import die_with_parent, free_port, model_ids, wait_healthy
-from bot.fakes.slack import FakeSlack, send_slash_command
+from bot.fakes.slack import send_slash_command
 
 SECRET = secrets.token_hex(16)
 MODELS: list[str] = []
 CHANNEL = "C0001"
-
-MINIMAL_APP = """
-import sys
-from aiohttp import web
-from slack_bolt.async_app import AsyncApp
-from slack_sdk.web.async_client import AsyncWebClient
-
-app = AsyncApp(client=AsyncWebClient(token="xoxb-bench", base_url=sys.argv[3]),
-               signing_secret=sys.argv[2])
-
-@app.command("/retrain")
-async def retrain(ack):
-    await ack()
-
-web_app = app.web_app(path="/slack/events")
-web_app.router.add_get("/healthz", lambda request: web.Response(text="ok"))
-# Given "uvloop" as a fourth argument, on uvloop's loop: what the loop alone does for Bolt.
-loop = None
-if sys.argv[4:] == ["uvloop"]:
-    import uvloop
-    loop = uvloop.new_event_loop()
-web.run_app(web_app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None,
-            loop=loop)
-"""
-
-
-# The bot's Bolt app and request reading, as `bot.app.Bot` serves them (its collector settings
-# included), with nothing done before the ack but the ack: an answer as long as the bot's
-# confirmation. Given a database URL as a fourth argument ("Bolt and store"), it first stores a
-# new job through the bot's own store, as the bot does before its answer, and checks nothing.
-BOLT_ALONE_APP = """
-import secrets
-import sys
-import aiohttp
-from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response
-from bot.core.jobs import Job, utcnow
-from bot.core.options import RetrainOptions
-from bot.eventloop import loop_factory
-from bot.server import settle_collector
-from bot.settings import Settings
-from bot.slack.bolt import build_bolt
-from bot.slack.inbound import to_bolt_request
-from bot.store.jobs import SqlJobStore
-
-async def app():
-    settings = Settings(slack_bot_token="xoxb-bench", slack_signing_secret=sys.argv[2],
-                        slack_api_url=sys.argv[3], _env_file=None)
-    bolt = build_bolt(settings, aiohttp.ClientSession(), None)
-    store = SqlJobStore(sys.argv[4]) if len(sys.argv) > 4 else None
-    if store is not None:
-        await store.open()
-
-    @bolt.command("/retrain")
-    async def retrain(ack, command):
-        if store is not None:
-            job = Job(id=secrets.token_hex(8), model_id=command["text"].split()[0],
-                      options=RetrainOptions(train_split_ratio=0.7),
-                      requester=command["user_id"], channel=command["channel_id"],
-                      origin_channel=command["channel_id"], team_id=command["team_id"],
-                      response_url=command["response_url"], created_at=utcnow())
-            await store.add(job, lease_seconds=30)
-        await ack(text=f":hourglass_flowing_sand: Submitting a retrain of `{command['text']}`.")
-
-    async def events(request):
-        return await to_aiohttp_response(await bolt.async_dispatch(await to_bolt_request(request)))
-
-    web_app = web.Application()
-    web_app.router.add_post("/slack/events", events)
-    web_app.router.add_get("/healthz", lambda request: web.Response(text="ok"))
-    settle_collector()  # the collector as the bot's serving sets it
-    return web_app
-
-# On the loop the bot runs on (`bot.eventloop`).
-factory = loop_factory()
-web.run_app(app(), host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None,
-            loop=factory() if factory else None)
-"""
-
-
-# `python -m bot` on asyncio's own event loop instead of uvloop's (`--bot-loop asyncio`).
-ON_ASYNCIO = """
-import sys
-import bot.eventloop
-bot.eventloop.loop_factory = lambda: None
-from bot.__main__ import main
-if __name__ == "__main__":  # not again in a spawned worker (the bot's picture workers)
-    sys.exit(main([]))
-"""
 
 
 def _percentile(values: Sequence[float], q: float) -> float:
@@ -228,7 +138,7 @@ async def _bench_server(
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        preexec_fn=_pinned_to(args.cpus[1]) if args.cpus else die_with_parent,
+        preexec_fn=pinned_to(args.cpus[1]) if args.cpus else die_with_parent,
     )
     url = f"http://127.0.0.1:{port}/slack/events"
     results: Phases = {}
@@ -303,76 +213,6 @@ async def _retrains_done(peers: Peers, expected: int) -> float:
         await asyncio.sleep(0.01)
 
 
-@dataclass
-class Peers:
-    """The Einstein simulator and the fake Slack, served by a child process (`_serve_peers`)."""
-
-    process: multiprocessing.process.BaseProcess
-    conn: Connection
-    einstein_url: str
-    einstein_token: str
-    slack_api_url: str
-    response_urls: list[str]
-
-    @classmethod
-    def start(cls, models: list[str], *, response_urls: int, cpu: int | None) -> Peers:
-        parent, child = multiprocessing.get_context("spawn").Pipe()
-        process = multiprocessing.get_context("spawn").Process(
-            target=_serve_peers, args=(child, models, response_urls, cpu), daemon=True
-        )
-        process.start()
-        ready = parent.recv()
-        return cls(process=process, conn=parent, **ready)
-
-    def retrains_done(self) -> int:
-        self.conn.send("retrains")
-        return int(self.conn.recv())
-
-    def stop(self) -> None:
-        self.conn.send("stop")
-        self.process.join(timeout=20)
-
-
-def _pinned_to(cpu: int) -> Callable[[], None]:
-    def start() -> None:
-        die_with_parent()
-        os.sched_setaffinity(0, {cpu})
-
-    return start
-
-
-def _serve_peers(conn: Connection, models: list[str], response_urls: int, cpu: int | None) -> None:
-    if cpu is not None:
-        os.sched_setaffinity(0, {cpu})
-    asyncio.run(_peers_main(conn, models, response_urls))
-
-
-async def _peers_main(conn: Connection, models: list[str], response_urls: int) -> None:
-    simulator = EinsteinSimulator(time_scale=1.0)
-    for model in models:
-        simulator.add_model(model)
-    einstein_url = await simulator.start()
-    slack = FakeSlack()
-    await slack.start()
-    conn.send(
-        {
-            "einstein_url": einstein_url,
-            "einstein_token": simulator.issue_token(),
-            "slack_api_url": slack.api_url,
-            "response_urls": [slack.response_url() for _ in range(response_urls)],
-        }
-    )
-    loop = asyncio.get_running_loop()
-    try:
-        while (asked := await loop.run_in_executor(None, conn.recv)) != "stop":
-            assert asked == "retrains"
-            retrains = simulator.calls("retrain")
-            conn.send(sum(1 for r in retrains if r.status == 200))
-    finally:
-        await slack.stop()
-        await simulator.stop()
-
-
 async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=300)
@@ -410,7 +250,7 @@ async def main() -> int:
     MODELS[:] = model_ids(args.runs * per_run, prefix="BENCH")
     peers = Peers.start(
         MODELS,
-        response_urls=(1 + len(_APPS)) * args.runs * per_run,  # the bot's, then each app's
+        response_urls=(1 + len(APPS)) * args.runs * per_run,  # the bot's, then each app's
         cpu=args.cpus[0] if args.cpus else None,
     )
     runs: list[dict[str, Any]] = []
@@ -450,16 +290,6 @@ async def main() -> int:
 
 
 Phases = dict[str, dict[str, float]]  # a server's numbers, by phase
-
-# The apps the bot is compared with: each a script given its port, the signing secret, the fake
-# Slack's URL and its own arguments ("Bolt and store": its database, a file of the run's).
-_STORE = "the run's database"
-_APPS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    ("minimal Bolt", MINIMAL_APP, ()),
-    ("minimal uvloop", MINIMAL_APP, ("uvloop",)),
-    ("Bolt alone", BOLT_ALONE_APP, ()),
-    ("Bolt and store", BOLT_ALONE_APP, (_STORE,)),
-)
 
 
 @dataclass(frozen=True)
@@ -528,9 +358,9 @@ async def _one_run(
                 follows_jobs=True,
             )
             results = {"retrain-bot": bot}
-            for name, source, own in _APPS:
+            for name, source, own in APPS:
                 port = free_port()
-                extra = [floor_database if arg == _STORE else arg for arg in own]
+                extra = [floor_database if arg == STORE else arg for arg in own]
                 results[name] = await _bench_server(
                     name,
                     [sys.executable, "-c", source, str(port), SECRET, peers.slack_api_url, *extra],
