@@ -69,7 +69,7 @@ async def _claimed(database_url: str) -> list[str]:
         await store.close()
 
 
-async def test_the_reads_of_a_model_and_of_a_person_still_use_an_index(sqlite_url: str) -> None:
+async def test_the_reads_and_the_claim_of_jobs_still_use_an_index(sqlite_url: str) -> None:
     store = SqlJobStore(sqlite_url)
     await store.open()
     await store.close()
