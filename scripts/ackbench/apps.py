@@ -95,7 +95,7 @@ if __name__ == "__main__":  # not again in a spawned worker (the bot's picture w
 
 
 # The apps the bot is compared with: each a script given its port, the signing secret, the fake
-# Slack's URL and its own arguments ("Bolt and store": its database, a file of the run's).
+# Slack's URL and its own arguments ("Bolt and store": the URL of a database of the run's).
 STORE = "the run's database"
 APPS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("minimal Bolt", MINIMAL_APP, ()),
