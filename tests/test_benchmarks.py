@@ -103,6 +103,10 @@ async def test_bench_follow_tells_every_state_once(tmp_path: Path) -> None:
     assert result["commands_failed"] == 0
     assert (result["replies_missing"], result["replies_repeated"]) == (0, 0)
     assert result["main_peak_rss_mb"] > 0
+    # Every state change was seen by a status call before its reply: the delay in two parts.
+    assert result["delay_seen_s"]["count"] == result["delay_told_s"]["count"] == 12
+    assert 0 <= result["delay_seen_s"]["max"] <= result["delay_all_s"]["max"]
+    assert result["delay_told_s"]["max"] <= result["delay_all_s"]["max"]
 
 
 async def test_bench_insert_on_sqlite_and_postgresql() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import statistics
 from collections import Counter
 from collections.abc import Sequence
@@ -48,11 +49,19 @@ def summarise(
     """The run's numbers, as `bench_follow.py` prints and saves them."""
     courses = _courses(seen.simulator, seen.model_ids, time_scale=config.time_scale)
 
-    # Delay from each state change to the reply announcing it.
+    # Delay from each state change to the reply announcing it, and its two parts: until the
+    # first status call that could see the change, and from that call to the reply.
+    status_times: dict[str | None, list[float]] = {}
+    for r in seen.simulator.requests:
+        if r.operation == STATUS_CALL and r.status == 200:
+            status_times.setdefault(r.model_id, []).append(r.time)
     started_delays: list[float] = []
     ended_delays: list[float] = []
+    seen_delays: list[float] = []
+    told_delays: list[float] = []
     missing: list[str] = []
     for model_id, course in courses.items():
+        calls = sorted(status_times.get(model_id, []))
         for state, changed, delays in (
             ("RUNNING", course.started, started_delays),
             (course.outcome, course.ended, ended_delays),
@@ -60,8 +69,12 @@ def summarise(
             posted = seen.replies.first.get((model_id, state))
             if posted is None:
                 missing.append(f"{model_id}:{state}")
-            else:
-                delays.append(posted - changed)
+                continue
+            delays.append(posted - changed)
+            at = bisect.bisect_left(calls, changed)
+            if at < len(calls) and calls[at] <= posted:
+                seen_delays.append(calls[at] - changed)
+                told_delays.append(posted - calls[at])
 
     # The quiet window: every training runs and has said so, and none has ended yet.
     running_replies = [
@@ -176,6 +189,8 @@ def summarise(
         "delay_started_s": _spread(started_delays),
         "delay_ended_s": _spread(ended_delays),
         "delay_all_s": _spread(all_delays),
+        "delay_seen_s": _spread(seen_delays),
+        "delay_told_s": _spread(told_delays),
         "delay_target_s": target,
         "delays_over_target": sum(1 for d in all_delays if d > target),
         "replies_missing": len(missing),

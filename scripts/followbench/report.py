@@ -162,6 +162,8 @@ def _table(results: Sequence[dict[str, Any]]) -> str:
     row("delay all p50, s", ".2f", "delay_all_s", "p50")
     row("delay all p95, s", ".2f", "delay_all_s", "p95")
     row("delay all max, s", ".2f", "delay_all_s", "max")
+    row("  until a status call could see it p95, s", ".2f", "delay_seen_s", "p95")
+    row("  from that call to the reply p95, s", ".2f", "delay_told_s", "p95")
     row("delays over target", "d", "delays_over_target")
     pair("replies missing / repeated", "replies_missing", "replies_repeated")
     pair("bot log warnings / errors", "bot_log_warnings", "bot_log_errors")
