@@ -48,32 +48,33 @@ def _delays(job: Job, *, errors: int = 0, n: int = 400) -> list[float]:
     ],
 )
 def test_delay_by_state(changes: dict[str, object], errors: int, center: float) -> None:
-    """Running at the interval, queued up to 3x by position, errors doubling up to the cap."""
+    """Running at the interval, queued up to 3x by position, errors doubling up to the cap;
+    the jitter only shortens a delay, so the interval is the longest wait between two polls."""
     delays = _delays(_job(**changes), errors=errors)
     assert min(delays) >= center * 0.8
-    assert max(delays) <= center * 1.2
-    assert statistics.mean(delays) == pytest.approx(center, rel=0.05)
+    assert max(delays) <= center
+    assert statistics.mean(delays) == pytest.approx(center * 0.9, rel=0.05)
 
 
 def test_jitter_spreads_polls() -> None:
     """A thousand jobs started together do not poll in lock-step."""
     delays = _delays(_job(status="RUNNING"), n=1000)
-    assert len({round(d, 3) for d in delays}) > 800  # ~885 expected over 4,000 buckets
+    assert len({round(d, 3) for d in delays}) > 700  # ~787 expected over 2,000 buckets
     assert statistics.pstdev(delays) > 0.5
 
 
 def test_awaiting_approval_wakes_for_the_expiry() -> None:
     """A job waiting for approval looks again around its expiry, not later."""
     job = _job(status="AWAITING_APPROVAL", approval_expires_at=NOW + timedelta(seconds=2))
-    assert max(_delays(job)) <= 2 * 1.2
+    assert max(_delays(job)) <= 2
 
 
 def test_awaiting_approval_wakes_for_the_reminder() -> None:
     """Half-way to a distant expiry, the job looks again to remind the approvers."""
     job = _job(status="AWAITING_APPROVAL", approval_expires_at=NOW + timedelta(seconds=4))
-    assert max(_delays(job)) <= 2 * 1.2
+    assert max(_delays(job)) <= 2
     reminded = job.with_changes(reached=frozenset({"REMINDER"}))
-    assert min(_delays(reminded)) > 2 * 1.2
+    assert min(_delays(reminded)) > 2
 
 
 def test_takeover_bound() -> None:
