@@ -96,11 +96,7 @@ def summarise(
     peak_kib = max(peak_rss_kib, peak_tree_kib)
     log_lines = [line for lines in seen.logs for line in lines]
 
-    polls = Counter(
-        r.model_id
-        for r in seen.simulator.requests
-        if r.operation == STATUS_CALL and r.status == 200
-    )
+    polls = Counter({model_id: len(times) for model_id, times in status_times.items()})
     per_training = [polls.get(m, 0) for m in courses]
     minutes = [
         (c.ended - c.created) * config.time_scale / 60 for c in courses.values() if c.ended > 0
