@@ -228,6 +228,56 @@ async def test_inserts_at_once_share_transactions_and_keep_one_job_per_model(
     assert stored == {f"j{n}" for n in range(29)}
 
 
+async def test_saves_at_once_share_transactions(sqlite_url: str) -> None:
+    """SQLite: thirty job writes at once cost a few transactions, not thirty (each one alone
+    was three trips to the one connection's thread), and every write is stored."""
+    store = SqlJobStore(sqlite_url)
+    await store.open()
+    commits: list[object] = []
+    try:
+        jobs = [_job(f"j{n}", model_id=f"MODEL{n:04d}") for n in range(30)]
+        await asyncio.gather(*(store.add(job, lease_seconds=30) for job in jobs))
+        sa.event.listen(store.engine.sync_engine, "commit", commits.append)
+        await asyncio.gather(*(store.save(job.with_changes(status="RUNNING")) for job in jobs))
+        assert 1 <= len(commits) <= 3
+        assert {job.status for job in await store.unfinished()} == {"RUNNING"}
+    finally:
+        await store.close()
+
+
+async def test_a_lost_lease_fails_only_its_own_write(database_url: str) -> None:
+    """Writes at once, one of them for a job another instance took over: that write gets
+    LeaseLost and changes nothing; the others are stored."""
+    first = SqlJobStore(database_url, owner="first")
+    second = SqlJobStore(database_url, owner="second")
+    await first.open()
+    await second.open()
+    try:
+        jobs = [_job(f"j{n}", model_id=f"MODEL{n}", status="QUEUED") for n in range(5)]
+        await asyncio.gather(*(first.add(job, lease_seconds=30) for job in jobs))
+        await second.take_over(jobs[2].with_changes(status="CANCELLED"), lease_seconds=30)
+        commits: list[object] = []
+        sa.event.listen(first.engine.sync_engine, "commit", commits.append)
+        outcomes = await asyncio.gather(
+            *(first.save(job.with_changes(status="RUNNING")) for job in jobs),
+            return_exceptions=True,
+        )
+        assert [type(o).__name__ for o in outcomes] == ["NoneType"] * 2 + ["LeaseLost"] + [
+            "NoneType"
+        ] * 2
+        assert "j2" in str(outcomes[2])
+        if first.dialect == "sqlite":
+            assert len(commits) == 1, "one batch, the lost lease found inside it"
+        stored = {job.id: job.status for job in await second.recent(limit=10)}
+        assert stored == {"j0": "RUNNING", "j1": "RUNNING", "j2": "CANCELLED"} | {
+            "j3": "RUNNING",
+            "j4": "RUNNING",
+        }
+    finally:
+        await first.close()
+        await second.close()
+
+
 async def test_leases_between_two_instances(database_url: str) -> None:
     """A leased job is not claimed by another instance until released or expired; the
     instance that lost a lease can no longer write the job."""

@@ -2,9 +2,10 @@
 
 One SQL implementation serves SQLite (the embedded default) and PostgreSQL through SQLAlchemy
 Core; `JobStore` is the protocol the rest of the bot depends on. Opening the database and its
-schema: `bot.store.database`; rows: `bot.store.rows`; new jobs' group commit: `bot.store.inserts`;
-the reads, and the team they take: `bot.store.reads`. Here: opening the store, its transactions,
-adding and saving a job, and the leases.
+schema: `bot.store.database`; rows: `bot.store.rows`; new jobs' group commit: `bot.store.inserts`,
+and the job writes' on SQLite: `bot.store.saves`; the reads, and the team they take:
+`bot.store.reads`. Here: opening the store, its transactions, adding and saving a job, and the
+leases.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from bot.store.inserts import DuplicateJob, GroupInsert
 from bot.store.migrate import upgrade_engine
 from bot.store.reads import JobReads
 from bot.store.rows import to_job, to_row, utc_now
+from bot.store.saves import SAVE, GroupSave, LeaseLost, lease_lost
 from bot.store.schema import jobs_table
 from bot.store.turns import Turns
 
@@ -45,18 +47,6 @@ __all__ = [
     "SqlJobStore",
     "async_database_url",
 ]
-
-# The hot writes are built once, with their values passed at execution: SQLAlchemy then reuses
-# one compiled statement instead of building, coercing and cache-keying every value per write.
-_SAVE = (
-    jobs_table.update()
-    .where(jobs_table.c.id == sa.bindparam("job_id"))
-    .where(jobs_table.c.lease_owner == sa.bindparam("owner"))
-)
-
-
-class LeaseLost(StoreError):
-    """Another process took the job over; this one must stop following it."""
 
 
 class JobStore(Protocol):
@@ -100,6 +90,7 @@ class SqlJobStore(JobReads):
         self.owner = owner or f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
         self._turns: Turns | None = None  # SQLite only: see bot.store.turns
         self._inserts = GroupInsert(self.begin)
+        self._saves = GroupSave(self._begin, self.owner)
 
     async def open(self) -> None:
         engine = open_engine(self._url, stuck_transaction=self._stuck_transaction)
@@ -170,13 +161,20 @@ class SqlJobStore(JobReads):
         return self._inserts.add(to_row(job) | self._lease(lease_seconds))
 
     async def save(self, job: Job) -> None:
-        """Write the job, only while this process holds its lease (else LeaseLost)."""
+        """Write the job, only while this process holds its lease (else LeaseLost).
+
+        On SQLite the writes that arrive together share a transaction (`bot.store.saves`).
+        """
         row = to_row(job)
         del row["id"]
+        params = row | {"job_id": job.id, "owner": self.owner}
+        if self._turns is not None:
+            await self._saves.save(params)
+            return
         async with self._begin() as conn:
-            result = await conn.execute(_SAVE, row | {"job_id": job.id, "owner": self.owner})
+            result = await conn.execute(SAVE, params)
         if result.rowcount == 0:
-            raise LeaseLost(f"job {job.id} is no longer leased to this process")
+            raise lease_lost(job.id)
 
     def _lease(self, seconds: float) -> dict[str, Any]:
         return {"lease_owner": self.owner, "lease_expires": utc_now() + timedelta(seconds=seconds)}
