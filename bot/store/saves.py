@@ -2,7 +2,7 @@
 
 Every state change the observer sees and every post the deliverer records is a job write. Alone,
 each was a transaction of its own, three trips to aiosqlite's thread on SQLite's one
-connection: at N = 5,000 that was 270 commits a second at the peak, and the observer's polls
+connection: at N = 5,000 that was 276 commits a second at the peak, and the observer's polls
 fell behind the writes they waited for. Here the writes that arrive while one is under way go
 together in the next transaction (group commit, `bot.store.batches`), as one `executemany`.
 
