@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import struct
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -240,6 +241,33 @@ async def test_saves_at_once_share_transactions(sqlite_url: str) -> None:
         sa.event.listen(store.engine.sync_engine, "commit", commits.append)
         await asyncio.gather(*(store.save(job.with_changes(status="RUNNING")) for job in jobs))
         assert 1 <= len(commits) <= 3
+        assert {job.status for job in await store.unfinished()} == {"RUNNING"}
+    finally:
+        await store.close()
+
+
+async def test_a_failing_batch_of_writes_fails_each_and_changes_nothing(sqlite_url: str) -> None:
+    """SQLite: the database fails the transaction of writes made together: each of them gets
+    StoreError (which the caller retries), none is half-written, and the next ones land."""
+    store = SqlJobStore(sqlite_url)
+    await store.open()
+    broken = True
+
+    def fail_updates(*args: object) -> None:
+        statement = str(args[2])
+        if broken and statement.startswith("UPDATE"):
+            raise sqlite3.OperationalError("disk I/O error")
+
+    try:
+        jobs = [_job(f"j{n}", model_id=f"MODEL{n}", status="QUEUED") for n in range(5)]
+        await asyncio.gather(*(store.add(job, lease_seconds=30) for job in jobs))
+        sa.event.listen(store.engine.sync_engine, "before_cursor_execute", fail_updates)
+        running = [job.with_changes(status="RUNNING") for job in jobs]
+        outcomes = await asyncio.gather(*(store.save(j) for j in running), return_exceptions=True)
+        assert all(type(o) is StoreError for o in outcomes), outcomes
+        assert {job.status for job in await store.unfinished()} == {"QUEUED"}
+        broken = False
+        await asyncio.gather(*(store.save(j) for j in running))
         assert {job.status for job in await store.unfinished()} == {"RUNNING"}
     finally:
         await store.close()
