@@ -35,7 +35,7 @@ from bot.store.inserts import DuplicateJob, GroupInsert
 from bot.store.migrate import upgrade_engine
 from bot.store.reads import JobReads
 from bot.store.rows import to_job, to_row, utc_now
-from bot.store.saves import SAVE, GroupSave, LeaseLost, lease_lost
+from bot.store.saves import SAVE, GroupSave, LeaseLost
 from bot.store.schema import jobs_table
 from bot.store.turns import Turns
 
@@ -90,12 +90,13 @@ class SqlJobStore(JobReads):
         self.owner = owner or f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
         self._turns: Turns | None = None  # SQLite only: see bot.store.turns
         self._inserts = GroupInsert(self.begin)
-        self._saves = GroupSave(self._begin, self.owner)
+        self._saves: GroupSave | None = None  # SQLite only: see bot.store.saves
 
     async def open(self) -> None:
         engine = open_engine(self._url, stuck_transaction=self._stuck_transaction)
         if engine.dialect.name == "sqlite":
             self._turns = Turns()
+            self._saves = GroupSave(self._begin, self.owner)
             inserter = open_inserter(engine)
             self._inserts.here = (inserter, self._turns) if inserter else None
         self._engine = engine
@@ -168,13 +169,13 @@ class SqlJobStore(JobReads):
         row = to_row(job)
         del row["id"]
         params = row | {"job_id": job.id, "owner": self.owner}
-        if self._turns is not None:
+        if self._saves is not None:
             await self._saves.save(params)
             return
         async with self._begin() as conn:
             result = await conn.execute(SAVE, params)
         if result.rowcount == 0:
-            raise lease_lost(job.id)
+            raise LeaseLost(job.id)
 
     def _lease(self, seconds: float) -> dict[str, Any]:
         return {"lease_owner": self.owner, "lease_expires": utc_now() + timedelta(seconds=seconds)}

@@ -43,6 +43,9 @@ SAVE = (
 class LeaseLost(StoreError):
     """Another process took the job over; this one must stop following it."""
 
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"job {job_id} is no longer leased to this process")
+
 
 class GroupSave:
     """Job writes (`SAVE`'s parameters), written in batches."""
@@ -66,17 +69,8 @@ class GroupSave:
                 return
             c = jobs_table.c
             ids = {params["job_id"] for params in writes}
-            held = set(
-                (
-                    await conn.execute(
-                        sa.select(c.id).where(c.id.in_(ids)).where(c.lease_owner == self._owner)
-                    )
-                ).scalars()
-            )
+            still_held = sa.select(c.id).where(c.id.in_(ids)).where(c.lease_owner == self._owner)
+            held = set((await conn.execute(still_held)).scalars())
         for params, done in batch:
             if params["job_id"] not in held and not done.done():
-                done.set_exception(lease_lost(params["job_id"]))
-
-
-def lease_lost(job_id: str) -> LeaseLost:
-    return LeaseLost(f"job {job_id} is no longer leased to this process")
+                done.set_exception(LeaseLost(params["job_id"]))
