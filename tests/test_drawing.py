@@ -14,7 +14,7 @@ from typing import TypeVar
 import pytest
 
 from bot.einstein.models import LearningCurvePoint
-from bot.follow.charts import Drawable, draw_training
+from bot.follow.charts import Curve, Drawable, draw_training
 from bot.follow.drawing import Drawing
 
 
@@ -26,7 +26,7 @@ def _drawable(n: int) -> Drawable:
         for e in range(1, 12)
     )
     matrix = ((5 + n, 1), (2, 7))
-    return Drawable(f"MODEL{n}", points, ("yes", "no"), matrix)
+    return Drawable(f"MODEL{n}", Curve.of(points), ("yes", "no"), matrix)
 
 
 T = TypeVar("T")

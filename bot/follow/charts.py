@@ -25,11 +25,12 @@ from dataclasses import dataclass
 from bot.core.compare import confusion_labels
 from bot.einstein.models import LearningCurvePoint
 from bot.follow.canvas import Canvas
-from bot.follow.curve import CURVE_SIZE, draw_learning_curve
+from bot.follow.curve import CURVE_SIZE, Curve, draw_learning_curve
 from bot.follow.heatmap import draw_confusion_matrix
 
 __all__ = [
     "MAX_MATRIX_LABELS",
+    "Curve",
     "Drawable",
     "Picture",
     "confusion_matrix_png",
@@ -42,12 +43,12 @@ MAX_MATRIX_LABELS = 30
 _RENDER_LOCK = threading.Lock()
 
 
-def learning_curve_png(points: Sequence[LearningCurvePoint], *, title: str) -> bytes:
+def learning_curve_png(points: Sequence[LearningCurvePoint] | Curve, *, title: str) -> bytes:
     """Accuracy (left axis) and loss (right axis) per epoch; series without values are left out."""
-    ordered = sorted(points, key=lambda p: p.epoch)
+    curve = points if isinstance(points, Curve) else Curve.of(points)
     with _RENDER_LOCK:
         canvas = Canvas(*CURVE_SIZE, scale=2)
-        draw_learning_curve(canvas, ordered, title=title)
+        draw_learning_curve(canvas, curve, title=title)
         return canvas.png()
 
 
@@ -78,7 +79,7 @@ class Drawable:
     """
 
     model_id: str
-    points: tuple[LearningCurvePoint, ...] | None = None
+    curve: Curve | None = None
     labels: tuple[str, ...] = ()
     matrix: tuple[tuple[int, ...], ...] | None = None
 
@@ -86,8 +87,8 @@ class Drawable:
 def draw_training(data: Drawable) -> list[Picture]:
     """The learning curve and the confusion matrix, each one its data allows."""
     pictures: list[Picture] = []
-    if data.points is not None:
-        curve = learning_curve_png(data.points, title=f"Learning curve · {data.model_id}")
+    if data.curve is not None:
+        curve = learning_curve_png(data.curve, title=f"Learning curve · {data.model_id}")
         pictures.append(("learning-curve.png", curve, "Learning curve: accuracy and loss"))
     if data.matrix is not None:
         title = f"Confusion matrix · {data.model_id}"

@@ -13,7 +13,7 @@ from bot.core.jobs import Job
 from bot.einstein.client import EinsteinClient
 from bot.einstein.models import MetricsData
 from bot.errors import EinsteinError
-from bot.follow.charts import Drawable
+from bot.follow.charts import Curve, Drawable
 
 __all__ = ["fetch_drawable"]
 
@@ -28,15 +28,15 @@ async def fetch_drawable(
     `metrics` are the model's, when the success report fetched them already (not after a
     restart): asked again only when missing.
     """
-    points = None
+    curve = None
     try:
-        points = tuple(await einstein.learning_curve(job.model_id))
+        curve = Curve.of(await einstein.learning_curve(job.model_id))
     except EinsteinError as exc:
         log.warning("no learning curve for job %s: %s", job.id, exc.message)
     try:
         data = metrics or (await einstein.metrics(job.model_id)).metrics_data
     except EinsteinError as exc:
         log.warning("no confusion matrix for job %s: %s", job.id, exc.message)
-        return Drawable(job.model_id, points)
+        return Drawable(job.model_id, curve)
     matrix = tuple(tuple(row) for row in data.confusion_matrix)
-    return Drawable(job.model_id, points, tuple(data.labels), matrix)
+    return Drawable(job.model_id, curve, tuple(data.labels), matrix)
