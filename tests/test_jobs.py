@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.core.jobs import Job, Result
+from bot.core.jobs import Job, LabelScore, Result
 from bot.core.machine import observe
 from bot.core.options import RetrainOptions
 from bot.core.owed import due_replies
@@ -125,3 +127,19 @@ def test_summarize_result_picks_weakest_labels() -> None:
     assert [s.label for s in result.weakest] == ["b", "d", "c"]
     assert result.macro_f1 == pytest.approx(0.675)
     assert (result.epochs_done, result.early_stopping, result.train_split_size) == (40, True, 80)
+
+
+def test_a_result_is_stored_as_it_was_and_reads_back_the_same() -> None:
+    """The stored form of a result with everything set (its scores, comparison and regressed
+    metrics) is what `dataclasses.asdict` gives, and reads back as the same result."""
+    result = Result(
+        test_accuracy=0.91,
+        macro_f1=0.84,
+        weakest=(LabelScore("returns", 0.61), LabelScore("other", 0.7)),
+        labels=4,
+        comparison={"before": {"testAccuracy": 0.93, "f1": [0.9, 0.8]}, "labels": ["a", "b"]},
+        regressed=(("test accuracy", 2.0),),
+    )
+    stored = json.dumps(result.to_dict())
+    assert stored == json.dumps(dataclasses.asdict(result))
+    assert Result.from_dict(json.loads(stored)) == result
