@@ -81,7 +81,7 @@ def _labels(size: int) -> list[str]:
 @pytest.mark.parametrize("epochs", [1, 40, 300])
 def test_learning_curve_is_a_preview_sized_png(epochs: int) -> None:
     """The curve is an 800x450 PNG of real content for one, forty or three hundred epochs."""
-    data = learning_curve_png(_points(epochs), title="Learning curve of M1")
+    data = learning_curve_png(Curve.of(_points(epochs)), title="Learning curve of M1")
     assert _png_size(data) == (800, 450)
     assert len(data) > 4_000
 
@@ -104,7 +104,7 @@ def test_learning_curve_with_missing_series(
 
     Accuracy is drawn in blue, loss in orange: each colour shows exactly when its series has values.
     """
-    data = learning_curve_png(_points(12, series=series), title="M1")
+    data = learning_curve_png(Curve.of(_points(12, series=series)), title="M1")
     assert _png_size(data) == (800, 450)
     assert len(data) > 4_000
     image = _image(data)
@@ -123,12 +123,12 @@ def test_learning_curve_tolerates_gaps_and_disorder() -> None:
         {"epoch": 22, "metricsData": {}},
     ]
     points += [LearningCurvePoint.model_validate(p) for p in patched]
-    assert _png_size(learning_curve_png(points, title="M1")) == (800, 450)
+    assert _png_size(learning_curve_png(Curve.of(points), title="M1")) == (800, 450)
 
 
 def test_learning_curve_without_points() -> None:
     """An empty learning curve gives a chart that says there is no data, not an error."""
-    data = learning_curve_png([], title="M1")
+    data = learning_curve_png(Curve.of([]), title="M1")
     assert _png_size(data) == (800, 450)
     image = _image(data)
     assert _pixels_like(image, ACCURACY_BLUE) == _pixels_like(image, LOSS_ORANGE) == 0
@@ -141,10 +141,12 @@ def test_learning_curve_markers_only_up_to_forty_epochs() -> None:
     """Markers make a line thicker at each epoch: more of the colour with forty, not with 41."""
     only_test = ("testAccuracy",)
     forty = _pixels_like(
-        _image(learning_curve_png(_points(40, series=only_test), title="M")), ACCURACY_BLUE
+        _image(learning_curve_png(Curve.of(_points(40, series=only_test)), title="M")),
+        ACCURACY_BLUE,
     )
     more = _pixels_like(
-        _image(learning_curve_png(_points(41, series=only_test), title="M")), ACCURACY_BLUE
+        _image(learning_curve_png(Curve.of(_points(41, series=only_test)), title="M")),
+        ACCURACY_BLUE,
     )
     assert forty > 1.3 * more
 
@@ -270,7 +272,7 @@ def test_draw_training_draws_what_the_data_allows() -> None:
         ("learning-curve.png", True),
         ("confusion-matrix.png", True),
     ]
-    assert both[0][1] == learning_curve_png(points, title="Learning curve · M1")
+    assert both[0][1] == learning_curve_png(Curve.of(points), title="Learning curve · M1")
     assert [p[0] for p in draw_training(Drawable("M1", Curve.of(points)))] == ["learning-curve.png"]
     assert [p[0] for p in draw_training(Drawable("M1", None, labels, matrix))] == [
         "confusion-matrix.png"
@@ -309,7 +311,7 @@ def test_palette_keeps_every_colour_close(labels: int, monkeypatch: pytest.Monke
     monkeypatch.setattr(charts, "Canvas", Kept)
     monkeypatch.setattr(heatmap, "Canvas", Kept)
     pngs = [
-        learning_curve_png(_points(55), title="Learning curve · M1"),
+        learning_curve_png(Curve.of(_points(55)), title="Learning curve · M1"),
         confusion_matrix_png(_labels(labels), _matrix(labels), title="M1"),
     ]
     assert len(canvases) == 2

@@ -23,7 +23,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.core.compare import confusion_labels
-from bot.einstein.models import LearningCurvePoint
 from bot.follow.canvas import Canvas
 from bot.follow.curve import CURVE_SIZE, Curve, draw_learning_curve
 from bot.follow.heatmap import draw_confusion_matrix
@@ -43,9 +42,8 @@ MAX_MATRIX_LABELS = 30
 _RENDER_LOCK = threading.Lock()
 
 
-def learning_curve_png(points: Sequence[LearningCurvePoint] | Curve, *, title: str) -> bytes:
+def learning_curve_png(curve: Curve, *, title: str) -> bytes:
     """Accuracy (left axis) and loss (right axis) per epoch; series without values are left out."""
-    curve = points if isinstance(points, Curve) else Curve.of(points)
     with _RENDER_LOCK:
         canvas = Canvas(*CURVE_SIZE, scale=2)
         draw_learning_curve(canvas, curve, title=title)
