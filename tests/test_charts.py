@@ -6,6 +6,8 @@ import io
 import math
 import pickle
 import struct
+import subprocess
+import sys
 from itertools import product
 from typing import Any
 
@@ -296,6 +298,19 @@ def test_a_drawable_is_plain_data_for_a_worker() -> None:
         p.metrics_data.test_accuracy for p in sorted(points, key=lambda p: p.epoch)
     )
     assert draw_training(received) == draw_training(data)
+
+
+def test_a_drawing_worker_loads_no_api_models() -> None:
+    """A worker process imports the drawing module alone: neither pydantic nor the Einstein
+    client's modules come with it (they doubled its import time and memory)."""
+    check = (
+        "import sys, bot.follow.charts; "
+        "print(sorted(m for m in sys.modules if m == 'pydantic' or m.startswith('bot.einstein')))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", check], capture_output=True, text=True, check=True
+    ).stdout
+    assert loaded.strip() == "[]"
 
 
 @pytest.mark.parametrize("labels", [4, 30])

@@ -16,10 +16,12 @@ import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.core.mrkdwn import escape, percent, shorten
-from bot.einstein.models import MetricsData
+
+if TYPE_CHECKING:  # the pure core does not load the API's models (pydantic) at run time
+    from bot.einstein.models import MetricsData
 
 __all__ = [
     "OUT_OF_DOMAIN",

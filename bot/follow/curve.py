@@ -6,9 +6,12 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
+from typing import TYPE_CHECKING
 
-from bot.einstein.models import LearningCurvePoint
 from bot.follow.canvas import Canvas, Point, draw_title, text_width
+
+if TYPE_CHECKING:  # a drawing worker imports this module and needs no pydantic
+    from bot.einstein.models import LearningCurvePoint
 
 __all__ = ["CURVE_SIZE", "Curve", "draw_learning_curve"]
 
